@@ -1,0 +1,638 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/shopchat/chat/protocol"
+)
+
+const maxClientID = 64
+
+// hello answers a client's hello: welcome, replay, synced. It queues the
+// replay before subscribing and holds the writer until subscribed, so no
+// live event is missed and none overtakes the replay (the writer drops what
+// it already delivered).
+func (ss *session) hello(ctx context.Context, f protocol.ClientFrame) error {
+	s := ss.s
+	welcome := &protocol.ServerFrame{V: protocol.Version, Type: protocol.TypeWelcome, Role: ss.role}
+	resume := make(map[string]protocol.ResumePoint, len(f.Resume))
+	for _, p := range f.Resume {
+		resume[p.Conv] = p
+	}
+	recovered := true
+	var convs []*Conversation // conversations to replay
+	if ss.visitor != nil {
+		v := ss.visitor
+		welcome.Me = &protocol.Person{ID: v.ID, Name: v.Name}
+		list, err := s.store.Conversations(ctx, ConversationFilter{VisitorID: v.ID, Limit: 20})
+		if err != nil {
+			return err
+		}
+		for _, c := range list {
+			welcome.Conversations = append(welcome.Conversations, *s.conversationFrame(c, ss.role))
+			if _, ok := resume[c.ID]; ok || c.Open() {
+				convs = append(convs, c)
+			}
+		}
+		ss.topics = []string{visitorTopic(v.ID)}
+	} else {
+		op := ss.op
+		welcome.Me = &protocol.Person{ID: op.ID, Name: op.Name, Avatar: op.AvatarURL}
+		list, err := s.store.Conversations(ctx, ConversationFilter{OperatorID: op.ID, Status: []Status{Assigned}, Limit: 500})
+		if err != nil {
+			return err
+		}
+		for _, c := range list {
+			welcome.Conversations = append(welcome.Conversations, *s.conversationFrame(c, ss.role))
+			convs = append(convs, c)
+		}
+		queue, err := s.queueFrames(ctx)
+		if err != nil {
+			return err
+		}
+		welcome.Operators, err = s.operatorFrames(ctx)
+		if err != nil {
+			return err
+		}
+		// The queue rides in a queue frame right after welcome.
+		defer ss.push(event{kind: evFrame, frame: &protocol.ServerFrame{Type: protocol.TypeQueue, Conversations: queue}})
+		ss.topics = []string{operatorTopic(op.ID), teamTopic}
+	}
+	// Which resume points can continue where they left off?
+	replayFrom := make(map[string]int64, len(convs))
+	for _, c := range convs {
+		replayFrom[c.ID] = 0
+	}
+	for id, p := range resume {
+		c, err := s.store.Conversation(ctx, id)
+		if err != nil || !ss.mayRead(c) {
+			recovered = false // gone or never ours: nothing to resume
+			continue
+		}
+		if c.Epoch != p.Epoch {
+			recovered = false // history may differ: the client reloads it
+			replayFrom[id] = 0
+			continue
+		}
+		replayFrom[id] = p.Seq
+	}
+	welcome.Recovered = recovered
+
+	evs := []event{{kind: evFrame, frame: welcome}}
+	for id, after := range replayFrom {
+		evs = append(evs, event{kind: evReplay, convID: id, after: after})
+	}
+	evs = append(evs, event{kind: evFrame, frame: &protocol.ServerFrame{Type: protocol.TypeSynced, Recovered: recovered}})
+	ss.mu.Lock()
+	ss.held = true
+	ss.mu.Unlock()
+	ss.push(evs...)
+	s.hub.subscribe(ss, ss.topics...)
+	ss.unhold()
+	if ss.op != nil {
+		p := Online
+		if f.Status != "" {
+			p = Presence(f.Status)
+		}
+		if err := s.operatorJoined(ctx, ss.op, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mayRead reports whether the session may read conversation c: a visitor
+// their own, an operator any (the team shares its history).
+func (ss *session) mayRead(c *Conversation) bool {
+	return ss.visitor == nil || c.VisitorID == ss.visitor.ID
+}
+
+// conversationFor loads conversation id for the session, hiding other
+// visitors' conversations behind ErrNotFound.
+func (ss *session) conversationFor(ctx context.Context, id string) (*Conversation, error) {
+	if id == "" {
+		return nil, userErr(ErrInvalid, "conv is required")
+	}
+	c, err := ss.s.store.Conversation(ctx, id)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, userErr(ErrNotFound, "conversation not found")
+		}
+		return nil, err
+	}
+	if !ss.mayRead(c) {
+		return nil, userErr(ErrNotFound, "conversation not found")
+	}
+	return c, nil
+}
+
+// assigned loads a conversation the operator session must be assigned to.
+func (ss *session) assigned(ctx context.Context, id string) (*Conversation, error) {
+	c, err := ss.conversationFor(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.Status != Assigned || c.OperatorID != ss.op.ID {
+		return nil, userErr(ErrForbidden, "conversation is not assigned to you")
+	}
+	return c, nil
+}
+
+// handle dispatches one frame after hello.
+func (ss *session) handle(ctx context.Context, f protocol.ClientFrame) error {
+	switch f.Type {
+	case protocol.TypeMessage:
+		return ss.onMessage(ctx, f)
+	case protocol.TypeTyping:
+		return ss.onTyping(ctx, f)
+	case protocol.TypeRead:
+		return ss.onRead(ctx, f)
+	case protocol.TypeHistory:
+		return ss.onHistory(ctx, f)
+	case protocol.TypeClose:
+		return ss.onClose(ctx, f)
+	}
+	if ss.op == nil {
+		return userErr(ErrForbidden, "%s is for operators", f.Type)
+	}
+	switch f.Type {
+	case protocol.TypeNote:
+		return ss.onNote(ctx, f)
+	case protocol.TypeAccept:
+		return ss.onAccept(ctx, f)
+	case protocol.TypeTransfer:
+		return ss.onTransfer(ctx, f)
+	case protocol.TypeReopen:
+		return ss.onReopen(ctx, f)
+	case protocol.TypePresence:
+		return ss.onPresence(ctx, f)
+	}
+	return userErr(ErrInvalid, "%s is not allowed here", f.Type)
+}
+
+func (s *Server) checkText(f protocol.ClientFrame) error {
+	switch {
+	case f.ID == "":
+		return userErr(ErrInvalid, "id (the client message id) is required")
+	case len(f.ID) > maxClientID:
+		return userErr(ErrInvalid, "id is longer than %d bytes", maxClientID)
+	case strings.TrimSpace(f.Text) == "":
+		return userErr(ErrInvalid, "text is empty")
+	case len(f.Text) > s.cfg.MaxMessageLength:
+		return userErr(ErrInvalid, "text is longer than %d bytes", s.cfg.MaxMessageLength)
+	case !utf8.ValidString(f.Text):
+		return userErr(ErrInvalid, "text is not valid UTF-8")
+	}
+	return nil
+}
+
+func (ss *session) onMessage(ctx context.Context, f protocol.ClientFrame) error {
+	s := ss.s
+	if err := s.checkText(f); err != nil {
+		return err
+	}
+	m := &Message{ClientID: f.ID, Text: f.Text, CreatedAt: s.now()}
+	if ss.visitor != nil {
+		m.Kind, m.AuthorID, m.AuthorName = VisitorText, ss.visitor.ID, ss.visitor.Name
+		if f.Conv != "" { // optional for visitors; must be theirs
+			if _, err := ss.conversationFor(ctx, f.Conv); err != nil {
+				return err
+			}
+		}
+		return ss.appendVisitorMessage(ctx, m)
+	}
+	c, err := ss.assigned(ctx, f.Conv)
+	if err != nil {
+		return err
+	}
+	m.ConversationID = c.ID
+	m.Kind, m.AuthorID, m.AuthorName = OperatorText, ss.op.ID, ss.op.Name
+	return ss.appendAndAck(ctx, m)
+}
+
+// appendVisitorMessage posts into the visitor's open conversation, starting
+// one if there is none (a message after close starts a new conversation).
+func (ss *session) appendVisitorMessage(ctx context.Context, m *Message) error {
+	s := ss.s
+	for attempt := 0; attempt < 3; attempt++ {
+		c, created, err := s.openConversation(ctx, ss.visitor)
+		if err != nil {
+			return err
+		}
+		m.ConversationID = c.ID
+		err = ss.appendAndAck(ctx, m)
+		if errors.Is(err, ErrConflict) {
+			continue // closed meanwhile: start a new one
+		}
+		if err == nil && created {
+			s.dispatch(ctx)
+		}
+		return err
+	}
+	return userErr(ErrConflict, "conversation keeps closing; try again")
+}
+
+// openConversation returns the visitor's open conversation, creating a
+// queued one if there is none.
+func (s *Server) openConversation(ctx context.Context, v *Visitor) (*Conversation, bool, error) {
+	c, err := s.store.OpenConversation(ctx, v.ID)
+	if err == nil {
+		return c, false, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return nil, false, err
+	}
+	now := s.now()
+	c = &Conversation{ID: uuid.NewString(), VisitorID: v.ID, Status: Queued, CreatedAt: now, QueuedAt: now}
+	err = s.store.CreateConversation(ctx, c)
+	if errors.Is(err, ErrConflict) { // another tab created it first
+		c, err = s.store.OpenConversation(ctx, v.ID)
+		return c, false, err
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	s.add("conversations_total", 1)
+	s.publishState(c)
+	return c, true, nil
+}
+
+// appendAndAck stores m, acks it to this session and publishes it.
+func (ss *session) appendAndAck(ctx context.Context, m *Message) error {
+	s := ss.s
+	res, err := s.store.AppendMessage(ctx, m)
+	if err != nil {
+		return err
+	}
+	ack := &protocol.ServerFrame{Type: protocol.TypeAck, ID: m.ClientID, Conv: res.Message.ConversationID, Seq: res.Message.Seq, Message: s.messageFrame(res.Message)}
+	ss.push(event{kind: evAck, msg: res.Message, frame: ack})
+	if !res.Duplicate {
+		s.add("messages_total", 1)
+		s.publishMessage(res.Conversation, res.Message)
+	}
+	return nil
+}
+
+// append stores a message the server writes itself and publishes it.
+func (s *Server) append(ctx context.Context, m *Message) (*Conversation, error) {
+	m.CreatedAt = s.now()
+	res, err := s.store.AppendMessage(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	s.publishMessage(res.Conversation, res.Message)
+	return res.Conversation, nil
+}
+
+func (s *Server) systemMessage(ctx context.Context, convID, text string) (*Conversation, error) {
+	return s.append(ctx, &Message{ConversationID: convID, Kind: SystemEvent, Text: text})
+}
+
+// publishMessage sends a stored message to the conversation's visitor and
+// operator sessions; sessions decide what their role may see.
+func (s *Server) publishMessage(c *Conversation, m *Message) {
+	ev := event{kind: evMessage, msg: m}
+	s.hub.publish(visitorTopic(c.VisitorID), ev)
+	if c.OperatorID != "" {
+		s.hub.publish(operatorTopic(c.OperatorID), ev)
+	}
+	if m.Kind == Note && m.AuthorID != "" && m.AuthorID != c.OperatorID {
+		s.hub.publish(operatorTopic(m.AuthorID), ev)
+	}
+}
+
+// publishState tells everyone in conversation c about its new state, and
+// the previous operator, if any, that it left them.
+func (s *Server) publishState(c *Conversation, previousOperators ...string) {
+	ev := event{kind: evState, conv: c}
+	s.hub.publish(visitorTopic(c.VisitorID), ev)
+	if c.OperatorID != "" {
+		s.hub.publish(operatorTopic(c.OperatorID), ev)
+	}
+	for _, op := range previousOperators {
+		if op != "" && op != c.OperatorID {
+			s.hub.publish(operatorTopic(op), ev)
+		}
+	}
+}
+
+func (ss *session) onNote(ctx context.Context, f protocol.ClientFrame) error {
+	if err := ss.s.checkText(f); err != nil {
+		return err
+	}
+	c, err := ss.conversationFor(ctx, f.Conv)
+	if err != nil {
+		return err
+	}
+	m := &Message{ConversationID: c.ID, ClientID: f.ID, Kind: Note, AuthorID: ss.op.ID, AuthorName: ss.op.Name, Text: f.Text, CreatedAt: ss.s.now()}
+	return ss.appendAndAck(ctx, m)
+}
+
+func (ss *session) onTyping(ctx context.Context, f protocol.ClientFrame) error {
+	s := ss.s
+	var c *Conversation
+	var err error
+	if ss.visitor != nil {
+		if f.Conv != "" {
+			c, err = ss.conversationFor(ctx, f.Conv)
+		} else {
+			c, err = s.store.OpenConversation(ctx, ss.visitor.ID)
+			if errors.Is(err, ErrNotFound) {
+				return ss.ackIfAsked(f) // nobody to tell yet
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if c.OperatorID != "" && c.Open() {
+			frame := &protocol.ServerFrame{Type: protocol.TypeTyping, Conv: c.ID, From: protocol.RoleVisitor, Typing: f.Typing}
+			if s.cfg.SneakPeek && f.Typing && f.Draft != "" && len(f.Draft) <= s.cfg.MaxMessageLength && utf8.ValidString(f.Draft) {
+				frame.Draft = MaskCardNumbers(f.Draft)
+			}
+			s.hub.publish(operatorTopic(c.OperatorID), event{kind: evFrame, frame: frame})
+		}
+		return ss.ackIfAsked(f)
+	}
+	if c, err = ss.assigned(ctx, f.Conv); err != nil {
+		return err
+	}
+	// Operators' drafts are never forwarded: visitors see only that they type.
+	frame := &protocol.ServerFrame{Type: protocol.TypeTyping, Conv: c.ID, From: protocol.RoleOperator, Typing: f.Typing}
+	s.hub.publish(visitorTopic(c.VisitorID), event{kind: evFrame, frame: frame})
+	return ss.ackIfAsked(f)
+}
+
+func (ss *session) ackIfAsked(f protocol.ClientFrame) error {
+	if f.ID != "" {
+		ss.push(event{kind: evFrame, frame: &protocol.ServerFrame{Type: protocol.TypeAck, ID: f.ID, Conv: f.Conv}})
+	}
+	return nil
+}
+
+func (ss *session) onRead(ctx context.Context, f protocol.ClientFrame) error {
+	c, err := ss.conversationFor(ctx, f.Conv)
+	if err != nil {
+		return err
+	}
+	by, from := VisitorText, protocol.RoleVisitor
+	if ss.op != nil {
+		if c.OperatorID != ss.op.ID {
+			return userErr(ErrForbidden, "conversation is not assigned to you")
+		}
+		by, from = OperatorText, protocol.RoleOperator
+	}
+	if f.Seq <= 0 || f.Seq > c.LastSeq {
+		return userErr(ErrInvalid, "seq %d is not a message of this conversation", f.Seq)
+	}
+	c, err = ss.s.store.MarkRead(ctx, c.ID, by, f.Seq)
+	if err != nil {
+		return err
+	}
+	frame := &protocol.ServerFrame{Type: protocol.TypeRead, Conv: c.ID, From: from, Seq: f.Seq}
+	ev := event{kind: evFrame, frame: frame}
+	ss.s.hub.publish(visitorTopic(c.VisitorID), ev)
+	if c.OperatorID != "" {
+		ss.s.hub.publish(operatorTopic(c.OperatorID), ev)
+	}
+	return ss.ackIfAsked(f)
+}
+
+func (ss *session) onHistory(ctx context.Context, f protocol.ClientFrame) error {
+	c, err := ss.conversationFor(ctx, f.Conv)
+	if err != nil {
+		return err
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	before := f.Before
+	if before <= 0 {
+		before = c.LastSeq + 1
+	}
+	ms, err := ss.s.store.Messages(ctx, MessageQuery{ConversationID: c.ID, BeforeSeq: before, Limit: limit + 1})
+	if err != nil {
+		return err
+	}
+	reply := &protocol.ServerFrame{Type: protocol.TypeHistory, ID: f.ID, Conv: c.ID, Conversation: ss.s.conversationFrame(c, ss.role)}
+	if len(ms) > limit {
+		reply.More = true
+		ms = ms[1:]
+	}
+	reply.Messages = make([]protocol.Message, 0, len(ms))
+	for _, m := range ms {
+		if ss.visitor != nil && !m.Kind.VisibleToVisitor() {
+			continue
+		}
+		reply.Messages = append(reply.Messages, *ss.s.messageFrame(m))
+	}
+	ss.push(event{kind: evFrame, frame: reply})
+	return nil
+}
+
+func (ss *session) onClose(ctx context.Context, f protocol.ClientFrame) error {
+	s := ss.s
+	var c *Conversation
+	var err error
+	if ss.visitor != nil {
+		c, err = ss.conversationFor(ctx, f.Conv)
+	} else {
+		c, err = ss.assigned(ctx, f.Conv)
+	}
+	if err != nil {
+		return err
+	}
+	if !c.Open() {
+		return userErr(ErrConflict, "conversation is already closed")
+	}
+	who := "The visitor"
+	if ss.op != nil {
+		who = ss.op.Name
+	}
+	// The event goes in before the close: nothing is appended after it.
+	if _, err := s.systemMessage(ctx, c.ID, who+" closed the conversation"); err != nil && !errors.Is(err, ErrConflict) {
+		return err
+	}
+	c, err = s.store.CloseConversation(ctx, c.ID, s.now())
+	if err != nil {
+		return err
+	}
+	s.publishState(c)
+	ss.ackIfAsked(f)
+	s.dispatch(ctx) // capacity freed, or the queue shrank
+	s.publishOperators(ctx)
+	return nil
+}
+
+func (ss *session) onAccept(ctx context.Context, f protocol.ClientFrame) error {
+	s := ss.s
+	c, err := ss.conversationFor(ctx, f.Conv)
+	if err != nil {
+		return err
+	}
+	if c.Status != Queued {
+		return userErr(ErrConflict, "conversation is not waiting in the queue")
+	}
+	s.dispatchMu.Lock()
+	c, err = s.store.Assign(ctx, c.ID, "", ss.op.ID, s.capacity(ss.op), s.now())
+	if err == nil {
+		s.noteDequeue()
+	}
+	s.dispatchMu.Unlock()
+	if err != nil {
+		if errors.Is(err, ErrCapacity) {
+			return userErr(ErrCapacity, "you are at capacity")
+		}
+		if errors.Is(err, ErrConflict) {
+			return userErr(ErrConflict, "another operator took it")
+		}
+		return err
+	}
+	if err := s.announceAssigned(ctx, c, ""); err != nil {
+		return err
+	}
+	ss.ackIfAsked(f)
+	s.publishQueue(ctx)
+	return nil
+}
+
+func (ss *session) onTransfer(ctx context.Context, f protocol.ClientFrame) error {
+	s := ss.s
+	c, err := ss.assigned(ctx, f.Conv)
+	if err != nil {
+		return err
+	}
+	if len(f.Comment) > s.cfg.MaxMessageLength || !utf8.ValidString(f.Comment) {
+		return userErr(ErrInvalid, "comment is too long or not UTF-8")
+	}
+	switch {
+	case f.Operator != "":
+		if f.Operator == ss.op.ID {
+			return userErr(ErrInvalid, "conversation is already yours")
+		}
+		target, err := s.operator(ctx, f.Operator)
+		if err != nil {
+			return err
+		}
+		connected, err := s.operatorConnected(ctx, target.ID)
+		if err != nil {
+			return err
+		}
+		if !connected {
+			return userErr(ErrConflict, "%s is offline", target.Name)
+		}
+		if f.Comment != "" {
+			if err := ss.transferNote(ctx, c.ID, f.Comment); err != nil {
+				return err
+			}
+		}
+		c, err = s.store.Assign(ctx, c.ID, ss.op.ID, target.ID, s.capacity(target), s.now())
+		if err != nil {
+			if errors.Is(err, ErrCapacity) {
+				return userErr(ErrCapacity, "%s is at capacity", target.Name)
+			}
+			return err
+		}
+		if err := s.announceAssigned(ctx, c, ss.op.ID); err != nil {
+			return err
+		}
+	case f.Department != "":
+		if f.Comment != "" {
+			if err := ss.transferNote(ctx, c.ID, f.Comment); err != nil {
+				return err
+			}
+		}
+		c, err = s.store.Requeue(ctx, c.ID, ss.op.ID, f.Department, s.now())
+		if err != nil {
+			return err
+		}
+		if _, err := s.systemMessage(ctx, c.ID, fmt.Sprintf("%s transferred the conversation to %s", ss.op.Name, f.Department)); err != nil {
+			return err
+		}
+		if c, err = s.store.Conversation(ctx, c.ID); err != nil {
+			return err
+		}
+		s.publishState(c, ss.op.ID)
+		s.dispatch(ctx)
+	default:
+		return userErr(ErrInvalid, "transfer needs operator or department")
+	}
+	ss.ackIfAsked(f)
+	s.publishOperators(ctx)
+	return nil
+}
+
+func (ss *session) transferNote(ctx context.Context, convID, comment string) error {
+	_, err := ss.s.append(ctx, &Message{ConversationID: convID, Kind: Note, AuthorID: ss.op.ID, AuthorName: ss.op.Name, Text: comment})
+	return err
+}
+
+func (ss *session) onReopen(ctx context.Context, f protocol.ClientFrame) error {
+	s := ss.s
+	c, err := ss.conversationFor(ctx, f.Conv)
+	if err != nil {
+		return err
+	}
+	c, err = s.store.ReopenConversation(ctx, c.ID, s.now())
+	if err != nil {
+		if errors.Is(err, ErrConflict) {
+			return userErr(ErrConflict, "conversation is open, or its visitor has started another")
+		}
+		return err
+	}
+	s.dispatchMu.Lock()
+	assigned, aerr := s.store.Assign(ctx, c.ID, "", ss.op.ID, s.capacity(ss.op), s.now())
+	s.dispatchMu.Unlock()
+	if aerr == nil {
+		c = assigned
+		if err := s.announceAssigned(ctx, c, ""); err != nil {
+			return err
+		}
+	} else {
+		s.publishState(c)
+		s.dispatch(ctx)
+	}
+	ss.ackIfAsked(f)
+	s.publishQueue(ctx)
+	return nil
+}
+
+func (ss *session) onPresence(ctx context.Context, f protocol.ClientFrame) error {
+	p := Presence(f.Status)
+	if p != Online && p != Away {
+		return userErr(ErrInvalid, "status must be online or away")
+	}
+	if err := ss.s.setPresence(ctx, ss.op, p); err != nil {
+		return err
+	}
+	return ss.ackIfAsked(f)
+}
+
+// announceAssigned records and publishes that c went to its operator (from
+// previous, "" when it came from the queue).
+func (s *Server) announceAssigned(ctx context.Context, c *Conversation, previous string) error {
+	op, err := s.operator(ctx, c.OperatorID)
+	if err != nil {
+		return err
+	}
+	text := op.Name + " joined the conversation"
+	if previous != "" {
+		if prev, err := s.operator(ctx, previous); err == nil {
+			text = fmt.Sprintf("%s transferred the conversation to %s", prev.Name, op.Name)
+		}
+	}
+	if c2, err := s.systemMessage(ctx, c.ID, text); err == nil {
+		c = c2
+	} else if !errors.Is(err, ErrConflict) {
+		return err
+	}
+	s.publishState(c, previous)
+	s.publishOperators(ctx)
+	return nil
+}

@@ -1,0 +1,273 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/shopchat/chat/transport/websocket"
+)
+
+// Config configures a Server. Store, Secret and Operators are required;
+// every other field has the default its comment names.
+type Config struct {
+	// Store persists everything. Required: store/sqlite for one process,
+	// store/postgres for several, store/memory for tests.
+	Store Store
+	// Secret signs visitor tokens (and, with notify/email, reply addresses).
+	// Required, at least 32 bytes; keep it stable across restarts or every
+	// visitor loses their history.
+	Secret []byte
+	// Operators authenticates operators with the shop's own auth. Required.
+	Operators OperatorAuthFunc
+
+	// Path is where Handler is mounted in the shop's mux. Default "/chat/".
+	Path string
+	// Transport upgrades requests to connections. Default: transport/websocket
+	// with AllowedOrigins.
+	Transport Transport
+	// AllowedOrigins lists extra origins (host patterns) allowed to open
+	// sockets; the shop's own host is always allowed. Used only by the
+	// default Transport. "*" is refused.
+	AllowedOrigins []string
+	// Router picks operators. Default LeastBusy().
+	Router Router
+	// Notifier sends offline mail, missed replies and transcripts. Default:
+	// none.
+	Notifier Notifier
+	// Broker fans out events between nodes. Default: none, a single process.
+	Broker Broker
+	// Logger receives the Server's logs. Default: discard.
+	Logger *slog.Logger
+	// Metrics receives counters and observations. Default: none.
+	Metrics Metrics
+
+	// SneakPeek sends the visitor's draft to the operator while they type.
+	// Card-number-like digit runs are masked. Default false.
+	SneakPeek bool
+	// DefaultCapacity is the number of conversations an operator with
+	// Operator.Capacity 0 handles at once. Default 5.
+	DefaultCapacity int
+	// WaitEstimate seeds the queue's wait estimate: the expected time between
+	// two conversations leaving the queue, before any has. Default 1 minute.
+	WaitEstimate time.Duration
+	// PresenceTTL is how long an operator's presence lasts without a
+	// heartbeat; connected operators renew it every third of it. Default 30s.
+	PresenceTTL time.Duration
+
+	// CookieName names the visitor cookie. Default "shopchat_visitor".
+	CookieName string
+	// CookieSecure forces the Secure cookie attribute. Default: set when the
+	// request came over TLS.
+	CookieSecure bool
+	// VisitorTokenTTL is how long a visitor token stays valid without a
+	// visit; each visit renews it. Default 180 days.
+	VisitorTokenTTL time.Duration
+
+	// MaxMessageLength caps a message's text, in bytes. Default 4000.
+	MaxMessageLength int
+	// SendQueue bounds each connection's outgoing queue, in frames. A client
+	// that falls this far behind is disconnected and resumes. Default 1024.
+	SendQueue int
+	// MaxFramesPerSecond limits what one connection may send; excess frames
+	// get a rate_limited error. Default 50, with bursts of twice that.
+	MaxFramesPerSecond int
+	// MaxVisitorConns caps one visitor's simultaneous connections (tabs).
+	// Default 16.
+	MaxVisitorConns int
+	// MaxConnsPerIP caps simultaneous connections from one remote address.
+	// Default 0, no cap: behind a proxy every visitor shares its address.
+	MaxConnsPerIP int
+	// WriteTimeout bounds one frame write. Default 10s.
+	WriteTimeout time.Duration
+	// Now returns the current time. Default time.Now; tests set a fake clock.
+	Now func() time.Time
+}
+
+// Metrics receives the Server's counters and observations, e.g. to export
+// them to Prometheus. Names are stable and listed in doc.go.
+type Metrics interface {
+	Add(name string, delta float64)
+	Observe(name string, value float64)
+}
+
+// Server is a running chat service. Create it with New, mount Handler in
+// the shop's mux, and Close it on shutdown.
+type Server struct {
+	cfg       Config
+	store     Store
+	router    Router
+	transport Transport
+	log       *slog.Logger
+	now       func() time.Time
+	hub       *hub
+	tokens    tokenSigner
+	handler   http.Handler
+
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // live connections and background work
+
+	mu          sync.Mutex
+	closed      bool
+	sessions    map[*session]struct{}
+	perVisitor  map[string]int
+	perIP       map[string]int
+	opSessions  map[string]int       // operator id -> live sessions
+	opPresence  map[string]Presence  // operator id -> presence, while connected
+	opProfiles  map[string]*Operator // cache of operators seen
+	queueSpots  map[string]int       // conversation id -> last position published
+	lastDequeue time.Time
+	dequeueGap  time.Duration // moving average of time between dequeues
+	heartbeat   bool          // the presence heartbeat goroutine runs
+
+	dispatchMu sync.Mutex
+}
+
+// New validates cfg, fills in defaults and returns a Server.
+func New(cfg Config) (*Server, error) {
+	var missing []string
+	if cfg.Store == nil {
+		missing = append(missing, "Store")
+	}
+	if cfg.Operators == nil {
+		missing = append(missing, "Operators")
+	}
+	if len(cfg.Secret) == 0 {
+		missing = append(missing, "Secret")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("chat: Config.%s required", strings.Join(missing, ", Config."))
+	}
+	if len(cfg.Secret) < 32 {
+		return nil, fmt.Errorf("chat: Config.Secret is %d bytes; use at least 32 random bytes", len(cfg.Secret))
+	}
+	if cfg.Path == "" {
+		cfg.Path = "/chat/"
+	}
+	if !strings.HasPrefix(cfg.Path, "/") || !strings.HasSuffix(cfg.Path, "/") {
+		return nil, fmt.Errorf("chat: Config.Path %q must start and end with /", cfg.Path)
+	}
+	if cfg.Transport == nil {
+		t, err := websocket.New(websocket.Options{OriginPatterns: cfg.AllowedOrigins})
+		if err != nil {
+			return nil, fmt.Errorf("chat: %w", err)
+		}
+		cfg.Transport = t
+	}
+	if cfg.Router == nil {
+		cfg.Router = LeastBusy()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	defaultTo(&cfg.DefaultCapacity, 5)
+	defaultTo(&cfg.WaitEstimate, time.Minute)
+	defaultTo(&cfg.PresenceTTL, 30*time.Second)
+	defaultTo(&cfg.CookieName, "shopchat_visitor")
+	defaultTo(&cfg.VisitorTokenTTL, 180*24*time.Hour)
+	defaultTo(&cfg.MaxMessageLength, 4000)
+	defaultTo(&cfg.SendQueue, 1024)
+	defaultTo(&cfg.MaxFramesPerSecond, 50)
+	defaultTo(&cfg.MaxVisitorConns, 16)
+	defaultTo(&cfg.WriteTimeout, 10*time.Second)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		cfg:        cfg,
+		store:      cfg.Store,
+		router:     cfg.Router,
+		transport:  cfg.Transport,
+		log:        cfg.Logger,
+		now:        cfg.Now,
+		hub:        newHub(),
+		tokens:     tokenSigner{secret: cfg.Secret},
+		ctx:        ctx,
+		cancel:     cancel,
+		sessions:   make(map[*session]struct{}),
+		perVisitor: make(map[string]int),
+		perIP:      make(map[string]int),
+		opSessions: make(map[string]int),
+		opPresence: make(map[string]Presence),
+		opProfiles: make(map[string]*Operator),
+		queueSpots: make(map[string]int),
+		dequeueGap: cfg.WaitEstimate,
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+func defaultTo[T comparable](field *T, def T) {
+	var zero T
+	if *field == zero {
+		*field = def
+	}
+}
+
+// Handler serves everything under Config.Path: the visitor session endpoint
+// and sockets, the operator socket (and, with later releases, the widget
+// script, the console and inbound mail). Mount it at Config.Path:
+//
+//	mux.Handle("/chat/", srv.Handler())
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	p := s.cfg.Path
+	mux.HandleFunc("POST "+p+"session", s.serveSession)
+	mux.HandleFunc("GET "+p+"ws", s.serveVisitorSocket)
+	mux.HandleFunc("GET "+p+"operator/ws", s.serveOperatorSocket)
+	return mux
+}
+
+// Close stops the Server: it refuses new connections, closes live ones with
+// "going away" (clients reconnect elsewhere and resume) and waits for them
+// to finish or ctx to end. It does not close the Store.
+func (s *Server) Close(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	live := make([]*session, 0, len(s.sessions))
+	for ss := range s.sessions {
+		live = append(live, ss)
+	}
+	s.mu.Unlock()
+	s.cancel()
+	for _, ss := range live {
+		ss.shutdown(1001, "server shutting down")
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("chat: close: %w", ctx.Err())
+	}
+}
+
+func (s *Server) add(name string, delta float64) {
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.Add(name, delta)
+	}
+}
+
+// internal logs an unexpected error and returns it marked for the client
+// as unavailable (a store failure) rather than leaking its text.
+func (s *Server) logErr(msg string, err error, args ...any) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	s.log.Error(msg, append(args, "err", err)...)
+}

@@ -1,0 +1,38 @@
+package chat
+
+import "time"
+
+// Status is a conversation's place in its lifecycle.
+type Status string
+
+// Statuses. A visitor has at most one conversation that is not Closed.
+const (
+	Queued   Status = "queued"   // waiting in the FIFO queue for an operator
+	Assigned Status = "assigned" // an operator has it
+	Closed   Status = "closed"   // ended; a new message starts a new conversation
+)
+
+// Conversation is one chat between a visitor and the team.
+type Conversation struct {
+	ID         string
+	VisitorID  string
+	Status     Status
+	OperatorID string // set while Assigned
+	Department string // requested department; empty for any
+	// Epoch identifies the store's copy of the history. It changes only if
+	// history could have been lost (a memory store restarted), which tells
+	// resuming clients to drop what they hold and reload.
+	Epoch   int64
+	LastSeq int64 // sequence number of the newest message
+	// VisitorReadSeq and OperatorReadSeq are read receipts: the highest
+	// sequence number each side has seen. They only grow.
+	VisitorReadSeq  int64
+	OperatorReadSeq int64
+	CreatedAt       time.Time
+	QueuedAt        time.Time // when it last joined the queue; orders the queue
+	AssignedAt      time.Time
+	ClosedAt        time.Time
+}
+
+// Open reports whether the conversation is not closed.
+func (c *Conversation) Open() bool { return c.Status != Closed }

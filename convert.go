@@ -1,0 +1,117 @@
+package chat
+
+import (
+	"math"
+	"slices"
+	"unicode"
+
+	"github.com/shopchat/chat/protocol"
+)
+
+// conversationFrame renders c for a session of role.
+func (s *Server) conversationFrame(c *Conversation, role string) *protocol.Conversation {
+	pc := &protocol.Conversation{
+		ID:           c.ID,
+		Status:       string(c.Status),
+		Epoch:        c.Epoch,
+		LastSeq:      c.LastSeq,
+		Department:   c.Department,
+		VisitorRead:  c.VisitorReadSeq,
+		OperatorRead: c.OperatorReadSeq,
+		Created:      c.CreatedAt,
+	}
+	if c.OperatorID != "" && c.Status == Assigned {
+		if op, err := s.operator(s.ctx, c.OperatorID); err == nil {
+			pc.Operator = &protocol.Person{ID: op.ID, Name: op.Name, Avatar: op.AvatarURL}
+		} else {
+			pc.Operator = &protocol.Person{ID: c.OperatorID}
+		}
+	}
+	if c.Status == Queued {
+		pc.Waiting = c.QueuedAt
+		s.mu.Lock()
+		pos, gap := s.queueSpots[c.ID], s.dequeueGap
+		s.mu.Unlock()
+		if pos > 0 {
+			pc.Queue = &protocol.QueueSpot{Position: pos, WaitSeconds: int(math.Ceil(float64(pos) * gap.Seconds()))}
+		}
+	}
+	if role == protocol.RoleOperator {
+		pc.Visitor = &protocol.Person{ID: c.VisitorID}
+		if v, err := s.store.Visitor(s.ctx, c.VisitorID); err == nil {
+			pc.Visitor.Name = v.Name
+		}
+	}
+	return pc
+}
+
+// messageFrame renders a stored message.
+func (s *Server) messageFrame(m *Message) *protocol.Message {
+	pm := &protocol.Message{
+		ID: m.ID, Conv: m.ConversationID, Seq: m.Seq, ClientID: m.ClientID,
+		Kind: string(m.Kind), Text: m.Text, Time: m.CreatedAt,
+	}
+	if m.AuthorID != "" {
+		pm.Author = &protocol.Person{ID: m.AuthorID, Name: m.AuthorName}
+		if m.Kind != VisitorText {
+			s.mu.Lock()
+			if op := s.opProfiles[m.AuthorID]; op != nil {
+				pm.Author.Avatar = op.AvatarURL
+			}
+			s.mu.Unlock()
+		}
+	}
+	return pm
+}
+
+func cloneOperator(op *Operator) *Operator {
+	c := *op
+	c.Departments = slices.Clone(op.Departments)
+	return &c
+}
+
+// MaskCardNumbers replaces all but the last four digits of every
+// card-number-like run (12 or more digits, optionally separated by spaces
+// or dashes) with "•". Drafts shown to operators pass through it, so a
+// visitor who starts typing a card number does not leak it live.
+func MaskCardNumbers(s string) string {
+	rs := []rune(s)
+	for i := 0; i < len(rs); {
+		if !unicode.IsDigit(rs[i]) || rs[i] > unicode.MaxASCII {
+			i++
+			continue
+		}
+		// Extend the run over digits and single separators between digits.
+		j, digits, end := i, 0, i
+		for j < len(rs) {
+			if rs[j] >= '0' && rs[j] <= '9' {
+				digits++
+				j++
+				end = j
+				continue
+			}
+			if (rs[j] == ' ' || rs[j] == '-') && j+1 < len(rs) && rs[j+1] >= '0' && rs[j+1] <= '9' {
+				j++
+				continue
+			}
+			break
+		}
+		if digits >= 12 {
+			keep := 4
+			for k := end - 1; k >= i; k-- {
+				if rs[k] >= '0' && rs[k] <= '9' {
+					if keep > 0 {
+						keep--
+					} else {
+						rs[k] = '•'
+					}
+				}
+			}
+		}
+		i = end
+		if i == j {
+			i++
+		}
+	}
+	return string(rs)
+}

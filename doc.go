@@ -1,0 +1,59 @@
+// Package chat adds live customer chat to a Go web shop. It runs inside the
+// shop's own net/http server: there is no chat server to operate beside it.
+//
+// # Embedding
+//
+// Open a Store, create a Server, mount its Handler:
+//
+//	store := memory.New() // store/sqlite or store/postgres in production
+//	srv, err := chat.New(chat.Config{
+//		Store:     store,
+//		Secret:    secret, // >= 32 random bytes, stable across restarts
+//		Operators: func(r *http.Request) (*chat.Operator, error) { return myAuth(r) },
+//	})
+//	mux.Handle("/chat/", srv.Handler())
+//	defer srv.Close(ctx)
+//
+// Visitors POST /chat/session for a token cookie and open /chat/ws;
+// operators open /chat/operator/ws, authenticated by Config.Operators.
+// docs/protocol.md describes the frames; package client speaks them from Go.
+//
+// # Identity
+//
+// Visitor tokens are issued by the server (128 random bits, HMAC-signed with
+// a timestamp) in an HttpOnly, SameSite cookie; a token the client made up,
+// altered, or let expire is refused. Call (*Server).Identify from the shop's
+// login code to bind a visitor to a customer so history follows them across
+// devices; nothing a client sends can claim an identity. Operators are
+// authenticated by the shop's own auth through Config.Operators; the library
+// keeps no passwords.
+//
+// # Conversations and routing
+//
+// A visitor's first message opens a conversation, which joins a FIFO queue.
+// The Router (LeastBusy by default; RoundRobin, Departments) ranks online
+// operators below their capacity (Config.DefaultCapacity, 5 by default) and
+// the Store assigns atomically. While nobody has capacity the visitor sees
+// their position and a wait estimate, updated as the queue moves; operators
+// may also accept from the queue. Operators transfer conversations to each
+// other or to a department, write internal notes visitors never see, and
+// close and reopen conversations. A visitor has at most one open
+// conversation; a message after close starts a new one.
+//
+// # Delivery guarantees
+//
+// The Store is the source of truth: a message is validated, stored with the
+// next per-conversation sequence number, then published; the sender's ack
+// follows the commit. Every client message carries a client id, and a retry
+// returns the original. Each connection receives each message once, in
+// sequence order; a reconnecting client sends the last sequence number it
+// holds per conversation and the server replays the rest from the Store
+// after subscribing, reporting whether it recovered. Outgoing queues are
+// bounded: a client that falls behind is disconnected and resumes.
+//
+// # Metrics
+//
+// Config.Metrics receives these counters: connections_total,
+// conversations_total, messages_total, frames_rate_limited_total,
+// slow_consumer_disconnects_total.
+package chat

@@ -1,0 +1,262 @@
+// Package protocol defines the shopchat wire protocol, version 1: the JSON
+// frames that visitors' widgets, operators' consoles and Go clients exchange
+// with a chat server over a Transport.
+//
+// Every frame is one JSON object with a "type". A client opens with a hello
+// frame carrying the protocol version; the server answers with welcome, the
+// replayed messages, and synced. docs/protocol.md documents every frame, field
+// and error code with an example exchange.
+//
+// The package has no dependencies beyond the standard library so that servers,
+// clients and tools can share it.
+package protocol
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Version is the protocol version this package speaks.
+const Version = 1
+
+// Frame types sent by clients.
+const (
+	TypeHello    = "hello"    // open or resume a session
+	TypeMessage  = "message"  // send a chat message (also a server frame)
+	TypeNote     = "note"     // operator: internal note, never shown to the visitor
+	TypeTyping   = "typing"   // typing indicator, optionally with a draft (also a server frame)
+	TypeRead     = "read"     // read receipt up to a sequence number (also a server frame)
+	TypeHistory  = "history"  // fetch a page of a conversation's history (also the reply)
+	TypeAccept   = "accept"   // operator: take a conversation from the queue
+	TypeTransfer = "transfer" // operator: hand a conversation to an operator or department
+	TypeClose    = "close"    // close a conversation
+	TypeReopen   = "reopen"   // operator: reopen a closed conversation
+	TypePresence = "presence" // operator: set own presence (also a server frame)
+)
+
+// Frame types sent by servers.
+const (
+	TypeWelcome   = "welcome"   // answer to hello: who you are and your conversations
+	TypeSynced    = "synced"    // replay after hello is complete
+	TypeAck       = "ack"       // a client frame with an id succeeded
+	TypeState     = "state"     // a conversation's state changed
+	TypeQueue     = "queue"     // operators: the waiting queue changed
+	TypeOperators = "operators" // operators: the team's presence and load changed
+	TypeError     = "error"     // a client frame failed; the connection stays usable
+)
+
+// Error codes carried by error frames. They are stable: clients may switch
+// on them.
+const (
+	CodeBadFrame    = "bad_frame"           // not JSON, or a field of the wrong type
+	CodeUnknownType = "unknown_type"        // the frame type is not known
+	CodeVersion     = "unsupported_version" // hello with a version this server does not speak
+	CodeInvalid     = "invalid"             // a field is missing, too long or malformed
+	CodeNotFound    = "not_found"           // no such conversation, or not yours
+	CodeForbidden   = "forbidden"           // you may not do this to that conversation
+	CodeConflict    = "conflict"            // the conversation is not in a state that allows it
+	CodeCapacity    = "capacity"            // the target operator has no free capacity
+	CodeRateLimited = "rate_limited"        // too many frames; slow down
+	CodeUnavailable = "unavailable"         // a dependency (the store) failed; retry later
+	CodeInternal    = "internal"            // a bug; reported in the server log
+)
+
+// Conversation statuses.
+const (
+	StatusQueued   = "queued"   // waiting for an operator
+	StatusAssigned = "assigned" // an operator has it
+	StatusClosed   = "closed"   // ended; history stays readable
+)
+
+// Message kinds.
+const (
+	KindVisitor  = "visitor"  // written by the visitor
+	KindOperator = "operator" // written by an operator
+	KindNote     = "note"     // internal note; operators only
+	KindSystem   = "system"   // an event such as "Alice joined"
+)
+
+// Presence values.
+const (
+	PresenceOnline  = "online"
+	PresenceAway    = "away"
+	PresenceOffline = "offline"
+)
+
+// Roles, as sent in typing and read frames' "from".
+const (
+	RoleVisitor  = "visitor"
+	RoleOperator = "operator"
+)
+
+// ClientFrame is every frame a client sends. Fields a type does not use are
+// omitted; docs/protocol.md lists which type uses which.
+type ClientFrame struct {
+	V    int    `json:"v,omitempty"`
+	Type string `json:"type"`
+	// ID correlates the frame with its ack or error. For message and note it
+	// is the client message id: a retry with the same id is answered with
+	// the original message and never stored twice.
+	ID         string        `json:"id,omitempty"`
+	Conv       string        `json:"conv,omitempty"`
+	Text       string        `json:"text,omitempty"`
+	Typing     bool          `json:"typing,omitempty"`
+	Draft      string        `json:"draft,omitempty"`
+	Seq        int64         `json:"seq,omitempty"`
+	Before     int64         `json:"before,omitempty"`
+	Limit      int           `json:"limit,omitempty"`
+	Operator   string        `json:"operator,omitempty"`
+	Department string        `json:"department,omitempty"`
+	Comment    string        `json:"comment,omitempty"`
+	Status     string        `json:"status,omitempty"`
+	Resume     []ResumePoint `json:"resume,omitempty"`
+}
+
+// ResumePoint is what a reconnecting client already holds of one
+// conversation: everything up to Seq in Epoch.
+type ResumePoint struct {
+	Conv  string `json:"conv"`
+	Seq   int64  `json:"seq"`
+	Epoch int64  `json:"epoch"`
+}
+
+// ServerFrame is every frame a server sends.
+type ServerFrame struct {
+	V             int            `json:"v,omitempty"`
+	Type          string         `json:"type"`
+	ID            string         `json:"id,omitempty"`
+	Conv          string         `json:"conv,omitempty"`
+	Seq           int64          `json:"seq,omitempty"`
+	Role          string         `json:"role,omitempty"`
+	Me            *Person        `json:"me,omitempty"`
+	Message       *Message       `json:"message,omitempty"`
+	Messages      []Message      `json:"messages,omitempty"`
+	More          bool           `json:"more,omitempty"`
+	Conversation  *Conversation  `json:"conversation,omitempty"`
+	Conversations []Conversation `json:"conversations,omitempty"`
+	Operators     []Operator     `json:"operators,omitempty"`
+	From          string         `json:"from,omitempty"`
+	Typing        bool           `json:"typing,omitempty"`
+	Draft         string         `json:"draft,omitempty"`
+	Status        string         `json:"status,omitempty"`
+	Recovered     bool           `json:"recovered,omitempty"`
+	Code          string         `json:"code,omitempty"`
+	Error         string         `json:"error,omitempty"`
+	Ref           string         `json:"ref,omitempty"`
+}
+
+// Person names the author of a message, a conversation's operator or visitor.
+type Person struct {
+	ID     string `json:"id"`
+	Name   string `json:"name,omitempty"`
+	Avatar string `json:"avatar,omitempty"`
+}
+
+// Message is one stored message of a conversation.
+type Message struct {
+	ID       string    `json:"id"`
+	Conv     string    `json:"conv"`
+	Seq      int64     `json:"seq"`
+	ClientID string    `json:"cid,omitempty"`
+	Kind     string    `json:"kind"`
+	Author   *Person   `json:"author,omitempty"`
+	Text     string    `json:"text"`
+	Time     time.Time `json:"ts"`
+}
+
+// Conversation is a conversation's state as a client sees it.
+type Conversation struct {
+	ID         string     `json:"id"`
+	Status     string     `json:"status"`
+	Epoch      int64      `json:"epoch"`
+	LastSeq    int64      `json:"last_seq"`
+	Department string     `json:"department,omitempty"`
+	Operator   *Person    `json:"operator,omitempty"`
+	Visitor    *Person    `json:"visitor,omitempty"` // sent to operators only
+	Queue      *QueueSpot `json:"queue,omitempty"`
+	// VisitorRead and OperatorRead are the read receipts: the highest
+	// sequence number each side has seen.
+	VisitorRead  int64     `json:"visitor_read,omitempty"`
+	OperatorRead int64     `json:"operator_read,omitempty"`
+	Created      time.Time `json:"created"`
+	Waiting      time.Time `json:"waiting,omitempty"` // when it joined the queue
+}
+
+// QueueSpot is a queued conversation's place in line.
+type QueueSpot struct {
+	Position    int `json:"position"`
+	WaitSeconds int `json:"wait_seconds"`
+}
+
+// Operator is one operator's presence and load, as other operators see it.
+type Operator struct {
+	Person
+	Presence    string   `json:"presence"`
+	Active      int      `json:"active"`
+	Capacity    int      `json:"capacity"`
+	Departments []string `json:"departments,omitempty"`
+}
+
+// FrameError is returned by DecodeClient and DecodeServer. Code is
+// CodeBadFrame or CodeUnknownType.
+type FrameError struct {
+	Code string
+	Type string // the frame's type, when it could be read
+	Err  error
+}
+
+func (e *FrameError) Error() string {
+	if e.Code == CodeUnknownType {
+		return fmt.Sprintf("protocol: unknown frame type %q", e.Type)
+	}
+	return "protocol: bad frame: " + e.Err.Error()
+}
+
+func (e *FrameError) Unwrap() error { return e.Err }
+
+// ErrUnknownType is wrapped by FrameErrors with Code CodeUnknownType.
+var ErrUnknownType = errors.New("unknown frame type")
+
+var clientTypes = map[string]bool{
+	TypeHello: true, TypeMessage: true, TypeNote: true, TypeTyping: true,
+	TypeRead: true, TypeHistory: true, TypeAccept: true, TypeTransfer: true,
+	TypeClose: true, TypeReopen: true, TypePresence: true,
+}
+
+// DecodeClient parses one client frame. Malformed JSON and fields of the
+// wrong type give a *FrameError with CodeBadFrame; a type this version does
+// not define gives CodeUnknownType.
+func DecodeClient(data []byte) (ClientFrame, error) {
+	var f ClientFrame
+	if err := json.Unmarshal(data, &f); err != nil {
+		return ClientFrame{}, &FrameError{Code: CodeBadFrame, Type: peekType(data), Err: err}
+	}
+	if !clientTypes[f.Type] {
+		return f, &FrameError{Code: CodeUnknownType, Type: f.Type, Err: ErrUnknownType}
+	}
+	return f, nil
+}
+
+// DecodeServer parses one server frame. Unknown types are returned without
+// error so that old clients can skip frames added later.
+func DecodeServer(data []byte) (ServerFrame, error) {
+	var f ServerFrame
+	if err := json.Unmarshal(data, &f); err != nil {
+		return ServerFrame{}, &FrameError{Code: CodeBadFrame, Err: err}
+	}
+	return f, nil
+}
+
+// peekType recovers the "type" of a frame whose other fields failed to
+// decode, so the error frame can name it.
+func peekType(data []byte) string {
+	var t struct {
+		Type string `json:"type"`
+	}
+	if json.Unmarshal(data, &t) != nil {
+		return ""
+	}
+	return t.Type
+}

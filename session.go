@@ -1,0 +1,476 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/shopchat/chat/protocol"
+	"github.com/shopchat/chat/transport"
+)
+
+// A session is one client connection. Its reader runs in the HTTP handler's
+// goroutine; its writer is started only while it has frames to send, so an
+// idle session costs one goroutine.
+type session struct {
+	s       *Server
+	conn    transport.Conn
+	role    string   // protocol.RoleVisitor or protocol.RoleOperator
+	visitor *Visitor // for visitors
+	op      *Operator
+	ip      string
+	topics  []string
+	limiter rateLimiter
+
+	mu      sync.Mutex
+	queue   []event
+	writing bool // a writer goroutine is draining queue
+	held    bool // hold the writer until hello's subscriptions are in place
+	closed  bool
+
+	// Owned by the writer.
+	delivered map[string]int64 // conversation id -> last seq delivered
+}
+
+func (s *Server) serveVisitorSocket(w http.ResponseWriter, r *http.Request) {
+	v, err := s.visitorFromRequest(r)
+	if err != nil {
+		if errors.Is(err, ErrUnauthorized) {
+			http.Error(w, "no valid visitor token: POST "+s.cfg.Path+"session first", http.StatusUnauthorized)
+			return
+		}
+		s.logErr("visitor socket", err)
+		http.Error(w, "chat unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	s.serveSocket(w, r, &session{role: protocol.RoleVisitor, visitor: v})
+}
+
+func (s *Server) serveOperatorSocket(w http.ResponseWriter, r *http.Request) {
+	op, err := s.cfg.Operators(r)
+	if err != nil || op == nil || op.ID == "" {
+		http.Error(w, "operator login required", http.StatusUnauthorized)
+		return
+	}
+	op = cloneOperator(op)
+	if err := s.store.PutOperator(r.Context(), op); err != nil {
+		s.logErr("operator socket", err, "operator", op.ID)
+		http.Error(w, "chat unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	s.mu.Lock()
+	s.opProfiles[op.ID] = op
+	s.mu.Unlock()
+	s.serveSocket(w, r, &session{role: protocol.RoleOperator, op: op})
+}
+
+func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, ss *session) {
+	ss.s = s
+	ss.ip = remoteIP(r)
+	ss.delivered = make(map[string]int64)
+	ss.limiter = newRateLimiter(s.cfg.MaxFramesPerSecond, s.now())
+	if status, msg := s.admit(ss); status != 0 {
+		http.Error(w, msg, status)
+		return
+	}
+	defer s.release(ss)
+	conn, err := s.transport.Accept(w, r)
+	if err != nil {
+		s.log.Debug("socket refused", "err", err)
+		return
+	}
+	ss.conn = conn
+	s.add("connections_total", 1)
+	ss.run(s.ctx)
+}
+
+// admit counts a new session against the connection caps.
+func (s *Server) admit(ss *session) (int, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return http.StatusServiceUnavailable, "chat server shutting down"
+	}
+	if ss.visitor != nil && s.perVisitor[ss.visitor.ID] >= s.cfg.MaxVisitorConns {
+		return http.StatusTooManyRequests, "too many connections for this visitor"
+	}
+	if s.cfg.MaxConnsPerIP > 0 && s.perIP[ss.ip] >= s.cfg.MaxConnsPerIP {
+		return http.StatusTooManyRequests, "too many connections from this address"
+	}
+	s.sessions[ss] = struct{}{}
+	s.perIP[ss.ip]++
+	if ss.visitor != nil {
+		s.perVisitor[ss.visitor.ID]++
+	}
+	s.wg.Add(1)
+	return 0, ""
+}
+
+func (s *Server) release(ss *session) {
+	s.mu.Lock()
+	delete(s.sessions, ss)
+	decrement(s.perIP, ss.ip)
+	if ss.visitor != nil {
+		decrement(s.perVisitor, ss.visitor.ID)
+	}
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+func decrement(m map[string]int, k string) {
+	if m[k] <= 1 {
+		delete(m, k)
+	} else {
+		m[k]--
+	}
+}
+
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// run reads frames until the connection ends.
+func (ss *session) run(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer ss.end()
+	hello := false
+	for {
+		data, err := ss.conn.Read(ctx)
+		if err != nil {
+			return
+		}
+		f, err := protocol.DecodeClient(data)
+		if err != nil {
+			var fe *protocol.FrameError
+			errors.As(err, &fe)
+			ss.sendError(f.ID, fe.Type, fe.Code, fe.Error())
+			continue
+		}
+		if !ss.limiter.allow(ss.s.now()) {
+			ss.s.add("frames_rate_limited_total", 1)
+			ss.sendError(f.ID, f.Type, protocol.CodeRateLimited, "too many frames; slow down")
+			continue
+		}
+		if f.Type == protocol.TypeHello {
+			if f.V != protocol.Version {
+				ss.sendError(f.ID, f.Type, protocol.CodeVersion, fmt.Sprintf("this server speaks protocol version %d", protocol.Version))
+				ss.closeAfterFlush(ctx, transport.StatusPolicy, "unsupported protocol version")
+				return
+			}
+			if hello {
+				ss.sendError(f.ID, f.Type, protocol.CodeConflict, "hello was already sent")
+				continue
+			}
+			if err := ss.hello(ctx, f); err != nil {
+				ss.fail(f, err)
+				ss.closeAfterFlush(ctx, transport.StatusTryAgainLater, "could not start session")
+				return
+			}
+			hello = true
+			continue
+		}
+		if !hello {
+			ss.sendError(f.ID, f.Type, protocol.CodeInvalid, "send hello first")
+			continue
+		}
+		if err := ss.handle(ctx, f); err != nil {
+			ss.fail(f, err)
+		}
+	}
+}
+
+// closeAfterFlush has the writer send what is queued, then close with
+// code; the reader waits for that, ignoring further frames.
+func (ss *session) closeAfterFlush(ctx context.Context, code transport.StatusCode, reason string) {
+	ss.push(event{kind: evClose, code: code, reason: reason})
+	for {
+		if _, err := ss.conn.Read(ctx); err != nil {
+			return
+		}
+	}
+}
+
+// end tears the session down after its reader stopped.
+func (ss *session) end() {
+	ss.mu.Lock()
+	ss.closed = true
+	ss.queue = nil
+	ss.mu.Unlock()
+	ss.s.hub.unsubscribe(ss, ss.topics...)
+	ss.conn.Close(transport.StatusNormal, "")
+	if ss.op != nil {
+		ss.s.operatorLeft(ss.op)
+	}
+}
+
+// shutdown closes the connection from outside the reader (server close,
+// slow consumer); the reader then sees the error and calls end.
+func (ss *session) shutdown(code transport.StatusCode, reason string) {
+	ss.mu.Lock()
+	if ss.closed {
+		ss.mu.Unlock()
+		return
+	}
+	ss.closed = true
+	ss.queue = nil
+	ss.mu.Unlock()
+	go ss.conn.Close(code, reason)
+}
+
+// push queues ev for the writer without blocking.
+func (ss *session) push(evs ...event) {
+	ss.mu.Lock()
+	if ss.closed {
+		ss.mu.Unlock()
+		return
+	}
+	if len(ss.queue)+len(evs) > ss.s.cfg.SendQueue {
+		ss.mu.Unlock()
+		ss.s.add("slow_consumer_disconnects_total", 1)
+		ss.shutdown(transport.StatusTryAgainLater, "too slow: reconnect and resume")
+		return
+	}
+	ss.queue = append(ss.queue, evs...)
+	start := !ss.writing && !ss.held
+	if start {
+		ss.writing = true
+	}
+	ss.mu.Unlock()
+	if start {
+		go ss.drain()
+	}
+}
+
+// release lets a held writer start.
+func (ss *session) unhold() {
+	ss.mu.Lock()
+	ss.held = false
+	start := !ss.writing && len(ss.queue) > 0 && !ss.closed
+	if start {
+		ss.writing = true
+	}
+	ss.mu.Unlock()
+	if start {
+		go ss.drain()
+	}
+}
+
+// drain writes queued events until the queue is empty, then exits.
+func (ss *session) drain() {
+	var batch []event
+	for {
+		ss.mu.Lock()
+		if len(ss.queue) == 0 || ss.closed {
+			ss.writing = false
+			ss.mu.Unlock()
+			return
+		}
+		batch, ss.queue = ss.queue, batch[:0]
+		ss.mu.Unlock()
+		for i := range batch {
+			if err := ss.process(&batch[i]); err != nil {
+				if !errors.Is(err, transport.ErrClosed) {
+					ss.s.logErr("session write", err)
+				}
+				ss.shutdown(transport.StatusTryAgainLater, "delivery failed: reconnect and resume")
+				ss.mu.Lock()
+				ss.writing = false
+				ss.mu.Unlock()
+				return
+			}
+			batch[i] = event{}
+		}
+	}
+}
+
+// process turns one event into frames. It runs in the writer only, which
+// owns delivered: each message reaches the client once, in sequence order,
+// with any gap filled from the store.
+func (ss *session) process(ev *event) error {
+	switch ev.kind {
+	case evFrame:
+		return ss.write(ev.frame)
+	case evMessage:
+		return ss.deliver(ev.msg)
+	case evAck:
+		if err := ss.catchUp(ev.msg.ConversationID, ev.msg.Seq); err != nil {
+			return err
+		}
+		if ev.msg.Seq > ss.delivered[ev.msg.ConversationID] {
+			ss.delivered[ev.msg.ConversationID] = ev.msg.Seq
+		}
+		return ss.write(ev.frame)
+	case evState:
+		c := ev.conv
+		if err := ss.write(&protocol.ServerFrame{Type: protocol.TypeState, Conv: c.ID, Conversation: ss.s.conversationFrame(c, ss.role)}); err != nil {
+			return err
+		}
+		if ss.owns(c) {
+			return ss.catchUp(c.ID, c.LastSeq+1)
+		}
+		return nil
+	case evClose:
+		ss.shutdown(ev.code, ev.reason)
+		return nil
+	case evReplay:
+		if ev.after < ss.delivered[ev.convID] {
+			ev.after = ss.delivered[ev.convID]
+		}
+		ss.delivered[ev.convID] = ev.after
+		return ss.catchUp(ev.convID, 0)
+	}
+	return nil
+}
+
+// owns reports whether the session's principal takes part in c.
+func (ss *session) owns(c *Conversation) bool {
+	if ss.visitor != nil {
+		return c.VisitorID == ss.visitor.ID
+	}
+	return c.OperatorID == ss.op.ID && c.Status == Assigned
+}
+
+// deliver sends m unless already delivered, filling any gap before it.
+func (ss *session) deliver(m *Message) error {
+	if m.Seq <= ss.delivered[m.ConversationID] {
+		return nil
+	}
+	if err := ss.catchUp(m.ConversationID, m.Seq); err != nil {
+		return err
+	}
+	return ss.writeMessage(m)
+}
+
+// catchUp delivers stored messages after the last delivered one and before
+// seq (all of them if seq is 0).
+func (ss *session) catchUp(convID string, before int64) error {
+	const page = 500
+	for {
+		last := ss.delivered[convID]
+		if before != 0 && last >= before-1 {
+			return nil
+		}
+		ms, err := ss.s.store.Messages(ss.s.ctx, MessageQuery{ConversationID: convID, AfterSeq: last, Limit: page})
+		if err != nil {
+			return fmt.Errorf("catch up %s: %w", convID, err)
+		}
+		for _, m := range ms {
+			if before != 0 && m.Seq >= before {
+				return nil
+			}
+			if err := ss.writeMessage(m); err != nil {
+				return err
+			}
+		}
+		if len(ms) < page {
+			return nil
+		}
+	}
+}
+
+func (ss *session) writeMessage(m *Message) error {
+	ss.delivered[m.ConversationID] = m.Seq
+	if ss.visitor != nil && !m.Kind.VisibleToVisitor() {
+		return nil
+	}
+	return ss.write(&protocol.ServerFrame{Type: protocol.TypeMessage, Conv: m.ConversationID, Seq: m.Seq, Message: ss.s.messageFrame(m)})
+}
+
+func (ss *session) write(f *protocol.ServerFrame) error {
+	data, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ss.s.ctx, ss.s.cfg.WriteTimeout)
+	defer cancel()
+	return ss.conn.Write(ctx, data)
+}
+
+// sendError queues an error frame answering the frame with id and type.
+func (ss *session) sendError(id, ref, code, msg string) {
+	ss.push(event{kind: evFrame, frame: &protocol.ServerFrame{Type: protocol.TypeError, ID: id, Ref: ref, Code: code, Error: msg}})
+}
+
+// fail answers f with the error frame for err.
+func (ss *session) fail(f protocol.ClientFrame, err error) {
+	code, msg := errorCode(err)
+	if code == protocol.CodeUnavailable || code == protocol.CodeInternal {
+		ss.s.logErr("frame failed", err, "type", f.Type)
+	}
+	ss.sendError(f.ID, f.Type, code, msg)
+}
+
+// errorCode maps an error to a stable code and a message safe to show: the
+// text of our own sentinel errors, never a store's internals.
+func errorCode(err error) (string, string) {
+	for _, m := range []struct {
+		err  error
+		code string
+	}{
+		{ErrInvalid, protocol.CodeInvalid},
+		{ErrNotFound, protocol.CodeNotFound},
+		{ErrForbidden, protocol.CodeForbidden},
+		{ErrConflict, protocol.CodeConflict},
+		{ErrCapacity, protocol.CodeCapacity},
+	} {
+		if errors.Is(err, m.err) {
+			var pe *publicError
+			if errors.As(err, &pe) {
+				return m.code, pe.msg
+			}
+			return m.code, m.err.Error()
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return protocol.CodeUnavailable, "try again"
+	}
+	return protocol.CodeUnavailable, "the chat service could not complete that; try again"
+}
+
+// publicError carries a message meant for the client along with a sentinel.
+type publicError struct {
+	sentinel error
+	msg      string
+}
+
+func (e *publicError) Error() string { return e.msg }
+func (e *publicError) Unwrap() error { return e.sentinel }
+
+func userErr(sentinel error, format string, args ...any) error {
+	return &publicError{sentinel: sentinel, msg: fmt.Sprintf(format, args...)}
+}
+
+// rateLimiter is a token bucket, used only by its session's reader.
+type rateLimiter struct {
+	rate   float64 // tokens per second
+	burst  float64
+	tokens float64
+	last   time.Time
+}
+
+func newRateLimiter(perSecond int, now time.Time) rateLimiter {
+	return rateLimiter{rate: float64(perSecond), burst: 2 * float64(perSecond), tokens: 2 * float64(perSecond), last: now}
+}
+
+func (l *rateLimiter) allow(now time.Time) bool {
+	l.tokens += now.Sub(l.last).Seconds() * l.rate
+	l.last = now
+	if l.tokens > l.burst {
+		l.tokens = l.burst
+	}
+	if l.tokens < 1 {
+		return false
+	}
+	l.tokens--
+	return true
+}

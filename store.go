@@ -1,0 +1,133 @@
+package chat
+
+import (
+	"context"
+	"time"
+)
+
+// Store persists visitors, operators, conversations and messages. It is the
+// source of truth: the Server validates, persists, then publishes, and acks
+// a client only after the Store has committed.
+//
+// Every method takes a context first, is safe for concurrent use, and
+// returns the package's sentinel errors wrapped (test with errors.Is).
+// Returned values are copies the caller may keep and modify.
+//
+// store/memory, store/sqlite and store/postgres implement it; a custom store
+// proves itself with the conformance suite in store/storetest:
+//
+//	func TestStore(t *testing.T) { storetest.Run(t, func(t testing.TB) chat.Store { return open(t) }) }
+type Store interface {
+	// CreateVisitor inserts v. ErrConflict if v.ID exists or v.CustomerID
+	// is non-empty and bound to another visitor. ErrInvalid if v.ID is empty.
+	CreateVisitor(ctx context.Context, v *Visitor) error
+	// Visitor returns the visitor with id, or ErrNotFound.
+	Visitor(ctx context.Context, id string) (*Visitor, error)
+	// VisitorByCustomer returns the visitor bound to the shop's customer id,
+	// or ErrNotFound.
+	VisitorByCustomer(ctx context.Context, customerID string) (*Visitor, error)
+	// UpdateVisitor replaces the stored visitor with v (matched by ID).
+	// ErrNotFound if it does not exist; ErrConflict if v.CustomerID is bound
+	// to another visitor.
+	UpdateVisitor(ctx context.Context, v *Visitor) error
+
+	// PutOperator creates or updates an operator's profile. It leaves the
+	// operator's presence as it was (Offline for a new operator).
+	// ErrInvalid if op.ID is empty.
+	PutOperator(ctx context.Context, op *Operator) error
+	// Operator returns the operator with id, or ErrNotFound.
+	Operator(ctx context.Context, id string) (*Operator, error)
+	// SetPresence records an operator's presence, valid until expires (a
+	// heartbeat renews it). ErrNotFound for an unknown operator; ErrInvalid
+	// for an undefined presence.
+	SetPresence(ctx context.Context, operatorID string, p Presence, expires time.Time) error
+	// OperatorLoads returns every operator, ordered by ID, with presence as
+	// of now (Offline once expired) and their count of Assigned
+	// conversations.
+	OperatorLoads(ctx context.Context, now time.Time) ([]OperatorLoad, error)
+
+	// CreateConversation inserts c with Status Queued, setting c.Epoch and
+	// c.LastSeq (0). c.ID, c.VisitorID, c.CreatedAt and c.QueuedAt are set by
+	// the caller. ErrConflict if the ID exists or the visitor already has a
+	// conversation that is not Closed; ErrNotFound for an unknown visitor.
+	CreateConversation(ctx context.Context, c *Conversation) error
+	// Conversation returns the conversation with id, or ErrNotFound.
+	Conversation(ctx context.Context, id string) (*Conversation, error)
+	// OpenConversation returns the visitor's conversation that is not
+	// Closed, or ErrNotFound.
+	OpenConversation(ctx context.Context, visitorID string) (*Conversation, error)
+	// Conversations lists conversations matching f, newest (CreatedAt, then
+	// ID) first.
+	Conversations(ctx context.Context, f ConversationFilter) ([]*Conversation, error)
+	// Queue returns the Queued conversations in FIFO order: by QueuedAt,
+	// then ID.
+	Queue(ctx context.Context) ([]*Conversation, error)
+
+	// Assign atomically gives conversation id to operator to and returns it.
+	// It succeeds only if the conversation's current operator is from ("" for
+	// a Queued conversation, the assignee for a transfer) and it is not
+	// Closed; otherwise ErrConflict. If capacity > 0 and the operator
+	// already has capacity Assigned conversations, ErrCapacity. Under
+	// concurrent calls a conversation never goes to two operators and no
+	// operator exceeds capacity. ErrNotFound for an unknown conversation or
+	// operator.
+	Assign(ctx context.Context, id, from, to string, capacity int, at time.Time) (*Conversation, error)
+	// Requeue atomically puts an Assigned conversation whose operator is from
+	// back at the tail of the queue, for department (may be empty).
+	// ErrConflict if its operator is not from or it is not Assigned.
+	Requeue(ctx context.Context, id, from, department string, at time.Time) (*Conversation, error)
+	// CloseConversation closes an open conversation. ErrConflict if it is
+	// already Closed.
+	CloseConversation(ctx context.Context, id string, at time.Time) (*Conversation, error)
+	// ReopenConversation puts a Closed conversation back in the queue.
+	// ErrConflict if it is not Closed or its visitor has another open
+	// conversation.
+	ReopenConversation(ctx context.Context, id string, at time.Time) (*Conversation, error)
+	// MarkRead raises a read receipt to seq (never lowers it); by is
+	// VisitorText for the visitor's receipt and OperatorText for the
+	// operator's. ErrInvalid for another kind.
+	MarkRead(ctx context.Context, id string, by MessageKind, seq int64) (*Conversation, error)
+
+	// AppendMessage stores m in its conversation, assigning m.ID (if empty)
+	// and the next m.Seq in the same transaction, and returns the stored
+	// message with the conversation as of that transaction. If m.ClientID is
+	// non-empty and already used in the conversation, nothing is written and
+	// the original message is returned with Duplicate set. ErrNotFound for
+	// an unknown conversation; ErrConflict if it is Closed (the caller starts
+	// a new one); ErrInvalid for an undefined kind.
+	AppendMessage(ctx context.Context, m *Message) (Appended, error)
+	// Messages returns messages of a conversation in ascending Seq order
+	// within q's bounds. ErrNotFound for an unknown conversation.
+	Messages(ctx context.Context, q MessageQuery) ([]*Message, error)
+}
+
+// ConversationFilter selects conversations. Zero fields do not filter.
+type ConversationFilter struct {
+	VisitorID  string
+	OperatorID string
+	Status     []Status // any of
+	// Before pages backwards: only conversations created before it.
+	Before time.Time
+	// Limit caps the result; 0 means 50.
+	Limit int
+}
+
+// MessageQuery selects a range of one conversation's messages.
+type MessageQuery struct {
+	ConversationID string
+	AfterSeq       int64 // only Seq > AfterSeq
+	// BeforeSeq, if > 0, keeps only Seq < BeforeSeq; with Limit it returns
+	// the newest Limit messages before it (for paging history backwards),
+	// still in ascending order.
+	BeforeSeq int64
+	// Limit caps the result; 0 means no limit. Without BeforeSeq the oldest
+	// Limit messages after AfterSeq are returned.
+	Limit int
+}
+
+// Appended is the result of Store.AppendMessage.
+type Appended struct {
+	Message      *Message
+	Conversation *Conversation
+	Duplicate    bool // the client id was used before; Message is the original
+}

@@ -1,0 +1,183 @@
+package storetest
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/shopchat/chat"
+)
+
+func mustMessages(t testing.TB, s chat.Store, q chat.MessageQuery) []*chat.Message {
+	t.Helper()
+	ms, err := s.Messages(ctx, q)
+	require.NoError(t, err, "Messages(%+v)", q)
+	return ms
+}
+
+func messageCases() []Case {
+	return []Case{
+		{"Messages/Append", func(t testing.TB, s chat.Store) {
+			mustConv(t, s, "c1", at(0))
+			in := []*chat.Message{
+				{ConversationID: "c1", ClientID: "k1", Kind: chat.VisitorText, AuthorID: "c1-v", AuthorName: "Ann", Text: "hello", CreatedAt: at(1)},
+				{ConversationID: "c1", Kind: chat.SystemEvent, Text: "Alice joined", CreatedAt: at(2)},
+				{ConversationID: "c1", ClientID: "k2", Kind: chat.OperatorText, AuthorID: "alice", AuthorName: "Alice", Text: "hi!", CreatedAt: at(3)},
+				{ConversationID: "c1", ClientID: "k3", Kind: chat.Note, AuthorID: "alice", AuthorName: "Alice", Text: "VIP", CreatedAt: at(4)},
+				{ID: "given-id", ConversationID: "c1", Kind: chat.SystemEvent, Text: "with id", CreatedAt: at(5)},
+			}
+			want := make([]chat.Message, len(in))
+			ids := map[string]bool{}
+			for i, m := range in {
+				want[i] = *m
+				a := mustAppend(t, s, m)
+				assert.False(t, a.Duplicate, "Duplicate on first append of #%d", i)
+				assert.EqualValues(t, i+1, a.Message.Seq, "Seq of #%d", i)
+				assert.NotEmpty(t, a.Message.ID, "ID of #%d", i)
+				assert.False(t, ids[a.Message.ID], "ID %q reused", a.Message.ID)
+				ids[a.Message.ID] = true
+				assert.Equal(t, "c1", a.Conversation.ID, "Appended.Conversation")
+				assert.EqualValues(t, i+1, a.Conversation.LastSeq, "Appended.Conversation.LastSeq after #%d", i)
+				want[i].Seq, want[i].ID = a.Message.Seq, a.Message.ID
+			}
+			assert.Equal(t, "given-id", want[4].ID, "a caller's ID is kept")
+			assert.EqualValues(t, 5, mustGetConv(t, s, "c1").LastSeq, "stored LastSeq")
+
+			got := mustMessages(t, s, chat.MessageQuery{ConversationID: "c1"})
+			require.Len(t, got, len(want))
+			for i, m := range got {
+				w := want[i]
+				assert.Equal(t, w.ID, m.ID, "#%d ID", i)
+				assert.Equal(t, w.ConversationID, m.ConversationID, "#%d ConversationID", i)
+				assert.Equal(t, w.Seq, m.Seq, "#%d Seq", i)
+				assert.Equal(t, w.ClientID, m.ClientID, "#%d ClientID", i)
+				assert.Equal(t, w.Kind, m.Kind, "#%d Kind", i)
+				assert.Equal(t, w.AuthorID, m.AuthorID, "#%d AuthorID", i)
+				assert.Equal(t, w.AuthorName, m.AuthorName, "#%d AuthorName", i)
+				assert.Equal(t, w.Text, m.Text, "#%d Text", i)
+				sameTime(t, w.CreatedAt, m.CreatedAt, "message CreatedAt")
+			}
+		}},
+		{"Messages/AppendIdempotent", func(t testing.TB, s chat.Store) {
+			mustConv(t, s, "c1", at(0))
+			first := mustAppend(t, s, text("c1", "k1", "original", at(1)))
+			mustAppend(t, s, text("c1", "k2", "second", at(2)))
+			retry := text("c1", "k1", "retry with other text", at(3))
+			a := mustAppend(t, s, retry)
+			assert.True(t, a.Duplicate, "Duplicate on retry")
+			assert.Equal(t, first.Message.ID, a.Message.ID, "retry returns the original ID")
+			assert.EqualValues(t, 1, a.Message.Seq, "retry returns the original Seq")
+			assert.Equal(t, "original", a.Message.Text, "retry returns the original message")
+			assert.Equal(t, "k1", a.Message.ClientID)
+			assert.EqualValues(t, 2, a.Conversation.LastSeq, "conversation LastSeq after retry")
+			assert.EqualValues(t, 2, mustGetConv(t, s, "c1").LastSeq, "stored LastSeq after retry")
+			ms := mustMessages(t, s, chat.MessageQuery{ConversationID: "c1"})
+			assert.Equal(t, []int64{1, 2}, seqs(ms), "nothing written on retry")
+			// The next new message still gets the next Seq.
+			assert.EqualValues(t, 3, mustAppend(t, s, text("c1", "k3", "third", at(4))).Message.Seq)
+		}},
+		{"Messages/AppendEmptyClientID", func(t testing.TB, s chat.Store) {
+			mustConv(t, s, "c1", at(0))
+			for i := range 3 {
+				a := mustAppend(t, s, &chat.Message{ConversationID: "c1", Kind: chat.SystemEvent, Text: "same", CreatedAt: at(1)})
+				assert.False(t, a.Duplicate, "empty ClientID never deduplicates (#%d)", i)
+				assert.EqualValues(t, i+1, a.Message.Seq)
+			}
+			assert.Len(t, mustMessages(t, s, chat.MessageQuery{ConversationID: "c1"}), 3)
+		}},
+		{"Messages/ClientIDPerConversation", func(t testing.TB, s chat.Store) {
+			mustConv(t, s, "c1", at(0))
+			mustConv(t, s, "c2", at(0))
+			a1 := mustAppend(t, s, text("c1", "same", "in c1", at(1)))
+			a2 := mustAppend(t, s, text("c2", "same", "in c2", at(2)))
+			assert.False(t, a2.Duplicate, "a client id is unique per conversation, not globally")
+			assert.EqualValues(t, 1, a2.Message.Seq)
+			assert.NotEqual(t, a1.Message.ID, a2.Message.ID)
+			assert.Equal(t, "c2", a2.Message.ConversationID)
+			ms := mustMessages(t, s, chat.MessageQuery{ConversationID: "c2"})
+			require.Len(t, ms, 1)
+			assert.Equal(t, "in c2", ms[0].Text)
+		}},
+		{"Messages/AppendErrors", func(t testing.TB, s chat.Store) {
+			mustConv(t, s, "c1", at(0))
+			mustAppend(t, s, text("c1", "k1", "before close", at(1)))
+			_, err := s.AppendMessage(ctx, text("ghost", "k", "x", at(2)))
+			isErr(t, err, chat.ErrNotFound, "AppendMessage to unknown conversation")
+			_, err = s.AppendMessage(ctx, &chat.Message{ConversationID: "c1", ClientID: "k2", Kind: "bogus", Text: "x", CreatedAt: at(2)})
+			isErr(t, err, chat.ErrInvalid, "AppendMessage with undefined kind")
+			_, err = s.AppendMessage(ctx, &chat.Message{ConversationID: "c1", Text: "x", CreatedAt: at(2)})
+			isErr(t, err, chat.ErrInvalid, "AppendMessage with empty kind")
+			// A refused append does not reserve its client id.
+			a := mustAppend(t, s, text("c1", "k2", "valid now", at(2)))
+			assert.False(t, a.Duplicate, "client id of a refused append")
+			assert.EqualValues(t, 2, a.Message.Seq)
+			mustClose(t, s, "c1", at(3))
+			_, err = s.AppendMessage(ctx, text("c1", "k3", "after close", at(4)))
+			isErr(t, err, chat.ErrConflict, "AppendMessage to closed conversation")
+			_, err = s.AppendMessage(ctx, text("c1", "", "after close", at(4)))
+			isErr(t, err, chat.ErrConflict, "AppendMessage without client id to closed conversation")
+			assert.Equal(t, []int64{1, 2}, seqs(mustMessages(t, s, chat.MessageQuery{ConversationID: "c1"})), "nothing written by refused appends")
+			assert.EqualValues(t, 2, mustGetConv(t, s, "c1").LastSeq)
+		}},
+		{"Messages/List", func(t testing.TB, s chat.Store) {
+			mustConv(t, s, "c1", at(0))
+			mustConv(t, s, "empty", at(0))
+			mustConv(t, s, "other", at(0))
+			for i := range 10 {
+				mustAppend(t, s, text("c1", id("k", i), id("m", i), at(i+1)))
+				if i < 3 {
+					mustAppend(t, s, text("other", id("k", i), "other", at(i+1)))
+				}
+			}
+			for _, tc := range []struct {
+				name string
+				q    chat.MessageQuery
+				want []int64
+			}{
+				{"all", chat.MessageQuery{}, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}},
+				{"AfterSeq", chat.MessageQuery{AfterSeq: 7}, []int64{8, 9, 10}},
+				{"AfterSeq at end", chat.MessageQuery{AfterSeq: 10}, []int64{}},
+				{"AfterSeq past end", chat.MessageQuery{AfterSeq: 50}, []int64{}},
+				{"BeforeSeq", chat.MessageQuery{BeforeSeq: 5}, []int64{1, 2, 3, 4}},
+				{"BeforeSeq 1", chat.MessageQuery{BeforeSeq: 1}, []int64{}},
+				{"BeforeSeq past end", chat.MessageQuery{BeforeSeq: 50}, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}},
+				{"Limit: oldest", chat.MessageQuery{Limit: 3}, []int64{1, 2, 3}},
+				{"AfterSeq+Limit: oldest after", chat.MessageQuery{AfterSeq: 2, Limit: 3}, []int64{3, 4, 5}},
+				{"BeforeSeq+Limit: newest before, ascending", chat.MessageQuery{BeforeSeq: 8, Limit: 3}, []int64{5, 6, 7}},
+				{"BeforeSeq+Limit beyond start", chat.MessageQuery{BeforeSeq: 3, Limit: 5}, []int64{1, 2}},
+				{"AfterSeq+BeforeSeq", chat.MessageQuery{AfterSeq: 3, BeforeSeq: 6}, []int64{4, 5}},
+				{"AfterSeq+BeforeSeq+Limit", chat.MessageQuery{AfterSeq: 2, BeforeSeq: 9, Limit: 2}, []int64{7, 8}},
+				{"empty range", chat.MessageQuery{AfterSeq: 5, BeforeSeq: 6}, []int64{}},
+			} {
+				tc.q.ConversationID = "c1"
+				got := mustMessages(t, s, tc.q)
+				assert.Equal(t, tc.want, seqs(got), "Messages %s (%+v)", tc.name, tc.q)
+				for _, m := range got {
+					assert.Equal(t, "c1", m.ConversationID, "Messages %s: other conversation's message", tc.name)
+					assert.Equal(t, id("m", int(m.Seq-1)), m.Text, "Messages %s: body of Seq %d", tc.name, m.Seq)
+				}
+			}
+			assert.Empty(t, mustMessages(t, s, chat.MessageQuery{ConversationID: "empty"}), "conversation without messages")
+			_, err := s.Messages(ctx, chat.MessageQuery{ConversationID: "ghost"})
+			isErr(t, err, chat.ErrNotFound, "Messages of unknown conversation")
+		}},
+		{"Messages/Copies", func(t testing.TB, s chat.Store) {
+			mustConv(t, s, "c1", at(0))
+			m := text("c1", "k1", "original", at(1))
+			a := mustAppend(t, s, m)
+			m.Text = "mutated input"
+			a.Message.Text = "mutated output"
+			ms := mustMessages(t, s, chat.MessageQuery{ConversationID: "c1"})
+			require.Len(t, ms, 1)
+			assert.Equal(t, "original", ms[0].Text, "AppendMessage kept a reference")
+			ms[0].Text = "mutated list"
+			ms = mustMessages(t, s, chat.MessageQuery{ConversationID: "c1"})
+			assert.Equal(t, "original", ms[0].Text, "Messages returned stored state")
+			dup := mustAppend(t, s, text("c1", "k1", "retry", at(2)))
+			dup.Message.Text = "mutated duplicate"
+			ms = mustMessages(t, s, chat.MessageQuery{ConversationID: "c1"})
+			assert.Equal(t, "original", ms[0].Text, "duplicate AppendMessage returned stored state")
+		}},
+	}
+}

@@ -1,0 +1,82 @@
+// Package storetest is the conformance suite for chat.Store
+// implementations. Every store in this module passes it, and a plugin
+// author proves a custom store with one call:
+//
+//	package mystore_test
+//
+//	import (
+//		"testing"
+//
+//		"github.com/shopchat/chat"
+//		"github.com/shopchat/chat/store/storetest"
+//		"example.com/mystore"
+//	)
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t testing.TB) chat.Store {
+//			s := mystore.Open(t.TempDir()) // must be fresh and empty
+//			t.Cleanup(func() { s.Close() })
+//			return s
+//		})
+//	}
+//
+// Run one area or one case with -run, e.g.
+// go test -run 'TestConformance/Conversations/Assign'.
+//
+// The cases use fixed times in UTC with whole-second offsets and compare
+// times with time.Time.Equal, so a store may round to microseconds and
+// return times in another location. They never sleep or assert timings.
+package storetest
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/shopchat/chat"
+)
+
+// Case is one conformance check. Name is "Area/Check", e.g.
+// "Visitors/CreateConflict". Fn gets a fresh, empty store and reports
+// through t only, from its own goroutine, so it can be driven by any
+// testing.TB (for example one that records failures).
+type Case struct {
+	Name string
+	Fn   func(t testing.TB, s chat.Store)
+}
+
+// Cases returns the suite's cases in a stable order. Run runs them all;
+// Cases is for harnesses that need to run or select cases themselves.
+func Cases() []Case {
+	var cs []Case
+	cs = append(cs, visitorCases()...)
+	cs = append(cs, operatorCases()...)
+	cs = append(cs, conversationCases()...)
+	cs = append(cs, messageCases()...)
+	cs = append(cs, concurrencyCases()...)
+	return cs
+}
+
+// Run runs every case as a subtest named by its Name (so "Visitors" then
+// "CreateConflict"), calling open once per case for a fresh, empty store.
+// Cases run one after another; open may register cleanups with t.
+func Run(t *testing.T, open func(t testing.TB) chat.Store) {
+	t.Helper()
+	cases := Cases()
+	for len(cases) > 0 {
+		area, _, _ := strings.Cut(cases[0].Name, "/")
+		n := 1
+		for n < len(cases) && strings.HasPrefix(cases[n].Name, area+"/") {
+			n++
+		}
+		group := cases[:n]
+		cases = cases[n:]
+		t.Run(area, func(t *testing.T) {
+			for _, c := range group {
+				_, name, _ := strings.Cut(c.Name, "/")
+				t.Run(name, func(t *testing.T) {
+					c.Fn(t, open(t))
+				})
+			}
+		})
+	}
+}

@@ -1,0 +1,52 @@
+// Package transport defines how a chat server turns an HTTP request into a
+// connection that carries protocol frames both ways. The root package chat
+// re-exports these types; implementations live in subpackages named after
+// what they use (transport/websocket).
+package transport
+
+import (
+	"context"
+	"errors"
+	"net/http"
+)
+
+// A Transport upgrades HTTP requests to frame connections.
+type Transport interface {
+	// Accept upgrades r. On failure it has already written an HTTP error
+	// response (403 for a refused Origin) and returns the reason.
+	Accept(w http.ResponseWriter, r *http.Request) (Conn, error)
+}
+
+// Conn is one client connection. Read is called from one goroutine only;
+// Write may be called from another concurrently with Read, but never from
+// two goroutines at once.
+type Conn interface {
+	// Read blocks for the next frame. It returns ErrClosed (wrapped) once the
+	// connection is gone, and ErrTooLarge (wrapped) after closing it with
+	// StatusTooLarge when a frame exceeds the read limit.
+	Read(ctx context.Context) ([]byte, error)
+	// Write sends one frame.
+	Write(ctx context.Context, frame []byte) error
+	// Close closes the connection with a status code and a short reason.
+	Close(code StatusCode, reason string) error
+}
+
+// StatusCode is a close status, numbered as WebSocket's (RFC 6455 7.4).
+type StatusCode int
+
+// Close statuses used by the server.
+const (
+	StatusNormal       StatusCode = 1000 // the server is shutting down or the session ended
+	StatusGoingAway    StatusCode = 1001
+	StatusPolicy       StatusCode = 1008 // e.g. unsupported protocol version
+	StatusTooLarge     StatusCode = 1009 // a frame exceeded the read limit
+	StatusInternal     StatusCode = 1011
+	StatusTryAgainLater StatusCode = 1013 // slow consumer or overload: reconnect and resume
+)
+
+var (
+	// ErrClosed is returned by Read and Write once the connection is closed.
+	ErrClosed = errors.New("transport: connection closed")
+	// ErrTooLarge is returned by Read when a frame exceeds the read limit.
+	ErrTooLarge = errors.New("transport: frame too large")
+)

@@ -1,0 +1,201 @@
+// Package websocket is the default chat transport, on github.com/coder/websocket.
+//
+// It checks the Origin against an allow-list (the request's own host by
+// default; "*" is refused), limits frame size (32 KiB by default, closing
+// with status 1009 beyond it), and keeps connections alive with pings from
+// one shared sweeper goroutine, so an idle connection costs exactly the one
+// goroutine that reads it.
+package websocket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	ws "github.com/coder/websocket"
+
+	"github.com/shopchat/chat/transport"
+)
+
+// Options configures a Transport. The zero value is usable.
+type Options struct {
+	// OriginPatterns lists extra origins allowed to connect, as host
+	// patterns matched with path.Match ("shop.example.com",
+	// "*.example.com"); with "://" they match "scheme://host". The request's
+	// own host is always allowed. "*" is refused by New: it would let any
+	// site drive your visitors' chats.
+	OriginPatterns []string
+	// ReadLimit is the largest frame accepted, in bytes. Default 32768.
+	ReadLimit int64
+	// PingInterval is how long a connection may be silent before the server
+	// pings it. Default 30s.
+	PingInterval time.Duration
+	// PingTimeout is how long a ping waits for its pong before the
+	// connection is dropped. Default 15s.
+	PingTimeout time.Duration
+	// Compression enables per-message deflate (context takeover off).
+	// Default off: it costs memory per connection and chat frames are small.
+	Compression bool
+}
+
+// Transport accepts WebSocket connections.
+type Transport struct {
+	opts Options
+
+	mu      sync.Mutex
+	conns   map[*Conn]struct{}
+	running bool // the sweeper goroutine is running
+}
+
+var _ transport.Transport = (*Transport)(nil)
+
+// New returns a Transport. It fails if an origin pattern is "*" or malformed.
+func New(opts Options) (*Transport, error) {
+	for _, p := range opts.OriginPatterns {
+		host := p
+		if i := strings.Index(p, "://"); i >= 0 {
+			host = p[i+3:]
+		}
+		if host == "*" || host == "" {
+			return nil, fmt.Errorf("websocket: origin pattern %q would allow every site; list the shop's origins instead", p)
+		}
+	}
+	if opts.ReadLimit <= 0 {
+		opts.ReadLimit = 32768
+	}
+	if opts.PingInterval <= 0 {
+		opts.PingInterval = 30 * time.Second
+	}
+	if opts.PingTimeout <= 0 {
+		opts.PingTimeout = 15 * time.Second
+	}
+	return &Transport{opts: opts, conns: make(map[*Conn]struct{})}, nil
+}
+
+// Accept upgrades the request. A refused Origin gets 403.
+func (t *Transport) Accept(w http.ResponseWriter, r *http.Request) (transport.Conn, error) {
+	c := &Conn{t: t}
+	ao := &ws.AcceptOptions{
+		OriginPatterns: t.opts.OriginPatterns,
+		OnPongReceived: func(context.Context, []byte) { c.touch() },
+	}
+	if t.opts.Compression {
+		ao.CompressionMode = ws.CompressionNoContextTakeover
+	}
+	wc, err := ws.Accept(w, r, ao)
+	if err != nil {
+		return nil, err
+	}
+	wc.SetReadLimit(t.opts.ReadLimit)
+	c.ws = wc
+	c.touch()
+	t.track(c)
+	return c, nil
+}
+
+func (t *Transport) track(c *Conn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.conns[c] = struct{}{}
+	if !t.running {
+		t.running = true
+		go t.sweep()
+	}
+}
+
+func (t *Transport) untrack(c *Conn) {
+	t.mu.Lock()
+	delete(t.conns, c)
+	t.mu.Unlock()
+}
+
+// sweep pings silent connections. It exits when no connection is left, so
+// an idle server keeps no goroutine of ours.
+func (t *Transport) sweep() {
+	tick := time.NewTicker(t.opts.PingInterval / 2)
+	defer tick.Stop()
+	for range tick.C {
+		t.mu.Lock()
+		if len(t.conns) == 0 {
+			t.running = false
+			t.mu.Unlock()
+			return
+		}
+		silentSince := time.Now().Add(-t.opts.PingInterval).UnixNano()
+		var due []*Conn
+		for c := range t.conns {
+			if c.lastActive.Load() < silentSince && c.pinging.CompareAndSwap(false, true) {
+				due = append(due, c)
+			}
+		}
+		t.mu.Unlock()
+		for _, c := range due {
+			go c.ping(t.opts.PingTimeout)
+		}
+	}
+}
+
+// Conn is one WebSocket connection.
+type Conn struct {
+	t          *Transport
+	ws         *ws.Conn
+	lastActive atomic.Int64 // unix nanos of the last frame or pong received
+	pinging    atomic.Bool
+	closed     atomic.Bool
+}
+
+func (c *Conn) touch() { c.lastActive.Store(time.Now().UnixNano()) }
+
+func (c *Conn) ping(timeout time.Duration) {
+	defer c.pinging.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := c.ws.Ping(ctx); err != nil {
+		c.gone()
+		c.ws.CloseNow()
+	}
+}
+
+// Read returns the next frame.
+func (c *Conn) Read(ctx context.Context) ([]byte, error) {
+	_, data, err := c.ws.Read(ctx)
+	if err != nil {
+		c.gone()
+		if errors.Is(err, ws.ErrMessageTooBig) {
+			return nil, fmt.Errorf("%w: %w", transport.ErrTooLarge, err)
+		}
+		return nil, fmt.Errorf("%w: %w", transport.ErrClosed, err)
+	}
+	c.touch()
+	return data, nil
+}
+
+// Write sends one text frame.
+func (c *Conn) Write(ctx context.Context, frame []byte) error {
+	if err := c.ws.Write(ctx, ws.MessageText, frame); err != nil {
+		c.gone()
+		return fmt.Errorf("%w: %w", transport.ErrClosed, err)
+	}
+	return nil
+}
+
+// Close closes the connection with a status and reason, waiting briefly
+// for the peer's close frame.
+func (c *Conn) Close(code transport.StatusCode, reason string) error {
+	c.gone()
+	if len(reason) > 120 { // control frames carry at most 125 bytes
+		reason = reason[:120]
+	}
+	return c.ws.Close(ws.StatusCode(code), reason)
+}
+
+func (c *Conn) gone() {
+	if c.closed.CompareAndSwap(false, true) {
+		c.t.untrack(c)
+	}
+}
