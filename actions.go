@@ -26,7 +26,8 @@ func (ss *session) hello(ctx context.Context, f protocol.ClientFrame) error {
 		resume[p.Conv] = p
 	}
 	recovered := true
-	var convs []*Conversation // conversations to replay
+	var queueFrame *protocol.ServerFrame // operators: the queue, right after welcome
+	var convs []*Conversation            // conversations to replay
 	if ss.visitor != nil {
 		v := ss.visitor
 		welcome.Me = &protocol.Person{ID: v.ID, Name: v.Name}
@@ -60,8 +61,7 @@ func (ss *session) hello(ctx context.Context, f protocol.ClientFrame) error {
 		if err != nil {
 			return err
 		}
-		// The queue rides in a queue frame right after welcome.
-		defer ss.push(event{kind: evFrame, frame: &protocol.ServerFrame{Type: protocol.TypeQueue, Conversations: queue}})
+		queueFrame = &protocol.ServerFrame{Type: protocol.TypeQueue, Conversations: queue}
 		ss.topics = []string{operatorTopic(op.ID), teamTopic}
 	}
 	// Which resume points can continue where they left off?
@@ -69,11 +69,18 @@ func (ss *session) hello(ctx context.Context, f protocol.ClientFrame) error {
 	for _, c := range convs {
 		replayFrom[c.ID] = 0
 	}
+	listed := make(map[string]bool, len(welcome.Conversations))
+	for _, c := range welcome.Conversations {
+		listed[c.ID] = true
+	}
 	for id, p := range resume {
 		c, err := s.store.Conversation(ctx, id)
 		if err != nil || !ss.mayRead(c) {
 			recovered = false // gone or never ours: nothing to resume
 			continue
+		}
+		if !listed[id] { // the client needs its epoch and state too
+			welcome.Conversations = append(welcome.Conversations, *s.conversationFrame(c, ss.role))
 		}
 		if c.Epoch != p.Epoch {
 			recovered = false // history may differ: the client reloads it
@@ -85,10 +92,12 @@ func (ss *session) hello(ctx context.Context, f protocol.ClientFrame) error {
 	welcome.Recovered = recovered
 
 	evs := []event{{kind: evFrame, frame: welcome}}
+	if queueFrame != nil {
+		evs = append(evs, event{kind: evFrame, frame: queueFrame})
+	}
 	for id, after := range replayFrom {
 		evs = append(evs, event{kind: evReplay, convID: id, after: after})
 	}
-	evs = append(evs, event{kind: evFrame, frame: &protocol.ServerFrame{Type: protocol.TypeSynced, Recovered: recovered}})
 	ss.mu.Lock()
 	ss.held = true
 	ss.mu.Unlock()
@@ -96,14 +105,17 @@ func (ss *session) hello(ctx context.Context, f protocol.ClientFrame) error {
 	s.hub.subscribe(ss, ss.topics...)
 	ss.unhold()
 	if ss.op != nil {
+		// Presence is stored (and the queue dispatched) before synced, so a
+		// synced operator is assignable.
 		p := Online
-		if f.Status != "" {
-			p = Presence(f.Status)
+		if f.Status == string(Away) {
+			p = Away
 		}
 		if err := s.operatorJoined(ctx, ss.op, p); err != nil {
 			return err
 		}
 	}
+	ss.push(event{kind: evFrame, frame: &protocol.ServerFrame{Type: protocol.TypeSynced, Recovered: recovered}})
 	return nil
 }
 
@@ -157,6 +169,8 @@ func (ss *session) handle(ctx context.Context, f protocol.ClientFrame) error {
 		return ss.onHistory(ctx, f)
 	case protocol.TypeClose:
 		return ss.onClose(ctx, f)
+	case protocol.TypeSearch:
+		return ss.onSearch(ctx, f)
 	}
 	if ss.op == nil {
 		return userErr(ErrForbidden, "%s is for operators", f.Type)
@@ -200,12 +214,7 @@ func (ss *session) onMessage(ctx context.Context, f protocol.ClientFrame) error 
 	m := &Message{ClientID: f.ID, Text: f.Text, CreatedAt: s.now()}
 	if ss.visitor != nil {
 		m.Kind, m.AuthorID, m.AuthorName = VisitorText, ss.visitor.ID, ss.visitor.Name
-		if f.Conv != "" { // optional for visitors; must be theirs
-			if _, err := ss.conversationFor(ctx, f.Conv); err != nil {
-				return err
-			}
-		}
-		return ss.appendVisitorMessage(ctx, m)
+		return ss.appendVisitorMessage(ctx, m, f.Conv)
 	}
 	c, err := ss.assigned(ctx, f.Conv)
 	if err != nil {
@@ -216,11 +225,23 @@ func (ss *session) onMessage(ctx context.Context, f protocol.ClientFrame) error 
 	return ss.appendAndAck(ctx, m)
 }
 
-// appendVisitorMessage posts into the visitor's open conversation, starting
-// one if there is none (a message after close starts a new conversation).
-func (ss *session) appendVisitorMessage(ctx context.Context, m *Message) error {
+// appendVisitorMessage posts into the conversation the visitor named (or,
+// if none, their open or else latest one). If that conversation is closed,
+// the message starts a new one, unless its client id was already stored
+// there: then it is a retry and gets the original's ack.
+func (ss *session) appendVisitorMessage(ctx context.Context, m *Message, convID string) error {
 	s := ss.s
-	for attempt := 0; attempt < 3; attempt++ {
+	target, err := ss.visitorTarget(ctx, convID)
+	if err != nil {
+		return err
+	}
+	if target != nil {
+		m.ConversationID = target.ID
+		if err := ss.appendAndAck(ctx, m); !errors.Is(err, ErrConflict) {
+			return err
+		}
+	}
+	for attempt := 0; attempt < 3; attempt++ { // closed: start a new conversation
 		c, created, err := s.openConversation(ctx, ss.visitor)
 		if err != nil {
 			return err
@@ -228,7 +249,7 @@ func (ss *session) appendVisitorMessage(ctx context.Context, m *Message) error {
 		m.ConversationID = c.ID
 		err = ss.appendAndAck(ctx, m)
 		if errors.Is(err, ErrConflict) {
-			continue // closed meanwhile: start a new one
+			continue // closed again meanwhile
 		}
 		if err == nil && created {
 			s.dispatch(ctx)
@@ -236,6 +257,24 @@ func (ss *session) appendVisitorMessage(ctx context.Context, m *Message) error {
 		return err
 	}
 	return userErr(ErrConflict, "conversation keeps closing; try again")
+}
+
+// visitorTarget picks the conversation a visitor's message goes to first:
+// the one named, else the open one, else the latest (to recognise a retry
+// of a message stored before it closed). Nil if the visitor has none.
+func (ss *session) visitorTarget(ctx context.Context, convID string) (*Conversation, error) {
+	if convID != "" {
+		return ss.conversationFor(ctx, convID)
+	}
+	c, err := ss.s.store.OpenConversation(ctx, ss.visitor.ID)
+	if err == nil || !errors.Is(err, ErrNotFound) {
+		return c, err
+	}
+	latest, err := ss.s.store.Conversations(ctx, ConversationFilter{VisitorID: ss.visitor.ID, Limit: 1})
+	if err != nil || len(latest) == 0 {
+		return nil, err
+	}
+	return latest[0], nil
 }
 
 // openConversation returns the visitor's open conversation, creating a

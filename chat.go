@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shopchat/chat/transport"
 	"github.com/shopchat/chat/transport/websocket"
 )
 
@@ -83,6 +84,10 @@ type Config struct {
 	// MaxConnsPerIP caps simultaneous connections from one remote address.
 	// Default 0, no cap: behind a proxy every visitor shares its address.
 	MaxConnsPerIP int
+	// Retention, if set, purges conversations closed longer ago than this,
+	// with their messages, checking every Retention/10 (at most hourly).
+	// Default 0: keep everything.
+	Retention time.Duration
 	// WriteTimeout bounds one frame write. Default 10s.
 	WriteTimeout time.Duration
 	// Now returns the current time. Default time.Now; tests set a fake clock.
@@ -202,6 +207,10 @@ func New(cfg Config) (*Server, error) {
 		dequeueGap: cfg.WaitEstimate,
 	}
 	s.handler = s.routes()
+	if cfg.Retention > 0 {
+		s.wg.Add(1)
+		go s.retentionLoop()
+	}
 	return s, nil
 }
 
@@ -243,10 +252,10 @@ func (s *Server) Close(ctx context.Context) error {
 		live = append(live, ss)
 	}
 	s.mu.Unlock()
-	s.cancel()
 	for _, ss := range live {
-		ss.shutdown(1001, "server shutting down")
+		ss.shutdown(transport.StatusGoingAway, "server shutting down")
 	}
+	s.cancel()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {

@@ -84,7 +84,14 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, ss *session
 		s.log.Debug("socket refused", "err", err)
 		return
 	}
+	ss.mu.Lock()
 	ss.conn = conn
+	closing := ss.closed // Close ran between admit and Accept
+	ss.mu.Unlock()
+	if closing {
+		conn.Close(transport.StatusGoingAway, "server shutting down")
+		return
+	}
 	s.add("connections_total", 1)
 	ss.run(s.ctx)
 }
@@ -223,8 +230,11 @@ func (ss *session) shutdown(code transport.StatusCode, reason string) {
 	}
 	ss.closed = true
 	ss.queue = nil
+	conn := ss.conn
 	ss.mu.Unlock()
-	go ss.conn.Close(code, reason)
+	if conn != nil { // nil: not accepted yet; serveSocket sees closed
+		go conn.Close(code, reason)
+	}
 }
 
 // push queues ev for the writer without blocking.

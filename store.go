@@ -24,7 +24,7 @@ type Store interface {
 	// Visitor returns the visitor with id, or ErrNotFound.
 	Visitor(ctx context.Context, id string) (*Visitor, error)
 	// VisitorByCustomer returns the visitor bound to the shop's customer id,
-	// or ErrNotFound.
+	// or ErrNotFound (always for the empty id).
 	VisitorByCustomer(ctx context.Context, customerID string) (*Visitor, error)
 	// UpdateVisitor replaces the stored visitor with v (matched by ID).
 	// ErrNotFound if it does not exist; ErrConflict if v.CustomerID is bound
@@ -38,18 +38,21 @@ type Store interface {
 	// Operator returns the operator with id, or ErrNotFound.
 	Operator(ctx context.Context, id string) (*Operator, error)
 	// SetPresence records an operator's presence, valid until expires (a
-	// heartbeat renews it). ErrNotFound for an unknown operator; ErrInvalid
-	// for an undefined presence.
+	// heartbeat renews it): from expires on it reads Offline; a zero expires
+	// never expires. ErrNotFound for an unknown operator; ErrInvalid for an
+	// undefined presence.
 	SetPresence(ctx context.Context, operatorID string, p Presence, expires time.Time) error
 	// OperatorLoads returns every operator, ordered by ID, with presence as
 	// of now (Offline once expired) and their count of Assigned
 	// conversations.
 	OperatorLoads(ctx context.Context, now time.Time) ([]OperatorLoad, error)
 
-	// CreateConversation inserts c with Status Queued, setting c.Epoch and
-	// c.LastSeq (0). c.ID, c.VisitorID, c.CreatedAt and c.QueuedAt are set by
-	// the caller. ErrConflict if the ID exists or the visitor already has a
-	// conversation that is not Closed; ErrNotFound for an unknown visitor.
+	// CreateConversation inserts c with Status Queued, and sets c.Status,
+	// c.Epoch and c.LastSeq (0) on the caller's value. c.ID, c.VisitorID,
+	// c.Department, c.CreatedAt and c.QueuedAt are set by the caller.
+	// ErrInvalid for an empty ID; ErrConflict if the ID exists or the
+	// visitor already has a conversation that is not Closed; ErrNotFound for
+	// an unknown visitor.
 	CreateConversation(ctx context.Context, c *Conversation) error
 	// Conversation returns the conversation with id, or ErrNotFound.
 	Conversation(ctx context.Context, id string) (*Conversation, error)
@@ -73,32 +76,79 @@ type Store interface {
 	// operator.
 	Assign(ctx context.Context, id, from, to string, capacity int, at time.Time) (*Conversation, error)
 	// Requeue atomically puts an Assigned conversation whose operator is from
-	// back at the tail of the queue, for department (may be empty).
-	// ErrConflict if its operator is not from or it is not Assigned.
+	// back at the tail of the queue (QueuedAt = at), clearing OperatorID and
+	// setting Department to department (empty clears it). ErrConflict if its
+	// operator is not from or it is not Assigned; ErrNotFound if unknown.
 	Requeue(ctx context.Context, id, from, department string, at time.Time) (*Conversation, error)
-	// CloseConversation closes an open conversation. ErrConflict if it is
-	// already Closed.
+	// CloseConversation closes an open conversation (ClosedAt = at). It keeps
+	// OperatorID, the last operator who had it, for history and reports.
+	// ErrConflict if it is already Closed; ErrNotFound if unknown.
 	CloseConversation(ctx context.Context, id string, at time.Time) (*Conversation, error)
-	// ReopenConversation puts a Closed conversation back in the queue.
-	// ErrConflict if it is not Closed or its visitor has another open
-	// conversation.
+	// ReopenConversation puts a Closed conversation back at the tail of the
+	// queue (QueuedAt = at), clearing OperatorID and ClosedAt. ErrConflict if
+	// it is not Closed or its visitor has another open conversation;
+	// ErrNotFound if unknown.
 	ReopenConversation(ctx context.Context, id string, at time.Time) (*Conversation, error)
 	// MarkRead raises a read receipt to seq (never lowers it); by is
 	// VisitorText for the visitor's receipt and OperatorText for the
-	// operator's. ErrInvalid for another kind.
+	// operator's. ErrInvalid for another kind; ErrNotFound if unknown.
 	MarkRead(ctx context.Context, id string, by MessageKind, seq int64) (*Conversation, error)
 
 	// AppendMessage stores m in its conversation, assigning m.ID (if empty)
 	// and the next m.Seq in the same transaction, and returns the stored
 	// message with the conversation as of that transaction. If m.ClientID is
 	// non-empty and already used in the conversation, nothing is written and
-	// the original message is returned with Duplicate set. ErrNotFound for
+	// the original message is returned with Duplicate set, even if the
+	// conversation has been Closed since (a retry is recognised first). ErrNotFound for
 	// an unknown conversation; ErrConflict if it is Closed (the caller starts
 	// a new one); ErrInvalid for an undefined kind.
 	AppendMessage(ctx context.Context, m *Message) (Appended, error)
 	// Messages returns messages of a conversation in ascending Seq order
 	// within q's bounds. ErrNotFound for an unknown conversation.
 	Messages(ctx context.Context, q MessageQuery) ([]*Message, error)
+
+	// DeleteVisitor erases a visitor and everything about them: their
+	// conversations and messages (and page views, once tracked). It serves
+	// data-rights (erasure) requests. ErrNotFound if unknown.
+	DeleteVisitor(ctx context.Context, id string) error
+	// PurgeClosed deletes conversations closed before cutoff, with their
+	// messages, and returns how many conversations it deleted. It serves a
+	// retention period. Open conversations are never purged.
+	PurgeClosed(ctx context.Context, cutoff time.Time) (int, error)
+}
+
+// Searcher is an optional Store capability: full-text search over message
+// text, the team's knowledge base. The Server detects it at run time with a
+// type assertion. store/memory scans; store/sqlite uses FTS5;
+// store/postgres uses its full-text search.
+type Searcher interface {
+	// Search returns the best matching messages, best first. Every word of
+	// q.Text must match (case-insensitively, as a word or word prefix).
+	// ErrInvalid if q.Text has no word, is longer than 256 bytes or is not
+	// UTF-8. Query-language syntax in q.Text (quotes, operators, column
+	// filters) has no special meaning and never reaches the database as
+	// syntax.
+	Search(ctx context.Context, q SearchQuery) ([]SearchHit, error)
+}
+
+// SearchQuery is a full-text search.
+type SearchQuery struct {
+	Text string
+	// VisitorID, if set, limits the search to that visitor's conversations
+	// and leaves out internal notes: what that visitor may see. Operators
+	// search with it empty.
+	VisitorID string
+	// Limit caps the hits; 0 means 20, at most 100.
+	Limit int
+}
+
+// SearchHit is one matching message.
+type SearchHit struct {
+	Message *Message
+	// Snippet is plain text around the match, at most about 200 bytes.
+	Snippet string
+	// Rank orders hits, higher is better; comparable within one result only.
+	Rank float64
 }
 
 // ConversationFilter selects conversations. Zero fields do not filter.

@@ -34,6 +34,7 @@ const (
 	TypeClose    = "close"    // close a conversation
 	TypeReopen   = "reopen"   // operator: reopen a closed conversation
 	TypePresence = "presence" // operator: set own presence (also a server frame)
+	TypeSearch   = "search"   // full-text search over past messages (also the reply)
 )
 
 // Frame types sent by servers.
@@ -137,6 +138,7 @@ type ServerFrame struct {
 	Conversation  *Conversation  `json:"conversation,omitempty"`
 	Conversations []Conversation `json:"conversations,omitempty"`
 	Operators     []Operator     `json:"operators,omitempty"`
+	Hits          []SearchHit    `json:"hits,omitempty"`
 	From          string         `json:"from,omitempty"`
 	Typing        bool           `json:"typing,omitempty"`
 	Draft         string         `json:"draft,omitempty"`
@@ -184,6 +186,13 @@ type Conversation struct {
 	Waiting      time.Time `json:"waiting,omitempty"` // when it joined the queue
 }
 
+// SearchHit is one message found by a search, with a plain-text snippet
+// around the match.
+type SearchHit struct {
+	Message Message `json:"message"`
+	Snippet string  `json:"snippet"`
+}
+
 // QueueSpot is a queued conversation's place in line.
 type QueueSpot struct {
 	Position    int `json:"position"`
@@ -222,7 +231,7 @@ var ErrUnknownType = errors.New("unknown frame type")
 var clientTypes = map[string]bool{
 	TypeHello: true, TypeMessage: true, TypeNote: true, TypeTyping: true,
 	TypeRead: true, TypeHistory: true, TypeAccept: true, TypeTransfer: true,
-	TypeClose: true, TypeReopen: true, TypePresence: true,
+	TypeClose: true, TypeReopen: true, TypePresence: true, TypeSearch: true,
 }
 
 // DecodeClient parses one client frame. Malformed JSON and fields of the

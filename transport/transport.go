@@ -36,11 +36,11 @@ type StatusCode int
 
 // Close statuses used by the server.
 const (
-	StatusNormal       StatusCode = 1000 // the server is shutting down or the session ended
-	StatusGoingAway    StatusCode = 1001
-	StatusPolicy       StatusCode = 1008 // e.g. unsupported protocol version
-	StatusTooLarge     StatusCode = 1009 // a frame exceeded the read limit
-	StatusInternal     StatusCode = 1011
+	StatusNormal        StatusCode = 1000 // the server is shutting down or the session ended
+	StatusGoingAway     StatusCode = 1001
+	StatusPolicy        StatusCode = 1008 // e.g. unsupported protocol version
+	StatusTooLarge      StatusCode = 1009 // a frame exceeded the read limit
+	StatusInternal      StatusCode = 1011
 	StatusTryAgainLater StatusCode = 1013 // slow consumer or overload: reconnect and resume
 )
 

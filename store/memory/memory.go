@@ -1,5 +1,6 @@
 // Package memory is an in-process chat.Store that keeps everything in maps
-// guarded by one mutex.
+// guarded by one mutex. It implements chat.Searcher by scanning every
+// message.
 //
 // It is meant for tests and single-process demos: it needs no setup and is
 // fast, but it loses every visitor, conversation and message when the
@@ -24,7 +25,10 @@ import (
 	"github.com/shopchat/chat"
 )
 
-var _ chat.Store = (*Store)(nil)
+var (
+	_ chat.Store    = (*Store)(nil)
+	_ chat.Searcher = (*Store)(nil)
+)
 
 // defaultLimit is ConversationFilter.Limit when it is 0.
 const defaultLimit = 50
@@ -543,4 +547,58 @@ func (s *Store) Messages(_ context.Context, q chat.MessageQuery) ([]*chat.Messag
 		out = append(out, &m)
 	}
 	return out, nil
+}
+
+// Erasure and retention.
+
+// DeleteVisitor implements chat.Store. It removes the visitor, their
+// customer binding, and all their conversations with their messages; an
+// operator assigned to one of them has one Active conversation fewer.
+func (s *Store) DeleteVisitor(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.visitors[id]
+	if !ok {
+		return notFound("visitor", id)
+	}
+	for cid, c := range s.convs {
+		if c.c.VisitorID == id {
+			s.deleteConv(cid, c)
+		}
+	}
+	delete(s.open, id)
+	if v.CustomerID != "" && s.customers[v.CustomerID] == id {
+		delete(s.customers, v.CustomerID)
+	}
+	delete(s.visitors, id)
+	return nil
+}
+
+// PurgeClosed implements chat.Store. A conversation closed exactly at
+// cutoff is kept.
+func (s *Store) PurgeClosed(_ context.Context, cutoff time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for cid, c := range s.convs {
+		if c.c.Status == chat.Closed && c.c.ClosedAt.Before(cutoff) {
+			s.deleteConv(cid, c)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// deleteConv removes conversation id, its messages and client ids (which
+// live in c) and its place in the indexes; s.mu must be held.
+func (s *Store) deleteConv(id string, c *conversation) {
+	if c.c.Status == chat.Assigned {
+		if op, ok := s.operators[c.c.OperatorID]; ok {
+			op.active--
+		}
+	}
+	if s.open[c.c.VisitorID] == id {
+		delete(s.open, c.c.VisitorID)
+	}
+	delete(s.convs, id)
 }

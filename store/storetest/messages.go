@@ -77,6 +77,18 @@ func messageCases() []Case {
 			// The next new message still gets the next Seq.
 			assert.EqualValues(t, 3, mustAppend(t, s, text("c1", "k3", "third", at(4))).Message.Seq)
 		}},
+		{"Messages/RetryAfterClose", func(t testing.TB, s chat.Store) {
+			// A retry is recognised before the closed check, so a client
+			// whose conversation closed meanwhile gets its original back.
+			mustConv(t, s, "c1", at(0))
+			first := mustAppend(t, s, text("c1", "k1", "original", at(1)))
+			mustClose(t, s, "c1", at(2))
+			a := mustAppend(t, s, text("c1", "k1", "original", at(3)))
+			assert.True(t, a.Duplicate, "Duplicate on retry into a closed conversation")
+			assert.Equal(t, first.Message.ID, a.Message.ID, "retry returns the original")
+			_, err := s.AppendMessage(ctx, text("c1", "k2", "new", at(4)))
+			isErr(t, err, chat.ErrConflict, "AppendMessage(new client id, closed)")
+		}},
 		{"Messages/AppendEmptyClientID", func(t testing.TB, s chat.Store) {
 			mustConv(t, s, "c1", at(0))
 			for i := range 3 {

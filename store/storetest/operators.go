@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -103,6 +104,23 @@ func operatorCases() []Case {
 			assert.Equal(t, chat.Online, loads(t, s, at(150))["carol"].Presence, "after renewal")
 			require.NoError(t, s.SetPresence(ctx, "alice", chat.Offline, at(200)))
 			assert.Equal(t, chat.Offline, loads(t, s, at(150))["alice"].Presence, "explicitly offline")
+		}},
+		{"Operators/PresenceNoExpiry", func(t testing.TB, s chat.Store) {
+			mustOperator(t, s, "alice")
+			mustOperator(t, s, "bob")
+			require.NoError(t, s.SetPresence(ctx, "alice", chat.Online, time.Time{}), "SetPresence with zero expires")
+			require.NoError(t, s.SetPresence(ctx, "bob", chat.Away, time.Time{}), "SetPresence with zero expires")
+			for _, now := range []time.Time{at(0), at(86400 * 365), time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)} {
+				l := loads(t, s, now)
+				assert.Equal(t, chat.Online, l["alice"].Presence, "alice at %v: a zero expires never expires", now)
+				assert.Equal(t, chat.Away, l["bob"].Presence, "bob at %v: a zero expires never expires", now)
+			}
+			// A later heartbeat with an expiry replaces it, and the other way round.
+			require.NoError(t, s.SetPresence(ctx, "alice", chat.Online, at(10)))
+			assert.Equal(t, chat.Online, loads(t, s, at(5))["alice"].Presence, "before the new expiry")
+			assert.Equal(t, chat.Offline, loads(t, s, at(10))["alice"].Presence, "from the new expiry on")
+			require.NoError(t, s.SetPresence(ctx, "alice", chat.Online, time.Time{}))
+			assert.Equal(t, chat.Online, loads(t, s, at(20))["alice"].Presence, "zero expires again")
 		}},
 		{"Operators/LoadsActive", func(t testing.TB, s chat.Store) {
 			mustOperator(t, s, "alice")

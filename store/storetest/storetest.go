@@ -20,6 +20,11 @@
 //		})
 //	}
 //
+// Optional capabilities are checked only if the store has them: the
+// Search cases skip, saying why, unless the store implements
+// chat.Searcher, and Run logs the skipped cases in their area's output
+// (go test -v shows it).
+//
 // Run one area or one case with -run, e.g.
 // go test -run 'TestConformance/Conversations/Assign'.
 //
@@ -29,6 +34,7 @@
 package storetest
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -44,6 +50,10 @@ type Case struct {
 	Fn   func(t testing.TB, s chat.Store)
 }
 
+// optional maps an area whose cases skip unless the store has an optional
+// capability to that capability.
+var optional = map[string]string{"Search": "chat.Searcher"}
+
 // Cases returns the suite's cases in a stable order. Run runs them all;
 // Cases is for harnesses that need to run or select cases themselves.
 func Cases() []Case {
@@ -53,6 +63,8 @@ func Cases() []Case {
 	cs = append(cs, conversationCases()...)
 	cs = append(cs, messageCases()...)
 	cs = append(cs, concurrencyCases()...)
+	cs = append(cs, dataCases()...)
+	cs = append(cs, searchCases()...)
 	return cs
 }
 
@@ -71,11 +83,24 @@ func Run(t *testing.T, open func(t testing.TB) chat.Store) {
 		group := cases[:n]
 		cases = cases[n:]
 		t.Run(area, func(t *testing.T) {
+			var skipped []string
 			for _, c := range group {
 				_, name, _ := strings.Cut(c.Name, "/")
 				t.Run(name, func(t *testing.T) {
+					defer func() {
+						if t.Skipped() {
+							skipped = append(skipped, name)
+						}
+					}()
 					c.Fn(t, open(t))
 				})
+			}
+			if len(skipped) > 0 {
+				why := ""
+				if capability, ok := optional[area]; ok {
+					why = fmt.Sprintf(" (%s is an optional capability)", capability)
+				}
+				t.Logf("storetest: %d of %d %s cases SKIPPED%s: %s", len(skipped), len(group), area, why, strings.Join(skipped, ", "))
 			}
 		})
 	}

@@ -70,6 +70,23 @@ func visitorCases() []Case {
 			_, err = s.VisitorByCustomer(ctx, "")
 			isErr(t, err, chat.ErrNotFound, `VisitorByCustomer("")`)
 		}},
+		{"Visitors/Unbind", func(t testing.TB, s chat.Store) {
+			v := mustVisitor(t, s, "v1", "cust-1")
+			mustVisitor(t, s, "anon", "")
+			v.CustomerID = ""
+			require.NoError(t, s.UpdateVisitor(ctx, v), "UpdateVisitor clearing CustomerID")
+			got, err := s.Visitor(ctx, "v1")
+			require.NoError(t, err)
+			assert.Empty(t, got.CustomerID, "CustomerID after unbinding")
+			_, err = s.VisitorByCustomer(ctx, "cust-1")
+			isErr(t, err, chat.ErrNotFound, "VisitorByCustomer of the released customer id")
+			_, err = s.VisitorByCustomer(ctx, "")
+			isErr(t, err, chat.ErrNotFound, `VisitorByCustomer("") with two unbound visitors`)
+			mustVisitor(t, s, "v2", "cust-1")
+			got, err = s.VisitorByCustomer(ctx, "cust-1")
+			require.NoError(t, err)
+			assert.Equal(t, "v2", got.ID, "the released customer id is bound again")
+		}},
 		{"Visitors/NotFound", func(t testing.TB, s chat.Store) {
 			_, err := s.Visitor(ctx, "nope")
 			isErr(t, err, chat.ErrNotFound, "Visitor")
