@@ -41,7 +41,10 @@ func (ss *session) hello(ctx context.Context, f protocol.ClientFrame) error {
 				convs = append(convs, c)
 			}
 		}
-		ss.topics = []string{visitorTopic(v.ID)}
+		ss.topics = []string{visitorTopic(v.ID), allVisitorsTopic}
+		if welcome.Available, err = s.available(ctx); err != nil {
+			return err
+		}
 	} else {
 		op := ss.op
 		welcome.Me = &protocol.Person{ID: op.ID, Name: op.Name, Avatar: op.AvatarURL}
@@ -63,6 +66,9 @@ func (ss *session) hello(ctx context.Context, f protocol.ClientFrame) error {
 		}
 		queueFrame = &protocol.ServerFrame{Type: protocol.TypeQueue, Conversations: queue}
 		ss.topics = []string{operatorTopic(op.ID), teamTopic}
+		for _, c := range s.cfg.CannedResponses {
+			welcome.Canned = append(welcome.Canned, protocol.Canned{Shortcut: c.Shortcut, Title: c.Title, Text: c.Text})
+		}
 	}
 	// Which resume points can continue where they left off?
 	replayFrom := make(map[string]int64, len(convs))
@@ -171,6 +177,8 @@ func (ss *session) handle(ctx context.Context, f protocol.ClientFrame) error {
 		return ss.onClose(ctx, f)
 	case protocol.TypeSearch:
 		return ss.onSearch(ctx, f)
+	case protocol.TypeProfile:
+		return ss.onProfile(ctx, f)
 	}
 	if ss.op == nil {
 		return userErr(ErrForbidden, "%s is for operators", f.Type)
@@ -186,6 +194,8 @@ func (ss *session) handle(ctx context.Context, f protocol.ClientFrame) error {
 		return ss.onReopen(ctx, f)
 	case protocol.TypePresence:
 		return ss.onPresence(ctx, f)
+	case protocol.TypeVisitor:
+		return ss.onVisitorDetails(ctx, f)
 	}
 	return userErr(ErrInvalid, "%s is not allowed here", f.Type)
 }
@@ -214,7 +224,10 @@ func (ss *session) onMessage(ctx context.Context, f protocol.ClientFrame) error 
 	m := &Message{ClientID: f.ID, Text: f.Text, CreatedAt: s.now()}
 	if ss.visitor != nil {
 		m.Kind, m.AuthorID, m.AuthorName = VisitorText, ss.visitor.ID, ss.visitor.Name
-		return ss.appendVisitorMessage(ctx, m, f.Conv)
+		if len(f.Department) > 64 || !validText(f.Department) {
+			return userErr(ErrInvalid, "department is too long")
+		}
+		return ss.appendVisitorMessage(ctx, m, f.Conv, f.Department)
 	}
 	c, err := ss.assigned(ctx, f.Conv)
 	if err != nil {
@@ -229,7 +242,7 @@ func (ss *session) onMessage(ctx context.Context, f protocol.ClientFrame) error 
 // if none, their open or else latest one). If that conversation is closed,
 // the message starts a new one, unless its client id was already stored
 // there: then it is a retry and gets the original's ack.
-func (ss *session) appendVisitorMessage(ctx context.Context, m *Message, convID string) error {
+func (ss *session) appendVisitorMessage(ctx context.Context, m *Message, convID, department string) error {
 	s := ss.s
 	target, err := ss.visitorTarget(ctx, convID)
 	if err != nil {
@@ -242,7 +255,7 @@ func (ss *session) appendVisitorMessage(ctx context.Context, m *Message, convID 
 		}
 	}
 	for attempt := 0; attempt < 3; attempt++ { // closed: start a new conversation
-		c, created, err := s.openConversation(ctx, ss.visitor)
+		c, created, err := s.openConversation(ctx, ss.visitor, department)
 		if err != nil {
 			return err
 		}
@@ -279,7 +292,7 @@ func (ss *session) visitorTarget(ctx context.Context, convID string) (*Conversat
 
 // openConversation returns the visitor's open conversation, creating a
 // queued one if there is none.
-func (s *Server) openConversation(ctx context.Context, v *Visitor) (*Conversation, bool, error) {
+func (s *Server) openConversation(ctx context.Context, v *Visitor, department string) (*Conversation, bool, error) {
 	c, err := s.store.OpenConversation(ctx, v.ID)
 	if err == nil {
 		return c, false, nil
@@ -288,7 +301,7 @@ func (s *Server) openConversation(ctx context.Context, v *Visitor) (*Conversatio
 		return nil, false, err
 	}
 	now := s.now()
-	c = &Conversation{ID: uuid.NewString(), VisitorID: v.ID, Status: Queued, CreatedAt: now, QueuedAt: now}
+	c = &Conversation{ID: uuid.NewString(), VisitorID: v.ID, Status: Queued, Department: department, CreatedAt: now, QueuedAt: now}
 	err = s.store.CreateConversation(ctx, c)
 	if errors.Is(err, ErrConflict) { // another tab created it first
 		c, err = s.store.OpenConversation(ctx, v.ID)

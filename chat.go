@@ -48,6 +48,17 @@ type Config struct {
 	// Metrics receives counters and observations. Default: none.
 	Metrics Metrics
 
+	// Widget sets the visitor widget's appearance and pre-chat form.
+	Widget WidgetConfig
+	// CannedResponses are offered to operators in the console.
+	CannedResponses []CannedResponse
+	// VisitorInfo, if set, supplies the shop's data about a visitor (cart,
+	// orders, labels) for the operator's side panel.
+	VisitorInfo VisitorInfoFunc
+	// ConsoleLoginURL is where the console sends an operator who is not
+	// logged in, with ?next= the console's URL. Default: a plain 401 page.
+	ConsoleLoginURL string
+
 	// SneakPeek sends the visitor's draft to the operator while they type.
 	// Card-number-like digit runs are masked. Default false.
 	SneakPeek bool
@@ -130,6 +141,9 @@ type Server struct {
 	lastDequeue time.Time
 	dequeueGap  time.Duration // moving average of time between dequeues
 	heartbeat   bool          // the presence heartbeat goroutine runs
+	availKnown  bool          // lastAvail has been published
+	lastAvail   bool          // whether an operator was online, as last published
+	assets      *assets
 
 	dispatchMu sync.Mutex
 }
@@ -184,6 +198,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if err := validateWidget(&cfg.Widget); err != nil {
+		return nil, err
+	}
+	assets, err := loadAssets()
+	if err != nil {
+		return nil, err
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
@@ -205,6 +226,7 @@ func New(cfg Config) (*Server, error) {
 		opProfiles: make(map[string]*Operator),
 		queueSpots: make(map[string]int),
 		dequeueGap: cfg.WaitEstimate,
+		assets:     assets,
 	}
 	s.handler = s.routes()
 	if cfg.Retention > 0 {
@@ -234,6 +256,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST "+p+"session", s.serveSession)
 	mux.HandleFunc("GET "+p+"ws", s.serveVisitorSocket)
 	mux.HandleFunc("GET "+p+"operator/ws", s.serveOperatorSocket)
+	mux.HandleFunc("GET "+p+"widget.js", s.serveWidget)
+	mux.HandleFunc("GET "+p+"console/{file...}", s.serveConsole)
 	return mux
 }
 

@@ -255,6 +255,7 @@ func (s *Server) operatorLeft(op *Operator) {
 		s.logErr("presence", err, "operator", op.ID)
 	}
 	s.publishOperators(ctx)
+	s.publishAvailability(ctx)
 }
 
 func (s *Server) setPresence(ctx context.Context, op *Operator, p Presence) error {
@@ -265,6 +266,7 @@ func (s *Server) setPresence(ctx context.Context, op *Operator, p Presence) erro
 		return err
 	}
 	s.publishOperators(ctx)
+	s.publishAvailability(ctx)
 	if p == Online {
 		s.dispatch(ctx)
 	}

@@ -116,7 +116,8 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	json.NewEncoder(w).Encode(map[string]any{
-		"visitor": map[string]string{"id": v.ID, "name": v.Name},
+		"visitor": map[string]string{"id": v.ID, "name": v.Name, "email": v.Email},
+		"widget":  s.cfg.Widget,
 	})
 }
 

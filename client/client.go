@@ -127,7 +127,9 @@ type Conn struct {
 	operators  []protocol.Operator
 	reconnects int
 	recovered  bool
-	changed    chan struct{} // closed and replaced on every change
+	available  bool              // visitors: an operator is online
+	canned     []protocol.Canned // operators: canned responses from welcome
+	changed    chan struct{}     // closed and replaced on every change
 	pending    map[string]*request
 	nextOrder  uint64
 }

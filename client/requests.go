@@ -164,6 +164,24 @@ func (c *Conn) SendID(ctx context.Context, conv, cid, text string) (protocol.Mes
 	return c.message(ctx, protocol.ClientFrame{Type: protocol.TypeMessage, ID: cid, Conv: conv, Text: text})
 }
 
+// Outgoing is a message with every option SendWith accepts.
+type Outgoing struct {
+	Conv string // visitors may leave it empty: their open conversation
+	ID   string // the client message id; empty: a new UUID
+	Text string
+	// Department routes the conversation this message opens (visitors; the
+	// pre-chat form's choice).
+	Department string
+}
+
+// SendWith is Send with every option.
+func (c *Conn) SendWith(ctx context.Context, m Outgoing) (protocol.Message, error) {
+	if m.ID == "" {
+		m.ID = uuid.NewString()
+	}
+	return c.message(ctx, protocol.ClientFrame{Type: protocol.TypeMessage, ID: m.ID, Conv: m.Conv, Text: m.Text, Department: m.Department})
+}
+
 // Note adds an internal note (operators only; visitors never see it) to
 // conv, with Send's delivery guarantees.
 func (c *Conn) Note(ctx context.Context, conv, text string) (protocol.Message, error) {
@@ -207,6 +225,40 @@ func (c *Conn) History(ctx context.Context, conv string, before int64, limit int
 		return nil, false, err
 	}
 	return reply.Messages, reply.More, nil
+}
+
+// Search runs a full-text search over past messages: visitors search their
+// own conversations (never notes), operators everything. At most limit hits
+// (0: 20), best first. It is resent after a reconnect like Send.
+func (c *Conn) Search(ctx context.Context, text string, limit int) ([]protocol.SearchHit, error) {
+	reply, err := c.do(ctx, protocol.ClientFrame{Type: protocol.TypeSearch, Text: text, Limit: limit}, true)
+	if err != nil {
+		return nil, err
+	}
+	return reply.Hits, nil
+}
+
+// Profile is what a visitor tells about themselves: all optional.
+type Profile struct {
+	Name, Email string
+	Fields      map[string]string // pre-chat form answers
+}
+
+// SetProfile sets the visitor's name and email and sends pre-chat answers
+// (visitors). It is safe to repeat, so it is resent after a reconnect.
+func (c *Conn) SetProfile(ctx context.Context, p Profile) error {
+	_, err := c.do(ctx, protocol.ClientFrame{Type: protocol.TypeProfile, Name: p.Name, Email: p.Email, Fields: p.Fields}, true)
+	return err
+}
+
+// VisitorDetails returns what operators see about the visitor of
+// conversation conv: profile, pages and the shop's data (operators).
+func (c *Conn) VisitorDetails(ctx context.Context, conv string) (protocol.VisitorDetails, error) {
+	reply, err := c.do(ctx, protocol.ClientFrame{Type: protocol.TypeVisitor, Conv: conv}, true)
+	if err != nil || reply.Details == nil {
+		return protocol.VisitorDetails{}, err
+	}
+	return *reply.Details, nil
 }
 
 // The following requests change state on the server and are not safe to

@@ -102,6 +102,9 @@ func (c *Conn) apply(h *handshake, f *protocol.ServerFrame) {
 		}
 		if c.role == protocol.RoleOperator {
 			c.operators = slices.Clone(f.Operators)
+			c.canned = slices.Clone(f.Canned)
+		} else {
+			c.available = f.Available
 		}
 	case protocol.TypeSynced:
 		h.synced = true // flush sets c.synced once the resends are on their way
@@ -140,6 +143,12 @@ func (c *Conn) apply(h *handshake, f *protocol.ServerFrame) {
 				}
 			}
 		}
+		if r := c.pending[f.ID]; f.ID != "" && r != nil {
+			c.finish(r, *f, nil)
+		}
+	case protocol.TypeAvailable:
+		c.available = f.Available
+	case protocol.TypeSearch, protocol.TypeVisitor:
 		if r := c.pending[f.ID]; f.ID != "" && r != nil {
 			c.finish(r, *f, nil)
 		}
@@ -317,4 +326,19 @@ func cloneConv(c protocol.Conversation) protocol.Conversation {
 		c.Queue = &q
 	}
 	return c
+}
+
+// Available reports whether an operator is online to answer (visitors), as
+// the server last said.
+func (c *Conn) Available() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.available
+}
+
+// Canned returns the team's canned responses (operators).
+func (c *Conn) Canned() []protocol.Canned {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.canned)
 }

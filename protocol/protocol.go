@@ -35,6 +35,8 @@ const (
 	TypeReopen   = "reopen"   // operator: reopen a closed conversation
 	TypePresence = "presence" // operator: set own presence (also a server frame)
 	TypeSearch   = "search"   // full-text search over past messages (also the reply)
+	TypeProfile  = "profile"  // visitor: set name, email and pre-chat answers
+	TypeVisitor  = "visitor"  // operator: fetch a visitor's details (also the reply)
 )
 
 // Frame types sent by servers.
@@ -46,6 +48,7 @@ const (
 	TypeQueue     = "queue"     // operators: the waiting queue changed
 	TypeOperators = "operators" // operators: the team's presence and load changed
 	TypeError     = "error"     // a client frame failed; the connection stays usable
+	TypeAvailable = "available" // visitors: whether an operator is online changed
 )
 
 // Error codes carried by error frames. They are stable: clients may switch
@@ -113,6 +116,12 @@ type ClientFrame struct {
 	Comment    string        `json:"comment,omitempty"`
 	Status     string        `json:"status,omitempty"`
 	Resume     []ResumePoint `json:"resume,omitempty"`
+	// Profile frames: the visitor's name, email and pre-chat form answers.
+	Name   string            `json:"name,omitempty"`
+	Email  string            `json:"email,omitempty"`
+	Fields map[string]string `json:"fields,omitempty"`
+	// Visitor frames (operators): which visitor to describe.
+	Visitor string `json:"visitor,omitempty"`
 }
 
 // ResumePoint is what a reconnecting client already holds of one
@@ -125,28 +134,33 @@ type ResumePoint struct {
 
 // ServerFrame is every frame a server sends.
 type ServerFrame struct {
-	V             int            `json:"v,omitempty"`
-	Type          string         `json:"type"`
-	ID            string         `json:"id,omitempty"`
-	Conv          string         `json:"conv,omitempty"`
-	Seq           int64          `json:"seq,omitempty"`
-	Role          string         `json:"role,omitempty"`
-	Me            *Person        `json:"me,omitempty"`
-	Message       *Message       `json:"message,omitempty"`
-	Messages      []Message      `json:"messages,omitempty"`
-	More          bool           `json:"more,omitempty"`
-	Conversation  *Conversation  `json:"conversation,omitempty"`
-	Conversations []Conversation `json:"conversations,omitempty"`
-	Operators     []Operator     `json:"operators,omitempty"`
-	Hits          []SearchHit    `json:"hits,omitempty"`
-	From          string         `json:"from,omitempty"`
-	Typing        bool           `json:"typing,omitempty"`
-	Draft         string         `json:"draft,omitempty"`
-	Status        string         `json:"status,omitempty"`
-	Recovered     bool           `json:"recovered,omitempty"`
-	Code          string         `json:"code,omitempty"`
-	Error         string         `json:"error,omitempty"`
-	Ref           string         `json:"ref,omitempty"`
+	V             int             `json:"v,omitempty"`
+	Type          string          `json:"type"`
+	ID            string          `json:"id,omitempty"`
+	Conv          string          `json:"conv,omitempty"`
+	Seq           int64           `json:"seq,omitempty"`
+	Role          string          `json:"role,omitempty"`
+	Me            *Person         `json:"me,omitempty"`
+	Message       *Message        `json:"message,omitempty"`
+	Messages      []Message       `json:"messages,omitempty"`
+	More          bool            `json:"more,omitempty"`
+	Conversation  *Conversation   `json:"conversation,omitempty"`
+	Conversations []Conversation  `json:"conversations,omitempty"`
+	Operators     []Operator      `json:"operators,omitempty"`
+	Hits          []SearchHit     `json:"hits,omitempty"`
+	Canned        []Canned        `json:"canned,omitempty"`
+	Details       *VisitorDetails `json:"details,omitempty"`
+	// Available tells visitors whether an operator is online to answer now
+	// (welcome and available frames); absent means nobody is.
+	Available bool   `json:"available,omitempty"`
+	From      string `json:"from,omitempty"`
+	Typing    bool   `json:"typing,omitempty"`
+	Draft     string `json:"draft,omitempty"`
+	Status    string `json:"status,omitempty"`
+	Recovered bool   `json:"recovered,omitempty"`
+	Code      string `json:"code,omitempty"`
+	Error     string `json:"error,omitempty"`
+	Ref       string `json:"ref,omitempty"`
 }
 
 // Person names the author of a message, a conversation's operator or visitor.
@@ -193,6 +207,49 @@ type SearchHit struct {
 	Snippet string  `json:"snippet"`
 }
 
+// Canned is a canned response operators insert with a shortcut.
+type Canned struct {
+	Shortcut string `json:"shortcut"`
+	Title    string `json:"title,omitempty"`
+	Text     string `json:"text"`
+}
+
+// VisitorDetails is what operators see about a visitor in the side panel.
+type VisitorDetails struct {
+	ID         string        `json:"id"`
+	Name       string        `json:"name,omitempty"`
+	Email      string        `json:"email,omitempty"`
+	CustomerID string        `json:"customer_id,omitempty"`
+	FirstSeen  time.Time     `json:"first_seen"`
+	LastSeen   time.Time     `json:"last_seen"`
+	Page       *PageView     `json:"page,omitempty"`  // the current page
+	Pages      []PageView    `json:"pages,omitempty"` // newest first
+	CartValue  int64         `json:"cart_value,omitempty"`
+	Currency   string        `json:"currency,omitempty"`
+	Labels     []string      `json:"labels,omitempty"`
+	Sections   []InfoSection `json:"sections,omitempty"`
+}
+
+// PageView is one page a visitor viewed.
+type PageView struct {
+	URL   string    `json:"url"`
+	Title string    `json:"title,omitempty"`
+	Time  time.Time `json:"ts"`
+}
+
+// InfoSection is a titled table of shop data (the cart, past orders).
+type InfoSection struct {
+	Title string    `json:"title"`
+	Rows  []InfoRow `json:"rows"`
+}
+
+// InfoRow is one row of an InfoSection; URL, if set, is http or https.
+type InfoRow struct {
+	Label string `json:"label"`
+	Value string `json:"value,omitempty"`
+	URL   string `json:"url,omitempty"`
+}
+
 // QueueSpot is a queued conversation's place in line.
 type QueueSpot struct {
 	Position    int `json:"position"`
@@ -232,6 +289,7 @@ var clientTypes = map[string]bool{
 	TypeHello: true, TypeMessage: true, TypeNote: true, TypeTyping: true,
 	TypeRead: true, TypeHistory: true, TypeAccept: true, TypeTransfer: true,
 	TypeClose: true, TypeReopen: true, TypePresence: true, TypeSearch: true,
+	TypeProfile: true, TypeVisitor: true,
 }
 
 // DecodeClient parses one client frame. Malformed JSON and fields of the

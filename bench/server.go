@@ -1,0 +1,248 @@
+// Package bench is shopchat's load generator and benchmark harness: a
+// server under test (the full chat.Server over a chosen store, or a bare
+// relay written directly on coder/websocket as the baseline), a load
+// generator driving it with the project's client package over real
+// loopback WebSocket connections, and the named scenarios of issue #4.
+//
+// The commands are bench/cmd/chatload (runs scenarios, spawning the server
+// under test as a child process so its CPU, memory and goroutines are
+// measured apart from the load) and bench/cmd/chatserver (the server alone).
+// bench/run.sh runs every scenario and regenerates bench/RESULTS.md's tables.
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	chat "github.com/shopchat/chat"
+	"github.com/shopchat/chat/store/memory"
+	"github.com/shopchat/chat/store/postgres"
+	"github.com/shopchat/chat/store/sqlite"
+)
+
+// OperatorHeader names the operator in the bench server's operator auth
+// hook. It is trusted only because the bench server listens on loopback.
+const OperatorHeader = "X-Bench-Operator"
+
+// ServerConfig selects the server under test.
+type ServerConfig struct {
+	Baseline bool   // the bare relay instead of chat.Server
+	Store    string // memory, sqlite or postgres (full server only)
+	DSN      string // postgres
+	Dir      string // sqlite: directory for the database file (default a temp dir)
+	// Capacity is each operator's capacity (default 100000).
+	Capacity int
+}
+
+// NewHandler builds the server under test: the chat handler under /chat/
+// and, on the same mux, /debug/stats and /debug/pprof/. Close releases it.
+func NewHandler(cfg ServerConfig) (http.Handler, func(), error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /debug/stats", serveStats)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	if cfg.Baseline {
+		mux.Handle("/chat/", NewRelay())
+		return loopbackOnly(mux), func() {}, nil
+	}
+	st, closeStore, err := openStore(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	capacity := cfg.Capacity
+	if capacity <= 0 {
+		capacity = 100000
+	}
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	srv, err := chat.New(chat.Config{
+		Store:  st,
+		Secret: secret,
+		Operators: func(r *http.Request) (*chat.Operator, error) {
+			id := r.Header.Get(OperatorHeader)
+			if id == "" {
+				return nil, chat.ErrUnauthorized
+			}
+			return &chat.Operator{ID: id, Name: id, Capacity: capacity}, nil
+		},
+		MaxFramesPerSecond: 1 << 20,
+	})
+	if err != nil {
+		closeStore()
+		return nil, nil, err
+	}
+	mux.Handle("/chat/", srv.Handler())
+	return loopbackOnly(mux), func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Close(ctx)
+		closeStore()
+	}, nil
+}
+
+func openStore(cfg ServerConfig) (chat.Store, func(), error) {
+	switch cfg.Store {
+	case "", "memory":
+		return memory.New(), func() {}, nil
+	case "sqlite":
+		dir := cfg.Dir
+		if dir == "" {
+			d, err := os.MkdirTemp("", "chatbench-sqlite-")
+			if err != nil {
+				return nil, nil, err
+			}
+			dir = d
+		}
+		st, err := sqlite.Open(filepath.Join(dir, "chat.db"))
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, func() { st.Close(); os.RemoveAll(dir) }, nil
+	case "postgres":
+		dsn := cfg.DSN
+		if dsn == "" {
+			dsn = os.Getenv("SHOPCHAT_POSTGRES_DSN")
+		}
+		if dsn == "" {
+			return nil, nil, fmt.Errorf("postgres store: no DSN (-dsn or SHOPCHAT_POSTGRES_DSN)")
+		}
+		schema := fmt.Sprintf("chatbench_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		st, err := postgres.Open(ctx, dsn, postgres.WithSchema(schema), postgres.WithMaxConns(16))
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, func() {
+			st.Close()
+			dropSchema(dsn, schema)
+		}, nil
+	}
+	return nil, nil, fmt.Errorf("unknown store %q (memory, sqlite, postgres)", cfg.Store)
+}
+
+// loopbackOnly refuses requests that do not come from loopback: the bench
+// server trusts a header for operator auth and exposes pprof.
+func loopbackOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+			http.Error(w, "loopback only", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Stats is what the server under test reports about itself.
+type Stats struct {
+	HeapInuse    uint64 // bytes, runtime.MemStats.HeapInuse
+	HeapAlloc    uint64 // live heap bytes
+	StackInuse   uint64
+	Sys          uint64
+	Goroutines   int
+	CPUNanos     int64  // user+system CPU time of the process
+	RSS          uint64 // bytes, VmRSS
+	NumGC        uint32
+	GCPauseTotal uint64
+}
+
+// HeapStack is heap in use plus stack in use.
+func (s Stats) HeapStack() uint64 { return s.HeapInuse + s.StackInuse }
+
+// ReadStats reads the process's own stats; gc runs a full collection and
+// returns freed memory first, for stable per-connection figures.
+func ReadStats(gc bool) Stats {
+	if gc {
+		runtime.GC()
+		runtime.GC()
+		debug.FreeOSMemory()
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return Stats{
+		HeapInuse: ms.HeapInuse, HeapAlloc: ms.HeapAlloc, StackInuse: ms.StackInuse, Sys: ms.Sys,
+		Goroutines: runtime.NumGoroutine(),
+		CPUNanos:   ru.Utime.Nano() + ru.Stime.Nano(),
+		RSS:        rss(), NumGC: ms.NumGC, GCPauseTotal: ms.PauseTotalNs,
+	}
+}
+
+func rss() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseUint(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func serveStats(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(ReadStats(r.URL.Query().Get("gc") == "1"))
+}
+
+// RaiseFileLimit raises the soft open-files limit to the hard one.
+func RaiseFileLimit() uint64 {
+	var rl syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil && rl.Cur < rl.Max {
+		rl.Cur = rl.Max
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
+	}
+	syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl)
+	return rl.Cur
+}
+
+// Serve runs the server under test on addr (loopback) until ctx ends. It
+// calls ready with the address it listens on.
+func Serve(ctx context.Context, addr string, cfg ServerConfig, ready func(string)) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("bench server listens on loopback only, not %q", addr)
+	}
+	h, closeH, err := NewHandler(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeH()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		hs.Shutdown(sctx)
+	}()
+	ready(ln.Addr().String())
+	if err := hs.Serve(ln); err != http.ErrServerClosed {
+		return err
+	}
+	return nil
+}

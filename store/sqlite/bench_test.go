@@ -1,0 +1,93 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shopchat/chat"
+	"github.com/shopchat/chat/store/sqlite"
+)
+
+// BenchmarkAppendParallel measures acknowledged appends (each returns
+// after its commit) from many concurrent senders, each writing to its own
+// conversation, as visitors and operators do. It reports msgs/s and the
+// p50/p99 latency of one AppendMessage.
+//
+//	go test -run '^$' -bench AppendParallel -benchtime 20000x ./store/sqlite/
+//	go test -run '^$' -bench AppendParallel -benchtime 20000x -cpu 2 ./store/sqlite/
+func BenchmarkAppendParallel(b *testing.B) {
+	ctx := context.Background()
+	s := openTemp(b)
+	const convs = 512
+	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	for i := range convs {
+		v := &chat.Visitor{ID: fmt.Sprintf("v%d", i), CreatedAt: t0, LastSeenAt: t0}
+		if err := s.CreateVisitor(ctx, v); err != nil {
+			b.Fatal(err)
+		}
+		c := &chat.Conversation{ID: fmt.Sprintf("c%d", i), VisitorID: v.ID, CreatedAt: t0, QueuedAt: t0}
+		if err := s.CreateConversation(ctx, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var (
+		worker atomic.Int64
+		mu     sync.Mutex
+		lats   []time.Duration
+	)
+	b.SetParallelism(32) // 32 senders per GOMAXPROCS
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		w := worker.Add(1)
+		conv := fmt.Sprintf("c%d", w%convs)
+		var mine []time.Duration
+		for i := 0; pb.Next(); i++ {
+			m := &chat.Message{
+				ConversationID: conv, ClientID: fmt.Sprintf("w%d-%d", w, i), Kind: chat.VisitorText,
+				AuthorID: "v", AuthorName: "Visitor",
+				Text:      "Hello, is the blue jacket in my cart available in size M? Order 12345.",
+				CreatedAt: t0,
+			}
+			t := time.Now()
+			if _, err := s.AppendMessage(ctx, m); err != nil {
+				b.Error(err)
+				return
+			}
+			mine = append(mine, time.Since(t))
+		}
+		mu.Lock()
+		lats = append(lats, mine...)
+		mu.Unlock()
+	})
+	elapsed := time.Since(start)
+	{
+		bt, it, ns := sqlite.DebugBatches.Swap(0), sqlite.DebugItems.Swap(0), sqlite.DebugBusyNs.Swap(0)
+		b.Logf("batches=%d items=%d avg=%.1f busy=%v per-item=%v elapsed=%v", bt, it, float64(it)/float64(bt), time.Duration(ns), time.Duration(ns/max(it, 1)), elapsed)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-us/msg")
+	if len(lats) > 0 {
+		slices.Sort(lats)
+		b.ReportMetric(float64(lats[len(lats)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds())/1000, "p99-ms")
+	}
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -1,0 +1,119 @@
+package sqlite
+
+import (
+	"context"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/shopchat/chat"
+)
+
+// Search limits.
+const (
+	maxSearchBytes     = 256
+	defaultSearchLimit = 20
+	maxSearchLimit     = 100
+	maxSnippetBytes    = 200
+)
+
+// Search implements chat.Searcher with the FTS5 index on message text,
+// ranked by bm25. The text is split into words here and each becomes a
+// quoted FTS5 string with a prefix star ("word"*), joined by spaces
+// (AND); the expression is bound as a parameter. No character of q.Text
+// is ever read by SQLite as query syntax.
+func (s *Store) Search(ctx context.Context, q chat.SearchQuery) ([]chat.SearchHit, error) {
+	if err := s.ready(); err != nil {
+		return nil, err
+	}
+	switch {
+	case !utf8.ValidString(q.Text):
+		return nil, invalid("search text is not UTF-8")
+	case len(q.Text) > maxSearchBytes:
+		return nil, invalid("search text is longer than %d bytes", maxSearchBytes)
+	}
+	match := matchExpr(q.Text)
+	if match == "" {
+		return nil, invalid("search text has no word")
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = defaultSearchLimit
+	}
+	limit = min(limit, maxSearchLimit)
+
+	var args []any
+	st := s.r.search
+	if q.VisitorID != "" {
+		st = s.r.searchVisitor
+		args = []any{match, q.VisitorID, limit}
+	} else {
+		args = []any{match, limit}
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, dbErr("search", err)
+	}
+	defer rows.Close()
+	hits := []chat.SearchHit{}
+	for rows.Next() {
+		var snippet string
+		var bm25 float64
+		m, err := scanMessage(rows, &snippet, &bm25)
+		if err != nil {
+			return nil, dbErr("search", err)
+		}
+		hits = append(hits, chat.SearchHit{Message: m, Snippet: trimSnippet(snippet), Rank: -bm25})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("search", err)
+	}
+	return hits, nil
+}
+
+// isWordRune reports whether r belongs to a word: letters, marks, numbers
+// and private-use characters. It is a superset of what FTS5's unicode61
+// tokenizer keeps by default ("L* N* Co"), so no FTS5 token ever spans two
+// of our words; every other character (space, punctuation, symbols, FTS5
+// syntax such as " * ^ : ( ) + -) separates words.
+func isWordRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.IsMark(r) || unicode.Is(unicode.Co, r)
+}
+
+// words splits text into its words.
+func words(text string) []string {
+	return strings.FieldsFunc(text, func(r rune) bool { return !isWordRune(r) })
+}
+
+// matchExpr returns the FTS5 expression for text: every word as a quoted
+// prefix string, "w1"* "w2"*, or "" if text has no word. A word cannot
+// contain a double quote, but it is escaped (doubled) all the same.
+func matchExpr(text string) string {
+	ws := words(text)
+	if len(ws) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for i, w := range ws {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteByte('"')
+		b.WriteString(strings.ReplaceAll(w, `"`, `""`))
+		b.WriteString(`"*`)
+	}
+	return b.String()
+}
+
+// trimSnippet caps a snippet at maxSnippetBytes, cutting at a rune
+// boundary and marking the cut.
+func trimSnippet(s string) string {
+	if len(s) <= maxSnippetBytes {
+		return s
+	}
+	cut := maxSnippetBytes - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strings.TrimRightFunc(s[:cut], unicode.IsSpace) + ellipsis
+}

@@ -1,0 +1,183 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/shopchat/chat"
+)
+
+// ready fails once the store is closed.
+func (s *Store) ready() error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	return nil
+}
+
+// CreateVisitor implements chat.Store.
+func (s *Store) CreateVisitor(ctx context.Context, v *chat.Visitor) error {
+	if v.ID == "" {
+		return invalid("visitor id is empty")
+	}
+	vv := *v
+	return s.write(ctx, func(w *writeStmts) error {
+		_, err := w.insVisitor.ExecContext(bg, vv.ID, nullIfEmpty(vv.CustomerID), vv.Name, vv.Email,
+			micros(vv.CreatedAt), micros(vv.LastSeenAt))
+		switch {
+		case isUnique(err, "visitors.customer_id"):
+			return conflict("customer", vv.CustomerID, "bound to another visitor")
+		case isUnique(err, "visitors.id"):
+			return conflict("visitor", vv.ID, "already exists")
+		}
+		return dbErr("create visitor", err)
+	})
+}
+
+// Visitor implements chat.Store.
+func (s *Store) Visitor(ctx context.Context, id string) (*chat.Visitor, error) {
+	if err := s.ready(); err != nil {
+		return nil, err
+	}
+	v, err := scanVisitor(s.r.visitor.QueryRowContext(ctx, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("visitor", id)
+	}
+	return v, dbErr("visitor", err)
+}
+
+// VisitorByCustomer implements chat.Store.
+func (s *Store) VisitorByCustomer(ctx context.Context, customerID string) (*chat.Visitor, error) {
+	if err := s.ready(); err != nil {
+		return nil, err
+	}
+	if customerID == "" {
+		return nil, notFound("customer", customerID)
+	}
+	v, err := scanVisitor(s.r.visitorByCustomer.QueryRowContext(ctx, customerID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("customer", customerID)
+	}
+	return v, dbErr("visitor by customer", err)
+}
+
+// UpdateVisitor implements chat.Store.
+func (s *Store) UpdateVisitor(ctx context.Context, v *chat.Visitor) error {
+	vv := *v
+	return s.write(ctx, func(w *writeStmts) error {
+		res, err := w.updVisitor.ExecContext(bg, nullIfEmpty(vv.CustomerID), vv.Name, vv.Email,
+			micros(vv.CreatedAt), micros(vv.LastSeenAt), vv.ID)
+		if isUnique(err, "visitors.customer_id") {
+			return conflict("customer", vv.CustomerID, "bound to another visitor")
+		}
+		if err != nil {
+			return dbErr("update visitor", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return notFound("visitor", vv.ID)
+		}
+		return nil
+	})
+}
+
+// DeleteVisitor implements chat.Store. Foreign keys cascade to the
+// visitor's conversations and their messages, and triggers remove the
+// messages from the search index, all in one transaction.
+func (s *Store) DeleteVisitor(ctx context.Context, id string) error {
+	return s.write(ctx, func(w *writeStmts) error {
+		res, err := w.delVisitor.ExecContext(bg, id)
+		if err != nil {
+			return dbErr("delete visitor", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return notFound("visitor", id)
+		}
+		return nil
+	})
+}
+
+// Operators.
+
+// PutOperator implements chat.Store.
+func (s *Store) PutOperator(ctx context.Context, op *chat.Operator) error {
+	if op.ID == "" {
+		return invalid("operator id is empty")
+	}
+	deps := []byte("[]")
+	if len(op.Departments) > 0 {
+		var err error
+		if deps, err = json.Marshal(op.Departments); err != nil {
+			return invalid("operator %q departments: %v", op.ID, err)
+		}
+	}
+	o := *op
+	return s.write(ctx, func(w *writeStmts) error {
+		_, err := w.putOperator.ExecContext(bg, o.ID, o.Name, o.Email, o.AvatarURL, string(deps), o.Capacity)
+		return dbErr("put operator", err)
+	})
+}
+
+// Operator implements chat.Store.
+func (s *Store) Operator(ctx context.Context, id string) (*chat.Operator, error) {
+	if err := s.ready(); err != nil {
+		return nil, err
+	}
+	o, err := scanOperator(s.r.operator.QueryRowContext(ctx, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("operator", id)
+	}
+	if err != nil {
+		return nil, dbErr("operator", err)
+	}
+	return &o.op, nil
+}
+
+// SetPresence implements chat.Store. A zero expires never expires.
+func (s *Store) SetPresence(ctx context.Context, operatorID string, p chat.Presence, expires time.Time) error {
+	if !p.Valid() {
+		return invalid("presence %q", p)
+	}
+	return s.write(ctx, func(w *writeStmts) error {
+		res, err := w.setPresence.ExecContext(bg, string(p), micros(expires), operatorID)
+		if err != nil {
+			return dbErr("set presence", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return notFound("operator", operatorID)
+		}
+		return nil
+	})
+}
+
+// OperatorLoads implements chat.Store. A presence is current while now is
+// before its expiry.
+func (s *Store) OperatorLoads(ctx context.Context, now time.Time) ([]chat.OperatorLoad, error) {
+	if err := s.ready(); err != nil {
+		return nil, err
+	}
+	rows, err := s.r.loads.QueryContext(ctx)
+	if err != nil {
+		return nil, dbErr("operator loads", err)
+	}
+	defer rows.Close()
+	var loads []chat.OperatorLoad
+	for rows.Next() {
+		var active int
+		o, err := scanOperator(rows, &active)
+		if err != nil {
+			return nil, dbErr("operator loads", err)
+		}
+		p := o.presence
+		if !o.expires.IsZero() && !now.Before(o.expires) {
+			p = chat.Offline
+		}
+		loads = append(loads, chat.OperatorLoad{Operator: &o.op, Presence: p, Active: active, LastAssignedAt: o.lastAssigned})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr("operator loads", err)
+	}
+	return loads, nil
+}

@@ -1,0 +1,408 @@
+package chat_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/shopchat/chat"
+	"github.com/shopchat/chat/client"
+	"github.com/shopchat/chat/protocol"
+	"github.com/shopchat/chat/store/postgres"
+	"github.com/shopchat/chat/store/sqlite"
+)
+
+const restartChildEnv = "SHOPCHAT_TEST_SQLITE_SERVER"
+
+func TestMain(m *testing.M) {
+	if path := os.Getenv(restartChildEnv); path != "" {
+		os.Exit(runSQLiteServer(path))
+	}
+	os.Exit(m.Run())
+}
+
+// runSQLiteServer is the child process of TestSQLiteSurvivesProcessRestart:
+// a chat server on a SQLite file that prints its URL and serves until
+// killed.
+func runSQLiteServer(path string) int {
+	store, err := sqlite.Open(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	srv, err := chat.New(chat.Config{Store: store, Secret: testSecret, Operators: testOperators})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/chat/", srv.Handler())
+	fmt.Printf("http://%s\n", ln.Addr())
+	http.Serve(ln, mux)
+	return 0
+}
+
+func startSQLiteServer(t *testing.T, path string) (url string, kill func()) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), restartChildEnv+"="+path)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	kill = func() {
+		cmd.Process.Kill() // SIGKILL: no graceful shutdown, nothing flushed on the way out
+		cmd.Wait()
+	}
+	t.Cleanup(kill)
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("child server: %v", err)
+	}
+	return strings.TrimSpace(line), kill
+}
+
+func TestSQLiteSurvivesProcessRestart(t *testing.T) {
+	ctx := testCtx(t)
+	path := filepath.Join(t.TempDir(), "chat.db")
+	url, kill := startSQLiteServer(t, path)
+
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar}
+	v, err := client.DialVisitor(ctx, url, client.Options{HTTPClient: hc, NoReconnect: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := client.DialOperator(ctx, url, client.Options{Header: http.Header{"X-Operator": {"alice"}}, NoReconnect: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conv string
+	for i := range 20 {
+		m, err := v.Send(ctx, conv, fmt.Sprintf("visitor %d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conv = m.Conv
+		waitText(t, op, conv, m.Text)
+		if _, err := op.Send(ctx, conv, fmt.Sprintf("operator %d", i)); err != nil {
+			t.Fatal(err)
+		}
+		waitText(t, v, conv, fmt.Sprintf("operator %d", i))
+	}
+	before := v.Messages(conv)
+	if _, err := op.Note(ctx, conv, "note before the crash"); err != nil {
+		t.Fatal(err)
+	}
+	kill()
+	v.Close()
+	op.Close()
+
+	// A new process on the same file: everything acked is there.
+	url2, _ := startSQLiteServer(t, path)
+	v2, err := client.DialVisitor(ctx, url2, client.Options{HTTPClient: hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v2.Close()
+	if got, ok := v2.Conversation(conv); !ok || got.Status != protocol.StatusAssigned {
+		t.Fatalf("after restart the visitor's conversation is %+v (found %v)", got, ok)
+	}
+	after := v2.Messages(conv)
+	if len(after) != len(before) {
+		t.Fatalf("visitor holds %d messages after restart, %d before", len(after), len(before))
+	}
+	for i := range before {
+		if after[i].Seq != before[i].Seq || after[i].Text != before[i].Text || after[i].ID != before[i].ID {
+			t.Fatalf("message %d differs after restart: %+v vs %+v", i, after[i], before[i])
+		}
+	}
+	op2, err := client.DialOperator(ctx, url2, client.Options{Header: http.Header{"X-Operator": {"alice"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer op2.Close()
+	waitText(t, op2, conv, "note before the crash")
+	waitText(t, op2, conv, "visitor 19")
+	// And the conversation goes on where it was.
+	m, err := v2.Send(ctx, conv, "after the restart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Seq != before[len(before)-1].Seq+2 { // +1 is the note
+		t.Fatalf("first message after restart has seq %d, last before was %d", m.Seq, before[len(before)-1].Seq)
+	}
+}
+
+// postgresDSN returns the test database, or skips naming the variable.
+func postgresDSN(t testing.TB) string {
+	dsn := os.Getenv("SHOPCHAT_POSTGRES_DSN")
+	if dsn == "" {
+		t.Skip("set SHOPCHAT_POSTGRES_DSN to run PostgreSQL tests")
+	}
+	return dsn
+}
+
+// freshPostgres opens n stores (separate pools, like separate processes) on
+// a new schema that is dropped afterwards.
+func freshPostgres(t testing.TB, n int, opts ...postgres.Option) []*postgres.Store {
+	dsn := postgresDSN(t)
+	schema := fmt.Sprintf("shopchat_srv_%d", time.Now().UnixNano())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Errorf("drop schema: %v", err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+	})
+	stores := make([]*postgres.Store, n)
+	for i := range stores {
+		s, err := postgres.Open(context.Background(), dsn, append([]postgres.Option{postgres.WithSchema(schema)}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Close)
+		stores[i] = s
+	}
+	return stores
+}
+
+func TestTwoServersShareOnePostgres(t *testing.T) {
+	stores := freshPostgres(t, 2)
+	team := map[string]*chat.Operator{}
+	for i := range 10 {
+		id := fmt.Sprintf("op%02d", i)
+		team[id] = &chat.Operator{ID: id, Name: "Operator " + id, Capacity: 5}
+	}
+	auth := func(r *http.Request) (*chat.Operator, error) {
+		if op := team[r.Header.Get("X-Operator")]; op != nil {
+			return op, nil
+		}
+		return nil, chat.ErrUnauthorized
+	}
+	nodes := make([]*testServer, 2)
+	for i := range nodes {
+		nodes[i] = newTestServer(t, func(c *chat.Config) { c.Store = stores[i]; c.Operators = auth })
+	}
+	ctx := testCtx(t)
+	// Five operators on each node.
+	for i := range 10 {
+		c, err := client.DialOperator(ctx, nodes[i%2].URL, client.Options{Header: http.Header{"X-Operator": {fmt.Sprintf("op%02d", i)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	// 200 visitors, half on each node, open conversations at once.
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := client.DialVisitor(ctx, nodes[i%2].URL, client.Options{})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer v.Close()
+			if _, err := v.Send(ctx, "", fmt.Sprintf("visitor %d", i)); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	// Both nodes dispatch once more, as a presence heartbeat would.
+	for i := range 2 {
+		c, err := client.DialOperator(ctx, nodes[i].URL, client.Options{Header: http.Header{"X-Operator": {"op00"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+
+	all, err := stores[0].Conversations(ctx, chat.ConversationFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 200 {
+		t.Fatalf("%d conversations, want 200", len(all))
+	}
+	perOp := map[string]int{}
+	assigned := 0
+	for _, c := range all {
+		if c.Status != chat.Assigned {
+			continue
+		}
+		assigned++
+		perOp[c.OperatorID]++
+		// Exactly one "joined" event: it was assigned once, by one node.
+		ms, err := stores[1].Messages(ctx, chat.MessageQuery{ConversationID: c.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		joined := 0
+		for _, m := range ms {
+			if m.Kind == chat.SystemEvent && strings.HasSuffix(m.Text, "joined the conversation") {
+				joined++
+			}
+		}
+		if joined != 1 {
+			t.Errorf("conversation %s was assigned %d times", c.ID, joined)
+		}
+	}
+	for op, n := range perOp {
+		if n > 5 {
+			t.Errorf("operator %s has %d conversations, capacity 5", op, n)
+		}
+	}
+	if assigned != 50 {
+		t.Errorf("%d conversations assigned, want all 50 places filled", assigned)
+	}
+}
+
+func TestPostgresOutageMidRun(t *testing.T) {
+	stores := freshPostgres(t, 1, postgres.WithApplicationName(fmt.Sprintf("shopchat-outage-%d", time.Now().UnixNano())))
+	dsn := postgresDSN(t)
+	ts := newTestServer(t, func(c *chat.Config) { c.Store = stores[0] })
+	ctx := testCtx(t)
+	other := ts.visitor(t, nil)
+	v := ts.visitor(t, nil)
+	first, err := v.Send(ctx, "", "before the outage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv := first.Conv
+	acked := map[string]int64{first.Text: first.Seq}
+	failures := 0
+	// An outage: every connection the store opens is killed, over and over,
+	// until stop is closed.
+	stop := make(chan struct{})
+	killed := make(chan struct{})
+	go func() {
+		defer close(killed)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				terminateBackends(t, dsn)
+			}
+		}
+	}()
+	type pendingSend struct{ cid, text string }
+	var pending []pendingSend
+	check := func(err error) {
+		var ce *client.Error
+		if !errors.As(err, &ce) {
+			t.Fatal(err)
+		}
+		if ce.Code != protocol.CodeUnavailable {
+			t.Fatalf("store outage surfaced as %q: %v", ce.Code, ce)
+		}
+		if strings.Contains(ce.Message, "SQLSTATE") || strings.Contains(ce.Message, "terminat") {
+			t.Fatalf("error frame leaks database details: %q", ce.Message)
+		}
+		failures++
+	}
+	for i := range 60 {
+		if i == 40 {
+			close(stop) // the database comes back: retry what failed, same ids
+			<-killed
+			for _, p := range pending {
+				m, err := v.SendID(ctx, conv, p.cid, p.text)
+				for attempt := 0; err != nil && attempt < 5; attempt++ {
+					check(err) // a connection killed just before the end
+					m, err = v.SendID(ctx, conv, p.cid, p.text)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				acked[p.text] = m.Seq
+			}
+		}
+		text := fmt.Sprintf("during %d", i)
+		cid := fmt.Sprintf("cid-%d", i)
+		m, err := v.SendID(ctx, conv, cid, text)
+		if err != nil {
+			check(err)
+			pending = append(pending, pendingSend{cid, text})
+			if i >= 40 {
+				t.Fatalf("send %d failed after the database came back: %v", i, err)
+			}
+			continue
+		}
+		acked[text] = m.Seq
+	}
+	if failures == 0 {
+		t.Error("the outage never reached a client: the test did not test anything")
+	}
+	t.Logf("%d sends failed during outages and were retried", failures)
+	// Nothing acked is lost, nothing is doubled, and other conversations work.
+	stored, err := stores[0].Messages(ctx, chat.MessageQuery{ConversationID: conv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, m := range stored {
+		count[m.Text]++
+		if want, ok := acked[m.Text]; ok && want != m.Seq {
+			t.Errorf("%q acked as seq %d, stored as %d", m.Text, want, m.Seq)
+		}
+	}
+	for text := range acked {
+		if count[text] != 1 {
+			t.Errorf("%q stored %d times", text, count[text])
+		}
+	}
+	if _, err := other.Send(ctx, "", "another conversation still works"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// terminateBackends kills every connection of this test's store.
+func terminateBackends(t testing.TB, dsn string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE application_name LIKE 'shopchat-outage-%' AND pid <> pg_backend_pid()`); err != nil {
+		t.Error(err)
+	}
+}
