@@ -179,6 +179,8 @@ func (ss *session) handle(ctx context.Context, f protocol.ClientFrame) error {
 		return ss.onSearch(ctx, f)
 	case protocol.TypeProfile:
 		return ss.onProfile(ctx, f)
+	case protocol.TypeTranscript:
+		return ss.onTranscript(ctx, f)
 	}
 	if ss.op == nil {
 		return userErr(ErrForbidden, "%s is for operators", f.Type)
@@ -235,7 +237,11 @@ func (ss *session) onMessage(ctx context.Context, f protocol.ClientFrame) error 
 	}
 	m.ConversationID = c.ID
 	m.Kind, m.AuthorID, m.AuthorName = OperatorText, ss.op.ID, ss.op.Name
-	return ss.appendAndAck(ctx, m)
+	res, err := ss.appendAck(ctx, m)
+	if err == nil && !res.Duplicate {
+		s.scheduleMissedReply(res.Conversation)
+	}
+	return err
 }
 
 // appendVisitorMessage posts into the conversation the visitor named (or,
@@ -250,7 +256,11 @@ func (ss *session) appendVisitorMessage(ctx context.Context, m *Message, convID,
 	}
 	if target != nil {
 		m.ConversationID = target.ID
-		if err := ss.appendAndAck(ctx, m); !errors.Is(err, ErrConflict) {
+		res, err := ss.appendAck(ctx, m)
+		if err == nil && !res.Duplicate {
+			s.afterVisitorMessage(ctx, res.Conversation, res.Message, false)
+		}
+		if !errors.Is(err, ErrConflict) {
 			return err
 		}
 	}
@@ -260,9 +270,12 @@ func (ss *session) appendVisitorMessage(ctx context.Context, m *Message, convID,
 			return err
 		}
 		m.ConversationID = c.ID
-		err = ss.appendAndAck(ctx, m)
+		res, err := ss.appendAck(ctx, m)
 		if errors.Is(err, ErrConflict) {
 			continue // closed again meanwhile
+		}
+		if err == nil && !res.Duplicate {
+			s.afterVisitorMessage(ctx, res.Conversation, res.Message, created)
 		}
 		if err == nil && created {
 			s.dispatch(ctx)
@@ -317,10 +330,15 @@ func (s *Server) openConversation(ctx context.Context, v *Visitor, department st
 
 // appendAndAck stores m, acks it to this session and publishes it.
 func (ss *session) appendAndAck(ctx context.Context, m *Message) error {
+	_, err := ss.appendAck(ctx, m)
+	return err
+}
+
+func (ss *session) appendAck(ctx context.Context, m *Message) (Appended, error) {
 	s := ss.s
 	res, err := s.store.AppendMessage(ctx, m)
 	if err != nil {
-		return err
+		return res, err
 	}
 	ack := &protocol.ServerFrame{Type: protocol.TypeAck, ID: m.ClientID, Conv: res.Message.ConversationID, Seq: res.Message.Seq, Message: s.messageFrame(res.Message)}
 	ss.push(event{kind: evAck, msg: res.Message, frame: ack})
@@ -328,7 +346,7 @@ func (ss *session) appendAndAck(ctx context.Context, m *Message) error {
 		s.add("messages_total", 1)
 		s.publishMessage(res.Conversation, res.Message)
 	}
-	return nil
+	return res, nil
 }
 
 // append stores a message the server writes itself and publishes it.
@@ -349,6 +367,7 @@ func (s *Server) systemMessage(ctx context.Context, convID, text string) (*Conve
 // publishMessage sends a stored message to the conversation's visitor and
 // operator sessions; sessions decide what their role may see.
 func (s *Server) publishMessage(c *Conversation, m *Message) {
+	s.notifyAbout(MessagePosted, c, m)
 	ev := event{kind: evMessage, msg: m}
 	s.hub.publish(visitorTopic(c.VisitorID), ev)
 	if c.OperatorID != "" {
@@ -516,6 +535,12 @@ func (ss *session) onClose(ctx context.Context, f protocol.ClientFrame) error {
 		return err
 	}
 	s.publishState(c)
+	s.notifyAbout(ConversationClosed, c)
+	if s.cfg.TranscriptOnClose {
+		if err := s.SendTranscript(ctx, c.ID); err != nil && !errors.Is(err, ErrInvalid) {
+			s.logErr("transcript on close", err, "conversation", c.ID)
+		}
+	}
 	ss.ackIfAsked(f)
 	s.dispatch(ctx) // capacity freed, or the queue shrank
 	s.publishOperators(ctx)
@@ -685,6 +710,7 @@ func (s *Server) announceAssigned(ctx context.Context, c *Conversation, previous
 		return err
 	}
 	s.publishState(c, previous)
+	s.notifyAbout(ConversationAssigned, c)
 	s.publishOperators(ctx)
 	return nil
 }

@@ -95,6 +95,25 @@ type Config struct {
 	// MaxConnsPerIP caps simultaneous connections from one remote address.
 	// Default 0, no cap: behind a proxy every visitor shares its address.
 	MaxConnsPerIP int
+	// BusinessHours, if set, are when chats are answered; outside them
+	// visitors see the offline form. Default: always open.
+	BusinessHours *BusinessHours
+	// MissedReplyDelay is how long an operator's message may stay unseen
+	// before it is mailed to a visitor who left an email. Default 2 minutes.
+	MissedReplyDelay time.Duration
+	// TranscriptOnClose mails the transcript to visitors who left an email
+	// when their conversation closes. Default false.
+	TranscriptOnClose bool
+	// ReplyTokenTTL is how long the reply address in our mails stays valid.
+	// Default 30 days.
+	ReplyTokenTTL time.Duration
+	// TeamAlertInterval rate-limits mail to the team about visitors waiting
+	// while nobody is available. Default 5 minutes.
+	TeamAlertInterval time.Duration
+	// NotifyQueue bounds the notifications waiting for the Notifier; when
+	// full, new ones are dropped and counted. Default 1024.
+	NotifyQueue int
+
 	// Retention, if set, purges conversations closed longer ago than this,
 	// with their messages, checking every Retention/10 (at most hourly).
 	// Default 0: keep everything.
@@ -144,6 +163,11 @@ type Server struct {
 	availKnown  bool          // lastAvail has been published
 	lastAvail   bool          // whether an operator was online, as last published
 	assets      *assets
+
+	notifications chan Notification
+	missedTimers  map[string]*time.Timer // conversation id -> pending missed-reply check
+	mailedSeq     map[string]int64       // conversation id -> last seq mailed as a missed reply
+	lastTeamAlert time.Time
 
 	dispatchMu sync.Mutex
 }
@@ -201,6 +225,13 @@ func New(cfg Config) (*Server, error) {
 	if err := validateWidget(&cfg.Widget); err != nil {
 		return nil, err
 	}
+	if err := cfg.BusinessHours.validate(); err != nil {
+		return nil, err
+	}
+	defaultTo(&cfg.MissedReplyDelay, 2*time.Minute)
+	defaultTo(&cfg.ReplyTokenTTL, 30*24*time.Hour)
+	defaultTo(&cfg.TeamAlertInterval, 5*time.Minute)
+	defaultTo(&cfg.NotifyQueue, 1024)
 	assets, err := loadAssets()
 	if err != nil {
 		return nil, err
@@ -227,8 +258,16 @@ func New(cfg Config) (*Server, error) {
 		queueSpots: make(map[string]int),
 		dequeueGap: cfg.WaitEstimate,
 		assets:     assets,
+
+		missedTimers: make(map[string]*time.Timer),
+		mailedSeq:    make(map[string]int64),
 	}
 	s.handler = s.routes()
+	if cfg.Notifier != nil {
+		s.notifications = make(chan Notification, cfg.NotifyQueue)
+		s.wg.Add(1)
+		go s.notifyLoop()
+	}
 	if cfg.Retention > 0 {
 		s.wg.Add(1)
 		go s.retentionLoop()
@@ -271,6 +310,9 @@ func (s *Server) Close(ctx context.Context) error {
 		return nil
 	}
 	s.closed = true
+	for _, t := range s.missedTimers {
+		t.Stop()
+	}
 	live := make([]*session, 0, len(s.sessions))
 	for ss := range s.sessions {
 		live = append(live, ss)

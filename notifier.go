@@ -1,6 +1,9 @@
 package chat
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Notifier tells people outside a live connection about a conversation: the
 // operators' mailbox when nobody is online, the visitor when they left
@@ -16,21 +19,47 @@ type Notifier interface {
 // NotificationKind says why a Notification is sent.
 type NotificationKind string
 
-// Notification kinds.
+// Notification kinds. The first four are meant for people (notify/email
+// sends them); all of them are events a shop's systems may want
+// (notify/webhook sends every kind).
 const (
 	OfflineMessage  NotificationKind = "offline_message"  // no operator was available; to operators
 	MissedReply     NotificationKind = "missed_reply"     // the visitor has not seen replies; to the visitor
 	Transcript      NotificationKind = "transcript"       // the whole conversation; to the visitor
-	NewConversation NotificationKind = "new_conversation" // every operator is away; to operators
+	NewConversation NotificationKind = "new_conversation" // every operator is away; to operators (rate-limited)
+
+	ConversationStarted  NotificationKind = "conversation_started"
+	MessagePosted        NotificationKind = "message"
+	ConversationAssigned NotificationKind = "conversation_assigned"
+	ConversationClosed   NotificationKind = "conversation_closed"
 )
+
+// ForPeople reports whether k is meant to be read by a person (mailed),
+// rather than only being an event for the shop's systems.
+func (k NotificationKind) ForPeople() bool {
+	switch k {
+	case OfflineMessage, MissedReply, Transcript, NewConversation:
+		return true
+	}
+	return false
+}
 
 // Notification is one thing to tell.
 type Notification struct {
+	// ID is unique per notification and stable across retries, so a
+	// receiver can drop duplicates.
+	ID           string
 	Kind         NotificationKind
+	Time         time.Time
 	Conversation *Conversation
 	Visitor      *Visitor
 	Operator     *Operator  // the assignee, if any
-	Messages     []*Message // the messages the notification is about, oldest first
+	Messages     []*Message // the messages it is about, oldest first
+	// ReplyToken, on mail to a visitor, names the conversation in a signed,
+	// expiring token: notify/email puts it in the Reply-To address so the
+	// visitor's answer lands in the same conversation
+	// ((*Server).PostReply checks it).
+	ReplyToken string
 }
 
 // Multi returns a Notifier that notifies each of ns in turn and returns the

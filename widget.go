@@ -241,6 +241,9 @@ func (s *Server) available(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if !s.cfg.BusinessHours.IsOpen(s.now()) {
+		return false, nil
+	}
 	for _, l := range loads {
 		if l.Presence == Online {
 			return true, nil

@@ -3,6 +3,9 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"net/http"
 	"strconv"
 	"sync"
@@ -336,6 +339,7 @@ func RunIdle(ctx context.Context, t Target, n int) (res Result, err error) {
 		return res, err
 	}
 	res.Conns = n
+	saveProfile(t, "heap")
 	N := float64(n)
 	res.HeapPerConn = (float64(after.HeapInuse) - float64(before.HeapInuse)) / N
 	res.StackPerConn = (float64(after.StackInuse) - float64(before.StackInuse)) / N
@@ -455,4 +459,24 @@ func RunStorm(ctx context.Context, t Target, n, nOps, missed int) (res Result, e
 	res.RSSMB = float64(after.RSS) / (1 << 20)
 	res.Goroutines = after.Goroutines
 	return res, nil
+}
+
+// saveProfile saves the server's pprof profile (heap, goroutine...) to
+// $BENCH_PROFILE_DIR/<name>.pb.gz when that variable is set.
+func saveProfile(t Target, name string) {
+	dir := os.Getenv("BENCH_PROFILE_DIR")
+	if dir == "" {
+		return
+	}
+	resp, err := http.Get(t.URL + "/debug/pprof/" + name)
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(filepath.Join(dir, name+".pb.gz"))
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	io.Copy(f, resp.Body)
 }

@@ -23,20 +23,21 @@ const Version = 1
 
 // Frame types sent by clients.
 const (
-	TypeHello    = "hello"    // open or resume a session
-	TypeMessage  = "message"  // send a chat message (also a server frame)
-	TypeNote     = "note"     // operator: internal note, never shown to the visitor
-	TypeTyping   = "typing"   // typing indicator, optionally with a draft (also a server frame)
-	TypeRead     = "read"     // read receipt up to a sequence number (also a server frame)
-	TypeHistory  = "history"  // fetch a page of a conversation's history (also the reply)
-	TypeAccept   = "accept"   // operator: take a conversation from the queue
-	TypeTransfer = "transfer" // operator: hand a conversation to an operator or department
-	TypeClose    = "close"    // close a conversation
-	TypeReopen   = "reopen"   // operator: reopen a closed conversation
-	TypePresence = "presence" // operator: set own presence (also a server frame)
-	TypeSearch   = "search"   // full-text search over past messages (also the reply)
-	TypeProfile  = "profile"  // visitor: set name, email and pre-chat answers
-	TypeVisitor  = "visitor"  // operator: fetch a visitor's details (also the reply)
+	TypeHello      = "hello"      // open or resume a session
+	TypeMessage    = "message"    // send a chat message (also a server frame)
+	TypeNote       = "note"       // operator: internal note, never shown to the visitor
+	TypeTyping     = "typing"     // typing indicator, optionally with a draft (also a server frame)
+	TypeRead       = "read"       // read receipt up to a sequence number (also a server frame)
+	TypeHistory    = "history"    // fetch a page of a conversation's history (also the reply)
+	TypeAccept     = "accept"     // operator: take a conversation from the queue
+	TypeTransfer   = "transfer"   // operator: hand a conversation to an operator or department
+	TypeClose      = "close"      // close a conversation
+	TypeReopen     = "reopen"     // operator: reopen a closed conversation
+	TypePresence   = "presence"   // operator: set own presence (also a server frame)
+	TypeSearch     = "search"     // full-text search over past messages (also the reply)
+	TypeProfile    = "profile"    // visitor: set name, email and pre-chat answers
+	TypeVisitor    = "visitor"    // operator: fetch a visitor's details (also the reply)
+	TypeTranscript = "transcript" // mail the conversation to its visitor
 )
 
 // Frame types sent by servers.
@@ -289,7 +290,7 @@ var clientTypes = map[string]bool{
 	TypeHello: true, TypeMessage: true, TypeNote: true, TypeTyping: true,
 	TypeRead: true, TypeHistory: true, TypeAccept: true, TypeTransfer: true,
 	TypeClose: true, TypeReopen: true, TypePresence: true, TypeSearch: true,
-	TypeProfile: true, TypeVisitor: true,
+	TypeProfile: true, TypeVisitor: true, TypeTranscript: true,
 }
 
 // DecodeClient parses one client frame. Malformed JSON and fields of the

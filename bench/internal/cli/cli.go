@@ -1,0 +1,84 @@
+// Package cli holds the bench commands' flag handling.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/shopchat/chat/bench"
+)
+
+// Serve runs the server under test; see cmd/chatserver.
+func Serve(args []string) int {
+	fs := flag.NewFlagSet("serve", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:0", "loopback address to listen on")
+	store := fs.String("store", "memory", "memory, sqlite or postgres")
+	dsn := fs.String("dsn", "", "postgres DSN (default $SHOPCHAT_POSTGRES_DSN)")
+	baseline := fs.Bool("baseline", false, "run the bare coder/websocket relay instead of chat.Server")
+	fs.Parse(args)
+	bench.RaiseFileLimit()
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	err := bench.Serve(ctx, *addr, bench.ServerConfig{Baseline: *baseline, Store: *store, DSN: *dsn}, func(a string) {
+		fmt.Printf("LISTEN %s\n", a)
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chatserver:", err)
+		return 1
+	}
+	return 0
+}
+
+// Load runs scenarios; see cmd/chatload.
+func Load(args []string) int {
+	if len(args) > 0 && args[0] == "serve" {
+		return Serve(args[1:])
+	}
+	fs := flag.NewFlagSet("chatload", flag.ExitOnError)
+	names := fs.String("scenario", "all", "comma-separated scenarios: idle, relay-1k, relay-10k, max, durable, storm, mixed, or all")
+	repeat := fs.Int("repeat", 3, "runs per server; the median is reported")
+	jsonOut := fs.String("json", "", "append every median result as a JSON line to this file")
+	stores := fs.String("stores", "", "override the full-server stores of every scenario (comma-separated)")
+	timeout := fs.Duration("timeout", 20*time.Minute, "bound on the whole run")
+	fs.Parse(args)
+	fmt.Fprintf(os.Stderr, "open files limit: %d\n", bench.RaiseFileLimit())
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	ctx, cancel2 := context.WithTimeout(ctx, *timeout)
+	defer cancel2()
+	want := map[string]bool{}
+	for _, n := range strings.Split(*names, ",") {
+		want[strings.TrimSpace(n)] = true
+	}
+	status := 0
+	for _, sc := range bench.Scenarios(false) {
+		if !want["all"] && !want[sc.Name] {
+			continue
+		}
+		if *stores != "" {
+			sc.Stores = strings.Split(*stores, ",")
+		}
+		res, err := bench.RunScenario(ctx, sc, bench.Subprocess, *repeat, os.Stderr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "chatload:", err)
+			status = 1
+		}
+		for _, r := range res {
+			fmt.Printf("%s %s: %s\n", r.Scenario, r.Server, r.Brief())
+			if *jsonOut != "" {
+				if f, err := os.OpenFile(*jsonOut, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err == nil {
+					json.NewEncoder(f).Encode(r)
+					f.Close()
+				}
+			}
+		}
+	}
+	return status
+}

@@ -1,0 +1,454 @@
+package chat
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/shopchat/chat/protocol"
+)
+
+// BusinessHours are when the team answers chats. Outside them the widget
+// shows the offline form even if an operator is online.
+type BusinessHours struct {
+	// Location is the team's time zone. Default UTC.
+	Location *time.Location
+	// Open lists the opening spans; a day without one is closed.
+	Open []OpenSpan
+}
+
+// OpenSpan is a daily span of opening hours, e.g. Monday to Friday
+// "09:00"-"17:30". To may be "24:00".
+type OpenSpan struct {
+	Days     []time.Weekday
+	From, To string
+}
+
+// IsOpen reports whether t falls within the hours. A nil *BusinessHours is
+// always open.
+func (h *BusinessHours) IsOpen(t time.Time) bool {
+	if h == nil {
+		return true
+	}
+	loc := h.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	t = t.In(loc)
+	minute := t.Hour()*60 + t.Minute()
+	for _, sp := range h.Open {
+		from, _ := parseClock(sp.From)
+		to, _ := parseClock(sp.To)
+		for _, d := range sp.Days {
+			if d == t.Weekday() && minute >= from && minute < to {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (h *BusinessHours) validate() error {
+	if h == nil {
+		return nil
+	}
+	for _, sp := range h.Open {
+		from, err1 := parseClock(sp.From)
+		to, err2 := parseClock(sp.To)
+		if err := errors.Join(err1, err2); err != nil {
+			return fmt.Errorf("chat: BusinessHours: %w", err)
+		}
+		if from >= to {
+			return fmt.Errorf("chat: BusinessHours: span %s-%s is empty", sp.From, sp.To)
+		}
+		if len(sp.Days) == 0 {
+			return fmt.Errorf("chat: BusinessHours: span %s-%s names no days", sp.From, sp.To)
+		}
+	}
+	return nil
+}
+
+// parseClock turns "HH:MM" into minutes after midnight; "24:00" is 1440.
+func parseClock(s string) (int, error) {
+	h, m, ok := strings.Cut(s, ":")
+	hh, err1 := strconv.Atoi(h)
+	mm, err2 := strconv.Atoi(m)
+	if !ok || err1 != nil || err2 != nil || len(m) != 2 || hh < 0 || mm < 0 || mm > 59 || hh > 24 || (hh == 24 && mm != 0) {
+		return 0, fmt.Errorf("%q is not a HH:MM time", s)
+	}
+	return hh*60 + mm, nil
+}
+
+// notify queues n for the Notifier without blocking the caller; a full
+// queue drops n and counts it.
+func (s *Server) notify(n Notification) {
+	if s.cfg.Notifier == nil {
+		return
+	}
+	if n.ID == "" {
+		n.ID = uuid.NewString()
+	}
+	if n.Time.IsZero() {
+		n.Time = s.now()
+	}
+	select {
+	case s.notifications <- n:
+	default:
+		s.add("notifications_dropped_total", 1)
+		s.log.Warn("notification queue full: dropped", "kind", n.Kind, "conversation", convID(n.Conversation))
+	}
+}
+
+func convID(c *Conversation) string {
+	if c == nil {
+		return ""
+	}
+	return c.ID
+}
+
+// notifyLoop hands queued notifications to the Notifier, one at a time,
+// after filling in the visitor and operator (off the request path).
+// Retrying is the Notifier's business (notify/email and notify/webhook
+// retry with backoff); here a failure is logged and counted.
+func (s *Server) notifyLoop() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case n := <-s.notifications:
+			ctx, cancel := context.WithTimeout(s.ctx, 2*time.Minute)
+			s.enrich(ctx, &n)
+			err := s.cfg.Notifier.Notify(ctx, n)
+			cancel()
+			if err != nil {
+				s.add("notifications_failed_total", 1)
+				s.logErr("notify", err, "kind", n.Kind, "conversation", convID(n.Conversation))
+			} else {
+				s.add("notifications_total", 1)
+			}
+		}
+	}
+}
+
+func (s *Server) enrich(ctx context.Context, n *Notification) {
+	c := n.Conversation
+	if c == nil {
+		return
+	}
+	if n.Visitor == nil {
+		if v, err := s.store.Visitor(ctx, c.VisitorID); err == nil {
+			n.Visitor = v
+		}
+	}
+	if n.Operator == nil && c.OperatorID != "" {
+		if op, err := s.operator(ctx, c.OperatorID); err == nil {
+			n.Operator = op
+		}
+	}
+	if n.ReplyToken == "" && n.Kind.ForPeople() {
+		n.ReplyToken = s.ReplyToken(c.ID)
+	}
+}
+
+// notifyAbout queues a notification about conversation c.
+func (s *Server) notifyAbout(kind NotificationKind, c *Conversation, ms ...*Message) {
+	if s.cfg.Notifier == nil {
+		return
+	}
+	n := Notification{Kind: kind, Conversation: c, Messages: ms}
+	if len(ms) > 0 {
+		n.ID = fmt.Sprintf("%s:%s:%d", kind, c.ID, ms[len(ms)-1].Seq)
+	}
+	s.notify(n)
+}
+
+// afterVisitorOpened runs when a visitor's message opened a conversation:
+// the team hears of it by mail if nobody can answer now.
+func (s *Server) afterVisitorMessage(ctx context.Context, c *Conversation, m *Message, opened bool) {
+	if s.cfg.Notifier == nil {
+		return
+	}
+	if opened {
+		s.notifyAbout(ConversationStarted, c, m)
+	}
+	if c.Status != Queued {
+		return
+	}
+	avail, err := s.available(ctx)
+	if err != nil || avail {
+		return
+	}
+	if opened {
+		s.notifyAbout(OfflineMessage, c, m)
+		return
+	}
+	// More from a visitor still waiting while nobody answers: remind the
+	// team, at most once per TeamAlertInterval.
+	s.mu.Lock()
+	due := s.now().Sub(s.lastTeamAlert) >= s.cfg.TeamAlertInterval
+	if due {
+		s.lastTeamAlert = s.now()
+	}
+	s.mu.Unlock()
+	if due {
+		s.notifyAbout(NewConversation, c, m)
+	}
+}
+
+// scheduleMissedReply arranges for unseen operator messages in c to be
+// mailed to the visitor after Config.MissedReplyDelay, in one mail.
+func (s *Server) scheduleMissedReply(c *Conversation) {
+	if s.cfg.Notifier == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.missedTimers[c.ID] != nil {
+		return // one pending check covers every message until it fires
+	}
+	s.missedTimers[c.ID] = time.AfterFunc(s.cfg.MissedReplyDelay, func() { s.checkMissedReply(c.ID) })
+}
+
+func (s *Server) checkMissedReply(convID string) {
+	s.mu.Lock()
+	delete(s.missedTimers, convID)
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.wg.Add(1)
+	mailedUpTo := s.mailedSeq[convID]
+	s.mu.Unlock()
+	defer s.wg.Done()
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	c, err := s.store.Conversation(ctx, convID)
+	if err != nil {
+		return
+	}
+	after := max(c.VisitorReadSeq, mailedUpTo)
+	ms, err := s.store.Messages(ctx, MessageQuery{ConversationID: convID, AfterSeq: after})
+	if err != nil {
+		s.logErr("missed reply", err, "conversation", convID)
+		return
+	}
+	var unseen []*Message
+	for _, m := range ms {
+		if m.Kind == OperatorText {
+			unseen = append(unseen, m)
+		}
+	}
+	if len(unseen) == 0 {
+		return
+	}
+	v, err := s.store.Visitor(ctx, c.VisitorID)
+	if err != nil || v.Email == "" {
+		return // nobody to mail; the widget shows them on return
+	}
+	s.mu.Lock()
+	s.mailedSeq[convID] = unseen[len(unseen)-1].Seq
+	s.mu.Unlock()
+	s.notifyAbout(MissedReply, c, unseen...)
+}
+
+// SendTranscript mails the whole conversation (what the visitor may see)
+// to its visitor. ErrInvalid if the visitor left no email.
+func (s *Server) SendTranscript(ctx context.Context, convID string) error {
+	c, err := s.store.Conversation(ctx, convID)
+	if err != nil {
+		return err
+	}
+	v, err := s.store.Visitor(ctx, c.VisitorID)
+	if err != nil {
+		return err
+	}
+	if v.Email == "" {
+		return userErr(ErrInvalid, "no email address to send the transcript to")
+	}
+	if s.cfg.Notifier == nil {
+		return userErr(ErrInvalid, "email is not configured")
+	}
+	all, err := s.store.Messages(ctx, MessageQuery{ConversationID: convID})
+	if err != nil {
+		return err
+	}
+	visible := all[:0]
+	for _, m := range all {
+		if m.Kind.VisibleToVisitor() {
+			visible = append(visible, m)
+		}
+	}
+	n := Notification{ID: uuid.NewString(), Kind: Transcript, Conversation: c, Visitor: v, Messages: visible, ReplyToken: s.ReplyToken(c.ID)}
+	if c.OperatorID != "" {
+		n.Operator, _ = s.operator(ctx, c.OperatorID)
+	}
+	s.notify(n)
+	return nil
+}
+
+func (ss *session) onTranscript(ctx context.Context, f protocol.ClientFrame) error {
+	c, err := ss.conversationFor(ctx, f.Conv)
+	if err != nil {
+		return err
+	}
+	if ss.visitor != nil && f.Email != "" {
+		if !ValidEmail(f.Email) {
+			return userErr(ErrInvalid, "email is not a valid address")
+		}
+		v, err := ss.s.store.Visitor(ctx, ss.visitor.ID)
+		if err != nil {
+			return err
+		}
+		v.Email = f.Email
+		if err := ss.s.store.UpdateVisitor(ctx, v); err != nil {
+			return err
+		}
+		ss.visitor = v
+	}
+	if err := ss.s.SendTranscript(ctx, c.ID); err != nil {
+		return err
+	}
+	return ss.ackIfAsked(f)
+}
+
+// Reply tokens name a conversation in a mail's Reply-To address:
+// reply+<token>@domain. A token is 30 bytes in lower-case base32 (48
+// characters, so the local part stays within RFC 5321's 64): the
+// conversation's UUID, the expiry in hours since 2020, and 80 bits of
+// HMAC-SHA256 under Config.Secret. Lower case, because some mail systems
+// fold the case of local parts.
+var tokenEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+var replyEpoch = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// ReplyToken returns a signed token naming conversation convID that
+// PostReply accepts until Config.ReplyTokenTTL has passed.
+func (s *Server) ReplyToken(convID string) string {
+	id, err := uuid.Parse(convID)
+	if err != nil {
+		return "" // not a conversation this server created
+	}
+	hours := uint32(s.now().Add(s.cfg.ReplyTokenTTL).Sub(replyEpoch) / time.Hour)
+	buf := make([]byte, 0, 30)
+	buf = append(buf, id[:]...)
+	buf = binary.BigEndian.AppendUint32(buf, hours)
+	buf = append(buf, s.replyMAC(buf)...)
+	return strings.ToLower(tokenEncoding.EncodeToString(buf))
+}
+
+func (s *Server) replyMAC(payload []byte) []byte {
+	h := hmac.New(sha256.New, s.cfg.Secret)
+	h.Write([]byte("reply\x00"))
+	h.Write(payload)
+	return h.Sum(nil)[:10]
+}
+
+// ErrReplyToken is wrapped by PostReply's error for a missing, malformed,
+// forged or expired reply token.
+var ErrReplyToken = fmt.Errorf("%w: reply token missing, forged or expired", ErrUnauthorized)
+
+// conversationOfToken verifies a reply token and returns its conversation.
+func (s *Server) conversationOfToken(token string) (string, error) {
+	raw, err := tokenEncoding.DecodeString(strings.ToUpper(token))
+	if err != nil || len(raw) != 30 {
+		return "", ErrReplyToken
+	}
+	if !hmac.Equal(raw[20:], s.replyMAC(raw[:20])) {
+		return "", ErrReplyToken
+	}
+	expires := replyEpoch.Add(time.Duration(binary.BigEndian.Uint32(raw[16:20])) * time.Hour)
+	if s.now().After(expires) {
+		return "", ErrReplyToken
+	}
+	id, _ := uuid.FromBytes(raw[:16])
+	return id.String(), nil
+}
+
+// InboundReply is a visitor's answer to one of our mails, as parsed by
+// notify/email from the raw message.
+type InboundReply struct {
+	Token     string // from the reply+<token>@ recipient address
+	From      string // the sender's address (not the display name)
+	MessageID string // the mail's Message-ID: a second delivery posts nothing
+	Text      string // the reply, quoted history and signature removed
+}
+
+// PostReply posts a visitor's email reply into the conversation its token
+// names, as a visitor message that reaches a connected operator live. It
+// returns the stored message (the original if this Message-ID was posted
+// before). Errors: ErrReplyToken (wraps ErrUnauthorized) for a bad token;
+// ErrForbidden if From is not the conversation's visitor; ErrInvalid for
+// an empty text; ErrConflict if the conversation is closed and its visitor
+// has opened another. Identity is never taken from Reply-To or the display
+// name: only the token and the sender address.
+func (s *Server) PostReply(ctx context.Context, r InboundReply) (*Message, error) {
+	convID, err := s.conversationOfToken(r.Token)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.store.Conversation(ctx, convID)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.store.Visitor(ctx, c.VisitorID)
+	if err != nil {
+		return nil, err
+	}
+	if v.Email == "" || !strings.EqualFold(strings.TrimSpace(r.From), v.Email) {
+		return nil, fmt.Errorf("%w: %q is not this conversation's visitor", ErrForbidden, r.From)
+	}
+	text := strings.TrimSpace(r.Text)
+	if text == "" || !validText(text) {
+		return nil, invalidf("the reply has no text")
+	}
+	if len(text) > s.cfg.MaxMessageLength {
+		text = truncateUTF8(text, s.cfg.MaxMessageLength)
+	}
+	if r.MessageID == "" {
+		return nil, invalidf("the reply has no Message-ID")
+	}
+	sum := sha256.Sum256([]byte(r.MessageID))
+	m := &Message{
+		ConversationID: c.ID, ClientID: "mail:" + hex.EncodeToString(sum[:16]),
+		Kind: VisitorText, AuthorID: v.ID, AuthorName: v.Name, Text: text, CreatedAt: s.now(),
+	}
+	res, err := s.store.AppendMessage(ctx, m)
+	if errors.Is(err, ErrConflict) { // closed: the reply reopens it
+		if _, rerr := s.store.ReopenConversation(ctx, c.ID, s.now()); rerr != nil {
+			return nil, rerr
+		}
+		res, err = s.store.AppendMessage(ctx, m)
+		if err == nil {
+			s.publishState(res.Conversation)
+			defer s.dispatch(ctx)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !res.Duplicate {
+		s.add("email_replies_total", 1)
+		s.publishMessage(res.Conversation, res.Message)
+	}
+	return res.Message, nil
+}
+
+func truncateUTF8(s string, n int) string {
+	b := []byte(s[:n])
+	for len(b) > 0 && !validText(string(b)) {
+		b = b[:len(b)-1]
+	}
+	return string(bytes.TrimSpace(b))
+}
