@@ -361,6 +361,9 @@ var ErrReplyToken = fmt.Errorf("%w: reply token missing, forged or expired", Err
 
 // conversationOfToken verifies a reply token and returns its conversation.
 func (s *Server) conversationOfToken(token string) (string, error) {
+	if len(token) != 48 {
+		return "", ErrReplyToken
+	}
 	raw, err := tokenEncoding.DecodeString(strings.ToUpper(token))
 	if err != nil || len(raw) != 30 {
 		return "", ErrReplyToken

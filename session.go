@@ -78,9 +78,9 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, ss *session
 		http.Error(w, msg, status)
 		return
 	}
-	defer s.release(ss)
 	conn, err := s.transport.Accept(w, r)
 	if err != nil {
+		s.release(ss)
 		s.log.Debug("socket refused", "err", err)
 		return
 	}
@@ -90,10 +90,20 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, ss *session
 	ss.mu.Unlock()
 	if closing {
 		conn.Close(transport.StatusGoingAway, "server shutting down")
+		s.release(ss)
 		return
 	}
 	s.add("connections_total", 1)
-	ss.run(s.ctx)
+	// The reader moves to a goroutine of its own and the handler returns:
+	// net/http then drops the request, its headers and the connection's
+	// serving state, which the handler's frames would otherwise keep alive
+	// for the connection's whole life, and the reader starts on a small
+	// fresh stack instead of the deep one net/http grew. Still one
+	// goroutine per idle connection: the handler's has exited.
+	go func() {
+		defer s.release(ss)
+		ss.run(s.ctx)
+	}()
 }
 
 // admit counts a new session against the connection caps.
@@ -151,49 +161,68 @@ func (ss *session) run(ctx context.Context) {
 	defer cancel()
 	defer ss.end()
 	hello := false
+	// Reads wait without ctx: a cancellable context would register a
+	// callback with it on every Read and keep it registered while the
+	// connection idles. Nothing is lost: whatever ends the session (Server
+	// Close, a slow consumer, a failed write) closes the connection, which
+	// ends the Read.
+	readCtx := context.WithoutCancel(ctx)
 	for {
-		data, err := ss.conn.Read(ctx)
+		data, err := ss.conn.Read(readCtx)
 		if err != nil {
 			return
 		}
-		f, err := protocol.DecodeClient(data)
-		if err != nil {
-			var fe *protocol.FrameError
-			errors.As(err, &fe)
-			ss.sendError(f.ID, fe.Type, fe.Code, fe.Error())
-			continue
-		}
-		if !ss.limiter.allow(ss.s.now()) {
-			ss.s.add("frames_rate_limited_total", 1)
-			ss.sendError(f.ID, f.Type, protocol.CodeRateLimited, "too many frames; slow down")
-			continue
-		}
-		if f.Type == protocol.TypeHello {
-			if f.V != protocol.Version {
-				ss.sendError(f.ID, f.Type, protocol.CodeVersion, fmt.Sprintf("this server speaks protocol version %d", protocol.Version))
-				ss.closeAfterFlush(ctx, transport.StatusPolicy, "unsupported protocol version")
-				return
-			}
-			if hello {
-				ss.sendError(f.ID, f.Type, protocol.CodeConflict, "hello was already sent")
-				continue
-			}
-			if err := ss.hello(ctx, f); err != nil {
-				ss.fail(f, err)
-				ss.closeAfterFlush(ctx, transport.StatusTryAgainLater, "could not start session")
-				return
-			}
-			hello = true
-			continue
-		}
-		if !hello {
-			ss.sendError(f.ID, f.Type, protocol.CodeInvalid, "send hello first")
-			continue
-		}
-		if err := ss.handle(ctx, f); err != nil {
-			ss.fail(f, err)
+		if !ss.frame(ctx, data, &hello) {
+			return
 		}
 	}
+}
+
+// frame handles one frame read by run and reports whether to read on. It
+// is kept out of run so that the stack of a reader parked in Read holds
+// only run's small frame: the runtime shrinks an idle connection's stack
+// only while little of it is in use.
+//
+//go:noinline
+func (ss *session) frame(ctx context.Context, data []byte, hello *bool) bool {
+	f, err := protocol.DecodeClient(data)
+	if err != nil {
+		var fe *protocol.FrameError
+		errors.As(err, &fe)
+		ss.sendError(f.ID, fe.Type, fe.Code, fe.Error())
+		return true
+	}
+	if !ss.limiter.allow(ss.s.now()) {
+		ss.s.add("frames_rate_limited_total", 1)
+		ss.sendError(f.ID, f.Type, protocol.CodeRateLimited, "too many frames; slow down")
+		return true
+	}
+	if f.Type == protocol.TypeHello {
+		if f.V != protocol.Version {
+			ss.sendError(f.ID, f.Type, protocol.CodeVersion, fmt.Sprintf("this server speaks protocol version %d", protocol.Version))
+			ss.closeAfterFlush(ctx, transport.StatusPolicy, "unsupported protocol version")
+			return false
+		}
+		if *hello {
+			ss.sendError(f.ID, f.Type, protocol.CodeConflict, "hello was already sent")
+			return true
+		}
+		if err := ss.hello(ctx, f); err != nil {
+			ss.fail(f, err)
+			ss.closeAfterFlush(ctx, transport.StatusTryAgainLater, "could not start session")
+			return false
+		}
+		*hello = true
+		return true
+	}
+	if !*hello {
+		ss.sendError(f.ID, f.Type, protocol.CodeInvalid, "send hello first")
+		return true
+	}
+	if err := ss.handle(ctx, f); err != nil {
+		ss.fail(f, err)
+	}
+	return true
 }
 
 // closeAfterFlush has the writer send what is queued, then close with

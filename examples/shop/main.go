@@ -1,0 +1,176 @@
+// Command shop is shopchat's demo: a small coffee and tea shop on plain
+// net/http and html/template with the chat embedded in a few lines (see
+// chatConfig in shop.go).
+//
+//	go run ./examples/shop                  # http://127.0.0.1:8080
+//	go run ./examples/shop -prechat         # ask name, email and department first
+//
+// What is stored where:
+//   - chat (visitors, conversations, messages): the SQLite file -db,
+//     default shopchat-demo.db in the working directory;
+//   - orders: a JSON file next to it, shopchat-demo-orders.json;
+//   - the shop secret (chat tokens and the shop's cookies derive from it):
+//     SHOPCHAT_SECRET if set, else the file -secret-file, default
+//     shopchat-demo.secret next to the DB, generated on first start;
+//   - carts: in memory (lost on restart); sessions and operator logins:
+//     HMAC-signed cookies, nothing on the server.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
+	db := flag.String("db", "shopchat-demo.db", "SQLite file of the chat store")
+	prechat := flag.Bool("prechat", false, "ask visitors for name, email and department before the first message")
+	smtp := flag.String("smtp", "", "SMTP server for offline email (not wired yet: ignored)")
+	secretFile := flag.String("secret-file", "", "file with the shop secret, created if missing (default: next to -db); $SHOPCHAT_SECRET takes precedence")
+	baseURL := flag.String("base-url", "", "the shop's public URL, e.g. behind a proxy (default: http://<addr>)")
+	flag.Parse()
+
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(log, *addr, *db, *secretFile, *baseURL, *smtp, *prechat); err != nil {
+		log.Error("shop", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger, addr, db, secretFile, baseURL, smtp string, prechat bool) error {
+	stem := strings.TrimSuffix(db, filepath.Ext(db))
+	if secretFile == "" {
+		secretFile = stem + ".secret"
+	}
+	secret, err := loadSecret(log, secretFile)
+	if err != nil {
+		return err
+	}
+	log.Info("email not configured: mail would be logged", "smtp", smtp)
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	if baseURL == "" {
+		baseURL = "http://" + urlHost(ln.Addr().(*net.TCPAddr))
+	}
+	s, handler, err := newShop(shopConfig{
+		Secret:     secret,
+		DBPath:     db,
+		OrdersPath: stem + "-orders.json",
+		BaseURL:    baseURL,
+		PreChat:    prechat,
+		Logger:     log,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+
+	fmt.Printf("\n  %s is open: %s/\n", shopName, baseURL)
+	fmt.Printf("  operator console:  %s/chat/console/\n", baseURL)
+	fmt.Printf("  operators:         ")
+	for i, op := range demoOperators {
+		if i > 0 {
+			fmt.Print(", ")
+		}
+		fmt.Printf("%s / %s (%s)", op.Email, op.Password, op.Department)
+	}
+	fmt.Printf("\n  customers:         ")
+	for i, c := range demoCustomers {
+		if i > 0 {
+			fmt.Print(", ")
+		}
+		fmt.Printf("%s / %s", c.Email, c.Password)
+	}
+	fmt.Printf("\n  chat store:        %s\n\n", db)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-errc:
+		s.close()
+		return err
+	}
+	stop() // a second Ctrl-C kills at once
+
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Chat first: its sockets are hijacked connections, which
+	// http.Server.Shutdown neither closes nor waits for.
+	if err := s.closeChat(shutdown); err != nil {
+		log.Warn("chat close", "err", err)
+	}
+	if err := hs.Shutdown(shutdown); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	return s.close() // the chat store, last: nothing uses it any more
+}
+
+// loadSecret returns $SHOPCHAT_SECRET, or the hex secret in path, creating
+// the file with a random one if it does not exist.
+func loadSecret(log *slog.Logger, path string) ([]byte, error) {
+	if env := os.Getenv("SHOPCHAT_SECRET"); env != "" {
+		if len(env) < 32 {
+			return nil, errors.New("SHOPCHAT_SECRET must be at least 32 bytes")
+		}
+		return []byte(env), nil
+	}
+	warn := "a real shop must configure its own secret (e.g. $SHOPCHAT_SECRET from its secret store) and keep it stable"
+	data, err := os.ReadFile(path)
+	if err == nil {
+		secret, err := hex.DecodeString(strings.TrimSpace(string(data)))
+		if err != nil || len(secret) < 32 {
+			return nil, fmt.Errorf("secret file %s: want at least 32 hex-encoded bytes", path)
+		}
+		log.Warn("using the demo secret from "+path+"; "+warn, "file", path)
+		return secret, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("secret file: %w", err)
+	}
+	_, err = fmt.Fprintln(f, hex.EncodeToString(secret))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("secret file: %w", err)
+	}
+	log.Warn("generated a demo secret in "+path+" so restarts keep visitors' chat history; "+warn, "file", path)
+	return secret, nil
+}
+
+// urlHost is a listener's address as a URL host: "localhost" for an
+// unspecified (all interfaces) address.
+func urlHost(a *net.TCPAddr) string {
+	host := a.IP.String()
+	if a.IP == nil || a.IP.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, fmt.Sprint(a.Port))
+}

@@ -1,0 +1,662 @@
+// The shop: construction, routes and page handlers.
+//
+// # Constructor (stable: the browser tests use it)
+//
+//	s, h, err := newShop(shopConfig{Secret: secret, DBPath: path, ...})
+//
+// returns the shop and its whole http.Handler (shop pages, /static/, and the
+// chat under /chat/). Serve h on any server, e.g. httptest. Shut down in
+// this order: s.closeChat(ctx) (hijacked chat sockets, which
+// http.Server.Shutdown and httptest.Server.Close do not wait for), then the
+// HTTP server, then s.close() (the chat store). In this package's tests,
+// startShop(t, cfg) in shop_test.go does all of that and returns the
+// shop and a running *httptest.Server with BaseURL set to it.
+//
+// # Logging in from a test
+//
+//   - Operator: add s.operatorCookie("alice") (or "bob") to a request or a
+//     cookie jar for the server's URL, or pass it to client.DialOperator in
+//     client.Options.Header{"Cookie": {c.String()}}. The browser flow is
+//     /operator/login (alice@shop.test / alice, bob@shop.test / bob).
+//   - Customer: s.customerCookie("carol") (or "dave") is a logged-in shop
+//     session; it does not bind the chat visitor (the /login form does, via
+//     chat Identify): carol@example.com / carol, dave@example.com / dave.
+//   - Every POST form needs the session's CSRF token (the hidden "csrf"
+//     field of the page, or s.csrfToken(session)), and a same-site Origin
+//     or Referer when the client sends one.
+package main
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/shopchat/chat"
+	"github.com/shopchat/chat/store/memory"
+	"github.com/shopchat/chat/store/sqlite"
+)
+
+//go:embed templates static
+var assets embed.FS
+
+// shopName and brandColor are shared by the shop's pages and the widget.
+const (
+	shopName   = "Kettle & Crumb"
+	brandColor = "#b45309"
+)
+
+// shopConfig configures newShop.
+type shopConfig struct {
+	// Secret is the shop's one secret, at least 32 bytes: the chat's
+	// Config.Secret and the key of the shop's cookies are derived from it.
+	// Keep it stable, or visitors lose their chat history and everyone is
+	// logged out.
+	Secret []byte
+	// DBPath is the SQLite file of the chat store. Empty: an in-memory
+	// store.
+	DBPath string
+	// OrdersPath is the JSON file orders are kept in. Empty: memory only.
+	OrdersPath string
+	// BaseURL is the shop's absolute URL ("http://127.0.0.1:8080"), for the
+	// operator avatars, the widget's team photos and the order links in the
+	// operator's side panel. Empty: taken from the request host of logged-in
+	// operators, and the widget shows no team photos.
+	BaseURL string
+	// PreChat asks visitors for name, email and department before their
+	// first message.
+	PreChat bool
+	// Products replaces the default catalogue (tests).
+	Products []product
+	// Logger receives the shop's and the chat's logs. Default: discard.
+	Logger *slog.Logger
+}
+
+// shop is the demo shop. Its handlers are safe for concurrent use.
+type shop struct {
+	cfg      shopConfig
+	log      *slog.Logger
+	sign     signer
+	chat     *chat.Server
+	store    chat.Store
+	products []product
+	bySlug   map[string]*product
+	orders   *orderBook
+	carts    *cartStore
+	pages    map[string]*template.Template
+	static   fs.FS
+	learned  atomic.Value // string: base URL learned from operator requests
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// newShop builds the shop, opens its stores and the chat server, and
+// returns the shop with its handler.
+func newShop(cfg shopConfig) (*shop, http.Handler, error) {
+	if len(cfg.Secret) < 32 {
+		return nil, nil, fmt.Errorf("shop: Secret is %d bytes; use at least 32", len(cfg.Secret))
+	}
+	if cfg.BaseURL != "" {
+		u, err := url.Parse(cfg.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, nil, fmt.Errorf("shop: BaseURL %q is not an absolute http(s) URL", cfg.BaseURL)
+		}
+		cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Products == nil {
+		cfg.Products = catalogue()
+	}
+	static, err := fs.Sub(assets, "static")
+	if err != nil {
+		return nil, nil, err
+	}
+	s := &shop{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		sign:   signer{key: deriveKey(cfg.Secret, "cookies")},
+		carts:  newCartStore(),
+		static: static,
+	}
+	if s.products, s.bySlug, err = indexCatalogue(cfg.Products, static); err != nil {
+		return nil, nil, fmt.Errorf("shop: %w", err)
+	}
+	if s.pages, err = parsePages(); err != nil {
+		return nil, nil, fmt.Errorf("shop: templates: %w", err)
+	}
+	if s.orders, err = openOrders(cfg.OrdersPath); err != nil {
+		return nil, nil, fmt.Errorf("shop: %w", err)
+	}
+
+	if cfg.DBPath != "" {
+		st, err := sqlite.Open(cfg.DBPath)
+		if err != nil {
+			return nil, nil, fmt.Errorf("shop: chat store: %w", err)
+		}
+		s.store = st
+	} else {
+		s.store = memory.New()
+	}
+	s.chat, err = chat.New(s.chatConfig())
+	if err != nil {
+		s.close()
+		return nil, nil, err
+	}
+	return s, s.routes(), nil
+}
+
+// chatConfig is the chat embedding: the few lines of the README plus the
+// shop's look, canned answers and the side-panel hook.
+func (s *shop) chatConfig() chat.Config {
+	widget := chat.WidgetConfig{
+		BrandColor: brandColor,
+		TeamName:   shopName,
+		Greeting:   "Hi! Questions about coffee, tea or your order? We usually answer within a few minutes.",
+	}
+	if s.cfg.BaseURL != "" {
+		for _, op := range demoOperators {
+			widget.TeamPhotos = append(widget.TeamPhotos, s.cfg.BaseURL+"/static/avatars/"+op.ID+".svg")
+		}
+	}
+	if s.cfg.PreChat {
+		widget.PreChat = []chat.FormField{
+			{Name: "name", Label: "Your name", Required: true},
+			{Name: "email", Label: "Email, so we can answer if you leave", Type: "email"},
+			{Name: "department", Label: "What is it about?", Type: "select", Required: true, Options: []string{"sales", "support"}},
+		}
+	}
+	return chat.Config{
+		Store:           s.store,
+		Secret:          deriveKey(s.cfg.Secret, "chat"),
+		Operators:       s.operatorAuth,
+		Router:          chat.Departments(chat.LeastBusy()), // pre-chat "department" picks alice (sales) or bob (support)
+		Logger:          s.log,
+		Widget:          widget,
+		CannedResponses: cannedResponses,
+		VisitorInfo:     s.visitorInfo,
+		ConsoleLoginURL: "/operator/login",
+		SneakPeek:       true,
+	}
+}
+
+var cannedResponses = []chat.CannedResponse{
+	{Shortcut: "shipping", Title: "Shipping times and costs",
+		Text: "We roast on Tuesdays and ship within 1–2 working days. Delivery in Germany takes 1–3 days, elsewhere in the EU 2–5 days. Shipping is €4.90, free from €50."},
+	{Shortcut: "returns", Title: "Returns",
+		Text: "You can return unopened items within 30 days for a full refund; just reply with your order number and we'll send a return label."},
+	{Shortcut: "order", Title: "Ask for the order number",
+		Text: "Happy to check! Could you tell me your order number? It starts with KC- and is in your confirmation email."},
+	{Shortcut: "grind", Title: "Grind options",
+		Text: "We send whole beans by default. Tell us your brewer (espresso, filter, French press, moka pot) in the order notes and we'll grind it fresh for you."},
+}
+
+// closeChat closes the chat server: live sockets get "going away". Call it
+// before shutting down the HTTP server.
+func (s *shop) closeChat(ctx context.Context) error { return s.chat.Close(ctx) }
+
+// close closes the chat server if still open, then the chat store. Orders
+// need no closing: each is written when placed.
+func (s *shop) close() error {
+	s.closeOnce.Do(func() {
+		if s.chat != nil {
+			s.chat.Close(context.Background())
+		}
+		if c, ok := s.store.(io.Closer); ok {
+			s.closeErr = c.Close()
+		}
+	})
+	return s.closeErr
+}
+
+func (s *shop) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/chat/", s.chat.Handler())
+	mux.Handle("GET /static/", http.StripPrefix("/static/", staticHandler(s.static)))
+
+	mux.HandleFunc("GET /{$}", s.home)
+	mux.HandleFunc("GET /product/{slug}", s.productPage)
+	mux.HandleFunc("GET /cart", s.cartPage)
+	mux.HandleFunc("POST /cart/add", s.cartAdd)
+	mux.HandleFunc("POST /cart/update", s.cartUpdate)
+	mux.HandleFunc("POST /cart/remove", s.cartRemove)
+	mux.HandleFunc("GET /checkout", s.checkoutPage)
+	mux.HandleFunc("POST /checkout", s.checkout)
+	mux.HandleFunc("GET /order/{id}", s.orderPage)
+	mux.HandleFunc("GET /login", s.loginPage)
+	mux.HandleFunc("POST /login", s.login)
+	mux.HandleFunc("POST /logout", s.logout)
+	mux.HandleFunc("GET /account", s.account)
+	mux.HandleFunc("GET /operator/login", s.operatorLoginPage)
+	mux.HandleFunc("POST /operator/login", s.operatorLogin)
+	mux.HandleFunc("POST /operator/logout", s.operatorLogout)
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/static/favicon.svg", http.StatusMovedPermanently)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, http.StatusNotFound, "We could not find that page.")
+	})
+	return securityHeaders(mux)
+}
+
+// securityHeaders sets headers every response should have. It only sets
+// headers, so the chat's WebSocket upgrade (which hijacks the connection)
+// passes through untouched.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		if !strings.HasPrefix(r.URL.Path, "/chat/") {
+			h.Set("X-Frame-Options", "DENY")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func staticHandler(static fs.FS) http.Handler {
+	files := http.FileServerFS(static)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") { // no directory listings
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		// SVGs opened directly are documents: allow them nothing active.
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+		files.ServeHTTP(w, r)
+	})
+}
+
+// Templates: layout.html wraps every page; each page file defines
+// "content".
+
+var pageNames = []string{"home", "product", "cart", "checkout", "order", "login", "account", "operator_login", "error"}
+
+func parsePages() (map[string]*template.Template, error) {
+	funcs := template.FuncMap{"money": money}
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for _, name := range pageNames {
+		t, err := layout.Clone()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := t.ParseFS(assets, "templates/"+name+".html"); err != nil {
+			return nil, err
+		}
+		pages[name] = t
+	}
+	return pages, nil
+}
+
+// view is what every page template gets.
+type view struct {
+	Title     string
+	ShopName  string
+	Customer  *customer
+	Operator  *demoOperator
+	CartCount int
+	CSRF      string
+	Path      string // the current path, for login links' next
+	Data      any    // the page's own data
+}
+
+// render writes page name with data. The template runs into a buffer
+// first, so a failure is a clean 500 rather than half a page.
+func (s *shop) render(w http.ResponseWriter, r *http.Request, status int, name, title string, data any) {
+	ss := s.session(w, r)
+	v := view{
+		Title:     title,
+		ShopName:  shopName,
+		Customer:  ss.Customer,
+		Operator:  s.currentOperator(r),
+		CartCount: s.cartView(ss.cartKey()).Count,
+		CSRF:      s.csrfToken(ss),
+		Path:      r.URL.Path,
+		Data:      data,
+	}
+	var buf bytes.Buffer
+	if err := s.pages[name].ExecuteTemplate(&buf, "layout.html", v); err != nil {
+		s.log.Error("render", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store") // pages carry the cart and CSRF token
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// fail renders the error page.
+func (s *shop) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	s.render(w, r, status, "error", http.StatusText(status), struct {
+		Status  int
+		Message string
+	}{status, msg})
+}
+
+func (s *shop) home(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "home", "", s.products)
+}
+
+func (s *shop) productPage(w http.ResponseWriter, r *http.Request) {
+	p := s.bySlug[r.PathValue("slug")]
+	if p == nil {
+		s.fail(w, r, http.StatusNotFound, "We don't sell that (yet).")
+		return
+	}
+	s.render(w, r, http.StatusOK, "product", p.Name, p)
+}
+
+func (s *shop) cartPage(w http.ResponseWriter, r *http.Request) {
+	ss := s.session(w, r)
+	data := struct {
+		Cart  cartView
+		Added *product
+	}{Cart: s.cartView(ss.cartKey()), Added: s.bySlug[r.URL.Query().Get("added")]}
+	s.render(w, r, http.StatusOK, "cart", "Your cart", data)
+}
+
+// formQty reads the qty field: lo..maxQty, default def.
+func formQty(r *http.Request, lo, def int) (int, bool) {
+	q := r.PostForm.Get("qty")
+	if q == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(q))
+	if err != nil || n < lo || n > maxQty {
+		return 0, false
+	}
+	return n, true
+}
+
+func (s *shop) cartAdd(w http.ResponseWriter, r *http.Request) {
+	ss, ok := s.checkPost(w, r)
+	if !ok {
+		return
+	}
+	p := s.bySlug[r.PostForm.Get("slug")]
+	qty, qok := formQty(r, 1, 1)
+	if p == nil || !qok {
+		s.fail(w, r, http.StatusBadRequest, fmt.Sprintf("Please choose a product and a quantity from 1 to %d.", maxQty))
+		return
+	}
+	s.carts.add(ss.cartKey(), p.Slug, qty)
+	http.Redirect(w, r, "/cart?added="+url.QueryEscape(p.Slug), http.StatusSeeOther)
+}
+
+func (s *shop) cartUpdate(w http.ResponseWriter, r *http.Request) {
+	ss, ok := s.checkPost(w, r)
+	if !ok {
+		return
+	}
+	p := s.bySlug[r.PostForm.Get("slug")]
+	qty, qok := formQty(r, 0, 1)
+	if p == nil || !qok {
+		s.fail(w, r, http.StatusBadRequest, fmt.Sprintf("Please choose a quantity from 0 to %d.", maxQty))
+		return
+	}
+	s.carts.set(ss.cartKey(), p.Slug, qty)
+	http.Redirect(w, r, "/cart", http.StatusSeeOther)
+}
+
+func (s *shop) cartRemove(w http.ResponseWriter, r *http.Request) {
+	ss, ok := s.checkPost(w, r)
+	if !ok {
+		return
+	}
+	s.carts.set(ss.cartKey(), r.PostForm.Get("slug"), 0)
+	http.Redirect(w, r, "/cart", http.StatusSeeOther)
+}
+
+// checkoutForm is the checkout form's fields and errors.
+type checkoutForm struct {
+	Name, Email, Address, Notes string
+	Errors                      []string
+	Cart                        cartView
+}
+
+func (s *shop) checkoutPage(w http.ResponseWriter, r *http.Request) {
+	ss := s.session(w, r)
+	f := checkoutForm{Cart: s.cartView(ss.cartKey())}
+	if len(f.Cart.Lines) == 0 {
+		http.Redirect(w, r, "/cart", http.StatusSeeOther)
+		return
+	}
+	if c := ss.Customer; c != nil {
+		f.Name, f.Email, f.Address = c.Name, c.Email, c.Address
+	}
+	s.render(w, r, http.StatusOK, "checkout", "Checkout", f)
+}
+
+func (s *shop) checkout(w http.ResponseWriter, r *http.Request) {
+	ss, ok := s.checkPost(w, r)
+	if !ok {
+		return
+	}
+	f := checkoutForm{
+		Name:    strings.TrimSpace(r.PostForm.Get("name")),
+		Email:   strings.TrimSpace(r.PostForm.Get("email")),
+		Address: strings.TrimSpace(r.PostForm.Get("address")),
+		Notes:   strings.TrimSpace(r.PostForm.Get("notes")),
+		Cart:    s.cartView(ss.cartKey()),
+	}
+	if len(f.Cart.Lines) == 0 {
+		http.Redirect(w, r, "/cart", http.StatusSeeOther)
+		return
+	}
+	if f.Name == "" || len(f.Name) > 100 {
+		f.Errors = append(f.Errors, "Please enter your name (up to 100 characters).")
+	}
+	if !chat.ValidEmail(f.Email) {
+		f.Errors = append(f.Errors, "Please enter a valid email address.")
+	}
+	if f.Address == "" || len(f.Address) > 500 {
+		f.Errors = append(f.Errors, "Please enter a delivery address (up to 500 characters).")
+	}
+	if len(f.Notes) > 500 {
+		f.Errors = append(f.Errors, "Notes can be up to 500 characters.")
+	}
+	if len(f.Errors) > 0 {
+		s.render(w, r, http.StatusUnprocessableEntity, "checkout", "Checkout", f)
+		return
+	}
+	o := &order{
+		Owner: s.sign.mac("order-owner", ss.ID),
+		Name:  f.Name, Email: f.Email, Address: f.Address, Notes: f.Notes,
+		TotalCents: f.Cart.TotalCents, Currency: currency,
+	}
+	if ss.Customer != nil {
+		o.CustomerID = ss.Customer.ID
+	}
+	for _, l := range f.Cart.Lines {
+		o.Items = append(o.Items, orderItem{Slug: l.Product.Slug, Name: l.Product.Name, Qty: l.Qty, PriceCents: l.Product.PriceCents})
+	}
+	if err := s.orders.add(o); err != nil {
+		s.log.Error("checkout", "err", err)
+		s.fail(w, r, http.StatusInternalServerError, "Sorry, we could not place your order. Your cart is unchanged; please try again.")
+		return
+	}
+	s.carts.clear(ss.cartKey())
+	s.log.Info("order placed", "order", o.ID, "total", money(o.TotalCents), "customer", o.CustomerID)
+	http.Redirect(w, r, "/order/"+o.ID, http.StatusSeeOther)
+}
+
+// orderPage shows an order to the session that placed it, the customer it
+// belongs to, and operators (the side panel links here); to anyone else
+// it does not exist.
+func (s *shop) orderPage(w http.ResponseWriter, r *http.Request) {
+	o, found := s.orders.get(r.PathValue("id"))
+	ss, hasSession := s.readSession(r)
+	allowed := found && (s.currentOperator(r) != nil ||
+		(hasSession && o.Owner == s.sign.mac("order-owner", ss.ID)) ||
+		(hasSession && ss.Customer != nil && o.CustomerID == ss.Customer.ID))
+	if !allowed {
+		s.fail(w, r, http.StatusNotFound, "We could not find that order. If you placed it while logged in, please log in to see it.")
+		return
+	}
+	s.render(w, r, http.StatusOK, "order", "Order "+o.ID, o)
+}
+
+// loginForm is the data of both login pages.
+type loginForm struct {
+	Email, Next, Error string
+	Demo               any // the demo accounts to show
+}
+
+func (s *shop) loginPage(w http.ResponseWriter, r *http.Request) {
+	next, err := safeNext(r.URL.Query().Get("next"))
+	if err != nil {
+		s.fail(w, r, http.StatusBadRequest, "That login link is not valid.")
+		return
+	}
+	if ss, _ := s.readSession(r); ss.Customer != nil {
+		http.Redirect(w, r, orDefault(next, "/account"), http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, "login", "Log in", loginForm{Next: next, Demo: demoCustomers})
+}
+
+// login checks a customer's credentials, starts a fresh session for them
+// (moving the anonymous cart into theirs) and binds the chat visitor to
+// the customer with Identify, so their chat history follows them.
+func (s *shop) login(w http.ResponseWriter, r *http.Request) {
+	old, ok := s.checkPost(w, r)
+	if !ok {
+		return
+	}
+	next, err := safeNext(r.PostForm.Get("next"))
+	if err != nil {
+		s.fail(w, r, http.StatusBadRequest, "That login link is not valid.")
+		return
+	}
+	email := strings.TrimSpace(r.PostForm.Get("email"))
+	var c *customer
+	for i := range demoCustomers {
+		if strings.EqualFold(demoCustomers[i].Email, email) {
+			c = &demoCustomers[i]
+		}
+	}
+	if c == nil || !checkPassword(c.Password, r.PostForm.Get("password")) {
+		s.render(w, r, http.StatusUnauthorized, "login", "Log in", loginForm{Email: email, Next: next, Error: "Wrong email or password.", Demo: demoCustomers})
+		return
+	}
+	ss := session{ID: randomID(), Customer: c} // a new id: no session fixation
+	s.carts.merge(old.cartKey(), ss.cartKey())
+	s.setSession(w, r, ss)
+	// The chat cookie's Path is /chat/, so this request does not carry
+	// the anonymous visitor: Identify switches to (or creates) the
+	// customer's visitor rather than adopting the anonymous one.
+	if _, err := s.chat.Identify(w, r, chat.Customer{ID: c.ID, Name: c.Name, Email: c.Email}); err != nil {
+		s.log.Error("chat identify", "customer", c.ID, "err", err)
+	}
+	http.Redirect(w, r, orDefault(next, "/"), http.StatusSeeOther)
+}
+
+func (s *shop) logout(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.checkPost(w, r); !ok {
+		return
+	}
+	s.setSession(w, r, session{ID: randomID()})
+	s.chat.Forget(w) // a shared computer must not keep the customer's chat
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (s *shop) account(w http.ResponseWriter, r *http.Request) {
+	ss, _ := s.readSession(r)
+	if ss.Customer == nil {
+		http.Redirect(w, r, "/login?next=/account", http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, "account", "Your orders", s.orders.byCustomer(ss.Customer.ID))
+}
+
+const consolePath = "/chat/console/"
+
+func (s *shop) operatorLoginPage(w http.ResponseWriter, r *http.Request) {
+	next, err := safeNext(r.URL.Query().Get("next"))
+	if err != nil {
+		s.fail(w, r, http.StatusBadRequest, "That login link is not valid: it must point to a page of this shop.")
+		return
+	}
+	if s.currentOperator(r) != nil {
+		http.Redirect(w, r, orDefault(next, consolePath), http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, "operator_login", "Operator login", loginForm{Next: next, Demo: demoOperators})
+}
+
+// operatorLogin checks an operator's credentials and sets the signed
+// operator cookie that operatorAuth (the chat Operators hook) accepts.
+func (s *shop) operatorLogin(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.checkPost(w, r); !ok {
+		return
+	}
+	next, err := safeNext(r.PostForm.Get("next"))
+	if err != nil {
+		s.fail(w, r, http.StatusBadRequest, "That login link is not valid: it must point to a page of this shop.")
+		return
+	}
+	email := strings.TrimSpace(r.PostForm.Get("email"))
+	var op *demoOperator
+	for i := range demoOperators {
+		if strings.EqualFold(demoOperators[i].Email, email) {
+			op = &demoOperators[i]
+		}
+	}
+	if op == nil || !checkPassword(op.Password, r.PostForm.Get("password")) {
+		s.render(w, r, http.StatusUnauthorized, "operator_login", "Operator login", loginForm{Email: email, Next: next, Error: "Wrong email or password.", Demo: demoOperators})
+		return
+	}
+	c := s.operatorCookie(op.ID)
+	c.Secure = s.secure(r)
+	http.SetCookie(w, c)
+	s.log.Info("operator logged in", "operator", op.ID)
+	http.Redirect(w, r, orDefault(next, consolePath), http.StatusSeeOther)
+}
+
+func (s *shop) operatorLogout(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.checkPost(w, r); !ok {
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: operatorCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, "/operator/login", http.StatusSeeOther)
+}
+
+// orDefault returns s, or def when s is empty.
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+var errNoBase = errors.New("no base URL known")
+
+// baseURL is the shop's absolute URL for links sent to operators.
+func (s *shop) baseURL() (string, error) {
+	if s.cfg.BaseURL != "" {
+		return s.cfg.BaseURL, nil
+	}
+	if b, _ := s.learned.Load().(string); b != "" {
+		return b, nil
+	}
+	return "", errNoBase
+}
