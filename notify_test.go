@@ -257,7 +257,10 @@ func TestBusinessHours(t *testing.T) {
 	}
 	// Outside hours, visitors see the team as unavailable even with an operator online.
 	closed := &chat.BusinessHours{Open: []chat.OpenSpan{{Days: []time.Weekday{time.Monday}, From: "09:00", To: "09:01"}}}
-	ts := newTestServer(t, func(c *chat.Config) { c.BusinessHours = closed; c.Now = func() time.Time { return mon.Add(-12 * time.Hour) } })
+	ts := newTestServer(t, func(c *chat.Config) {
+		c.BusinessHours = closed
+		c.Now = func() time.Time { return mon.Add(-12 * time.Hour) }
+	})
 	ts.operator(t, "alice", nil)
 	if ts.visitor(t, nil).Available() {
 		t.Fatal("available outside business hours")
