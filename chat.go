@@ -74,6 +74,10 @@ type Config struct {
 
 	// CookieName names the visitor cookie. Default "shopchat_visitor".
 	CookieName string
+	// CookiePath is the visitor cookie's Path. Default "/": the shop's own
+	// pages see the visitor too, so Identify in a login handler can adopt an
+	// anonymous visitor's chats, and tracking can attribute page views.
+	CookiePath string
 	// CookieSecure forces the Secure cookie attribute. Default: set when the
 	// request came over TLS.
 	CookieSecure bool
@@ -213,6 +217,7 @@ func New(cfg Config) (*Server, error) {
 	defaultTo(&cfg.WaitEstimate, time.Minute)
 	defaultTo(&cfg.PresenceTTL, 30*time.Second)
 	defaultTo(&cfg.CookieName, "shopchat_visitor")
+	defaultTo(&cfg.CookiePath, "/")
 	defaultTo(&cfg.VisitorTokenTTL, 180*24*time.Hour)
 	defaultTo(&cfg.MaxMessageLength, 4000)
 	defaultTo(&cfg.SendQueue, 1024)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -163,4 +164,12 @@ func (c *rawConn) hello() protocol.ServerFrame {
 	w := c.until(protocol.TypeWelcome)
 	c.until(protocol.TypeSynced)
 	return w
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
 }

@@ -91,7 +91,7 @@ func (s *Server) setVisitorCookie(w http.ResponseWriter, r *http.Request, v *Vis
 	http.SetCookie(w, &http.Cookie{
 		Name:     s.cfg.CookieName,
 		Value:    s.tokens.sign(v.ID, s.now()),
-		Path:     s.cfg.Path,
+		Path:     s.cfg.CookiePath,
 		MaxAge:   int(s.cfg.VisitorTokenTTL / time.Second),
 		HttpOnly: true,
 		Secure:   s.cfg.CookieSecure || r.TLS != nil,
@@ -189,7 +189,7 @@ func (s *Server) Identify(w http.ResponseWriter, r *http.Request, c Customer) (*
 // shared computer; the next page starts an anonymous visitor.
 func (s *Server) Forget(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{
-		Name: s.cfg.CookieName, Value: "", Path: s.cfg.Path, MaxAge: -1,
+		Name: s.cfg.CookieName, Value: "", Path: s.cfg.CookiePath, MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode,
 	})
 }

@@ -172,7 +172,23 @@ func (ss *session) run(ctx context.Context) {
 		if err != nil {
 			return
 		}
-		if !ss.frame(ctx, data, &hello) {
+		more := false
+		if hello {
+			more = ss.frame(ctx, data, &hello)
+		} else {
+			// Until hello is done, frames are handled on a helper goroutine
+			// that exits afterwards. hello is the deepest work a session
+			// does (store queries, the welcome's JSON): done here it would
+			// grow the reader's stack to 8 KB or more, and the runtime never
+			// shrinks it back below 8 KB, since a reader parked in Read
+			// (coder/websocket, bufio, poll) already uses more than a
+			// quarter of that. A connection idle after hello, the common
+			// case, so keeps a 4 KB stack.
+			done := make(chan bool, 1)
+			go func() { done <- ss.frame(ctx, data, &hello) }()
+			more = <-done
+		}
+		if !more {
 			return
 		}
 	}

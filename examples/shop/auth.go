@@ -153,7 +153,9 @@ func (ss session) cartKey() string {
 	return "session:" + ss.ID
 }
 
-func (s *shop) secure(r *http.Request) bool { return r.TLS != nil || strings.HasPrefix(s.cfg.BaseURL, "https:") }
+func (s *shop) secure(r *http.Request) bool {
+	return r.TLS != nil || strings.HasPrefix(s.cfg.BaseURL, "https:")
+}
 
 // readSession returns the request's valid session, if any.
 func (s *shop) readSession(r *http.Request) (session, bool) {

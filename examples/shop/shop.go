@@ -15,9 +15,12 @@
 // # Logging in from a test
 //
 //   - Operator: add s.operatorCookie("alice") (or "bob") to a request or a
-//     cookie jar for the server's URL, or pass it to client.DialOperator in
-//     client.Options.Header{"Cookie": {c.String()}}. The browser flow is
-//     /operator/login (alice@shop.test / alice, bob@shop.test / bob).
+//     cookie jar for the server's URL, or pass it to client.DialOperator as
+//     client.Options{Header: http.Header{"Cookie": {c.Name + "=" + c.Value}}}
+//     (not c.String(), which is Set-Cookie syntax). The browser flow is
+//     /operator/login (alice@shop.test / alice, bob@shop.test / bob); in a
+//     browser test, set the cookie with its name, value, path "/" and the
+//     server's host.
 //   - Customer: s.customerCookie("carol") (or "dave") is a logged-in shop
 //     session; it does not bind the chat visitor (the /login form does, via
 //     chat Identify): carol@example.com / carol, dave@example.com / dave.
@@ -270,7 +273,7 @@ func securityHeaders(next http.Handler) http.Handler {
 func staticHandler(static fs.FS) http.Handler {
 	files := http.FileServerFS(static)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/") { // no directory listings
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") { // no directory listings
 			http.NotFound(w, r)
 			return
 		}

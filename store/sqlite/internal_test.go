@@ -117,6 +117,10 @@ func TestMatchExpr(t *testing.T) {
 		"Zürich e\u0301cole":     "\"Zürich\"* \"e\u0301cole\"*",
 		`"*^:()-+{}`:             ``,
 		"":                       ``,
+		"a a A a":                `"a"*`,
+		"ord Order o or":         `"Order"*`,
+		"order ord parcel p":     `"order"* "parcel"*`,
+		"ab ba":                  `"ab"* "ba"*`,
 	} {
 		assert.Equal(t, want, matchExpr(in), "matchExpr(%q)", in)
 		assert.NotContains(t, strings.Trim(want, `"*`), `"""`)

@@ -85,11 +85,36 @@ func words(text string) []string {
 	return strings.FieldsFunc(text, func(r rune) bool { return !isWordRune(r) })
 }
 
-// matchExpr returns the FTS5 expression for text: every word as a quoted
-// prefix string, "w1"* "w2"*, or "" if text has no word. A word cannot
-// contain a double quote, but it is escaped (doubled) all the same.
-func matchExpr(text string) string {
+// queryWords returns the words of a query that matter: a word that is a
+// prefix of another (case-insensitively), or repeats one, adds nothing to
+// "every word as a word prefix" and is left out. Besides being shorter,
+// this keeps FTS5 from evaluating the same prefix many times over, which
+// grows quadratically ("a a a ..." within 256 bytes would take seconds).
+func queryWords(text string) []string {
 	ws := words(text)
+	lower := make([]string, len(ws))
+	for i, w := range ws {
+		lower[i] = strings.ToLower(w)
+	}
+	keep := ws[:0:0]
+outer:
+	for i, w := range ws {
+		for j := range ws {
+			if j != i && strings.HasPrefix(lower[j], lower[i]) && (len(lower[j]) > len(lower[i]) || j < i) {
+				continue outer // covered by a longer word, or a repeat of an earlier one
+			}
+		}
+		keep = append(keep, w)
+	}
+	return keep
+}
+
+// matchExpr returns the FTS5 expression for text: every word that matters
+// as a quoted prefix string, "w1"* "w2"*, or "" if text has no word. A
+// word cannot contain a double quote, but it is escaped (doubled) all the
+// same.
+func matchExpr(text string) string {
+	ws := queryWords(text)
 	if len(ws) == 0 {
 		return ""
 	}
