@@ -38,8 +38,10 @@ type Config struct {
 	AllowedOrigins []string
 	// Router picks operators. Default LeastBusy().
 	Router Router
-	// Notifier sends offline mail, missed replies and transcripts. Default:
-	// none.
+	// Notifier receives notifications: offline mail, missed replies and
+	// transcripts for people (notify/email), and every conversation event
+	// for the shop's systems (notify/webhook); chat.Multi combines them.
+	// Default: none.
 	Notifier Notifier
 	// Broker fans out events between nodes. Default: none, a single process.
 	Broker Broker

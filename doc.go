@@ -55,5 +55,7 @@
 //
 // Config.Metrics receives these counters: connections_total,
 // conversations_total, messages_total, frames_rate_limited_total,
-// slow_consumer_disconnects_total.
+// slow_consumer_disconnects_total, notifications_total,
+// notifications_failed_total, notifications_dropped_total,
+// email_replies_total.
 package chat

@@ -126,6 +126,7 @@ func (s *Server) notifyLoop() {
 	for {
 		select {
 		case <-s.ctx.Done():
+			s.flushNotifications()
 			return
 		case n := <-s.notifications:
 			ctx, cancel := context.WithTimeout(s.ctx, 2*time.Minute)
@@ -138,6 +139,25 @@ func (s *Server) notifyLoop() {
 			} else {
 				s.add("notifications_total", 1)
 			}
+		}
+	}
+}
+
+// flushNotifications hands what is still queued to the Notifier on
+// shutdown; notify/email and notify/webhook only queue it, and deliver it
+// in their own Close.
+func (s *Server) flushNotifications() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		select {
+		case n := <-s.notifications:
+			s.enrich(ctx, &n)
+			if err := s.cfg.Notifier.Notify(ctx, n); err != nil {
+				s.logErr("notify on shutdown", err, "kind", n.Kind)
+			}
+		default:
+			return
 		}
 	}
 }
@@ -169,7 +189,7 @@ func (s *Server) notifyAbout(kind NotificationKind, c *Conversation, ms ...*Mess
 	}
 	n := Notification{Kind: kind, Conversation: c, Messages: ms}
 	if len(ms) > 0 {
-		n.ID = fmt.Sprintf("%s:%s:%d", kind, c.ID, ms[len(ms)-1].Seq)
+		n.ID = fmt.Sprintf("%s:%s:%d:%d", kind, c.ID, c.Epoch, ms[len(ms)-1].Seq)
 	}
 	s.notify(n)
 }

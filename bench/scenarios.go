@@ -231,6 +231,9 @@ func RunPairs(ctx context.Context, t Target, pc PairsConfig) (res Result, err er
 	sctx, cancel := context.WithTimeout(ctx, pc.Duration+30*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
+	if secs := int(pc.Duration.Seconds() * 0.8); secs > 0 {
+		go saveProfileAs(t, "profile?seconds="+strconv.Itoa(secs), "cpu.pb.gz")
+	}
 	t0 := time.Now().Add(20 * time.Millisecond)
 	if pc.Rate > 0 { // open loop: sends leave on schedule whatever happened to earlier ones
 		total := int64(pc.Rate * pc.Duration.Seconds())
@@ -463,7 +466,9 @@ func RunStorm(ctx context.Context, t Target, n, nOps, missed int) (res Result, e
 
 // saveProfile saves the server's pprof profile (heap, goroutine...) to
 // $BENCH_PROFILE_DIR/<name>.pb.gz when that variable is set.
-func saveProfile(t Target, name string) {
+func saveProfile(t Target, name string) { saveProfileAs(t, name, name+".pb.gz") }
+
+func saveProfileAs(t Target, name, file string) {
 	dir := os.Getenv("BENCH_PROFILE_DIR")
 	if dir == "" {
 		return
@@ -473,7 +478,7 @@ func saveProfile(t Target, name string) {
 		return
 	}
 	defer resp.Body.Close()
-	f, err := os.Create(filepath.Join(dir, name+".pb.gz"))
+	f, err := os.Create(filepath.Join(dir, file))
 	if err != nil {
 		return
 	}

@@ -231,8 +231,19 @@
       if (e.fail || sentNow.has(e.id) || (e.wait && outbox.some(x => x.id === e.wait))) continue;
       const f = { type: e.type, id: e.id };
       if (e.type === 'message') { f.text = e.text; if (e.dept) f.department = e.dept; } else Object.assign(f, { name: e.name || undefined, email: e.email || undefined, fields: e.fields });
-      if (send(f)) sentNow.add(e.id);
+      if (send(f)) { sentNow.add(e.id); watch(); }
     }
+  };
+  // A socket that died silently (no close event yet) would keep messages "sending":
+  // when sent frames wait for acks and nothing at all arrived for 12 s, reconnect.
+  let lastRx = 0, watchT = 0;
+  const watch = () => {
+    if (watchT) return;
+    watchT = setTimeout(() => {
+      watchT = 0;
+      if (!ready || !outbox.some(e => sentNow.has(e.id))) return;
+      if (Date.now() - lastRx > 12000) ws.close(); else watch();
+    }, 12500);
   };
   const setConn = s => {
     host.setAttribute('data-state', s);
@@ -285,6 +296,7 @@
     };
     s.onmessage = e => {
       if (ws !== s) return;
+      lastRx = Date.now();
       let f;
       try { f = JSON.parse(e.data); } catch (x) { return; }
       onFrame(f);
@@ -782,6 +794,14 @@
   // ---- start
   const start = () => {
     document.body.append(host);
+    // Pages that swap <body> (Turbo, some SPAs) would drop the widget: put it back, state intact.
+    const keep = new MutationObserver(() => {
+      if (host.isConnected || !document.body) return;
+      document.body.append(host);
+      keep.disconnect(); keep.observe(document.documentElement, { childList: true }); keep.observe(document.body, { childList: true });
+    });
+    keep.observe(document.documentElement, { childList: true });
+    keep.observe(document.body, { childList: true });
     connect();
     addEventListener('online', reconnectNow);
     addEventListener('pagehide', saveNow);

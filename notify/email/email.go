@@ -328,6 +328,10 @@ func (n *Notifier) deliver(j *job) {
 		case <-t.C:
 		case <-n.ctx.Done():
 			t.Stop()
+			n.add("email_send_failures_total")
+			n.log.Error("email: notifier closed: gave up retrying", "kind", j.kind, "conversation", j.conv,
+				"to", strings.Join(j.to, ", "), "attempts", attempt+1, "err", err)
+			return
 		}
 	}
 }

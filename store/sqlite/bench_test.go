@@ -1,17 +1,14 @@
 package sqlite_test
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/shopchat/chat"
-	"github.com/shopchat/chat/store/sqlite"
 )
 
 // BenchmarkAppendParallel measures acknowledged appends (each returns
@@ -22,10 +19,8 @@ import (
 //	go test -run '^$' -bench AppendParallel -benchtime 20000x ./store/sqlite/
 //	go test -run '^$' -bench AppendParallel -benchtime 20000x -cpu 2 ./store/sqlite/
 func BenchmarkAppendParallel(b *testing.B) {
-	ctx := context.Background()
 	s := openTemp(b)
 	const convs = 512
-	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	for i := range convs {
 		v := &chat.Visitor{ID: fmt.Sprintf("v%d", i), CreatedAt: t0, LastSeenAt: t0}
 		if err := s.CreateVisitor(ctx, v); err != nil {
@@ -69,10 +64,6 @@ func BenchmarkAppendParallel(b *testing.B) {
 		mu.Unlock()
 	})
 	elapsed := time.Since(start)
-	{
-		bt, it, ns := sqlite.DebugBatches.Swap(0), sqlite.DebugItems.Swap(0), sqlite.DebugBusyNs.Swap(0)
-		b.Logf("batches=%d items=%d avg=%.1f busy=%v per-item=%v elapsed=%v", bt, it, float64(it)/float64(bt), time.Duration(ns), time.Duration(ns/max(it, 1)), elapsed)
-	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-us/msg")
@@ -81,13 +72,4 @@ func BenchmarkAppendParallel(b *testing.B) {
 		b.ReportMetric(float64(lats[len(lats)/2].Microseconds())/1000, "p50-ms")
 		b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds())/1000, "p99-ms")
 	}
-}
-
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -46,7 +46,9 @@ func dbErr(op string, err error) error {
 		errors.Is(err, chat.ErrCapacity) || errors.Is(err, chat.ErrClosed) {
 		return err
 	}
-	if errors.Is(err, sql.ErrConnDone) || strings.Contains(err.Error(), "database is closed") {
+	if errors.Is(err, sql.ErrConnDone) || strings.Contains(err.Error(), "database is closed") ||
+		strings.Contains(err.Error(), "statement is closed") {
+		// Close ran while the call was in flight.
 		return errClosed
 	}
 	if isUnique(err, "") {

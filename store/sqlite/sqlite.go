@@ -181,7 +181,7 @@ func open(path string, migs []migration, opts ...Option) (*Store, error) {
 		// the background; the writer checkpoints itself only if the WAL
 		// passes 32 MiB (4096-byte pages) all the same.
 		"PRAGMA wal_autocheckpoint = 8192",
-		"PRAGMA cache_size = -16384",           // 16 MiB page cache for the writer
+		"PRAGMA cache_size = -16384", // 16 MiB page cache for the writer
 		"PRAGMA temp_store = MEMORY",
 	} {
 		if _, err := s.wconn.ExecContext(ctx, p); err != nil {

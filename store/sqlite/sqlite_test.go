@@ -581,6 +581,7 @@ func TestConcurrentReadsDuringWrites(t *testing.T) {
 						return
 					}
 				}
+				time.Sleep(time.Millisecond)
 			}
 		})
 	}

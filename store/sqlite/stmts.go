@@ -11,7 +11,7 @@ import (
 
 // Column lists, in the order the scan functions read them.
 const (
-	visitorCols = `id, coalesce(customer_id, ''), name, email, created_at, last_seen_at`
+	visitorCols  = `id, coalesce(customer_id, ''), name, email, created_at, last_seen_at`
 	operatorCols = `id, name, email, avatar_url, departments, capacity, presence, presence_expires, last_assigned_at`
 	convCols     = `id, visitor_id, status, operator_id, department, last_seq, visitor_read_seq, operator_read_seq,
 	created_at, queued_at, assigned_at, closed_at`
@@ -81,10 +81,10 @@ RETURNING ` + convCols,
 		&w.readVisitor:   `UPDATE conversations SET visitor_read_seq = max(visitor_read_seq, ?) WHERE id = ? RETURNING ` + convCols,
 		&w.readOperator:  `UPDATE conversations SET operator_read_seq = max(operator_read_seq, ?) WHERE id = ? RETURNING ` + convCols,
 		&w.countAssigned: `SELECT count(*) FROM conversations WHERE operator_id = ? AND status = 'assigned'`,
-		&w.purge:         `DELETE FROM conversations WHERE id IN
+		&w.purge: `DELETE FROM conversations WHERE id IN
 	(SELECT id FROM conversations WHERE status = 'closed' AND closed_at < ? LIMIT ?)`,
 
-		&w.dupMsg:  `SELECT ` + msgCols + ` FROM messages WHERE conversation_id = ? AND client_id = ?`,
+		&w.dupMsg: `SELECT ` + msgCols + ` FROM messages WHERE conversation_id = ? AND client_id = ?`,
 		// The hot path in one statement: bump the sequence of an open
 		// conversation unless the client id was used (no row: slow path).
 		&w.bumpSeq: `UPDATE conversations SET last_seq = last_seq + 1

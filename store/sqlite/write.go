@@ -108,9 +108,7 @@ func (s *Store) writer() {
 			runtime.Gosched()
 			yielded = true
 		}
-		t := time.Now()
 		s.commit(batch)
-		debugRecord(len(batch), time.Since(t))
 		clear(batch)
 		select {
 		case s.kick <- struct{}{}:

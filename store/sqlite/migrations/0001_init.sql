@@ -6,7 +6,7 @@
 
 CREATE TABLE meta (
 	key   TEXT PRIMARY KEY,
-	value ANY NOT NULL
+	value NOT NULL -- no type: stored as given
 ) WITHOUT ROWID;
 
 -- The epoch identifies this database's copy of the history: a random

@@ -1,0 +1,286 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// The browser tests drive the real widget and console in headless Chromium
+// against the demo shop. Without Chromium they skip, except in CI
+// (CI set), where .ci/run installs it and they must run.
+
+// chromiumPath finds Debian's Chromium.
+func chromiumPath(t testing.TB) string {
+	for _, name := range []string{"chromium", "chromium-chromium", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("Chromium not found: .ci/run installs it (apt-get install chromium)")
+	}
+	t.Skip("Chromium not installed (apt-get install chromium); CI runs these tests")
+	return ""
+}
+
+// chromium is one Chromium with its own profile: its own cookies, like a
+// separate person's computer.
+type chromium struct {
+	t   testing.TB
+	ctx context.Context
+}
+
+func newChromium(t testing.TB, width, height int64) *chromium {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(int(width), int(height)),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	b := &chromium{t: t, ctx: ctx}
+	// Start the chromium now, so a Chromium that cannot start fails here.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, height)); err != nil {
+		t.Fatalf("Chromium did not start: %v", err)
+	}
+	return b
+}
+
+// run runs actions with a deadline.
+func (b *chromium) run(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// eval evaluates a JavaScript expression and returns its value.
+func eval[T any](b *chromium, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.t.Fatalf("eval %s: %v", expr, err)
+	}
+	return v
+}
+
+// waitFor polls a JavaScript predicate on every DOM change until it holds.
+func (b *chromium) waitFor(what, predicate string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	var err error
+	for ctx.Err() == nil {
+		// A poll does not survive a navigation (a form submit, a
+		// redirect): poll again on the new page.
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](predicate, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(25*time.Second)))
+		if err == nil || !(strings.Contains(err.Error(), "navigated or closed") || strings.Contains(err.Error(), "Cannot find context")) {
+			break
+		}
+	}
+	if err != nil {
+		b.t.Fatalf("waiting for %s (%s): %v\npage: %s", what, predicate, err, b.debugState())
+	}
+}
+
+func (b *chromium) debugState() string {
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	s, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
+		const h = document.querySelector('#shopchat');
+		const w = h && h.shadowRoot ? h.shadowRoot.textContent.slice(0, 600) : '';
+		return location.href + ' | body ' + (document.body.dataset.state || '') + ' | widget ' + (h ? h.dataset.state : 'none') + ' | ' + w.replace(/\s+/g, ' ') + ' | ' + document.body.innerText.slice(0, 600).replace(/\s+/g, ' ');
+	})()`))
+	return s
+}
+
+func (b *chromium) navigate(url string) {
+	b.t.Helper()
+	b.run("navigate "+url, chromedp.Navigate(url))
+	// Any alert() (an injected script running) is counted, not shown.
+	eval[bool](b, `(window.__alerts = 0, window.alert = () => { window.__alerts++ }, true)`)
+}
+
+// screenshot saves the viewport as name.png under dir.
+func (b *chromium) screenshot(dir, name string) string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	path := filepath.Join(dir, name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	return path
+}
+
+// screenshotDir is docs/screenshots when SHOPCHAT_UPDATE_SCREENSHOTS=1
+// (to refresh the README's pictures), else a temporary directory.
+func screenshotDir(t testing.TB) string {
+	if os.Getenv("SHOPCHAT_UPDATE_SCREENSHOTS") == "1" {
+		dir := filepath.Join("..", "..", "docs", "screenshots")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	return t.TempDir()
+}
+
+// js quotes s as a JavaScript string literal.
+func js(s string) string { return fmt.Sprintf("%q", s) }
+
+// In the widget's shadow root.
+const w = `document.querySelector('#shopchat').shadowRoot`
+
+func widgetQ(sel string) string { return w + `.querySelector(` + js(sel) + `)` }
+
+// setValue types text into an input the way a person would, firing input
+// events (the widget sends typing frames with the draft from them).
+func setValueJS(el, text string) string {
+	return `(() => { const el = ` + el + `; el.focus(); el.value = ` + js(text) + `; el.dispatchEvent(new Event('input', {bubbles: true})); return true })()`
+}
+
+func messagesText(root string) string {
+	return `Array.from(` + root + `.querySelectorAll('[data-sc=message]')).map(m => m.dataset.kind + ':' + (m.querySelector('[data-sc=text]') || {}).textContent).join('\n')`
+}
+
+func TestBrowserVisitorAndOperator(t *testing.T) {
+	shots := screenshotDir(t)
+	_, ts := startShop(t, shopConfig{})
+
+	visitor := newChromium(t, 1280, 800)
+	visitor.navigate(ts.URL + "/")
+	visitor.waitFor("the widget to connect", `document.querySelector('#shopchat')?.dataset.state === 'ready'`)
+	visitor.waitFor("the launcher", widgetQ("[data-sc=launcher]")+` !== null`)
+	// The launcher sits in a corner and covers nothing else: the page's
+	// centre is still the shop's.
+	if !eval[bool](visitor, `document.elementFromPoint(innerWidth/2, innerHeight/2) !== document.querySelector('#shopchat')`) {
+		t.Error("the widget covers the middle of the page")
+	}
+	visitor.screenshot(shots, "widget-closed")
+
+	// Nobody is online: opening the widget shows the offline form.
+	visitor.run("open the widget", chromedp.Evaluate[chromedp.Void](widgetQ("[data-sc=launcher]")+`.click()`))
+	visitor.waitFor("the panel", `!`+widgetQ("[data-sc=panel]")+`.hidden`)
+	visitor.waitFor("the offline form", `!`+widgetQ("[data-sc=offline-form]")+`.hidden`)
+	visitor.screenshot(shots, "widget-offline")
+
+	// An operator logs in to the shop and opens the console.
+	operator := newChromium(t, 1366, 768)
+	operator.navigate(ts.URL + "/operator/login?next=/chat/console/")
+	operator.run("log in", chromedp.Evaluate[chromedp.Void](`(() => {
+		document.querySelector('input[name=email]').value = 'alice@shop.test';
+		document.querySelector('input[name=password]').value = 'alice';
+		document.querySelector('input[name=password]').form.submit();
+	})()`))
+	operator.waitFor("the console", `location.pathname === '/chat/console/' && document.body.dataset.state === 'ready'`)
+	eval[bool](operator, `(window.__alerts = 0, window.alert = () => { window.__alerts++ }, true)`)
+
+	// Now someone is online: the widget offers the chat instead.
+	visitor.waitFor("the chat input", ``+widgetQ("[data-sc=offline-form]")+`.hidden && !!`+widgetQ("[data-sc=input]"))
+
+	// The visitor says hello; the conversation reaches the operator.
+	visitor.run("type hello", chromedp.Evaluate[chromedp.Void](setValueJS(widgetQ("[data-sc=input]"), "Hi there")))
+	visitor.run("send hello", chromedp.Evaluate[chromedp.Void](widgetQ("[data-sc=send]")+`.click()`))
+	operator.waitFor("the conversation in the console", `document.querySelector('[data-sc=conv-item], [data-sc=queue-item]') !== null`)
+	operator.run("accept if queued", chromedp.Evaluate[chromedp.Void](`(() => {
+		const q = document.querySelector('[data-sc=queue-item] [data-sc=accept]');
+		if (q) q.click();
+		return true })()`))
+	operator.waitFor("my conversation", `document.querySelector('[data-sc=conv-item]') !== null`)
+	operator.run("open it", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-sc=conv-item]').click()`))
+	operator.waitFor("the thread", `document.querySelector('[data-sc=thread]:not([hidden])') !== null`)
+	operator.waitFor("the hello", `Array.from(document.querySelectorAll('[data-sc=thread]:not([hidden]) [data-sc=message][data-kind=visitor] [data-sc=text]')).some(e => e.textContent === 'Hi there')`)
+	visitor.waitFor("the operator's name in the widget", `(`+widgetQ("[data-sc=operator-name]")+`?.textContent || '').includes('Alice')`)
+
+	// The visitor types: the operator sees the draft before it is sent.
+	visitor.run("type a draft", chromedp.Evaluate[chromedp.Void](setValueJS(widgetQ("[data-sc=input]"), "Hello, do you ship to Norway?")))
+	operator.waitFor("the sneak peek", `(document.querySelector('[data-sc=draft]')?.textContent || '').includes('Hello, do you ship to Norway?')`)
+	visitor.run("send", chromedp.Evaluate[chromedp.Void](widgetQ("[data-sc=send]")+`.click()`))
+	operator.waitFor("the visitor's message", `Array.from(document.querySelectorAll('[data-sc=thread]:not([hidden]) [data-sc=message][data-kind=visitor] [data-sc=text]')).some(e => e.textContent === 'Hello, do you ship to Norway?')`)
+
+	// The operator replies; the visitor sees it with the operator's name.
+	operator.run("reply", chromedp.Evaluate[chromedp.Void](setValueJS(`document.querySelector('[data-sc=input]')`, "Yes, in 3-5 days.")))
+	operator.run("send reply", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-sc=send]').click()`))
+	visitor.waitFor("the operator's reply with the name", `Array.from(`+w+`.querySelectorAll('[data-sc=message][data-kind=operator]')).some(m => m.querySelector('[data-sc=text]').textContent === 'Yes, in 3-5 days.' && m.querySelector('[data-sc=author]')?.textContent.includes('Alice'))`)
+
+	// An internal note: in the console, never in the widget.
+	operator.run("write a note", chromedp.Evaluate[chromedp.Void](`(() => { const n = document.querySelector('[data-sc=note-toggle]'); if (!n.checked) n.click(); return true })()`))
+	operator.run("note text", chromedp.Evaluate[chromedp.Void](setValueJS(`document.querySelector('[data-sc=input]')`, "VIP customer, internal only")))
+	operator.run("send note", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-sc=send]').click()`))
+	operator.waitFor("the note in the console", `Array.from(document.querySelectorAll('[data-sc=message][data-kind=note] [data-sc=text]')).some(e => e.textContent === 'VIP customer, internal only')`)
+	operator.run("note off", chromedp.Evaluate[chromedp.Void](`(() => { const n = document.querySelector('[data-sc=note-toggle]'); if (n.checked) n.click(); return true })()`))
+	operator.run("barrier", chromedp.Evaluate[chromedp.Void](setValueJS(`document.querySelector('[data-sc=input]')`, "Anything else?")))
+	operator.run("send barrier", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-sc=send]').click()`))
+	visitor.waitFor("the message after the note", `(`+messagesText(w)+`).includes('Anything else?')`)
+	if eval[bool](visitor, w+`.textContent.includes('VIP customer')`) {
+		t.Fatal("the internal note reached the widget's DOM")
+	}
+
+	// Script in a message is text in both UIs, and runs nowhere.
+	xss := `<img src=x onerror=alert(1)>`
+	visitor.run("type xss", chromedp.Evaluate[chromedp.Void](setValueJS(widgetQ("[data-sc=input]"), xss)))
+	visitor.run("send xss", chromedp.Evaluate[chromedp.Void](widgetQ("[data-sc=send]")+`.click()`))
+	operator.waitFor("the xss as text in the console", `Array.from(document.querySelectorAll('[data-sc=message] [data-sc=text]')).some(e => e.textContent === `+js(xss)+`)`)
+	visitor.waitFor("the xss as text in the widget", `Array.from(`+w+`.querySelectorAll('[data-sc=message] [data-sc=text]')).some(e => e.textContent === `+js(xss)+`)`)
+	for name, b := range map[string]*chromium{"widget": visitor, "console": operator} {
+		root := "document"
+		if name == "widget" {
+			root = w
+		}
+		if n := eval[int](b, root+`.querySelectorAll('[data-sc=messages] img[src=x], [data-sc=thread] img[src=x]').length`); n != 0 {
+			t.Errorf("%s rendered the message as HTML (%d img elements)", name, n)
+		}
+		if n := eval[int](b, `window.__alerts`); n != 0 {
+			t.Errorf("%s ran the injected script (%d alerts)", name, n)
+		}
+	}
+	visitor.screenshot(shots, "widget-open")
+	operator.screenshot(shots, "console")
+
+	// A reload keeps the history.
+	before := eval[string](visitor, messagesText(w))
+	visitor.navigate(ts.URL + "/")
+	visitor.waitFor("the widget after reload", `document.querySelector('#shopchat')?.dataset.state === 'ready'`)
+	visitor.run("open after reload", chromedp.Evaluate[chromedp.Void](`(() => { const p = `+widgetQ("[data-sc=panel]")+`; if (p.hidden) `+widgetQ("[data-sc=launcher]")+`.click(); return true })()`))
+	visitor.waitFor("the history after reload", `(`+messagesText(w)+`).includes('Yes, in 3-5 days.')`)
+	after := eval[string](visitor, messagesText(w))
+	for _, line := range strings.Split(before, "\n") {
+		if strings.HasPrefix(line, "visitor:") || strings.HasPrefix(line, "operator:") {
+			if !strings.Contains(after, line) {
+				t.Errorf("after reload the widget lost %q", line)
+			}
+		}
+	}
+	if strings.Count(after, "Yes, in 3-5 days.") != 1 {
+		t.Errorf("after reload a message is shown %d times", strings.Count(after, "Yes, in 3-5 days."))
+	}
+}
