@@ -16,7 +16,7 @@ var (
 	// French, Spanish, Italian, Dutch and Russian forms. Clients wrap long
 	// ones, so up to three lines are joined. A digit (the date) is
 	// required, so "On Monday I wrote:" stays.
-	attributionRE = regexp.MustCompile(`(?i)^(on|am|le|el|il|op|em|в)\s.*\d.*\s(wrote|schrieb|a écrit|escribió|ha scritto|schreef|escreveu|написал|написала)\s?:$`)
+	attributionRE = regexp.MustCompile(`(?i)^(on|am|le|el|il|op|em|в)\s.*\d.*\s(wrote|schrieb|a écrit|escribió|ha scritto|schreef|escreveu|написал|написала)(\s.*)?\s?:$`)
 	attributionStartRE = regexp.MustCompile(`(?i)^(on|am|le|el|il|op|em|в)\s`)
 	// "-----Original Message-----" (Outlook) and translations.
 	originalRE = regexp.MustCompile(`(?i)^-{2,}\s*(original message|ursprüngliche nachricht|message d'origine|mensaje original|messaggio originale|oorspronkelijk bericht|mensagem original|исходное сообщение)\s*-{2,}$`)
@@ -208,9 +208,20 @@ func htmlToText(src string) string {
 		}
 		b.WriteString(t)
 	}
-	newline := func() {
+	lineBreak := func() { // <br>
 		b.WriteByte('\n')
 		textStart = true
+	}
+	block := func() { // a block element starts or ends: a new line
+		if !textStart {
+			lineBreak()
+		}
+	}
+	paragraph := func() { // a paragraph starts or ends: a blank line
+		block()
+		if b.Len() > 0 && !strings.HasSuffix(b.String(), "\n\n") {
+			lineBreak()
+		}
 	}
 	for i := 0; i < len(src); {
 		if skipUntil != "" {
@@ -296,11 +307,13 @@ func htmlToText(src string) string {
 		}
 		switch name {
 		case "br":
-			newline()
-		case "p", "div", "tr", "table", "ul", "ol", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "section", "article", "header", "footer", "dl", "dt", "dd":
-			newline()
+			lineBreak()
+		case "p", "table", "ul", "ol", "dl", "h1", "h2", "h3", "h4", "h5", "h6":
+			paragraph()
+		case "div", "tr", "pre", "hr", "section", "article", "header", "footer", "dt", "dd", "center", "address":
+			block()
 		case "li":
-			newline()
+			block()
 			if !closing {
 				b.WriteString("- ")
 				textStart = false
@@ -317,9 +330,6 @@ func htmlToText(src string) string {
 	blank := false
 	for _, l := range lines {
 		l = strings.TrimRight(l, " \t")
-		if preDepth == 0 {
-			l = strings.TrimLeft(l, " ")
-		}
 		if l == "" {
 			if !blank && len(out) > 0 {
 				out = append(out, "")

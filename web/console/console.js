@@ -112,9 +112,11 @@
     return d;
   }
 
-  const fmtClock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+  const fmtClock = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
   const fmtDay = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' });
   const fmtFull = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  const fmtCompact = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' });
+  const fmtCompactYear = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
 
   function shortTime(d) {
     if (!d) return '';
@@ -125,6 +127,12 @@
 
   function fullTime(d) {
     return d ? fmtFull.format(d) : '';
+  }
+
+  function compactTime(d) {
+    if (!d) return '';
+    if (d.getFullYear() !== new Date().getFullYear()) return fmtCompactYear.format(d);
+    return fmtCompact.format(d);
   }
 
   function duration(seconds) {
@@ -845,7 +853,7 @@
     const text = h('div', { class: 'msg-text', 'data-sc': 'text' });
     appendLinkified(text, String(m.text || ''));
     let author = '';
-    if (kind === 'visitor') author = (m.author && m.author.name) || c.name;
+    if (kind === 'visitor') author = m.author && m.author.id ? visitorName({ visitor: m.author }) : c.name;
     else if (kind !== 'system') author = (m.author && (m.author.name || m.author.id)) || 'Operator';
     const authorEl = h('span', { class: 'msg-author', 'data-sc': 'author', text: author, hidden: kind === 'system' });
     const el = h('div', { class: `msg msg-${kind}`, 'data-sc': 'message', 'data-kind': kind, 'data-seq': m.seq });
@@ -1787,7 +1795,9 @@
     for (const hit of S.searchHits || []) {
       const m = hit.message || {};
       const t = parseTime(m.ts);
-      const who = m.kind === 'visitor' ? ((m.author && m.author.name) || 'Visitor') : m.kind === 'note' ? 'Note' : m.kind === 'system' ? 'Event' : ((m.author && m.author.name) || 'Operator');
+      const who = m.kind === 'visitor' ? (m.author && m.author.id ? visitorName({ visitor: m.author }) : 'Visitor')
+        : m.kind === 'note' ? `Note by ${(m.author && m.author.name) || 'an operator'}`
+          : m.kind === 'system' ? 'Event' : ((m.author && m.author.name) || 'Operator');
       const el = h('div', { class: 'item search-hit', 'data-sc': 'search-hit', 'data-conv': m.conv || '', 'data-seq': m.seq || '', tabindex: '0', role: 'button' },
         h('div', { class: 'item-main' },
           h('div', { class: 'item-top' }, h('span', { class: 'item-name', text: who }), h('time', { class: 'item-time', text: shortTime(t), title: fullTime(t) })),
@@ -1840,17 +1850,15 @@
       if (value === '' || value === null || value === undefined) return;
       facts.append(h('dt', { text: label }), h('dd', { text: String(value), title: title || undefined }));
     };
+    const when = (label, d) => { if (d) fact(label, compactTime(d), fullTime(d)); };
     if (d) {
       fact('Customer ID', d.customer_id || '');
       if (d.cart_value || d.currency) fact('Cart', money(d.cart_value || 0, d.currency || ''));
-      const fs = parseTime(d.first_seen);
-      const ls = parseTime(d.last_seen);
-      fact('First seen', fs ? fullTime(fs) : '');
-      fact('Last seen', ls ? fullTime(ls) : '');
+      when('First seen', parseTime(d.first_seen));
+      when('Last seen', parseTime(d.last_seen));
     }
     if (c.state && c.state.department) fact('Department', c.state.department);
-    const created = c.state && parseTime(c.state.created);
-    fact('Conversation started', created ? fullTime(created) : '');
+    when('Chat started', c.state && parseTime(c.state.created));
 
     const page = byId('v-page');
     page.textContent = '';

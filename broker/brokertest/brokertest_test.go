@@ -1,0 +1,259 @@
+package brokertest_test
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shopchat/chat"
+	"github.com/shopchat/chat/broker/brokertest"
+)
+
+func TestMain(m *testing.M) {
+	// The in-memory brokers answer in microseconds; a broken one makes a
+	// case wait for what never comes, so wait less than against a server.
+	brokertest.SetTimeouts(time.Second, 2*time.Second, 50*time.Millisecond)
+	os.Exit(m.Run())
+}
+
+// openMemory opens nodes of one fresh in-memory bus per test.
+func openMemory(buffer int, wrap func(*node) chat.Broker) func(testing.TB) chat.Broker {
+	bs := newBus()
+	return func(t testing.TB) chat.Broker {
+		n := bs.open(buffer)
+		t.Cleanup(func() { _ = n.Close() })
+		return wrap(n)
+	}
+}
+
+func asIs(n *node) chat.Broker { return n }
+
+// TestMemory runs the suite, as a backend's test does, against the
+// correct in-memory broker.
+func TestMemory(t *testing.T) {
+	brokertest.Run(t, openMemory(64, asIs))
+}
+
+// recorder is a testing.TB that records failures instead of reporting
+// them, so a case can be run against a broken broker and be expected to
+// fail. FailNow and friends end the case's goroutine with runtime.Goexit,
+// as testing.T does. Cleanups run when the case ends, each given a few
+// seconds (a broken broker may deadlock in its Close); everything else
+// goes to the real test.
+type recorder struct {
+	testing.TB
+	mu       sync.Mutex
+	failed   bool
+	skipped  bool
+	msgs     []string
+	cleanups []func()
+}
+
+func (r *recorder) Helper() {}
+
+func (r *recorder) Log(args ...any) { r.Logf("%s", fmt.Sprintln(args...)) }
+
+func (r *recorder) Logf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, fmt.Sprintf(format, args...))
+}
+
+func (r *recorder) Fail() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failed = true
+}
+
+func (r *recorder) Failed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failed
+}
+
+func (r *recorder) Error(args ...any)                 { r.Log(args...); r.Fail() }
+func (r *recorder) Errorf(format string, args ...any) { r.Logf(format, args...); r.Fail() }
+func (r *recorder) FailNow()                          { r.Fail(); runtime.Goexit() }
+func (r *recorder) Fatal(args ...any)                 { r.Error(args...); runtime.Goexit() }
+func (r *recorder) Fatalf(format string, args ...any) { r.Errorf(format, args...); runtime.Goexit() }
+func (r *recorder) SkipNow()                          { r.skip(); runtime.Goexit() }
+func (r *recorder) Skip(args ...any)                  { r.Log(args...); r.SkipNow() }
+func (r *recorder) Skipf(format string, args ...any)  { r.Logf(format, args...); r.SkipNow() }
+
+func (r *recorder) skip() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.skipped = true
+}
+
+func (r *recorder) Skipped() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.skipped
+}
+
+func (r *recorder) Cleanup(f func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cleanups = append(r.cleanups, f)
+}
+
+func (r *recorder) runCleanups() {
+	r.mu.Lock()
+	fs := r.cleanups
+	r.cleanups = nil
+	r.mu.Unlock()
+	for _, f := range slices.Backward(fs) {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			f()
+		}()
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			r.Logf("a cleanup did not return (left running)")
+		}
+	}
+}
+
+// run runs one case against nodes from open through a recorder.
+func run(t *testing.T, c brokertest.Case, open func(testing.TB) chat.Broker) (failed, skipped bool, log string) {
+	r := &recorder{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Fn(r, open)
+	}()
+	<-done
+	r.runCleanups()
+	return r.Failed(), r.Skipped(), strings.Join(r.msgs, "\n")
+}
+
+// TestRecorderPassesCorrectBroker makes sure a failure seen through the
+// recorder comes from the broken broker, not from the harness, and that
+// the correct broker, which has every optional method, skips nothing.
+func TestRecorderPassesCorrectBroker(t *testing.T) {
+	for _, c := range brokertest.Cases() {
+		failed, skipped, log := run(t, c, openMemory(64, asIs))
+		if failed {
+			t.Errorf("%s failed on the in-memory broker through the recorder:\n%s", c.Name, log)
+		}
+		if skipped {
+			t.Errorf("%s skipped on the in-memory broker:\n%s", c.Name, log)
+		}
+	}
+}
+
+// plain hides every method beyond chat.Broker.
+type plain struct{ chat.Broker }
+
+// TestOptionalMethods checks that a broker without Close and Disrupt skips
+// the cases that need them, saying why, and passes the others (the Slow
+// case without checking drops).
+func TestOptionalMethods(t *testing.T) {
+	for _, c := range brokertest.Cases() {
+		failed, skipped, log := run(t, c, openMemory(64, func(n *node) chat.Broker { return plain{n} }))
+		if failed {
+			t.Errorf("%s failed on a broker without optional methods:\n%s", c.Name, log)
+		}
+		optional := strings.HasPrefix(c.Name, "Close/") || strings.HasPrefix(c.Name, "Reconnect/")
+		switch {
+		case optional && !skipped:
+			t.Errorf("%s did not skip on a broker without Close and Disrupt", c.Name)
+		case optional && !strings.Contains(log, "Close() error") && !strings.Contains(log, "brokertest.Disrupter"):
+			t.Errorf("%s skipped without naming what is missing: %q", c.Name, log)
+		case !optional && skipped:
+			t.Errorf("%s skipped:\n%s", c.Name, log)
+		}
+	}
+}
+
+func TestCaseNamesUnique(t *testing.T) {
+	seen := map[string]bool{}
+	for _, c := range brokertest.Cases() {
+		area, name, ok := strings.Cut(c.Name, "/")
+		if !ok || area == "" || name == "" || strings.Contains(name, "/") || strings.ContainsAny(c.Name, " \t") {
+			t.Errorf("case name %q is not Area/Check", c.Name)
+		}
+		if seen[c.Name] {
+			t.Errorf("case name %q used twice", c.Name)
+		}
+		seen[c.Name] = true
+	}
+}
+
+// TestSuiteCatchesBrokenBrokers runs the whole suite against deliberately
+// broken brokers (broken_test.go) and requires that the named cases fail.
+func TestSuiteCatchesBrokenBrokers(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		buffer int
+		wrap   func(*node) chat.Broker
+		caught []string // cases that must fail
+	}{
+		{"IgnoresCancel", 64, func(n *node) chat.Broker { return ignoresCancel{n} },
+			[]string{"Cancel/StopsDelivery", "Cancel/Pending", "Cancel/Idempotent", "Cancel/FromDeliver"}},
+		{"DeliversQueuedAfterCancel", 64, func(n *node) chat.Broker { return queuesAfterCancel{n} },
+			[]string{"Cancel/Pending"}},
+		{"CancelFromDeliverDeadlocks", 64, func(n *node) chat.Broker { return waitsForItself{n} },
+			[]string{"Cancel/FromDeliver"}},
+		{"CancelRemovesTopic", 64, func(n *node) chat.Broker { return &cancelsTopic{node: n, subs: map[string][]func(){}} },
+			[]string{"Cancel/Idempotent"}},
+		{"CancelTwiceUnrefsTwice", 64, func(n *node) chat.Broker { return &refcounted{node: n, topics: map[string]*rcTopic{}} },
+			[]string{"Cancel/Idempotent"}},
+		{"EveryTopic", 64, func(n *node) chat.Broker { return everyTopic{n} },
+			[]string{"Delivery/EverySubscriber", "Delivery/TopicNames"}},
+		{"TruncatedFoldedTopics", 64, func(n *node) chat.Broker { return foldedTopics{n} },
+			[]string{"Delivery/TopicNames"}},
+		{"LocalOnly", 64, func(n *node) chat.Broker { return localOnly{n} },
+			[]string{"Delivery/OtherNode", "Delivery/EverySubscriber", "Order/OnePublisher", "Payload/Binary"}},
+		{"LiveAfterSubscribeReturns", 64, func(n *node) chat.Broker { return &late{node: n} },
+			[]string{"Delivery/SameNode", "Delivery/OtherNode", "Cancel/Resubscribe", "Concurrency/PublishSubscribe"}},
+		{"Reorders", 64, func(n *node) chat.Broker { return reorders{n} },
+			[]string{"Order/OnePublisher"}},
+		{"TextOnly", 64, func(n *node) chat.Broker { return textOnly{n} },
+			[]string{"Payload/Binary"}},
+		{"SmallLimit", 64, func(n *node) chat.Broker { return smallLimit{n} },
+			[]string{"Payload/Large"}},
+		{"SharesBuffers", 64, func(n *node) chat.Broker { return sharesBuffers{n} },
+			[]string{"Payload/Copies"}},
+		{"DeliversInPublish", 64, func(n *node) chat.Broker { return inPublish(n) },
+			[]string{"Slow/OthersNotBlocked"}},
+		{"UnboundedBuffer", 1 << 30, asIs,
+			[]string{"Slow/OthersNotBlocked"}},
+		{"IgnoresContext", 64, func(n *node) chat.Broker { return ignoresContext{n} },
+			[]string{"Context/Done"}},
+		{"LeaksFailedSubscribe", 64, func(n *node) chat.Broker { return leaksFailedSubscribe{n} },
+			[]string{"Context/Done"}},
+		{"PanicsAfterClose", 64, func(n *node) chat.Broker { return panicsAfterClose{n} },
+			[]string{"Close/AfterClose", "Close/WhileBusy"}},
+		{"NoErrorAfterClose", 64, func(n *node) chat.Broker { return noErrorAfterClose{n} },
+			[]string{"Close/AfterClose", "Close/WhileBusy"}},
+		{"DeliversAfterClose", 64, func(n *node) chat.Broker { return deliversAfterClose{n} },
+			[]string{"Close/AfterClose"}},
+		{"DeadAfterDisrupt", 64, func(n *node) chat.Broker { return deadAfterDisrupt{n} },
+			[]string{"Reconnect/Disrupt"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var failed []string
+			for _, c := range brokertest.Cases() {
+				if f, _, _ := run(t, c, openMemory(tc.buffer, tc.wrap)); f {
+					failed = append(failed, c.Name)
+				}
+			}
+			t.Logf("failing cases: %s", strings.Join(failed, ", "))
+			for _, name := range tc.caught {
+				if !slices.Contains(failed, name) {
+					t.Errorf("%s passed against the broken broker", name)
+				}
+			}
+		})
+	}
+}
