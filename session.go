@@ -21,11 +21,14 @@ type session struct {
 	s       *Server
 	conn    transport.Conn
 	role    string   // protocol.RoleVisitor or protocol.RoleOperator
-	visitor *Visitor // for visitors
-	op      *Operator
-	ip      string
-	topics  []string
-	limiter rateLimiter
+	visitor *Visitor // for visitors; the reader may replace it (profile)
+	// visitorID is the visitor's id, fixed at connect: the writer reads it
+	// instead of visitor, which the reader may replace meanwhile.
+	visitorID string
+	op        *Operator
+	ip        string
+	topics    []string
+	limiter   rateLimiter
 
 	mu      sync.Mutex
 	queue   []event
@@ -72,6 +75,9 @@ func (s *Server) serveOperatorSocket(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, ss *session) {
 	ss.s = s
 	ss.ip = remoteIP(r)
+	if ss.visitor != nil {
+		ss.visitorID = ss.visitor.ID
+	}
 	ss.delivered = make(map[string]int64)
 	ss.limiter = newRateLimiter(s.cfg.MaxFramesPerSecond, s.now())
 	if status, msg := s.admit(ss); status != 0 {
@@ -389,8 +395,8 @@ func (ss *session) process(ev *event) error {
 
 // owns reports whether the session's principal takes part in c.
 func (ss *session) owns(c *Conversation) bool {
-	if ss.visitor != nil {
-		return c.VisitorID == ss.visitor.ID
+	if ss.visitorID != "" {
+		return c.VisitorID == ss.visitorID
 	}
 	return c.OperatorID == ss.op.ID && c.Status == Assigned
 }
@@ -435,7 +441,7 @@ func (ss *session) catchUp(convID string, before int64) error {
 
 func (ss *session) writeMessage(m *Message) error {
 	ss.delivered[m.ConversationID] = m.Seq
-	if ss.visitor != nil && !m.Kind.VisibleToVisitor() {
+	if ss.visitorID != "" && !m.Kind.VisibleToVisitor() {
 		return nil
 	}
 	return ss.write(&protocol.ServerFrame{Type: protocol.TypeMessage, Conv: m.ConversationID, Seq: m.Seq, Message: ss.s.messageFrame(m)})

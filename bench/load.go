@@ -21,7 +21,7 @@ import (
 
 // Target is a running server under test.
 type Target struct {
-	URL   string                     // http://127.0.0.1:port
+	URL   string                       // http://127.0.0.1:port
 	Stats func(gc bool) (Stats, error) // the server process's own figures
 }
 
@@ -229,7 +229,7 @@ func closeAll(cs []*client.Conn) {
 
 // Latency summarises a distribution, in milliseconds.
 type Latency struct {
-	N                            int
+	N                             int
 	P50, P90, P99, P999, Max, Avg float64
 }
 

@@ -61,7 +61,9 @@ func Scenarios(small bool) []Scenario {
 		{Name: "durable", Stores: []string{"sqlite", "postgres"}, Key: p99,
 			Run: pairs(PairsConfig{Pairs: sz(1000, 10), Operators: sz(10, 2), Rate: rate(5000), Duration: dur(10 * time.Second)})},
 		{Name: "storm", Stores: []string{"memory"}, Key: func(r Result) float64 { return r.ResumeRate },
-			Run: func(ctx context.Context, t Target) (Result, error) { return RunStorm(ctx, t, sz(10000, 20), sz(50, 2), sz(20, 3)) }},
+			Run: func(ctx context.Context, t Target) (Result, error) {
+				return RunStorm(ctx, t, sz(10000, 20), sz(50, 2), sz(20, 3))
+			}},
 		{Name: "mixed", Stores: []string{"sqlite"}, Key: p99,
 			Run: pairs(PairsConfig{Idle: sz(10000, 20), Pairs: sz(1000, 10), Operators: sz(100, 3), Rate: rate(5000), Duration: dur(15 * time.Second)})},
 	}

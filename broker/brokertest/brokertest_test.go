@@ -244,7 +244,12 @@ func TestSuiteCatchesBrokenBrokers(t *testing.T) {
 			t.Parallel()
 			var failed []string
 			for _, c := range brokertest.Cases() {
-				if f, _, _ := run(t, c, openMemory(tc.buffer, tc.wrap)); f {
+				start := time.Now()
+				f, _, _ := run(t, c, openMemory(tc.buffer, tc.wrap))
+				if d := time.Since(start); d > time.Second {
+					t.Logf("TIMING %s %v", c.Name, d)
+				}
+				if f {
 					failed = append(failed, c.Name)
 				}
 			}

@@ -42,6 +42,7 @@ func contextDone(t testing.TB, open opener) {
 	y.expectString(t, "m")
 	publishString(t, b, tp("t"), "barrier")
 	y.expectString(t, "barrier")
+	settle()
 	select {
 	case p := <-x.ch:
 		t.Errorf("the failed Subscribe's deliver was called with %s", show(p))
@@ -138,7 +139,7 @@ func closeWhileBusy(t testing.TB, open opener) {
 		wg.Add(3)
 		go guard("Publish on the closing node", func() {
 			for j := 0; ; j++ {
-				before, after := closing.Load(), closed.Load()
+				after := closed.Load()
 				err := b.Publish(ctx, tp("t"), fmt.Appendf(nil, "b %d-%d", i, j))
 				switch {
 				case after:
@@ -146,7 +147,7 @@ func closeWhileBusy(t testing.TB, open opener) {
 						errs.add("Publish after Close returned no error")
 					}
 					return
-				case err != nil && !before:
+				case err != nil && !closing.Load():
 					errs.add("Publish before Close: %v", err)
 					return
 				}
@@ -167,7 +168,7 @@ func closeWhileBusy(t testing.TB, open opener) {
 		})
 		go guard("Subscribe on the closing node", func() {
 			for {
-				before, after := closing.Load(), closed.Load()
+				after := closed.Load()
 				cancel, err := b.Subscribe(ctx, tp(fmt.Sprintf("t%d", i)), deliver)
 				switch {
 				case err == nil:
@@ -176,7 +177,7 @@ func closeWhileBusy(t testing.TB, open opener) {
 						errs.add("Subscribe after Close returned no error")
 						return
 					}
-				case !before:
+				case !closing.Load():
 					errs.add("Subscribe before Close: %v", err)
 					return
 				case after:
@@ -208,6 +209,7 @@ func closeWhileBusy(t testing.TB, open opener) {
 	subscribe(t, a, tp("t"), x.deliver)
 	publishString(t, a, tp("t"), "barrier")
 	x.expectSkipping(t, []byte("barrier"), "a ")
+	settle()
 	if n := late.Load(); n > 0 {
 		t.Errorf("deliver was called %d time(s) after Close returned", n)
 	}

@@ -76,6 +76,9 @@ func (n *node) Subscribe(ctx context.Context, topic string, deliver func([]byte)
 	case <-ctx.Done():
 		s.Cancel()
 		return nil, ctx.Err()
+	case <-n.hub.Done():
+		s.Cancel()
+		return nil, errClosed
 	}
 	return s.Cancel, nil
 }

@@ -220,6 +220,7 @@
     everSynced: false,
     unauthorized: false,
     attempt: 0,
+    syncedAt: 0,
     retryAt: 0,
     retryTimer: 0,
     convs: new Map(), // id -> Conv
@@ -290,7 +291,12 @@
       return !!(this.state && S.me && this.state.status === 'assigned' && this.state.operator && this.state.operator.id === S.me.id);
     }
     get visitorId() { return this.state && this.state.visitor ? this.state.visitor.id : ''; }
-    get name() { return visitorName(this.state, this.id); }
+    get name() { return visitorName(this.state, this.visitorId()); }
+    visitorId() {
+      if (this.state && this.state.visitor && this.state.visitor.id) return this.state.visitor.id;
+      for (const m of this.msgs.values()) if (m.kind === 'visitor' && m.author && m.author.id) return m.author.id;
+      return '';
+    }
     readMark() { return Math.max(this.readSent, (this.state && this.state.operator_read) || 0); }
     unread() {
       if (!this.mine) return 0;
@@ -519,8 +525,12 @@
       if (!opened) {
         probeAuth();
       } else {
+        // A session that lasted resets the backoff; one that keeps dropping
+        // right after it synced does not.
+        const lasted = wasReady && Date.now() - S.syncedAt > 10000;
+        if (lasted) S.attempt = 0;
         if (ev.code === 1008) S.attempt = Math.max(S.attempt, 4); // policy: do not hammer
-        scheduleReconnect(wasReady);
+        scheduleReconnect(lasted || (wasReady && S.attempt === 0));
       }
       setBodyState(S.unauthorized ? 'unauthorized' : 'connecting');
       scheduleRender();
@@ -655,7 +665,8 @@
 
   function onSynced() {
     S.ready = true;
-    S.attempt = 0;
+    S.syncedAt = Date.now();
+    if (!S.everSynced) S.attempt = 0;
     S.everSynced = true;
     setBodyState('ready');
     renderConn();
@@ -688,6 +699,11 @@
     for (const c of S.queue) {
       const conv = S.convs.get(c.id);
       if (conv && !conv.mine) conv.state = Object.assign({}, conv.state || {}, c);
+    }
+    // A previewed conversation that left the queue: refresh its state.
+    for (const p of S.panes) {
+      const c = p.conv;
+      if (c && !c.mine && before.has(c.id) && !S.queueIds.has(c.id)) loadHistory(c, false);
     }
   }
 
@@ -1351,15 +1367,19 @@
       if (!writable) {
         this.noteBox.checked = true;
         this.noteBox.disabled = true;
-      } else {
+      } else if (this.noteBox.disabled) {
         this.noteBox.disabled = false;
         this.noteBox.checked = c.note;
+      } else {
+        c.note = this.noteBox.checked; // the box is the truth while enabled
       }
       const note = this.noteBox.checked;
       this.composer.classList.toggle('composer-note', note);
-      this.input.placeholder = note
-        ? (writable ? 'Write an internal note — only operators see it' : 'This conversation is not yours: add an internal note')
-        : 'Type a reply — “/” for canned responses';
+      let placeholder = 'Type a reply — “/” for canned responses';
+      if (writable && note) placeholder = 'Write an internal note — only operators see it';
+      else if (c.status === 'closed') placeholder = 'Closed — reopen it to reply, or add an internal note';
+      else if (!writable) placeholder = 'Not assigned to you — you can add an internal note';
+      this.input.placeholder = placeholder;
       this.sendBtn.textContent = note ? 'Add note' : 'Send';
       show(this.cannedBtn, S.canned.length > 0);
       const hint = S.ready ? '' : 'Offline — messages are kept and sent when the connection is back';
@@ -1632,6 +1652,7 @@
     const sel = byId('presence');
     if (sel.value !== S.presence) sel.value = S.presence;
     byId('presence-dot').className = `presence-dot presence-${S.presence}`;
+    show(byId('away-note'), S.presence === 'away');
   }
 
   function renderTitle() {
@@ -1955,6 +1976,11 @@
 
   byId('presence').value = S.presence;
   byId('presence').addEventListener('change', (ev) => setPresence(ev.target.value));
+  // Also notice a value set without an event (automation, form restore).
+  setInterval(() => {
+    const v = byId('presence').value;
+    if ((v === 'online' || v === 'away') && v !== S.presence) setPresence(v);
+  }, 1000);
   byId('search').addEventListener('keydown', (ev) => {
     if (ev.key === 'Enter') {
       ev.preventDefault();

@@ -60,6 +60,7 @@ type Hub struct {
 
 	mu     sync.RWMutex
 	closed bool
+	done   chan struct{} // closed by Close
 	keys   map[string]*keyState // desired: keys with at least one subscription
 	actual map[string]bool      // keys the backend was told to subscribe: true once the server has them
 	subs   map[*Sub]struct{}    // every live subscription, for Close
@@ -89,6 +90,7 @@ func New(buffer int, onChange, onDrop func()) *Hub {
 		keys:     map[string]*keyState{},
 		actual:   map[string]bool{},
 		subs:     map[*Sub]struct{}{},
+		done:     make(chan struct{}),
 	}
 }
 
@@ -278,6 +280,10 @@ func (h *Hub) Dispatch(key string, payload []byte) int {
 // queue was full.
 func (h *Hub) Dropped() uint64 { return h.dropped.Load() }
 
+// Done is closed when Close is called: a Subscribe waiting for Ready
+// should give up.
+func (h *Hub) Done() <-chan struct{} { return h.done }
+
 // Closed reports whether Close was called.
 func (h *Hub) Closed() bool {
 	h.mu.RLock()
@@ -291,7 +297,10 @@ func (h *Hub) Closed() bool {
 // idempotent.
 func (h *Hub) Close() {
 	h.mu.Lock()
-	h.closed = true
+	if !h.closed {
+		h.closed = true
+		close(h.done)
+	}
 	subs := make([]*Sub, 0, len(h.subs))
 	for s := range h.subs {
 		subs = append(subs, s)

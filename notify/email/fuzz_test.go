@@ -1,0 +1,106 @@
+package email
+
+import (
+	"bytes"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/shopchat/chat"
+)
+
+// checkReplyText asserts the extractor's promises about its output.
+func checkReplyText(t *testing.T, in, out string) {
+	t.Helper()
+	if !utf8.ValidString(out) {
+		t.Fatalf("invalid UTF-8 %q from %q", out, in)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), ">") {
+			t.Fatalf("quoted line %q left in %q (from %q)", l, out, in)
+		}
+	}
+	for _, r := range out {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' {
+			t.Fatalf("control character %U in %q", r, out)
+		}
+	}
+	if out != strings.TrimSpace(out) {
+		t.Fatalf("untrimmed %q", out)
+	}
+}
+
+func fixtureSeeds(t testing.TB) [][]byte {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.eml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	var seeds [][]byte
+	for _, f := range files {
+		seeds = append(seeds, fixture(t, filepath.Base(f), fixtureToken, testVisitor))
+	}
+	return seeds
+}
+
+// FuzzExtractReply: the reply extractor (and the HTML converter in front
+// of it) never panics; its output is valid UTF-8, trimmed, without
+// control characters or ">"-quoted lines.
+//
+//	go test -run=^$ -fuzz=FuzzExtractReply -fuzztime=5s ./notify/email/
+func FuzzExtractReply(f *testing.F) {
+	for _, s := range fixtureSeeds(f) {
+		f.Add(string(s))
+		if _, body, ok := bytes.Cut(s, []byte("\r\n\r\n")); ok {
+			f.Add(string(body))
+		}
+	}
+	for _, s := range []string{
+		"Thanks!\n\nOn Mon, 3 Nov 2026 at 10:00, Shop <\nreply+x@shop.test> wrote:\n> old\n",
+		"> a\n>> b\n \t> c\nanswer\n-- \nsig",
+		"-----Original Message-----\nFrom: a\nSent: b\nTo: c\n",
+		"<p>Hi</p><blockquote><blockquote>x</blockquote></blockquote><script>",
+		"\x00>\x01> \u00a0>\u2028> \r>",
+		"caf\xe9\r\n\r\n> q",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		checkReplyText(t, in, ExtractReply(in))
+		checkReplyText(t, in, ExtractReply(htmlToText(in)))
+		if got := htmlToText(in); utf8.ValidString(in) && !utf8.ValidString(got) {
+			t.Fatalf("htmlToText made valid UTF-8 invalid: %q", got)
+		}
+	})
+}
+
+// FuzzParse: arbitrary bytes never make the parser panic; what it
+// accepts is a well-formed reply.
+//
+//	go test -run=^$ -fuzz=FuzzParse -fuzztime=5s ./notify/email/
+func FuzzParse(f *testing.F) {
+	for _, s := range fixtureSeeds(f) {
+		f.Add(s)
+	}
+	f.Add(nested(fixtureToken, 12))
+	f.Add(plainReply(fixtureToken, testVisitor, "x", [2]string{"Content-Transfer-Encoding", "base64"}))
+	f.Add(plainReply(fixtureToken, testVisitor, "<b>hi</b>", [2]string{"Content-Type", "text/html; charset=x-unknown"}))
+	f.Add([]byte("From: a@b.test\r\nTo: reply+abc@" + testDomain + "\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n"))
+	env := newChat(f)
+	in, err := NewInbound(InboundConfig{Server: env.srv, Domain: testDomain, MaxSize: 1 << 20, Secret: "x", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		r, err := in.Parse(bytes.NewReader(raw))
+		if err != nil {
+			return
+		}
+		checkReplyText(t, string(raw), r.Text)
+		if r.Text == "" || !validToken(r.Token) || !chat.ValidEmail(r.From) || r.MessageID == "" {
+			t.Fatalf("accepted an incomplete reply %+v", r)
+		}
+	})
+}
