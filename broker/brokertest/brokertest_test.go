@@ -17,7 +17,7 @@ import (
 func TestMain(m *testing.M) {
 	// The in-memory brokers answer in microseconds; a broken one makes a
 	// case wait for what never comes, so wait less than against a server.
-	brokertest.SetTimeouts(time.Second, 2*time.Second, 50*time.Millisecond)
+	brokertest.SetTimeouts(500*time.Millisecond, time.Second, 50*time.Millisecond)
 	os.Exit(m.Run())
 }
 
@@ -43,7 +43,7 @@ func TestMemory(t *testing.T) {
 // them, so a case can be run against a broken broker and be expected to
 // fail. FailNow and friends end the case's goroutine with runtime.Goexit,
 // as testing.T does. Cleanups run when the case ends, each given a few
-// seconds (a broken broker may deadlock in its Close); everything else
+// second (a broken broker may deadlock in its Close); everything else
 // goes to the real test.
 type recorder struct {
 	testing.TB
@@ -116,7 +116,7 @@ func (r *recorder) runCleanups() {
 		}()
 		select {
 		case <-done:
-		case <-time.After(3 * time.Second):
+		case <-time.After(time.Second):
 			r.Logf("a cleanup did not return (left running)")
 		}
 	}
@@ -244,12 +244,7 @@ func TestSuiteCatchesBrokenBrokers(t *testing.T) {
 			t.Parallel()
 			var failed []string
 			for _, c := range brokertest.Cases() {
-				start := time.Now()
-				f, _, _ := run(t, c, openMemory(tc.buffer, tc.wrap))
-				if d := time.Since(start); d > time.Second {
-					t.Logf("TIMING %s %v", c.Name, d)
-				}
-				if f {
+				if f, _, _ := run(t, c, openMemory(tc.buffer, tc.wrap)); f {
 					failed = append(failed, c.Name)
 				}
 			}

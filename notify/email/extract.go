@@ -16,7 +16,7 @@ var (
 	// French, Spanish, Italian, Dutch and Russian forms. Clients wrap long
 	// ones, so up to three lines are joined. A digit (the date) is
 	// required, so "On Monday I wrote:" stays.
-	attributionRE = regexp.MustCompile(`(?i)^(on|am|le|el|il|op|em|в)\s.*\d.*\s(wrote|schrieb|a écrit|escribió|ha scritto|schreef|escreveu|написал|написала)(\s.*)?\s?:$`)
+	attributionRE      = regexp.MustCompile(`(?i)^(on|am|le|el|il|op|em|в)\s.*\d.*\s(wrote|schrieb|a écrit|escribió|ha scritto|schreef|escreveu|написал|написала)(\s.*)?\s?:$`)
 	attributionStartRE = regexp.MustCompile(`(?i)^(on|am|le|el|il|op|em|в)\s`)
 	// "-----Original Message-----" (Outlook) and translations.
 	originalRE = regexp.MustCompile(`(?i)^-{2,}\s*(original message|ursprüngliche nachricht|message d'origine|mensaje original|messaggio originale|oorspronkelijk bericht|mensagem original|исходное сообщение)\s*-{2,}$`)

@@ -186,7 +186,7 @@ func TestDropsAutoRepliesAndBounces(t *testing.T) {
 		raw  []byte
 		want error
 	}{
-		"Auto-Submitted: auto-replied": {plainReply(e.token, testVisitor, "I am on holiday.", [2]string{"Auto-Submitted", "auto-replied"}), ErrAutoReply},
+		"Auto-Submitted: auto-replied":   {plainReply(e.token, testVisitor, "I am on holiday.", [2]string{"Auto-Submitted", "auto-replied"}), ErrAutoReply},
 		"Auto-Submitted: auto-generated": {plainReply(e.token, testVisitor, "x", [2]string{"Auto-Submitted", "Auto-Generated; type=ooo"}), ErrAutoReply},
 		"Precedence: bulk":               {plainReply(e.token, testVisitor, "x", [2]string{"Precedence", "bulk"}), ErrAutoReply},
 		"Precedence: auto_reply":         {plainReply(e.token, testVisitor, "x", [2]string{"Precedence", "auto_reply"}), ErrAutoReply},

@@ -237,7 +237,7 @@ func TestRetriesUntilServerComesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	met.waitEvent(t, "email_send_retries_total") // it failed at least once
-	rec := newRecorder(t, addr, recOpts{})        // the server comes up
+	rec := newRecorder(t, addr, recOpts{})       // the server comes up
 	m := rec.next()
 	if !strings.Contains(m.Text, "anyone there?") {
 		t.Errorf("wrong mail:\n%s", m.Text)

@@ -163,7 +163,7 @@ func (s *Store) OperatorLoads(ctx context.Context, now time.Time) ([]chat.Operat
 		return nil, dbErr("operator loads", err)
 	}
 	defer rows.Close()
-	var loads []chat.OperatorLoad
+	loads := []chat.OperatorLoad{}
 	for rows.Next() {
 		var active int
 		o, err := scanOperator(rows, &active)

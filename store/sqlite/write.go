@@ -122,8 +122,9 @@ const checkpointInterval = 50 * time.Millisecond
 
 // checkpointer copies committed pages from the WAL into the database file
 // on its own connection, after writes and at most every
-// checkpointInterval, so the writer never stalls on a checkpoint (in
-// synchronous=NORMAL, the only fsyncs). A PASSIVE checkpoint blocks neither
+// checkpointInterval, so the writer does not stall on checkpoints (in
+// synchronous=NORMAL, the only fsyncs) unless this one falls 32 MiB
+// behind. A PASSIVE checkpoint blocks neither
 // the writer nor readers. Close's last connection does a final one.
 func (s *Store) checkpointer() {
 	defer close(s.cpDone)
@@ -204,7 +205,7 @@ func (s *Store) commit(batch []*request) {
 			if err != nil {
 				// SQLite rolled the whole transaction back (I/O error,
 				// disk full): every write of the batch is lost.
-				abort(fmt.Errorf("sqlite: transaction aborted: %w", r.err))
+				abort(fmt.Errorf("sqlite: transaction aborted (after %v): %w", r.err, err))
 				return
 			}
 		case savepoints:
