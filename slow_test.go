@@ -101,7 +101,7 @@ func TestSlowConsumerIsDisconnectedAndResumes(t *testing.T) {
 	// The visitor wakes up, reconnects and resumes: every message, once, in order.
 	stalled.Store(false)
 	close(release)
-	if err := v.Wait(ctx, func(c *client.Conn) bool { return hasText(c, first.Conv, "last one") }); err != nil {
+	if err := v.Wait(ctx, func(c *client.Conn) bool { return c.Reconnects() > 0 && hasText(c, first.Conv, "last one") }); err != nil {
 		t.Fatalf("visitor never caught up: %v", err)
 	}
 	ms := v.Messages(first.Conv)
@@ -114,9 +114,6 @@ func TestSlowConsumerIsDisconnectedAndResumes(t *testing.T) {
 	}
 	if got != sent {
 		t.Fatalf("visitor holds %d of the %d messages", got, sent)
-	}
-	if v.Reconnects() == 0 {
-		t.Fatal("the visitor was never disconnected")
 	}
 	t.Logf("disconnected after %d messages; reconnected %d times", sent, v.Reconnects())
 }

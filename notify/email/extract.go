@@ -8,28 +8,59 @@ import (
 )
 
 // Quoted history starts at one of these lines. Each pattern is matched
-// against a line with its surrounding space trimmed.
+// against a line with its surrounding space trimmed, and only against
+// lines of at most maxMarker bytes, so that a long line costs no more than
+// reading it.
 var (
 	// "On Mon, 3 Nov 2026 at 10:00, Shop <reply+...@shop.example> wrote:"
 	// (Gmail), "On 3 Nov 2026, at 10:00, Shop <...> wrote:" (Apple Mail),
 	// "On 03/11/2026 10:00, Shop wrote:" (Thunderbird), and their German,
-	// French, Spanish, Italian, Dutch and Russian forms. Clients wrap long
-	// ones, so up to three lines are joined. A digit (the date) is
-	// required, so "On Monday I wrote:" stays.
+	// French, Spanish, Italian, Dutch, Portuguese and Russian forms.
+	// Clients wrap long ones, so up to three lines are joined. A digit (the
+	// date) is required, so "On Monday I wrote:" stays.
 	attributionRE      = regexp.MustCompile(`(?i)^(on|am|le|el|il|op|em|в)\s.*\d.*\s(wrote|schrieb|a écrit|escribió|ha scritto|schreef|escreveu|написал|написала)(\s.*)?\s?:$`)
 	attributionStartRE = regexp.MustCompile(`(?i)^(on|am|le|el|il|op|em|в)\s`)
 	// "-----Original Message-----" (Outlook) and translations.
 	originalRE = regexp.MustCompile(`(?i)^-{2,}\s*(original message|ursprüngliche nachricht|message d'origine|mensaje original|messaggio originale|oorspronkelijk bericht|mensagem original|исходное сообщение)\s*-{2,}$`)
-	// Outlook's header block: "From: ...", then "Sent: ..." and "To: ..."
-	// or "Subject: ..." within a few lines; "*From:*" when converted from
-	// HTML; German "Von:", French and Spanish "De:", and so on.
-	outlookFromRE    = regexp.MustCompile(`(?i)^\*?(from|von|de|da|van|от)\s?:\*?\s*\S`)
-	outlookSentRE    = regexp.MustCompile(`(?i)^\*?(sent|gesendet|envoyé|enviado|inviato|verzonden|date|datum|отправлено)\s?:`)
-	outlookToRE      = regexp.MustCompile(`(?i)^\*?(to|an|à|a|para|aan|subject|betreff|objet|asunto|oggetto|onderwerp|кому|тема)\s?:`)
-	underscoreLineRE = regexp.MustCompile(`^_{10,}$`)
 	// Mobile signatures; what follows them is quoted history.
 	mobileSigRE = regexp.MustCompile(`(?i)^(sent from my \S.*|sent from (mail|outlook) for .*|get outlook for .*|von meinem .* gesendet|envoyé de mon .*|enviado desde mi .*)$`)
 )
+
+// Outlook's header block: "From: ...", then "Sent: ..." and "To: ..." or
+// "Subject: ..." within a few lines; "*From:*" when converted from HTML;
+// German "Von:", French and Spanish "De :", and so on.
+var (
+	outlookFrom = []string{"from", "von", "de", "da", "van", "от"}
+	outlookSent = []string{"sent", "gesendet", "envoyé", "enviado", "inviato", "verzonden", "date", "datum", "отправлено"}
+	outlookTo   = []string{"to", "an", "à", "a", "para", "aan", "subject", "betreff", "objet", "asunto", "oggetto", "onderwerp", "кому", "тема"}
+)
+
+// maxMarker bounds the length of a line that can mark quoted history.
+const maxMarker = 300
+
+// headerField reports whether line starts with one of the field names
+// (any case), optionally in *bold*, followed by an optional space and a
+// colon: "From:", "*Sent:*", "De :".
+func headerField(line string, names []string) bool {
+	line = strings.TrimPrefix(line, "*")
+	for _, n := range names {
+		if len(line) <= len(n) || !strings.EqualFold(line[:len(n)], n) {
+			continue
+		}
+		rest := strings.TrimPrefix(line[len(n):], " ")
+		rest = strings.TrimPrefix(rest, "\u00a0")
+		if strings.HasPrefix(rest, ":") {
+			return true
+		}
+	}
+	return false
+}
+
+// isUnderscoreLine reports whether line is Outlook's separator, ten or
+// more underscores.
+func isUnderscoreLine(line string) bool {
+	return len(line) >= 10 && strings.Trim(line, "_") == ""
+}
 
 // ExtractReply returns what the sender wrote in a plain-text reply: the
 // text before the quoted history (an "On ... wrote:" line, Outlook's
@@ -56,7 +87,7 @@ func ExtractReply(text string) string {
 		if strings.HasPrefix(line, ">") {
 			continue // quoted
 		}
-		if mobileSigRE.MatchString(line) {
+		if len(line) <= maxMarker && mobileSigRE.MatchString(line) {
 			if hasText(out) {
 				break
 			}
@@ -107,10 +138,10 @@ const (
 // and over how many lines its first marker runs.
 func quoteStarts(lines []string, i int) (quoteKind, int) {
 	line := strings.TrimSpace(lines[i])
-	if line == "" {
+	if line == "" || len(line) > maxMarker {
 		return noQuote, 1
 	}
-	if originalRE.MatchString(line) {
+	if line[0] == '-' && originalRE.MatchString(line) {
 		return historyBlock, 1
 	}
 	if attributionStartRE.MatchString(line) {
@@ -118,17 +149,17 @@ func quoteStarts(lines []string, i int) (quoteKind, int) {
 		for k := 0; k < 3 && i+k < len(lines); k++ {
 			if k > 0 {
 				next := strings.TrimSpace(lines[i+k])
-				if next == "" {
+				if next == "" || len(joined)+len(next) > 2*maxMarker {
 					break
 				}
 				joined += " " + next
 			}
-			if attributionRE.MatchString(joined) {
+			if strings.HasSuffix(joined, ":") && attributionRE.MatchString(joined) {
 				return attribution, k + 1
 			}
 		}
 	}
-	if underscoreLineRE.MatchString(line) {
+	if isUnderscoreLine(line) {
 		for k := i + 1; k < len(lines) && k <= i+2; k++ {
 			if next := strings.TrimSpace(lines[k]); next != "" {
 				if outlookBlock(lines, k) {
@@ -145,6 +176,21 @@ func quoteStarts(lines []string, i int) (quoteKind, int) {
 	return noQuote, 1
 }
 
+// outlookBlock reports whether an Outlook header block ("From:", "Sent:",
+// "To:"/"Subject:") starts at lines[i].
+func outlookBlock(lines []string, i int) bool {
+	if !headerField(strings.TrimSpace(lines[i]), outlookFrom) {
+		return false
+	}
+	sent, to := false, false
+	for k := i + 1; k < len(lines) && k <= i+6; k++ {
+		l := strings.TrimSpace(lines[k])
+		sent = sent || headerField(l, outlookSent)
+		to = to || headerField(l, outlookTo)
+	}
+	return sent && to
+}
+
 func hasText(lines []string) bool {
 	for _, l := range lines {
 		if strings.TrimSpace(l) != "" {
@@ -152,21 +198,6 @@ func hasText(lines []string) bool {
 		}
 	}
 	return false
-}
-
-// outlookBlock reports whether an Outlook header block ("From:", "Sent:",
-// "To:"/"Subject:") starts at lines[i].
-func outlookBlock(lines []string, i int) bool {
-	if !outlookFromRE.MatchString(strings.TrimSpace(lines[i])) {
-		return false
-	}
-	sent, to := false, false
-	for k := i + 1; k < len(lines) && k <= i+6; k++ {
-		l := strings.TrimSpace(lines[k])
-		sent = sent || outlookSentRE.MatchString(l)
-		to = to || outlookToRE.MatchString(l)
-	}
-	return sent && to
 }
 
 // htmlToText turns an HTML body into plain text: tags removed (with the

@@ -7,9 +7,12 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/shopchat/chat"
 )
 
 func tables(t *testing.T, path string) []string {
@@ -135,4 +138,88 @@ func TestTrimSnippet(t *testing.T) {
 	assert.LessOrEqual(t, len(got), maxSnippetBytes)
 	assert.True(t, strings.HasSuffix(got, ellipsis))
 	assert.True(t, strings.HasPrefix(long, strings.TrimSuffix(got, ellipsis)), "cut at a rune boundary")
+}
+
+// TestBatchIsolation runs a mix of writes as one batch: each gets its own
+// result, the failures are rolled back alone, and the appends are indexed
+// for search even with a deletion between them. The test takes the
+// requests off the writer's channel itself, while the writer is held, and
+// commits them as one batch once the writer is idle again.
+func TestBatchIsolation(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "chat.db"))
+	require.NoError(t, err)
+	defer s.Close()
+	for _, id := range []string{"a", "b", "gone"} {
+		require.NoError(t, s.CreateVisitor(ctx, &chat.Visitor{ID: id}))
+		require.NoError(t, s.CreateConversation(ctx, &chat.Conversation{ID: "c-" + id, VisitorID: id}))
+	}
+	_, err = s.CloseConversation(ctx, "c-b", time.Time{})
+	require.NoError(t, err)
+
+	release, held, idle := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = s.write(ctx, func(*writeStmts) error { close(held); <-release; return nil })
+		close(idle)
+	}()
+	<-held
+
+	appendTo := func(conv, client, text string) func() error {
+		return func() error {
+			_, err := s.AppendMessage(ctx, &chat.Message{ConversationID: conv, ClientID: client, Kind: chat.VisitorText, Text: text})
+			return err
+		}
+	}
+	calls := []struct {
+		fn   func() error
+		want error
+	}{
+		{appendTo("c-a", "k1", "first kiwi"), nil},
+		{appendTo("c-b", "k1", "closed kiwi"), chat.ErrConflict},
+		{appendTo("c-gone", "k1", "doomed kiwi"), nil},
+		{func() error { return s.CreateVisitor(ctx, &chat.Visitor{ID: "a"}) }, chat.ErrConflict},
+		{appendTo("c-a", "k1", "retry kiwi"), nil},
+		{func() error { return s.DeleteVisitor(ctx, "gone") }, nil},
+		{appendTo("c-a", "k2", "second kiwi"), nil},
+		{appendTo("c-ghost", "k1", "ghost kiwi"), chat.ErrNotFound},
+		{func() error { return s.CreateVisitor(ctx, &chat.Visitor{ID: "new"}) }, nil},
+		{appendTo("c-a", "k3", "third kiwi"), nil},
+	}
+	errs := make([]chan error, len(calls))
+	var batch []*request
+	for i, c := range calls {
+		errs[i] = make(chan error, 1)
+		go func() { errs[i] <- c.fn() }()
+		batch = append(batch, <-s.reqs)
+	}
+	close(release)
+	<-idle
+	s.commit(batch)
+	for i, c := range calls {
+		if err := <-errs[i]; c.want == nil {
+			assert.NoError(t, err, "call %d", i)
+		} else {
+			assert.ErrorIs(t, err, c.want, "call %d", i)
+		}
+	}
+
+	ms, err := s.Messages(ctx, chat.MessageQuery{ConversationID: "c-a"})
+	require.NoError(t, err)
+	var texts []string
+	for i, m := range ms {
+		assert.EqualValues(t, i+1, m.Seq)
+		texts = append(texts, m.Text)
+	}
+	assert.Equal(t, []string{"first kiwi", "second kiwi", "third kiwi"}, texts)
+	_, err = s.Visitor(ctx, "new")
+	assert.NoError(t, err)
+	hits, err := s.Search(ctx, chat.SearchQuery{Text: "kiwi"})
+	require.NoError(t, err)
+	texts = texts[:0]
+	for _, h := range hits {
+		texts = append(texts, h.Message.Text)
+	}
+	assert.ElementsMatch(t, []string{"first kiwi", "second kiwi", "third kiwi"}, texts)
+	_, err = s.wconn.ExecContext(ctx, "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)")
+	assert.NoError(t, err, "the search index matches the messages")
 }
