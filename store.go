@@ -11,7 +11,9 @@ import (
 //
 // Every method takes a context first, is safe for concurrent use, and
 // returns the package's sentinel errors wrapped (test with errors.Is).
-// Returned values are copies the caller may keep and modify.
+// Returned values are copies the caller may keep and modify. As with any
+// database, a write whose context ends after it was sent may still commit;
+// client message ids make the retry safe.
 //
 // store/memory, store/sqlite and store/postgres implement it; a custom store
 // proves itself with the conformance suite in store/storetest:
@@ -95,7 +97,8 @@ type Store interface {
 	MarkRead(ctx context.Context, id string, by MessageKind, seq int64) (*Conversation, error)
 
 	// AppendMessage stores m in its conversation, assigning m.ID (if empty)
-	// and the next m.Seq in the same transaction, and returns the stored
+	// and the next m.Seq in the same transaction (and setting them on m), and
+	// returns the stored
 	// message with the conversation as of that transaction. If m.ClientID is
 	// non-empty and already used in the conversation, nothing is written and
 	// the original message is returned with Duplicate set, even if the

@@ -272,7 +272,7 @@ func bodyText(s string) string {
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	return strings.Map(func(r rune) rune {
 		switch {
-		case r == '\n' || r == '\t':
+		case r >= ' ' && r < 0x7f, r == '\n' || r == '\t':
 			return r
 		case r == '\r':
 			return '\n'

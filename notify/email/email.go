@@ -264,14 +264,14 @@ func (n *Notifier) Notify(ctx context.Context, note chat.Notification) error {
 	if err != nil || j == nil {
 		return err
 	}
-	if n.client == nil {
-		n.logOnly(j)
-		return nil
-	}
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	if n.closed {
 		return ErrClosed
+	}
+	if n.client == nil {
+		n.logOnly(j)
+		return nil
 	}
 	select {
 	case n.queue <- j:

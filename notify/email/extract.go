@@ -71,7 +71,7 @@ func isUnderscoreLine(line string) bool {
 func ExtractReply(text string) string {
 	text = bodyText(text)
 	text = strings.Map(func(r rune) rune {
-		if unicode.In(r, unicode.Cf) && r != '\u200d' {
+		if r >= 0x80 && unicode.In(r, unicode.Cf) && r != '\u200d' {
 			return -1 // zero-width and bidi controls
 		}
 		return r

@@ -42,6 +42,10 @@ var (
 	ErrNoText = errors.New("email: no reply text")
 )
 
+// maxBodyText bounds the decoded text searched for the reply: enough for
+// a reply below a long quote (bottom-posting).
+const maxBodyText = 1 << 20
+
 // envelope is what the SMTP transaction said, when known.
 type envelope struct {
 	rcpts      []string
@@ -257,6 +261,11 @@ func (in *Inbound) bodies(root *message.Entity) (plain, html string, err error) 
 		body, err := io.ReadAll(e.Body)
 		if err != nil {
 			return fmt.Errorf("%w: %s body cannot be decoded: %v", ErrMalformed, t, err)
+		}
+		// A reply is at most a few KiB (the Server truncates it to
+		// Config.MaxMessageLength); reading further only costs time.
+		if len(body) > maxBodyText {
+			body = body[:maxBodyText]
 		}
 		// An unknown charset left the bytes as they were: read them as
 		// UTF-8, with U+FFFD for what is not.

@@ -137,7 +137,7 @@ func open(path string, migs []migration, opts ...Option) (*Store, error) {
 	ok := false
 	defer func() {
 		if !ok {
-			s.closeHandles()
+			_ = s.closeHandles()
 		}
 	}()
 

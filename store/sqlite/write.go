@@ -179,7 +179,7 @@ func (s *Store) commit(batch []*request) {
 	}
 	savepoints := len(live) > 1
 	for _, r := range live {
-		if false && !r.append {
+		if !r.append {
 			if err := w.index(); err != nil {
 				abort(err)
 				return

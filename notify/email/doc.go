@@ -1,0 +1,88 @@
+// Package email sends shopchat's notifications by email and posts
+// visitors' email replies back into their conversations.
+//
+// # Outbound
+//
+// New returns a Notifier (a chat.Notifier) that mails the notifications
+// meant for people: OfflineMessage and NewConversation to the team's
+// mailboxes (Config.Operators), MissedReply and Transcript to the visitor.
+// Mail to a visitor comes from "Alice at Shop" <Config.From.Address> with
+// Reply-To reply+<token>@Config.ReplyDomain, the token being the Server's
+// signed, expiring reply token for the conversation. Every mail carries
+// Auto-Submitted: auto-generated, a unique Message-ID and In-Reply-To /
+// References naming the conversation, so mail clients thread it. Bodies
+// are plain text and HTML from embedded templates (html/template escapes
+// all user text); subjects and display names are stripped of line breaks
+// and control characters before go-mail encodes them.
+//
+// Notify never waits for SMTP: it queues (a bounded queue; ErrQueueFull
+// beyond it) and one goroutine sends, retrying temporary failures with
+// jittered exponential backoff. Close drains the queue and stops it.
+// Without Config.Host the Notifier only logs what it would send ("email
+// not configured: would send mail"), which is how a demo shop runs.
+//
+// # Inbound
+//
+// An Inbound receives the replies to reply+<token>@Domain, from the shop's
+// MX through its own SMTP listener (ListenAndServeSMTP), from a mail
+// provider's inbound webhook (ServeHTTP, authenticated by a shared
+// secret), or from any other source (Handle). It takes the token only from
+// a recipient address and the sender only from the From header's address,
+// drops auto-replies and bounces, strips quoted history and signatures
+// (Gmail, Outlook, Apple Mail, Thunderbird and their translations),
+// converts HTML-only mail to text, and hands the reply to
+// (*chat.Server).PostReply, which checks the token, that the sender is the
+// conversation's visitor, and posts the text at most once per Message-ID.
+// Refused mail is logged with its reason and never posted.
+//
+// The SMTP listener is meant to sit behind the shop's MX: point the reply
+// domain's MX record at the shop's host, or have the existing mail server
+// relay the domain to it, e.g. with Postfix:
+//
+//	# /etc/postfix/transport
+//	reply.shop.example  smtp:[127.0.0.1]:2525
+//
+// It needs no authentication and accepts only reply addresses (others get
+// 550), up to MaxSize bytes; permanent refusals are answered 550,
+// temporary failures (the store is down) 451 so the sender retries.
+//
+// # Wiring
+//
+//	n, err := email.New(email.Config{
+//		Host:        "smtp.example.com", // empty: log only
+//		Username:    "shop@example.com",
+//		Password:    os.Getenv("SMTP_PASSWORD"),
+//		From:        mail.Address{Name: "Shop", Address: "support@shop.example"},
+//		Operators:   []string{"team@shop.example"},
+//		ReplyDomain: "reply.shop.example",
+//		SiteName:    "Shop",
+//		ConsoleURL:  "https://shop.example/chat/console/",
+//	})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	defer n.Close(context.Background())
+//
+//	srv, err := chat.New(chat.Config{Store: store, Secret: secret, Operators: auth, Notifier: n})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	inbound, err := email.NewInbound(email.InboundConfig{
+//		Server: srv,
+//		Domain: "reply.shop.example",
+//		Secret: os.Getenv("INBOUND_EMAIL_SECRET"),
+//	})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	mux.Handle("/chat/", srv.Handler())
+//	mux.Handle("/chat/inbound/email", inbound)           // a provider's webhook
+//	go inbound.ListenAndServeSMTP(ctx, "127.0.0.1:2525") // or behind the MX
+//
+// # Metrics
+//
+// Outbound: email_sent_total, email_send_failures_total,
+// email_send_retries_total, email_queue_full_total, email_skipped_total.
+// Inbound: email_inbound_posted_total, email_inbound_dropped_total,
+// email_inbound_refused_total, email_inbound_failed_total.
+package email
