@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/shopchat/chat/web"
 )
@@ -29,9 +30,22 @@ type assets struct {
 	console map[string]*asset
 }
 
-// loadAssets prepares the embedded front ends: the widget script with its
-// stylesheet inlined (it lives in a Shadow DOM), and the console's files.
+var (
+	assetsOnce   sync.Once
+	sharedAssets *assets
+	assetsErr    error
+)
+
+// loadAssets prepares the embedded front ends once per process: they are
+// the same for every Server, and compressing them is not free.
 func loadAssets() (*assets, error) {
+	assetsOnce.Do(func() { sharedAssets, assetsErr = buildAssets() })
+	return sharedAssets, assetsErr
+}
+
+// buildAssets prepares the embedded front ends: the widget script with its
+// stylesheet inlined (it lives in a Shadow DOM), and the console's files.
+func buildAssets() (*assets, error) {
 	js, err := fs.ReadFile(web.FS, "widget.js")
 	if err != nil {
 		return nil, err

@@ -44,6 +44,10 @@ type Store struct {
 	operators map[string]*operator
 	convs     map[string]*conversation
 	open      map[string]string // visitor id -> id of its conversation that is not Closed
+	// Indexes that keep the per-visitor listing and the queue from scanning
+	// every conversation.
+	byVisitor map[string]map[string]struct{} // visitor id -> conversation ids
+	queued    map[string]struct{}            // ids of Queued conversations
 }
 
 type operator struct {
@@ -73,6 +77,8 @@ func New() *Store {
 		operators: make(map[string]*operator),
 		convs:     make(map[string]*conversation),
 		open:      make(map[string]string),
+		byVisitor: make(map[string]map[string]struct{}),
+		queued:    make(map[string]struct{}),
 	}
 }
 
@@ -268,6 +274,11 @@ func (s *Store) CreateConversation(_ context.Context, c *chat.Conversation) erro
 	c.AssignedAt, c.ClosedAt = time.Time{}, time.Time{}
 	s.convs[c.ID] = &conversation{c: *c}
 	s.open[c.VisitorID] = c.ID
+	if s.byVisitor[c.VisitorID] == nil {
+		s.byVisitor[c.VisitorID] = make(map[string]struct{})
+	}
+	s.byVisitor[c.VisitorID][c.ID] = struct{}{}
+	s.queued[c.ID] = struct{}{}
 	return nil
 }
 
@@ -301,7 +312,7 @@ func (s *Store) Conversations(_ context.Context, f chat.ConversationFilter) ([]*
 	}
 	s.mu.Lock()
 	var out []*chat.Conversation
-	for _, c := range s.convs {
+	for c := range s.candidates(f) {
 		switch {
 		case f.VisitorID != "" && c.c.VisitorID != f.VisitorID,
 			f.OperatorID != "" && c.c.OperatorID != f.OperatorID,
@@ -327,11 +338,9 @@ func (s *Store) Conversations(_ context.Context, f chat.ConversationFilter) ([]*
 // Queue implements chat.Store.
 func (s *Store) Queue(_ context.Context) ([]*chat.Conversation, error) {
 	s.mu.Lock()
-	var out []*chat.Conversation
-	for _, c := range s.convs {
-		if c.c.Status == chat.Queued {
-			out = append(out, copyConv(&c.c))
-		}
+	out := make([]*chat.Conversation, 0, len(s.queued))
+	for id := range s.queued {
+		out = append(out, copyConv(&s.convs[id].c))
 	}
 	s.mu.Unlock()
 	slices.SortFunc(out, func(a, b *chat.Conversation) int {
@@ -376,6 +385,7 @@ func (s *Store) Assign(_ context.Context, id, from, to string, capacity int, at 
 		}
 	}
 	c.c.Status = chat.Assigned
+	delete(s.queued, id)
 	c.c.OperatorID = to
 	c.c.AssignedAt = at
 	op.active++
@@ -401,6 +411,7 @@ func (s *Store) Requeue(_ context.Context, id, from, department string, at time.
 		op.active--
 	}
 	c.c.Status = chat.Queued
+	s.queued[id] = struct{}{}
 	c.c.OperatorID = ""
 	c.c.Department = department
 	c.c.QueuedAt = at
@@ -425,6 +436,7 @@ func (s *Store) CloseConversation(_ context.Context, id string, at time.Time) (*
 		}
 	}
 	c.c.Status = chat.Closed
+	delete(s.queued, id)
 	c.c.ClosedAt = at
 	delete(s.open, c.c.VisitorID)
 	return copyConv(&c.c), nil
@@ -446,6 +458,7 @@ func (s *Store) ReopenConversation(_ context.Context, id string, at time.Time) (
 		return nil, conflict("visitor", c.c.VisitorID, "already has open conversation "+open)
 	}
 	c.c.Status = chat.Queued
+	s.queued[id] = struct{}{}
 	c.c.OperatorID = ""
 	c.c.QueuedAt = at
 	c.c.ClosedAt = time.Time{}
@@ -600,5 +613,32 @@ func (s *Store) deleteConv(id string, c *conversation) {
 	if s.open[c.c.VisitorID] == id {
 		delete(s.open, c.c.VisitorID)
 	}
+	if set := s.byVisitor[c.c.VisitorID]; set != nil {
+		delete(set, id)
+		if len(set) == 0 {
+			delete(s.byVisitor, c.c.VisitorID)
+		}
+	}
+	delete(s.queued, id)
 	delete(s.convs, id)
+}
+
+// candidates yields the conversations a filter can match: a visitor's
+// from the index, otherwise all. s.mu must be held.
+func (s *Store) candidates(f chat.ConversationFilter) func(yield func(*conversation) bool) {
+	return func(yield func(*conversation) bool) {
+		if f.VisitorID != "" {
+			for id := range s.byVisitor[f.VisitorID] {
+				if !yield(s.convs[id]) {
+					return
+				}
+			}
+			return
+		}
+		for _, c := range s.convs {
+			if !yield(c) {
+				return
+			}
+		}
+	}
 }
