@@ -102,18 +102,18 @@ var validPrefix = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,21}$`)
 // Broker is a chat.Broker on PostgreSQL LISTEN/NOTIFY. It is safe for
 // concurrent use. Close it when done.
 type Broker struct {
-	pool     *pgxpool.Pool
-	connCfg  *pgx.ConnConfig
-	hub      *fanout.Hub
-	prefix   string
-	rawUTF8  bool // the server stores UTF-8 text unchanged
-	health   time.Duration
-	log      *slog.Logger
-	metrics  chat.Metrics
-	ctx      context.Context // ends with Close
-	stop     context.CancelFunc
-	done     chan struct{} // closed when the listener has ended
-	closing  atomic.Bool
+	pool    *pgxpool.Pool
+	connCfg *pgx.ConnConfig
+	hub     *fanout.Hub
+	prefix  string
+	rawUTF8 bool // the server stores UTF-8 text unchanged
+	health  time.Duration
+	log     *slog.Logger
+	metrics chat.Metrics
+	ctx     context.Context // ends with Close
+	stop    context.CancelFunc
+	done    chan struct{} // closed when the listener has ended
+	closing atomic.Bool
 
 	mu        sync.Mutex
 	changed   bool               // the wanted channels changed since the listener last looked

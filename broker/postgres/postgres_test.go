@@ -134,7 +134,7 @@ func TestEncoding(t *testing.T) {
 		all[i] = byte(i)
 	}
 	for _, tc := range []struct {
-		payload            []byte
+		payload           []byte
 		rawUTF8, rawOther bool
 	}{
 		{[]byte(`{"seq":1}`), true, true},

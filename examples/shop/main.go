@@ -26,31 +26,73 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/mail"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/shopchat/chat/notify/email"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
 	db := flag.String("db", "shopchat-demo.db", "SQLite file of the chat store")
 	prechat := flag.Bool("prechat", false, "ask visitors for name, email and department before the first message")
-	smtp := flag.String("smtp", "", "SMTP server for offline email (not wired yet: ignored)")
+	smtp := flag.String("smtp", "", "SMTP server host:port for offline email, missed replies and transcripts (default: log the mail instead)")
+	smtpTLS := flag.String("smtp-tls", "starttls", "SMTP security: starttls, tls or none (local relays)")
+	mailFrom := flag.String("mail-from", "shop@shop.test", "sender address of the shop's mail; its domain is the reply domain")
+	teamMail := flag.String("team-mail", "team@shop.test", "the operators' mailbox for offline messages")
+	smtpListen := flag.String("smtp-listen", "", "address for the built-in SMTP receiver of email replies, e.g. 127.0.0.1:2525 (default: off)")
 	secretFile := flag.String("secret-file", "", "file with the shop secret, created if missing (default: next to -db); $SHOPCHAT_SECRET takes precedence")
 	baseURL := flag.String("base-url", "", "the shop's public URL, e.g. behind a proxy (default: http://<addr>)")
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(log, *addr, *db, *secretFile, *baseURL, *smtp, *prechat); err != nil {
+	mail, err := mailConfig(*smtp, *smtpTLS, *mailFrom, *teamMail)
+	if err != nil {
+		log.Error("shop", "err", err)
+		os.Exit(2)
+	}
+	if err := run(log, *addr, *db, *secretFile, *baseURL, mail, *smtpListen, *prechat); err != nil {
 		log.Error("shop", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(log *slog.Logger, addr, db, secretFile, baseURL, smtp string, prechat bool) error {
+// mailConfig turns the mail flags into the notifier's Config; without an
+// SMTP server the notifier logs the mail it would send.
+func mailConfig(server, security, from, team string) (email.Config, error) {
+	cfg := email.Config{From: mail.Address{Name: shopName, Address: from}, Operators: []string{team}}
+	if server == "" {
+		return cfg, nil
+	}
+	host, port, err := net.SplitHostPort(server)
+	if err != nil {
+		return cfg, fmt.Errorf("-smtp %q: want host:port", server)
+	}
+	cfg.Host = host
+	if cfg.Port, err = strconv.Atoi(port); err != nil {
+		return cfg, fmt.Errorf("-smtp %q: bad port", server)
+	}
+	switch security {
+	case "starttls":
+		cfg.TLS = email.StartTLS
+	case "tls":
+		cfg.TLS = email.ImplicitTLS
+	case "none":
+		cfg.TLS = email.NoTLS
+	default:
+		return cfg, fmt.Errorf("-smtp-tls %q: want starttls, tls or none", security)
+	}
+	cfg.Username, cfg.Password = os.Getenv("SHOPCHAT_SMTP_USER"), os.Getenv("SHOPCHAT_SMTP_PASSWORD")
+	return cfg, nil
+}
+
+func run(log *slog.Logger, addr, db, secretFile, baseURL string, mailCfg email.Config, smtpListen string, prechat bool) error {
 	stem := strings.TrimSuffix(db, filepath.Ext(db))
 	if secretFile == "" {
 		secretFile = stem + ".secret"
@@ -59,7 +101,9 @@ func run(log *slog.Logger, addr, db, secretFile, baseURL, smtp string, prechat b
 	if err != nil {
 		return err
 	}
-	log.Info("email not configured: mail would be logged", "smtp", smtp)
+	if mailCfg.Host == "" {
+		log.Info("email not configured (-smtp): mail is logged instead of sent")
+	}
 
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -75,6 +119,7 @@ func run(log *slog.Logger, addr, db, secretFile, baseURL, smtp string, prechat b
 		BaseURL:    baseURL,
 		PreChat:    prechat,
 		Logger:     log,
+		Mail:       mailCfg,
 	})
 	if err != nil {
 		ln.Close()
@@ -104,6 +149,14 @@ func run(log *slog.Logger, addr, db, secretFile, baseURL, smtp string, prechat b
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if smtpListen != "" {
+		go func() {
+			if err := s.inbound.ListenAndServeSMTP(ctx, smtpListen); err != nil {
+				log.Error("smtp receiver", "err", err)
+			}
+		}()
+		fmt.Printf("  email replies:     SMTP on %s (reply+<token>@%s)\n", smtpListen, s.mail.ReplyDomain())
+	}
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")

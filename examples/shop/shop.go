@@ -33,6 +33,7 @@ import (
 	"bytes"
 	"context"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -47,6 +48,7 @@ import (
 	"sync/atomic"
 
 	"github.com/shopchat/chat"
+	"github.com/shopchat/chat/notify/email"
 	"github.com/shopchat/chat/store/memory"
 	"github.com/shopchat/chat/store/sqlite"
 )
@@ -84,6 +86,9 @@ type shopConfig struct {
 	Products []product
 	// Logger receives the shop's and the chat's logs. Default: discard.
 	Logger *slog.Logger
+	// Mail configures offline email, missed replies and transcripts. Its
+	// zero value logs the mail it would send instead of sending it.
+	Mail email.Config
 }
 
 // shop is the demo shop. Its handlers are safe for concurrent use.
@@ -92,6 +97,8 @@ type shop struct {
 	log      *slog.Logger
 	sign     signer
 	chat     *chat.Server
+	mail     *email.Notifier
+	inbound  *email.Inbound
 	store    chat.Store
 	products []product
 	bySlug   map[string]*product
@@ -154,7 +161,33 @@ func newShop(cfg shopConfig) (*shop, http.Handler, error) {
 	} else {
 		s.store = memory.New()
 	}
+	mc := s.cfg.Mail
+	if mc.Logger == nil {
+		mc.Logger = s.log
+	}
+	if mc.SiteName == "" {
+		mc.SiteName = shopName
+	}
+	if mc.ConsoleURL == "" && s.cfg.BaseURL != "" {
+		mc.ConsoleURL = s.cfg.BaseURL + "/chat/console/"
+	}
+	if s.mail, err = email.New(mc); err != nil {
+		s.close()
+		return nil, nil, err
+	}
 	s.chat, err = chat.New(s.chatConfig())
+	if err != nil {
+		s.close()
+		return nil, nil, err
+	}
+	// Replies to our mail come back through the provider's inbound webhook
+	// (POST /chat/inbound/email) or the SMTP receiver (-smtp-listen).
+	s.inbound, err = email.NewInbound(email.InboundConfig{
+		Server: s.chat,
+		Domain: s.mail.ReplyDomain(),
+		Secret: hex.EncodeToString(deriveKey(s.cfg.Secret, "inbound-mail")[:16]),
+		Logger: s.log,
+	})
 	if err != nil {
 		s.close()
 		return nil, nil, err
@@ -193,6 +226,7 @@ func (s *shop) chatConfig() chat.Config {
 		VisitorInfo:     s.visitorInfo,
 		ConsoleLoginURL: "/operator/login",
 		SneakPeek:       true,
+		Notifier:        s.mail,
 	}
 }
 
@@ -209,7 +243,13 @@ var cannedResponses = []chat.CannedResponse{
 
 // closeChat closes the chat server: live sockets get "going away". Call it
 // before shutting down the HTTP server.
-func (s *shop) closeChat(ctx context.Context) error { return s.chat.Close(ctx) }
+func (s *shop) closeChat(ctx context.Context) error {
+	err := s.chat.Close(ctx)
+	if s.mail != nil {
+		err = errors.Join(err, s.mail.Close(ctx)) // sends what is queued
+	}
+	return err
+}
 
 // close closes the chat server if still open, then the chat store. Orders
 // need no closing: each is written when placed.
@@ -228,6 +268,7 @@ func (s *shop) close() error {
 func (s *shop) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/chat/", s.chat.Handler())
+	mux.Handle("POST /chat/inbound/email", s.inbound)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", staticHandler(s.static)))
 
 	mux.HandleFunc("GET /{$}", s.home)

@@ -21,11 +21,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/shopchat/chat"
 	"github.com/shopchat/chat/client"
+	"github.com/shopchat/chat/notify/email"
 	"github.com/shopchat/chat/protocol"
 )
 
@@ -566,7 +568,7 @@ func TestCustomerLoginFollowsChat(t *testing.T) {
 			chatCookie = c
 		}
 	}
-	if chatCookie == nil || chatCookie.Path != "/chat/" || !chatCookie.HttpOnly {
+	if chatCookie == nil || chatCookie.Path != "/" || !chatCookie.HttpOnly {
 		t.Fatalf("login did not set the chat visitor cookie (Identify): %+v", chatCookie)
 	}
 	_, body := b.get("/cart")
@@ -645,7 +647,7 @@ func TestCustomerLoginFollowsChat(t *testing.T) {
 	wantRedirect(t, resp, "/")
 	forgot := false
 	for _, c := range resp.Cookies() {
-		forgot = forgot || (c.Name == "shopchat_visitor" && c.MaxAge < 0 && c.Path == "/chat/")
+		forgot = forgot || (c.Name == "shopchat_visitor" && c.MaxAge < 0 && c.Path == "/")
 	}
 	if !forgot || b.cookie("shopchat_visitor") != nil {
 		t.Error("logout did not clear the chat visitor cookie")
@@ -783,3 +785,56 @@ func TestGofmtVet(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+	ch  chan struct{}
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Write(p)
+	select {
+	case b.ch <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Without an SMTP server the shop logs the mail it would send.
+func TestShopWithoutSMTPLogsMail(t *testing.T) {
+	logs := &syncBuffer{ch: make(chan struct{}, 1)}
+	_, ts := startShop(t, shopConfig{Logger: slog.New(slog.NewTextHandler(logs, nil)), Mail: email.Config{Operators: []string{"team@shop.test"}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	v, err := client.DialVisitor(ctx, ts.URL, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if err := v.SetProfile(ctx, client.Profile{Email: "ann@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Send(ctx, "", "Is anyone there? I need a grinder."); err != nil {
+		t.Fatal(err)
+	}
+	for !strings.Contains(logs.String(), "I need a grinder") {
+		select {
+		case <-logs.ch:
+		case <-ctx.Done():
+			t.Fatalf("the offline message was not logged as mail:\n%s", logs.String())
+		}
+	}
+	if !strings.Contains(logs.String(), "team@shop.test") && !strings.Contains(logs.String(), "would send") {
+		t.Fatalf("log does not show the mail: %s", logs.String())
+	}
+}

@@ -389,3 +389,7 @@ func (n *Notifier) add(name string) {
 		n.cfg.Metrics.Add(name, 1)
 	}
 }
+
+// ReplyDomain is the domain of the reply addresses this Notifier writes
+// (Config.ReplyDomain after defaults): an Inbound must use the same.
+func (n *Notifier) ReplyDomain() string { return n.cfg.ReplyDomain }

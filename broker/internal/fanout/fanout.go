@@ -60,7 +60,7 @@ type Hub struct {
 
 	mu     sync.RWMutex
 	closed bool
-	done   chan struct{} // closed by Close
+	done   chan struct{}        // closed by Close
 	keys   map[string]*keyState // desired: keys with at least one subscription
 	actual map[string]bool      // keys the backend was told to subscribe: true once the server has them
 	subs   map[*Sub]struct{}    // every live subscription, for Close
