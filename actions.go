@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -369,26 +370,46 @@ func (s *Server) systemMessage(ctx context.Context, convID, text string) (*Conve
 func (s *Server) publishMessage(c *Conversation, m *Message) {
 	s.notifyAbout(MessagePosted, c, m)
 	ev := event{kind: evMessage, msg: m}
-	s.hub.publish(visitorTopic(c.VisitorID), ev)
+	topics := make([]string, 0, 3)
+	topics = append(topics, visitorTopic(c.VisitorID))
 	if c.OperatorID != "" {
-		s.hub.publish(operatorTopic(c.OperatorID), ev)
+		topics = append(topics, operatorTopic(c.OperatorID))
 	}
 	if m.Kind == Note && m.AuthorID != "" && m.AuthorID != c.OperatorID {
-		s.hub.publish(operatorTopic(m.AuthorID), ev)
+		topics = append(topics, operatorTopic(m.AuthorID))
 	}
+	for _, t := range topics {
+		s.hub.publish(t, ev)
+	}
+	s.bridge.message(m, topics)
 }
 
 // publishState tells everyone in conversation c about its new state, and
 // the previous operator, if any, that it left them.
 func (s *Server) publishState(c *Conversation, previousOperators ...string) {
 	ev := event{kind: evState, conv: c}
-	s.hub.publish(visitorTopic(c.VisitorID), ev)
+	topics := []string{visitorTopic(c.VisitorID)}
 	if c.OperatorID != "" {
-		s.hub.publish(operatorTopic(c.OperatorID), ev)
+		topics = append(topics, operatorTopic(c.OperatorID))
 	}
 	for _, op := range previousOperators {
 		if op != "" && op != c.OperatorID {
-			s.hub.publish(operatorTopic(op), ev)
+			topics = append(topics, operatorTopic(op))
+		}
+	}
+	for _, t := range topics {
+		s.hub.publish(t, ev)
+	}
+	s.bridge.send(wireEvent{Kind: "state", Conv: c.ID, Topics: topics})
+}
+
+// sendFrame fans a small frame out to topic, on every node.
+func (s *Server) sendFrame(topic string, f *protocol.ServerFrame) {
+	s.hub.publish(topic, event{kind: evFrame, frame: f})
+	if s.bridge != nil {
+		data, err := json.Marshal(f)
+		if err == nil {
+			s.bridge.send(wireEvent{Kind: "frame", Topic: topic, Frame: data})
 		}
 	}
 }
@@ -426,7 +447,7 @@ func (ss *session) onTyping(ctx context.Context, f protocol.ClientFrame) error {
 			if s.cfg.SneakPeek && f.Typing && f.Draft != "" && len(f.Draft) <= s.cfg.MaxMessageLength && utf8.ValidString(f.Draft) {
 				frame.Draft = MaskCardNumbers(f.Draft)
 			}
-			s.hub.publish(operatorTopic(c.OperatorID), event{kind: evFrame, frame: frame})
+			s.sendFrame(operatorTopic(c.OperatorID), frame)
 		}
 		return ss.ackIfAsked(f)
 	}
@@ -435,7 +456,7 @@ func (ss *session) onTyping(ctx context.Context, f protocol.ClientFrame) error {
 	}
 	// Operators' drafts are never forwarded: visitors see only that they type.
 	frame := &protocol.ServerFrame{Type: protocol.TypeTyping, Conv: c.ID, From: protocol.RoleOperator, Typing: f.Typing}
-	s.hub.publish(visitorTopic(c.VisitorID), event{kind: evFrame, frame: frame})
+	s.sendFrame(visitorTopic(c.VisitorID), frame)
 	return ss.ackIfAsked(f)
 }
 
@@ -466,10 +487,9 @@ func (ss *session) onRead(ctx context.Context, f protocol.ClientFrame) error {
 		return err
 	}
 	frame := &protocol.ServerFrame{Type: protocol.TypeRead, Conv: c.ID, From: from, Seq: f.Seq}
-	ev := event{kind: evFrame, frame: frame}
-	ss.s.hub.publish(visitorTopic(c.VisitorID), ev)
+	ss.s.sendFrame(visitorTopic(c.VisitorID), frame)
 	if c.OperatorID != "" {
-		ss.s.hub.publish(operatorTopic(c.OperatorID), ev)
+		ss.s.sendFrame(operatorTopic(c.OperatorID), frame)
 	}
 	return ss.ackIfAsked(f)
 }

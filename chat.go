@@ -43,8 +43,16 @@ type Config struct {
 	// for the shop's systems (notify/webhook); chat.Multi combines them.
 	// Default: none.
 	Notifier Notifier
-	// Broker fans out events between nodes. Default: none, a single process.
+	// Broker fans out events between nodes: broker/postgres, broker/redis or
+	// broker/nats. Default: none, a single process. Every node of a shop
+	// needs the same Store (store/postgres) and Broker.
 	Broker Broker
+	// BrokerTopic is the broker topic the nodes share. Default "shopchat".
+	BrokerTopic string
+	// SyncInterval is how often a node re-announces the newest message of
+	// the conversations it wrote to, so a message whose broker event was
+	// lost still arrives. Default 2s. Used only with a Broker.
+	SyncInterval time.Duration
 	// Logger receives the Server's logs. Default: discard.
 	Logger *slog.Logger
 	// Metrics receives counters and observations. Default: none.
@@ -71,8 +79,13 @@ type Config struct {
 	// two conversations leaving the queue, before any has. Default 1 minute.
 	WaitEstimate time.Duration
 	// PresenceTTL is how long an operator's presence lasts without a
-	// heartbeat; connected operators renew it every third of it. Default 30s.
+	// heartbeat; connected operators renew it every third of it, so an
+	// operator whose node dies goes offline within it. Default 30s.
 	PresenceTTL time.Duration
+	// RequeueOffline is how long an operator may be offline before their
+	// conversations go back to the queue for someone else. Default 2
+	// minutes; negative keeps them assigned until the operator returns.
+	RequeueOffline time.Duration
 
 	// CookieName names the visitor cookie. Default "shopchat_visitor".
 	CookieName string
@@ -169,6 +182,7 @@ type Server struct {
 	availKnown  bool          // lastAvail has been published
 	lastAvail   bool          // whether an operator was online, as last published
 	assets      *assets
+	bridge      *bridge // nil without a Broker
 
 	notifications chan Notification
 	missedTimers  map[string]*time.Timer // conversation id -> pending missed-reply check
@@ -239,6 +253,9 @@ func New(cfg Config) (*Server, error) {
 	defaultTo(&cfg.ReplyTokenTTL, 30*24*time.Hour)
 	defaultTo(&cfg.TeamAlertInterval, 5*time.Minute)
 	defaultTo(&cfg.NotifyQueue, 1024)
+	defaultTo(&cfg.BrokerTopic, "shopchat")
+	defaultTo(&cfg.RequeueOffline, 2*time.Minute)
+	defaultTo(&cfg.SyncInterval, 2*time.Second)
 	assets, err := loadAssets()
 	if err != nil {
 		return nil, err
@@ -270,10 +287,21 @@ func New(cfg Config) (*Server, error) {
 		mailedSeq:    make(map[string]int64),
 	}
 	s.handler = s.routes()
+	if cfg.Broker != nil {
+		s.bridge = newBridge(s)
+		if err := s.bridge.start(); err != nil {
+			cancel()
+			return nil, fmt.Errorf("chat: broker subscribe: %w", err)
+		}
+	}
 	if cfg.Notifier != nil {
 		s.notifications = make(chan Notification, cfg.NotifyQueue)
 		s.wg.Add(1)
 		go s.notifyLoop()
+	}
+	if cfg.RequeueOffline > 0 {
+		s.wg.Add(1)
+		go s.presenceSweep()
 	}
 	if cfg.Retention > 0 {
 		s.wg.Add(1)

@@ -116,6 +116,13 @@ func (s *Server) publishQueue(ctx context.Context) {
 }
 
 func (s *Server) publishQueueLocked(ctx context.Context) {
+	s.publishQueueLocal(ctx)
+	s.bridge.send(wireEvent{Kind: "queue"})
+}
+
+// publishQueueLocal does publishQueueLocked's work for this node's sessions
+// only (other nodes recompute on the bridge's "queue" event).
+func (s *Server) publishQueueLocal(ctx context.Context) {
 	queue, err := s.store.Queue(ctx)
 	if err != nil {
 		s.logErr("queue", err)
@@ -177,6 +184,11 @@ func (s *Server) operatorFrames(ctx context.Context) ([]protocol.Operator, error
 }
 
 func (s *Server) publishOperators(ctx context.Context) {
+	s.publishOperatorsLocal(ctx)
+	s.bridge.send(wireEvent{Kind: "ops"})
+}
+
+func (s *Server) publishOperatorsLocal(ctx context.Context) {
 	ops, err := s.operatorFrames(ctx)
 	if err != nil {
 		s.logErr("operators", err)

@@ -80,3 +80,10 @@ func (h *hub) publish(topic string, ev event) {
 		s.push(ev)
 	}
 }
+
+// has reports whether any session here subscribes to topic.
+func (h *hub) has(topic string) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.topics[topic]) > 0
+}

@@ -31,6 +31,9 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(restartChildEnv); path != "" {
 		os.Exit(runSQLiteServer(path))
 	}
+	if spec := os.Getenv(nodeChildEnv); spec != "" {
+		os.Exit(runNodeChild(spec))
+	}
 	os.Exit(m.Run())
 }
 
@@ -168,6 +171,13 @@ func postgresDSN(t testing.TB) string {
 // freshPostgres opens n stores (separate pools, like separate processes) on
 // a new schema that is dropped afterwards.
 func freshPostgres(t testing.TB, n int, opts ...postgres.Option) []*postgres.Store {
+	stores, _ := freshPostgresSchema(t, n, opts...)
+	return stores
+}
+
+// freshPostgresSchema is freshPostgres that also names the schema, for
+// nodes in other processes.
+func freshPostgresSchema(t testing.TB, n int, opts ...postgres.Option) ([]*postgres.Store, string) {
 	dsn := postgresDSN(t)
 	schema := fmt.Sprintf("shopchat_srv_%d", time.Now().UnixNano())
 	t.Cleanup(func() {
@@ -192,7 +202,7 @@ func freshPostgres(t testing.TB, n int, opts ...postgres.Option) []*postgres.Sto
 		t.Cleanup(s.Close)
 		stores[i] = s
 	}
-	return stores
+	return stores, schema
 }
 
 func TestTwoServersShareOnePostgres(t *testing.T) {
