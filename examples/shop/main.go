@@ -35,6 +35,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/shopchat/chat"
+	natsbroker "github.com/shopchat/chat/broker/nats"
+	pgbroker "github.com/shopchat/chat/broker/postgres"
+	redisbroker "github.com/shopchat/chat/broker/redis"
 	"github.com/shopchat/chat/notify/email"
 )
 
@@ -46,6 +50,8 @@ func main() {
 	smtpTLS := flag.String("smtp-tls", "starttls", "SMTP security: starttls, tls or none (local relays)")
 	mailFrom := flag.String("mail-from", "shop@shop.test", "sender address of the shop's mail; its domain is the reply domain")
 	teamMail := flag.String("team-mail", "team@shop.test", "the operators' mailbox for offline messages")
+	pgDSN := flag.String("postgres", "", "PostgreSQL DSN: keep the chat there instead of -db, so several shop processes can share it")
+	brokerURL := flag.String("broker", "", "connect several shop processes (with -postgres): postgres, redis://host:port or nats://host:port")
 	smtpListen := flag.String("smtp-listen", "", "address for the built-in SMTP receiver of email replies, e.g. 127.0.0.1:2525 (default: off)")
 	secretFile := flag.String("secret-file", "", "file with the shop secret, created if missing (default: next to -db); $SHOPCHAT_SECRET takes precedence")
 	baseURL := flag.String("base-url", "", "the shop's public URL, e.g. behind a proxy (default: http://<addr>)")
@@ -57,7 +63,8 @@ func main() {
 		log.Error("shop", "err", err)
 		os.Exit(2)
 	}
-	if err := run(log, *addr, *db, *secretFile, *baseURL, mail, *smtpListen, *prechat); err != nil {
+	nodes := nodeConfig{postgres: *pgDSN, broker: *brokerURL}
+	if err := run(log, *addr, *db, *secretFile, *baseURL, mail, nodes, *smtpListen, *prechat); err != nil {
 		log.Error("shop", "err", err)
 		os.Exit(1)
 	}
@@ -92,7 +99,39 @@ func mailConfig(server, security, from, team string) (email.Config, error) {
 	return cfg, nil
 }
 
-func run(log *slog.Logger, addr, db, secretFile, baseURL string, mailCfg email.Config, smtpListen string, prechat bool) error {
+// nodeConfig is how the shop runs as one of several nodes.
+type nodeConfig struct{ postgres, broker string }
+
+// openBroker connects the -broker flag's broker.
+func (n nodeConfig) openBroker(ctx context.Context) (chat.Broker, func(), error) {
+	switch {
+	case n.broker == "":
+		return nil, func() {}, nil
+	case n.postgres == "":
+		return nil, nil, errors.New("-broker needs -postgres: every node must share one store")
+	case n.broker == "postgres":
+		b, err := pgbroker.New(ctx, n.postgres)
+		if err != nil {
+			return nil, nil, err
+		}
+		return b, func() { b.Close() }, nil
+	case strings.HasPrefix(n.broker, "redis://"):
+		b, err := redisbroker.New(ctx, strings.TrimPrefix(n.broker, "redis://"))
+		if err != nil {
+			return nil, nil, err
+		}
+		return b, func() { b.Close() }, nil
+	case strings.HasPrefix(n.broker, "nats://"):
+		b, err := natsbroker.New(n.broker)
+		if err != nil {
+			return nil, nil, err
+		}
+		return b, func() { b.Close() }, nil
+	}
+	return nil, nil, fmt.Errorf("-broker %q: want postgres, redis://host:port or nats://host:port", n.broker)
+}
+
+func run(log *slog.Logger, addr, db, secretFile, baseURL string, mailCfg email.Config, nodes nodeConfig, smtpListen string, prechat bool) error {
 	stem := strings.TrimSuffix(db, filepath.Ext(db))
 	if secretFile == "" {
 		secretFile = stem + ".secret"
@@ -105,6 +144,12 @@ func run(log *slog.Logger, addr, db, secretFile, baseURL string, mailCfg email.C
 		log.Info("email not configured (-smtp): mail is logged instead of sent")
 	}
 
+	broker, closeBroker, err := nodes.openBroker(context.Background())
+	if err != nil {
+		return err
+	}
+	defer closeBroker()
+
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -113,13 +158,15 @@ func run(log *slog.Logger, addr, db, secretFile, baseURL string, mailCfg email.C
 		baseURL = "http://" + urlHost(ln.Addr().(*net.TCPAddr))
 	}
 	s, handler, err := newShop(shopConfig{
-		Secret:     secret,
-		DBPath:     db,
-		OrdersPath: stem + "-orders.json",
-		BaseURL:    baseURL,
-		PreChat:    prechat,
-		Logger:     log,
-		Mail:       mailCfg,
+		Secret:      secret,
+		DBPath:      db,
+		OrdersPath:  stem + "-orders.json",
+		BaseURL:     baseURL,
+		PreChat:     prechat,
+		Logger:      log,
+		Mail:        mailCfg,
+		PostgresDSN: nodes.postgres,
+		Broker:      broker,
 	})
 	if err != nil {
 		ln.Close()
@@ -145,7 +192,14 @@ func run(log *slog.Logger, addr, db, secretFile, baseURL string, mailCfg email.C
 		}
 		fmt.Printf("%s / %s", c.Email, c.Password)
 	}
-	fmt.Printf("\n  chat store:        %s\n\n", db)
+	store := db
+	if nodes.postgres != "" {
+		store = "PostgreSQL"
+		if nodes.broker != "" {
+			store += ", nodes connected through " + nodes.broker
+		}
+	}
+	fmt.Printf("\n  chat store:        %s\n\n", store)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

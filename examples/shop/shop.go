@@ -50,6 +50,7 @@ import (
 	"github.com/shopchat/chat"
 	"github.com/shopchat/chat/notify/email"
 	"github.com/shopchat/chat/store/memory"
+	"github.com/shopchat/chat/store/postgres"
 	"github.com/shopchat/chat/store/sqlite"
 )
 
@@ -89,6 +90,12 @@ type shopConfig struct {
 	// Mail configures offline email, missed replies and transcripts. Its
 	// zero value logs the mail it would send instead of sending it.
 	Mail email.Config
+	// PostgresDSN, if set, keeps the chat in PostgreSQL instead of DBPath,
+	// so several shop processes can share it.
+	PostgresDSN string
+	// Broker connects the chat of several shop processes (with
+	// PostgresDSN). Default none: one process.
+	Broker chat.Broker
 }
 
 // shop is the demo shop. Its handlers are safe for concurrent use.
@@ -152,7 +159,13 @@ func newShop(cfg shopConfig) (*shop, http.Handler, error) {
 		return nil, nil, fmt.Errorf("shop: %w", err)
 	}
 
-	if cfg.DBPath != "" {
+	if cfg.PostgresDSN != "" {
+		st, err := postgres.Open(context.Background(), cfg.PostgresDSN)
+		if err != nil {
+			return nil, nil, fmt.Errorf("shop: chat store: %w", err)
+		}
+		s.store = closerFunc(func() error { st.Close(); return nil }).with(st)
+	} else if cfg.DBPath != "" {
 		st, err := sqlite.Open(cfg.DBPath)
 		if err != nil {
 			return nil, nil, fmt.Errorf("shop: chat store: %w", err)
@@ -227,6 +240,7 @@ func (s *shop) chatConfig() chat.Config {
 		ConsoleLoginURL: "/operator/login",
 		SneakPeek:       true,
 		Notifier:        s.mail,
+		Broker:          s.cfg.Broker,
 	}
 }
 
@@ -703,4 +717,25 @@ func (s *shop) baseURL() (string, error) {
 		return b, nil
 	}
 	return "", errNoBase
+}
+
+// closerFunc gives a store whose Close returns nothing (store/postgres) the
+// io.Closer the shop closes stores with.
+type closerFunc func() error
+
+func (f closerFunc) with(st chat.Store) chat.Store { return closingStore{st, f} }
+
+type closingStore struct {
+	chat.Store
+	close closerFunc
+}
+
+func (c closingStore) Close() error { return c.close() }
+
+// Search keeps the wrapped store's full-text search visible to the chat.
+func (c closingStore) Search(ctx context.Context, q chat.SearchQuery) ([]chat.SearchHit, error) {
+	if s, ok := c.Store.(chat.Searcher); ok {
+		return s.Search(ctx, q)
+	}
+	return nil, chat.ErrUnsupported
 }
