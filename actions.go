@@ -258,12 +258,16 @@ func (ss *session) appendVisitorMessage(ctx context.Context, m *Message, convID,
 	if target != nil {
 		m.ConversationID = target.ID
 		res, err := ss.appendAck(ctx, m)
-		if err == nil && !res.Duplicate {
-			s.afterVisitorMessage(ctx, res.Conversation, res.Message, false)
+		if err == nil {
+			ss.lastConv = res.Conversation.ID
+			if !res.Duplicate {
+				s.afterVisitorMessage(ctx, res.Conversation, res.Message, false)
+			}
 		}
 		if !errors.Is(err, ErrConflict) {
 			return err
 		}
+		ss.lastConv = ""
 	}
 	for attempt := 0; attempt < 3; attempt++ { // closed: start a new conversation
 		c, created, err := s.openConversation(ctx, ss.visitor, department)
@@ -275,8 +279,11 @@ func (ss *session) appendVisitorMessage(ctx context.Context, m *Message, convID,
 		if errors.Is(err, ErrConflict) {
 			continue // closed again meanwhile
 		}
-		if err == nil && !res.Duplicate {
-			s.afterVisitorMessage(ctx, res.Conversation, res.Message, created)
+		if err == nil {
+			ss.lastConv = res.Conversation.ID
+			if !res.Duplicate {
+				s.afterVisitorMessage(ctx, res.Conversation, res.Message, created)
+			}
 		}
 		if err == nil && created {
 			s.dispatch(ctx)
@@ -291,7 +298,15 @@ func (ss *session) appendVisitorMessage(ctx context.Context, m *Message, convID,
 // of a message stored before it closed). Nil if the visitor has none.
 func (ss *session) visitorTarget(ctx context.Context, convID string) (*Conversation, error) {
 	if convID != "" {
+		if convID == ss.lastConv { // ours: checked when first used
+			return &Conversation{ID: convID}, nil
+		}
 		return ss.conversationFor(ctx, convID)
+	}
+	if ss.lastConv != "" {
+		// The conversation this session last wrote to: if it closed
+		// meanwhile, the append says so and a new one starts.
+		return &Conversation{ID: ss.lastConv}, nil
 	}
 	c, err := ss.s.store.OpenConversation(ctx, ss.visitor.ID)
 	if err == nil || !errors.Is(err, ErrNotFound) {

@@ -26,6 +26,7 @@ type session struct {
 	// instead of visitor, which the reader may replace meanwhile.
 	visitorID string
 	op        *Operator
+	lastConv  string // visitors: the conversation last written to (reader only)
 	ip        string
 	topics    []string
 	limiter   rateLimiter
