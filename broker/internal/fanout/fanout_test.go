@@ -104,8 +104,6 @@ func TestDispatchDropsWhenFull(t *testing.T) {
 		got <- string(p)
 		<-release
 	})
-	fast := make(chan string, 10)
-	h.Add("k", func(p []byte) { fast <- string(p) })
 	h.Dispatch("k", []byte("0"))
 	if p := <-got; p != "0" {
 		t.Fatalf("got %q", p)
@@ -115,11 +113,6 @@ func TestDispatchDropsWhenFull(t *testing.T) {
 	}
 	if h.Dropped() != 2 || drops.Load() != 2 {
 		t.Errorf("Dropped = %d, hook %d; want 2 (buffer 2 behind a blocked deliver)", h.Dropped(), drops.Load())
-	}
-	for _, want := range []string{"0", "1", "2", "3", "4"} {
-		if p := <-fast; p != want {
-			t.Errorf("the other subscription got %q, want %q", p, want)
-		}
 	}
 	close(release)
 	for _, want := range []string{"1", "2"} {
