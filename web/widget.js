@@ -26,7 +26,7 @@
       start: 'Start chat', earlier: 'Earlier conversations', earlierMsgs: 'Earlier messages',
       retry: 'Retry', failed: 'Not sent.', slow: 'Sending too fast; retrying…',
       bad: 'Please check your details.', long: 'This message is too long.', dismiss: 'Dismiss',
-      choose: 'Choose…', chat: 'Chat', you: 'You',
+      choose: 'Choose…', chat: 'Chat', you: 'You', mailMe: 'Email me this conversation', mailed: 'Transcript sent',
     },
     es: {
       open: 'Abrir chat', close: 'Cerrar chat', title: 'Soporte', hi: '¡Hola! ¿En qué podemos ayudarte?',
@@ -41,6 +41,7 @@
       retry: 'Reintentar', failed: 'No enviado.', slow: 'Demasiados mensajes; reintentando…',
       bad: 'Revisa tus datos.', long: 'El mensaje es demasiado largo.', dismiss: 'Descartar',
       choose: 'Elige…', you: 'Tú',
+      mailMe: 'Envíame esta conversación', mailed: 'Transcripción enviada',
     },
     ru: {
       open: 'Открыть чат', close: 'Закрыть чат', title: 'Поддержка', hi: 'Здравствуйте! Чем можем помочь?',
@@ -55,6 +56,7 @@
       retry: 'Повторить', failed: 'Не отправлено.', slow: 'Слишком много сообщений; повторяем…',
       bad: 'Проверьте введённые данные.', long: 'Сообщение слишком длинное.', dismiss: 'Скрыть',
       choose: 'Выберите…', chat: 'Чат', you: 'Вы',
+      mailMe: 'Отправить переписку на почту', mailed: 'Переписка отправлена',
     },
     de: {
       open: 'Chat öffnen', close: 'Chat schließen', hi: 'Hallo! Wie können wir helfen?',
@@ -69,6 +71,7 @@
       retry: 'Erneut versuchen', failed: 'Nicht gesendet.', slow: 'Zu viele Nachrichten; neuer Versuch…',
       bad: 'Bitte prüfen Sie Ihre Angaben.', long: 'Die Nachricht ist zu lang.', dismiss: 'Ausblenden',
       choose: 'Bitte wählen…', you: 'Sie',
+      mailMe: 'Verlauf per E-Mail senden', mailed: 'Verlauf gesendet',
     },
   };
   let lang = 'en', t = T.en;
@@ -230,7 +233,7 @@
     for (const e of outbox) {
       if (e.fail || sentNow.has(e.id) || (e.wait && outbox.some(x => x.id === e.wait))) continue;
       const f = { type: e.type, id: e.id };
-      if (e.type === 'message') { f.text = e.text; if (e.dept) f.department = e.dept; } else Object.assign(f, { name: e.name || undefined, email: e.email || undefined, fields: e.fields });
+      if (e.type === 'message') { f.text = e.text; if (e.dept) f.department = e.dept; } else Object.assign(f, { conv: e.conv, name: e.name || undefined, email: e.email || undefined, fields: e.fields });
       if (send(f)) { sentNow.add(e.id); watch(); }
     }
   };
@@ -388,7 +391,7 @@
     if (e.name) me.name = e.name;
     if (e.email) me.email = e.email;
     if (e.id === detId && ui) {
-      ui.detMsg.textContent = t.saved;
+      ui.detMsg.textContent = e.type === 'transcript' ? t.mailed : t.saved;
       setTimeout(() => { if (ui.details.contains(root.activeElement)) ui.input.focus(); toggleDetails(false); }, 1200);
     }
     flush();
@@ -735,7 +738,15 @@
       enqueue(e);
     } },
     field({ name: 'name', label: t.name }, 'd'), field({ name: 'email', label: t.email, type: 'email' }, 'd'),
-    h('div', { class: 'row' }, u.detMsg = h('span', { class: 'fmsg', role: 'status' }), h('button', { type: 'submit', sc: 'details-save', class: 'btn', text: t.save })));
+    h('div', { class: 'row' }, u.detMsg = h('span', { class: 'fmsg', role: 'status' }), h('button', { type: 'submit', sc: 'details-save', class: 'btn', text: t.save })),
+    h('button', { type: 'button', sc: 'transcript', class: 'link', text: t.mailMe, onclick: () => {
+      const conv = [...convs.values()].sort(byCreated).pop(), email = val(u.details, 'email');
+      if (!conv) return;
+      const e = { type: 'transcript', id: uuid(), conv: conv.id, email: cut(email, 254) };
+      detId = e.id;
+      u.detMsg.textContent = '';
+      enqueue(e);
+    } }));
     u.body = h('div', { class: 'body' },
       u.earlier = h('button', { type: 'button', sc: 'earlier', class: 'link', hidden: true, text: t.earlier, onclick: loadEarlier }),
       u.list = h('div', { sc: 'messages', class: 'list', role: 'log', 'aria-live': 'polite', 'aria-label': t.chat || title }),

@@ -266,6 +266,12 @@ func TestBrowserVisitorAndOperator(t *testing.T) {
 	visitor.screenshot(shots, "widget-open")
 	operator.screenshot(shots, "console")
 
+	// The visitor asks for a transcript by email from the widget.
+	visitor.run("open details", chromedp.Evaluate[chromedp.Void](widgetQ("[data-sc=details-toggle]")+`.click()`))
+	visitor.run("email", chromedp.Evaluate[chromedp.Void](setValueJS(widgetQ("[data-sc=details] input[name=email]"), "ann@example.com")))
+	visitor.run("ask for the transcript", chromedp.Evaluate[chromedp.Void](widgetQ("[data-sc=transcript]")+`.click()`))
+	visitor.waitFor("the transcript confirmation", `(`+widgetQ("[data-sc=details]")+`.textContent || '').includes('Transcript sent')`)
+
 	// A reload keeps the history.
 	before := eval[string](visitor, messagesText(w))
 	visitor.navigate(ts.URL + "/")

@@ -1101,6 +1101,12 @@
     });
   }
 
+  function sendTranscript(c) {
+    request({ type: 'transcript', conv: c.id }, (reply, err) => {
+      if (!err) toast('Transcript sent to the visitor.');
+    });
+  }
+
   function reopenConv(c) {
     request({ type: 'reopen', conv: c.id }, (reply, err) => {
       if (err) return;
@@ -1230,13 +1236,14 @@
       this.acceptBtn = h('button', { type: 'button', class: 'btn btn-primary btn-small', text: 'Accept', hidden: true });
       this.reopenBtn = h('button', { type: 'button', class: 'btn btn-secondary btn-small', 'data-sc': 'reopen-conv', text: 'Reopen', hidden: true });
       this.closeBtn = h('button', { type: 'button', class: 'btn btn-secondary btn-small', 'data-sc': 'close-conv', text: 'Close', hidden: true });
+      this.transcriptBtn = h('button', { type: 'button', class: 'btn btn-ghost btn-small', 'data-sc': 'send-transcript', text: 'Email transcript', title: 'Email the conversation to the visitor (needs their email)' });
       this.detailsBtn = h('button', { type: 'button', class: 'btn btn-ghost btn-small details-btn', text: 'Details' });
       this.splitBtn = h('button', { type: 'button', class: 'btn btn-ghost btn-small split-btn', title: 'Show two conversations side by side', text: 'Split view' });
       this.paneCloseBtn = h('button', { type: 'button', class: 'btn-icon pane-close', 'aria-label': 'Close this side', text: '✕' });
       this.header = h('header', { class: 'conv-head' },
         this.backBtn, this.avatar,
         P('conv-id', null, this.nameEl, this.subEl),
-        P('conv-actions', null, this.acceptBtn, this.reopenBtn, this.closeBtn, this.detailsBtn,
+        P('conv-actions', null, this.acceptBtn, this.reopenBtn, this.closeBtn, this.transcriptBtn, this.detailsBtn,
           this.index === 0 ? this.splitBtn : this.paneCloseBtn));
 
       this.threads = P('threads');
@@ -1275,6 +1282,7 @@
       this.acceptBtn.addEventListener('click', () => this.conv && accept(this.conv.id, this.acceptBtn));
       this.reopenBtn.addEventListener('click', () => this.conv && reopenConv(this.conv));
       this.closeBtn.addEventListener('click', () => this.conv && closeConv(this.conv));
+      this.transcriptBtn.addEventListener('click', () => this.conv && sendTranscript(this.conv));
       this.detailsBtn.addEventListener('click', () => {
         focusPane(this);
         document.body.classList.toggle('details-open');
