@@ -182,6 +182,8 @@ func (ss *session) handle(ctx context.Context, f protocol.ClientFrame) error {
 		return ss.onProfile(ctx, f)
 	case protocol.TypeTranscript:
 		return ss.onTranscript(ctx, f)
+	case protocol.TypeMail:
+		return ss.onMail(ctx, f)
 	}
 	if ss.op == nil {
 		return userErr(ErrForbidden, "%s is for operators", f.Type)
@@ -240,7 +242,11 @@ func (ss *session) onMessage(ctx context.Context, f protocol.ClientFrame) error 
 	m.Kind, m.AuthorID, m.AuthorName = OperatorText, ss.op.ID, ss.op.Name
 	res, err := ss.appendAck(ctx, m)
 	if err == nil && !res.Duplicate {
-		s.scheduleMissedReply(res.Conversation)
+		if f.Silent {
+			s.markSilent(res.Message)
+		} else {
+			s.scheduleMissedReply(res.Conversation)
+		}
 	}
 	return err
 }

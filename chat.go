@@ -185,8 +185,9 @@ type Server struct {
 	bridge      *bridge // nil without a Broker
 
 	notifications chan Notification
-	missedTimers  map[string]*time.Timer // conversation id -> pending missed-reply check
-	mailedSeq     map[string]int64       // conversation id -> last seq mailed as a missed reply
+	missedTimers  map[string]*time.Timer    // conversation id -> pending missed-reply check
+	mailedSeq     map[string]int64          // conversation id -> last seq mailed as a missed reply
+	silent        map[string]map[int64]bool // conversation id -> seqs never to mail
 	lastTeamAlert time.Time
 
 	dispatchMu sync.Mutex
@@ -285,6 +286,7 @@ func New(cfg Config) (*Server, error) {
 
 		missedTimers: make(map[string]*time.Timer),
 		mailedSeq:    make(map[string]int64),
+		silent:       make(map[string]map[int64]bool),
 	}
 	s.handler = s.routes()
 	if cfg.Broker != nil {

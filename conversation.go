@@ -28,10 +28,13 @@ type Conversation struct {
 	// sequence number each side has seen. They only grow.
 	VisitorReadSeq  int64
 	OperatorReadSeq int64
-	CreatedAt       time.Time
-	QueuedAt        time.Time // when it last joined the queue; orders the queue
-	AssignedAt      time.Time
-	ClosedAt        time.Time
+	// MailOptOut: the visitor (or an operator for them) asked that no
+	// missed-reply mail be sent about this conversation.
+	MailOptOut bool
+	CreatedAt  time.Time
+	QueuedAt   time.Time // when it last joined the queue; orders the queue
+	AssignedAt time.Time
+	ClosedAt   time.Time
 }
 
 // Open reports whether the conversation is not closed.

@@ -18,6 +18,7 @@ func (s *Server) conversationFrame(c *Conversation, role string) *protocol.Conve
 		Department:   c.Department,
 		VisitorRead:  c.VisitorReadSeq,
 		OperatorRead: c.OperatorReadSeq,
+		MailOff:      c.MailOptOut,
 		Created:      c.CreatedAt,
 	}
 	if c.OperatorID != "" && c.Status == Assigned {

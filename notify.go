@@ -255,7 +255,7 @@ func (s *Server) checkMissedReply(convID string) {
 	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
 	defer cancel()
 	c, err := s.store.Conversation(ctx, convID)
-	if err != nil {
+	if err != nil || c.MailOptOut {
 		return
 	}
 	after := max(c.VisitorReadSeq, mailedUpTo)
@@ -265,8 +265,11 @@ func (s *Server) checkMissedReply(convID string) {
 		return
 	}
 	var unseen []*Message
+	s.mu.Lock()
+	silent := s.silent[convID]
+	s.mu.Unlock()
 	for _, m := range ms {
-		if m.Kind == OperatorText {
+		if m.Kind == OperatorText && !silent[m.Seq] {
 			unseen = append(unseen, m)
 		}
 	}
@@ -474,4 +477,36 @@ func truncateUTF8(s string, n int) string {
 		b = b[:len(b)-1]
 	}
 	return string(bytes.TrimSpace(b))
+}
+
+// markSilent keeps an operator's message out of missed-reply mail. The
+// mark lives in this node's memory: after a restart, or for a check run by
+// another node, the message may be mailed after all.
+func (s *Server) markSilent(m *Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	set := s.silent[m.ConversationID]
+	if set == nil {
+		set = make(map[int64]bool)
+		s.silent[m.ConversationID] = set
+	}
+	set[m.Seq] = true
+}
+
+// onMail opts a conversation out of missed-reply mail (status "off") or
+// back in ("on"): the visitor for their own, an operator for any.
+func (ss *session) onMail(ctx context.Context, f protocol.ClientFrame) error {
+	if f.Status != "on" && f.Status != "off" {
+		return userErr(ErrInvalid, "status must be on or off")
+	}
+	c, err := ss.conversationFor(ctx, f.Conv)
+	if err != nil {
+		return err
+	}
+	c, err = ss.s.store.SetMailOptOut(ctx, c.ID, f.Status == "off")
+	if err != nil {
+		return err
+	}
+	ss.s.publishState(c)
+	return ss.ackIfAsked(f)
 }

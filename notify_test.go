@@ -10,6 +10,7 @@ import (
 
 	"github.com/shopchat/chat"
 	"github.com/shopchat/chat/client"
+	"github.com/shopchat/chat/protocol"
 )
 
 // recordingNotifier collects notifications.
@@ -290,4 +291,67 @@ func FuzzReplyToken(f *testing.F) {
 			t.Fatalf("token %q: %v, want ErrReplyToken", token, err)
 		}
 	})
+}
+
+func TestMailOptOutAndSilentMessages(t *testing.T) {
+	rec := newRecorder()
+	ts := newTestServer(t, func(c *chat.Config) { c.Notifier = rec; c.MissedReplyDelay = time.Hour })
+	ctx := testCtx(t)
+	v := ts.visitor(t, nil)
+	if err := v.SetProfile(ctx, client.Profile{Email: "cy@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	op := ts.operator(t, "alice", nil)
+	q, err := v.Send(ctx, "", "hi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, op, q.Conv, "hi")
+	// barrier: everything queued before a visitor message's event has been notified.
+	barrier := func(text string) {
+		t.Helper()
+		b, err := v.Send(ctx, q.Conv, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			n := <-rec.ch
+			if n.Kind == chat.MissedReply {
+				t.Fatalf("mailed %q", n.Messages[0].Text)
+			}
+			if n.Kind == chat.MessagePosted && n.Messages[0].ID == b.ID {
+				return
+			}
+		}
+	}
+	// A silent message is never mailed.
+	if _, err := op.SendWith(ctx, client.Outgoing{Conv: q.Conv, Text: "silent one", Silent: true}); err != nil {
+		t.Fatal(err)
+	}
+	chat.CheckMissedReply(ts.Chat, q.Conv)
+	barrier("b1")
+	// The visitor opts out: nothing is mailed, and the state says so.
+	if err := v.SetMail(ctx, q.Conv, false); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, v, q.Conv, "mail off", func(c protocol.Conversation) bool { return c.MailOff })
+	if _, err := op.Send(ctx, q.Conv, "unseen while opted out"); err != nil {
+		t.Fatal(err)
+	}
+	chat.CheckMissedReply(ts.Chat, q.Conv)
+	barrier("b2")
+	// Back in: the unseen, non-silent message is mailed, the silent one is not.
+	if err := v.SetMail(ctx, q.Conv, true); err != nil {
+		t.Fatal(err)
+	}
+	chat.CheckMissedReply(ts.Chat, q.Conv)
+	missed := rec.await(t, chat.MissedReply)
+	if len(missed.Messages) != 1 || missed.Messages[0].Text != "unseen while opted out" {
+		t.Fatalf("mailed %+v", missed.Messages)
+	}
+	// Only for your own conversation, and only on or off.
+	other := ts.visitor(t, nil)
+	if err := other.SetMail(ctx, q.Conv, false); !isCode(err, protocol.CodeNotFound) {
+		t.Fatalf("opting out another's conversation: %v", err)
+	}
 }

@@ -96,6 +96,10 @@ type Store interface {
 	// operator's. ErrInvalid for another kind; ErrNotFound if unknown.
 	MarkRead(ctx context.Context, id string, by MessageKind, seq int64) (*Conversation, error)
 
+	// SetMailOptOut records whether the conversation's visitor wants no
+	// missed-reply mail about it. ErrNotFound if unknown.
+	SetMailOptOut(ctx context.Context, id string, optOut bool) (*Conversation, error)
+
 	// AppendMessage stores m in its conversation, assigning m.ID (if empty)
 	// and the next m.Seq in the same transaction (and setting them on m), and
 	// returns the stored

@@ -172,6 +172,8 @@ type Outgoing struct {
 	// Department routes the conversation this message opens (visitors; the
 	// pre-chat form's choice).
 	Department string
+	// Silent keeps an operator's message out of missed-reply mail.
+	Silent bool
 }
 
 // SendWith is Send with every option.
@@ -179,7 +181,7 @@ func (c *Conn) SendWith(ctx context.Context, m Outgoing) (protocol.Message, erro
 	if m.ID == "" {
 		m.ID = uuid.NewString()
 	}
-	return c.message(ctx, protocol.ClientFrame{Type: protocol.TypeMessage, ID: m.ID, Conv: m.Conv, Text: m.Text, Department: m.Department})
+	return c.message(ctx, protocol.ClientFrame{Type: protocol.TypeMessage, ID: m.ID, Conv: m.Conv, Text: m.Text, Department: m.Department, Silent: m.Silent})
 }
 
 // Note adds an internal note (operators only; visitors never see it) to
@@ -248,6 +250,17 @@ type Profile struct {
 // (visitors). It is safe to repeat, so it is resent after a reconnect.
 func (c *Conn) SetProfile(ctx context.Context, p Profile) error {
 	_, err := c.do(ctx, protocol.ClientFrame{Type: protocol.TypeProfile, Name: p.Name, Email: p.Email, Fields: p.Fields}, true)
+	return err
+}
+
+// SetMail opts conversation conv back into (on) or out of missed-reply
+// mail. It is safe to repeat, so it is resent after a reconnect.
+func (c *Conn) SetMail(ctx context.Context, conv string, on bool) error {
+	status := "off"
+	if on {
+		status = "on"
+	}
+	_, err := c.do(ctx, protocol.ClientFrame{Type: protocol.TypeMail, Conv: conv, Status: status}, true)
 	return err
 }
 

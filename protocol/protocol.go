@@ -38,6 +38,7 @@ const (
 	TypeProfile    = "profile"    // visitor: set name, email and pre-chat answers
 	TypeVisitor    = "visitor"    // operator: fetch a visitor's details (also the reply)
 	TypeTranscript = "transcript" // mail the conversation to its visitor
+	TypeMail       = "mail"       // opt a conversation out of (or back into) missed-reply mail
 )
 
 // Frame types sent by servers.
@@ -123,6 +124,8 @@ type ClientFrame struct {
 	Fields map[string]string `json:"fields,omitempty"`
 	// Visitor frames (operators): which visitor to describe.
 	Visitor string `json:"visitor,omitempty"`
+	// Silent, on an operator's message, keeps it out of missed-reply mail.
+	Silent bool `json:"silent,omitempty"`
 }
 
 // ResumePoint is what a reconnecting client already holds of one
@@ -196,6 +199,7 @@ type Conversation struct {
 	// VisitorRead and OperatorRead are the read receipts: the highest
 	// sequence number each side has seen.
 	VisitorRead  int64     `json:"visitor_read,omitempty"`
+	MailOff      bool      `json:"mail_off,omitempty"` // no missed-reply mail
 	OperatorRead int64     `json:"operator_read,omitempty"`
 	Created      time.Time `json:"created"`
 	Waiting      time.Time `json:"waiting,omitempty"` // when it joined the queue
@@ -290,7 +294,7 @@ var clientTypes = map[string]bool{
 	TypeHello: true, TypeMessage: true, TypeNote: true, TypeTyping: true,
 	TypeRead: true, TypeHistory: true, TypeAccept: true, TypeTransfer: true,
 	TypeClose: true, TypeReopen: true, TypePresence: true, TypeSearch: true,
-	TypeProfile: true, TypeVisitor: true, TypeTranscript: true,
+	TypeProfile: true, TypeVisitor: true, TypeTranscript: true, TypeMail: true,
 }
 
 // DecodeClient parses one client frame. Malformed JSON and fields of the

@@ -35,7 +35,8 @@
 // which the chat server relies on:
 //
 //   - Live on return: a payload published (on any node) after Subscribe
-//     has returned reaches the subscription. (The server subscribes, then
+//     has returned reaches the subscription. Subscribe's context bounds
+//     only the call: the suite cancels it as soon as Subscribe returns. (The server subscribes, then
 //     replays from the store; a subscription that becomes live later would
 //     lose events silently until the next one.)
 //   - Every subscription of a topic on every node gets each payload once;
@@ -72,8 +73,9 @@
 // reaching a node in that order across topics, as they do over the single
 // connection per node that Redis pub/sub, NATS and LISTEN/NOTIFY brokers
 // use. The suite never sleeps to synchronise; it waits on channels, for at
-// most 10 seconds per expected payload and 30 after a disruption. Except
-// in the Slow case, no more than 64 payloads are ever in flight to one
+// most 10 seconds per expected payload and 30 after a disruption (a check
+// that something did not happen gives it 50ms more to show). Where a case
+// needs every payload, no more than 64 are ever in flight to one
 // subscription, so a broker's per-subscription buffer may be that small.
 //
 // Run one area or one case with -run, e.g.

@@ -221,7 +221,7 @@ func (b *Broker) Publish(ctx context.Context, topic string, payload []byte) erro
 }
 
 // Subscribe calls deliver for each payload published to topic until cancel
-// is called. It returns once the server has confirmed the subscription (a
+// is called (or the broker is closed); ctx bounds only the call itself. It returns once the server has confirmed the subscription (a
 // PING/PONG after the SUB), so everything published after it returns is
 // delivered; while no server is reachable it waits, until ctx ends.
 func (b *Broker) Subscribe(ctx context.Context, topic string, deliver func(payload []byte)) (cancel func(), err error) {

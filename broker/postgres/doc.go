@@ -23,7 +23,7 @@
 // # Connections
 //
 // Each Broker holds one dedicated connection that LISTENs for all of the
-// node's subscriptions, and a small pgxpool pool on which Publish runs
+// node's subscriptions, and a pgxpool pool on which Publish runs
 // SELECT pg_notify($1, $2) (so NOTIFY is its own transaction, and
 // payloads one goroutine publishes arrive in that order). The listening
 // connection is checked with a ping after WithHealthCheck of silence;

@@ -225,7 +225,7 @@ func (b *Broker) Publish(ctx context.Context, topic string, payload []byte) erro
 }
 
 // Subscribe calls deliver for each payload published to topic until cancel
-// is called. It returns once the listening connection has executed LISTEN
+// is called (or the broker is closed); ctx bounds only the call itself. It returns once the listening connection has executed LISTEN
 // for the topic's channel, so everything published after it returns is
 // delivered; while the server is unreachable it waits, until ctx ends.
 func (b *Broker) Subscribe(ctx context.Context, topic string, deliver func(payload []byte)) (cancel func(), err error) {

@@ -201,7 +201,7 @@ func (b *Broker) Publish(ctx context.Context, topic string, payload []byte) erro
 }
 
 // Subscribe calls deliver for each payload published to topic until cancel
-// is called. It returns once Redis has confirmed the subscription, so
+// is called (or the broker is closed); ctx bounds only the call itself. It returns once Redis has confirmed the subscription, so
 // everything published after it returns is delivered; while Redis is
 // unreachable it waits, until ctx ends.
 func (b *Broker) Subscribe(ctx context.Context, topic string, deliver func(payload []byte)) (cancel func(), err error) {

@@ -642,3 +642,15 @@ func (s *Store) candidates(f chat.ConversationFilter) func(yield func(*conversat
 		}
 	}
 }
+
+// SetMailOptOut implements chat.Store.
+func (s *Store) SetMailOptOut(_ context.Context, id string, optOut bool) (*chat.Conversation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, err := s.conv(id)
+	if err != nil {
+		return nil, err
+	}
+	c.c.MailOptOut = optOut
+	return copyConv(&c.c), nil
+}

@@ -215,14 +215,14 @@ func (s *Store) OperatorLoads(ctx context.Context, now time.Time) ([]chat.Operat
 // Conversations.
 
 const convCols = `id, visitor_id, status, coalesce(operator_id, ''), department, last_seq,
-	visitor_read_seq, operator_read_seq, created_at, queued_at, assigned_at, closed_at`
+	visitor_read_seq, operator_read_seq, created_at, queued_at, assigned_at, closed_at, mail_opt_out`
 
 func (s *Store) scanConv(row pgx.Row) (*chat.Conversation, error) {
 	var c chat.Conversation
 	var status string
 	var assigned, closed *time.Time
 	if err := row.Scan(&c.ID, &c.VisitorID, &status, &c.OperatorID, &c.Department, &c.LastSeq,
-		&c.VisitorReadSeq, &c.OperatorReadSeq, &c.CreatedAt, &c.QueuedAt, &assigned, &closed); err != nil {
+		&c.VisitorReadSeq, &c.OperatorReadSeq, &c.CreatedAt, &c.QueuedAt, &assigned, &closed, &c.MailOptOut); err != nil {
 		return nil, err
 	}
 	c.Status = chat.Status(status)
@@ -749,4 +749,20 @@ func (s *Store) Messages(ctx context.Context, q chat.MessageQuery) ([]*chat.Mess
 		}
 	}
 	return out, nil
+}
+
+// SetMailOptOut implements chat.Store.
+func (s *Store) SetMailOptOut(ctx context.Context, id string, optOut bool) (*chat.Conversation, error) {
+	if !storable(id) {
+		return nil, notFound("conversation", id)
+	}
+	var out *chat.Conversation
+	err := s.write(ctx, fmt.Sprintf("set mail opt-out of conversation %q", id), func() (err error) {
+		out, err = s.scanConv(s.pool.QueryRow(ctx, `UPDATE chat_conversations SET mail_opt_out = $2 WHERE id = $1 RETURNING `+convCols, id, optOut))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("conversation", id)
+		}
+		return err
+	})
+	return out, err
 }

@@ -356,3 +356,17 @@ func (s *Store) PurgeClosed(ctx context.Context, cutoff time.Time) (int, error) 
 		}
 	}
 }
+
+// SetMailOptOut implements chat.Store.
+func (s *Store) SetMailOptOut(ctx context.Context, id string, optOut bool) (*chat.Conversation, error) {
+	var out *chat.Conversation
+	err := s.write(ctx, func(w *writeStmts) error {
+		var err error
+		out, err = s.update("mail opt-out", w.mailOptOut, id, optOut, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

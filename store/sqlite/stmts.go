@@ -14,7 +14,7 @@ const (
 	visitorCols  = `id, coalesce(customer_id, ''), name, email, created_at, last_seen_at`
 	operatorCols = `id, name, email, avatar_url, departments, capacity, presence, presence_expires, last_assigned_at`
 	convCols     = `id, visitor_id, status, operator_id, department, last_seq, visitor_read_seq, operator_read_seq,
-	created_at, queued_at, assigned_at, closed_at`
+	created_at, queued_at, assigned_at, closed_at, mail_opt_out`
 	msgCols    = `id, conversation_id, seq, coalesce(client_id, ''), kind, author_id, author_name, text, created_at`
 	searchCols = `m.id, m.conversation_id, m.seq, coalesce(m.client_id, ''), m.kind, m.author_id, m.author_name, m.text,
 	m.created_at, snippet(messages_fts, 0, '', '', '` + ellipsis + `', 24), bm25(messages_fts)`
@@ -39,6 +39,7 @@ type writeStmts struct {
 	conv, convStatus, openConvID        *sql.Stmt
 	insConv, assign, requeue, closeConv *sql.Stmt
 	reopen, readVisitor, readOperator   *sql.Stmt
+	mailOptOut                          *sql.Stmt
 	countAssigned, purge                *sql.Stmt
 	dupMsg, bumpSeq, insMsg, indexFTS   *sql.Stmt
 
@@ -80,6 +81,7 @@ VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)`,
 RETURNING ` + convCols,
 		&w.readVisitor:   `UPDATE conversations SET visitor_read_seq = max(visitor_read_seq, ?) WHERE id = ? RETURNING ` + convCols,
 		&w.readOperator:  `UPDATE conversations SET operator_read_seq = max(operator_read_seq, ?) WHERE id = ? RETURNING ` + convCols,
+		&w.mailOptOut:    `UPDATE conversations SET mail_opt_out = ? WHERE id = ? RETURNING ` + convCols,
 		&w.countAssigned: `SELECT count(*) FROM conversations WHERE operator_id = ? AND status = 'assigned'`,
 		&w.purge: `DELETE FROM conversations WHERE id IN
 	(SELECT id FROM conversations WHERE status = 'closed' AND closed_at < ? LIMIT ?)`,
@@ -100,7 +102,7 @@ func (w *writeStmts) close() []error {
 	return closeAll(w.begin, w.commit, w.rollback, w.savepoint, w.release, w.rollbackTo,
 		w.insVisitor, w.updVisitor, w.delVisitor, w.putOperator, w.setPresence, w.setLastAt,
 		w.visitorExists, w.operatorExists, w.conv, w.convStatus, w.openConvID, w.insConv,
-		w.assign, w.requeue, w.closeConv, w.reopen, w.readVisitor, w.readOperator,
+		w.assign, w.requeue, w.closeConv, w.reopen, w.readVisitor, w.readOperator, w.mailOptOut,
 		w.countAssigned, w.purge, w.dupMsg, w.bumpSeq, w.insMsg, w.indexFTS)
 }
 
@@ -209,7 +211,7 @@ func (s *Store) scanConv(sc scanner) (*chat.Conversation, error) {
 	var status string
 	var created, queued, assigned, closed int64
 	if err := sc.Scan(&c.ID, &c.VisitorID, &status, &c.OperatorID, &c.Department, &c.LastSeq,
-		&c.VisitorReadSeq, &c.OperatorReadSeq, &created, &queued, &assigned, &closed); err != nil {
+		&c.VisitorReadSeq, &c.OperatorReadSeq, &created, &queued, &assigned, &closed, &c.MailOptOut); err != nil {
 		return nil, err
 	}
 	c.Status = chat.Status(status)

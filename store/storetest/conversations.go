@@ -578,6 +578,21 @@ func conversationCases() []Case {
 			_, err = s.ReopenConversation(ctx, "c2", at(11))
 			isErr(t, err, chat.ErrConflict, "Reopen a second conversation of the visitor")
 		}},
+		{"Conversations/MailOptOut", func(t testing.TB, s chat.Store) {
+			mustConv(t, s, "c1", at(0))
+			assert.False(t, mustGetConv(t, s, "c1").MailOptOut, "a new conversation allows mail")
+			c, err := s.SetMailOptOut(ctx, "c1", true)
+			require.NoError(t, err)
+			assert.True(t, c.MailOptOut, "returned conversation")
+			assert.True(t, mustGetConv(t, s, "c1").MailOptOut, "stored opt-out")
+			mustAppend(t, s, text("c1", "k1", "still works", at(1)))
+			assert.True(t, mustGetConv(t, s, "c1").MailOptOut, "opt-out survives an append")
+			c, err = s.SetMailOptOut(ctx, "c1", false)
+			require.NoError(t, err)
+			assert.False(t, c.MailOptOut, "opted back in")
+			_, err = s.SetMailOptOut(ctx, "nope", true)
+			isErr(t, err, chat.ErrNotFound, "SetMailOptOut(unknown)")
+		}},
 		{"Conversations/MarkRead", func(t testing.TB, s chat.Store) {
 			mustConv(t, s, "c1", at(0))
 			for i := range 5 {
