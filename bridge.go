@@ -74,7 +74,9 @@ func newBridge(s *Server) *bridge {
 }
 
 func (b *bridge) start() error {
-	cancel, err := b.broker.Subscribe(b.s.ctx, b.topic, func(p []byte) {
+	ctx, stop := context.WithTimeout(b.s.ctx, 15*time.Second) // bounds the call only
+	defer stop()
+	cancel, err := b.broker.Subscribe(ctx, b.topic, func(p []byte) {
 		select {
 		case b.in <- p:
 		default:

@@ -10,11 +10,23 @@ import "context"
 // message bodies, so a receiving node that sees a gap in a conversation's
 // sequence fills it from the Store; a lost event delays, never loses, a
 // message.
+//
+// The shop owns its Broker: it opens it, passes it in Config.Broker, and
+// closes it after (*Server).Close. broker/brokertest is the conformance
+// suite every implementation passes.
 type Broker interface {
 	// Publish sends payload to every subscriber of topic on every node,
-	// including this one.
+	// including this one. Payloads are arbitrary bytes; every broker here
+	// carries at least 5,000 bytes (the Server sends far less). Payloads one
+	// goroutine publishes to a topic arrive in that order. Publish does not
+	// keep the caller's slice. After the broker is closed it returns an
+	// error matching ErrClosed.
 	Publish(ctx context.Context, topic string, payload []byte) error
 	// Subscribe calls deliver for each payload published to topic until
-	// cancel is called. deliver must not block.
+	// cancel is called. It returns once the subscription is live; ctx
+	// bounds only the call. deliver must not block, and owns its slice.
+	// cancel is idempotent and may be called from deliver; once it returns,
+	// deliver is not running and is not called again. Two subscriptions to
+	// one topic are independent.
 	Subscribe(ctx context.Context, topic string, deliver func(payload []byte)) (cancel func(), err error)
 }
