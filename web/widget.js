@@ -26,7 +26,7 @@
       start: 'Start chat', earlier: 'Earlier conversations', earlierMsgs: 'Earlier messages',
       retry: 'Retry', failed: 'Not sent.', slow: 'Sending too fast; retrying…',
       bad: 'Please check your details.', long: 'This message is too long.', dismiss: 'Dismiss',
-      choose: 'Choose…', chat: 'Chat', you: 'You', mailMe: 'Email me this conversation', mailed: 'Transcript sent',
+      choose: 'Choose…', chat: 'Chat', you: 'You', mailMe: 'Email me this conversation', mailed: 'Transcript sent', mailOk: 'Email me replies I miss',
     },
     es: {
       open: 'Abrir chat', close: 'Cerrar chat', title: 'Soporte', hi: '¡Hola! ¿En qué podemos ayudarte?',
@@ -41,7 +41,7 @@
       retry: 'Reintentar', failed: 'No enviado.', slow: 'Demasiados mensajes; reintentando…',
       bad: 'Revisa tus datos.', long: 'El mensaje es demasiado largo.', dismiss: 'Descartar',
       choose: 'Elige…', you: 'Tú',
-      mailMe: 'Envíame esta conversación', mailed: 'Transcripción enviada',
+      mailMe: 'Envíame esta conversación', mailed: 'Transcripción enviada', mailOk: 'Envíame por correo las respuestas que no vea',
     },
     ru: {
       open: 'Открыть чат', close: 'Закрыть чат', title: 'Поддержка', hi: 'Здравствуйте! Чем можем помочь?',
@@ -56,7 +56,7 @@
       retry: 'Повторить', failed: 'Не отправлено.', slow: 'Слишком много сообщений; повторяем…',
       bad: 'Проверьте введённые данные.', long: 'Сообщение слишком длинное.', dismiss: 'Скрыть',
       choose: 'Выберите…', chat: 'Чат', you: 'Вы',
-      mailMe: 'Отправить переписку на почту', mailed: 'Переписка отправлена',
+      mailMe: 'Отправить переписку на почту', mailed: 'Переписка отправлена', mailOk: 'Присылать пропущенные ответы на почту',
     },
     de: {
       open: 'Chat öffnen', close: 'Chat schließen', hi: 'Hallo! Wie können wir helfen?',
@@ -71,7 +71,7 @@
       retry: 'Erneut versuchen', failed: 'Nicht gesendet.', slow: 'Zu viele Nachrichten; neuer Versuch…',
       bad: 'Bitte prüfen Sie Ihre Angaben.', long: 'Die Nachricht ist zu lang.', dismiss: 'Ausblenden',
       choose: 'Bitte wählen…', you: 'Sie',
-      mailMe: 'Verlauf per E-Mail senden', mailed: 'Verlauf gesendet',
+      mailMe: 'Verlauf per E-Mail senden', mailed: 'Verlauf gesendet', mailOk: 'Verpasste Antworten per E-Mail senden',
     },
   };
   let lang = 'en', t = T.en;
@@ -233,7 +233,7 @@
     for (const e of outbox) {
       if (e.fail || sentNow.has(e.id) || (e.wait && outbox.some(x => x.id === e.wait))) continue;
       const f = { type: e.type, id: e.id };
-      if (e.type === 'message') { f.text = e.text; if (e.dept) f.department = e.dept; } else Object.assign(f, { conv: e.conv, name: e.name || undefined, email: e.email || undefined, fields: e.fields });
+      if (e.type === 'message') { f.text = e.text; if (e.dept) f.department = e.dept; } else Object.assign(f, { conv: e.conv, status: e.status, name: e.name || undefined, email: e.email || undefined, fields: e.fields });
       if (send(f)) { sentNow.add(e.id); watch(); }
     }
   };
@@ -739,6 +739,10 @@
     } },
     field({ name: 'name', label: t.name }, 'd'), field({ name: 'email', label: t.email, type: 'email' }, 'd'),
     h('div', { class: 'row' }, u.detMsg = h('span', { class: 'fmsg', role: 'status' }), h('button', { type: 'submit', sc: 'details-save', class: 'btn', text: t.save })),
+    h('label', { class: 'chk' }, u.mailOk = h('input', { type: 'checkbox', sc: 'mail-optin', checked: true, onchange: () => {
+      const conv = [...convs.values()].sort(byCreated).pop();
+      if (conv) enqueue({ type: 'mail', id: uuid(), conv: conv.id, status: u.mailOk.checked ? 'on' : 'off' });
+    } }), h('span', { text: t.mailOk })),
     h('button', { type: 'button', sc: 'transcript', class: 'link', text: t.mailMe, onclick: () => {
       const conv = [...convs.values()].sort(byCreated).pop(), email = val(u.details, 'email');
       if (!conv) return;

@@ -1160,8 +1160,8 @@
 
   // ---------------------------------------------------------------- outbox
 
-  function enqueue(c, type, text) {
-    const entry = { id: uid(), conv: c.id, type, text, ts: Date.now(), status: 'queued' };
+  function enqueue(c, type, text, silent) {
+    const entry = { id: uid(), conv: c.id, type, text, ts: Date.now(), status: 'queued', silent: !!silent };
     S.outbox.push(entry);
     persist();
     renderPending(c, entry);
@@ -1171,7 +1171,7 @@
   }
 
   function transmit(e) {
-    if (sendFrame({ type: e.type, id: e.id, conv: e.conv, text: e.text })) e.status = 'sent';
+    if (sendFrame({ type: e.type, id: e.id, conv: e.conv, text: e.text, silent: e.silent || undefined })) e.status = 'sent';
     else e.status = 'queued';
     e.error = '';
     renderPending(getConv(e.conv), e);
@@ -1256,13 +1256,15 @@
       this.input = h('textarea', { class: 'input', 'data-sc': 'input', rows: '2', placeholder: 'Type a reply — “/” for canned responses', 'aria-label': 'Message' });
       this.noteBox = h('input', { type: 'checkbox', 'data-sc': 'note-toggle' });
       this.noteLabel = h('label', { class: 'note-switch', title: 'Internal notes are seen by operators only' }, this.noteBox, h('span', { text: 'Note' }));
+      this.silentBox = h('input', { type: 'checkbox', 'data-sc': 'silent-toggle' });
+      this.silentLabel = h('label', { class: 'note-switch', title: 'Never email this message to the visitor, even if they miss it' }, this.silentBox, h('span', { text: 'No email' }));
       this.cannedBtn = h('button', { type: 'button', class: 'btn btn-ghost btn-small', text: 'Canned', title: 'Insert a canned response' });
       this.sendBtn = h('button', { type: 'button', class: 'btn btn-primary', 'data-sc': 'send', text: 'Send' });
       this.composerHint = h('div', { class: 'composer-hint' });
       this.composer = h('div', { class: 'composer' },
         this.cannedList,
         this.input,
-        P('composer-bar', null, this.cannedBtn, this.composerHint, P('spacer'), this.noteLabel, this.sendBtn));
+        P('composer-bar', null, this.cannedBtn, this.composerHint, P('spacer'), this.silentLabel, this.noteLabel, this.sendBtn));
 
       this.empty = P('pane-empty', null,
         h('div', { class: 'pane-empty-inner' },
@@ -1469,7 +1471,7 @@
       }
       const note = this.noteBox.checked || !this.writable();
       this.stopTyping();
-      enqueue(c, note ? 'note' : 'message', text);
+      enqueue(c, note ? 'note' : 'message', text, !note && this.silentBox.checked);
       this.input.value = '';
       c.draft = '';
       persist();
