@@ -290,3 +290,23 @@ func TestBrowserVisitorAndOperator(t *testing.T) {
 		t.Errorf("after reload a message is shown %d times", strings.Count(after, "Yes, in 3-5 days."))
 	}
 }
+
+// On a phone the open widget takes the whole screen and stays operable.
+func TestBrowserWidgetOnAPhone(t *testing.T) {
+	_, ts := startShop(t, shopConfig{})
+	phone := newChromium(t, 390, 844)
+	phone.navigate(ts.URL + "/")
+	phone.waitFor("the widget", `document.querySelector('#shopchat')?.dataset.state === 'ready'`)
+	phone.run("open", chromedp.Evaluate[chromedp.Void](widgetQ("[data-sc=launcher]")+`.click()`))
+	phone.waitFor("the panel", `!`+widgetQ("[data-sc=panel]")+`.hidden`)
+	width := eval[float64](phone, widgetQ("[data-sc=panel]")+`.getBoundingClientRect().width`)
+	if width < 380 {
+		t.Fatalf("panel is %.0f px wide on a 390 px phone", width)
+	}
+	// Escape closes it and gives focus back to the launcher.
+	phone.run("escape", chromedp.Evaluate[chromedp.Void](widgetQ("[data-sc=panel]")+`.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true, composed: true}))`))
+	phone.waitFor("the panel to close", widgetQ("[data-sc=panel]")+`.hidden`)
+	if !eval[bool](phone, w+`.activeElement === `+widgetQ("[data-sc=launcher]")) {
+		t.Error("focus did not return to the launcher")
+	}
+}
