@@ -21,8 +21,10 @@ import (
 
 // Target is a running server under test.
 type Target struct {
-	URL   string                       // http://127.0.0.1:port
-	Stats func(gc bool) (Stats, error) // the server process's own figures
+	URL string // http://127.0.0.1:port
+	// OperatorURL, if set, is where operators connect (another node).
+	OperatorURL string
+	Stats       func(gc bool) (Stats, error) // the server process's own figures
 }
 
 // HTTPStats reads a bench server's /debug/stats.
@@ -183,7 +185,11 @@ func (e *env) visitor(ctx context.Context, hc *http.Client, onFrame func(protoco
 
 func (e *env) operator(ctx context.Context, id string, onFrame func(protocol.ServerFrame)) (*client.Conn, error) {
 	jar, _ := cookiejar.New(nil)
-	return client.DialOperator(ctx, e.URL, client.Options{
+	url := e.URL
+	if e.OperatorURL != "" {
+		url = e.OperatorURL
+	}
+	return client.DialOperator(ctx, url, client.Options{
 		HTTPClient: &http.Client{Jar: jar, Transport: e.opTr},
 		Header:     http.Header{OperatorHeader: {id}}, OnFrame: onFrame,
 	})

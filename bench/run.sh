@@ -16,7 +16,7 @@ go build -o "$bin" ./bench/cmd/chatload
   echo "date: $(date -u)"; echo "nproc: $(nproc)"; free -g | head -2; go version
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$out/summary.txt"
-scenarios=${1:-idle,relay-1k,relay-10k,max,durable,storm,mixed}
+scenarios=${1:-idle,relay-1k,relay-10k,max,durable,storm,nodes,mixed}
 for sc in ${scenarios//,/ }; do
   pin=()
   # max: the server is pinned to CPU 0 (chatload runs it under taskset -c 0);

@@ -16,9 +16,13 @@ import (
 // Scenario is a named workload, run against the baseline relay and the
 // full server over each of Stores.
 type Scenario struct {
-	Name    string
-	Stores  []string // full-server stores
-	CPUs    string   // taskset CPU list for the server process, "" for none
+	Name   string
+	Stores []string // full-server stores
+	// Brokers, if set, adds runs of two server processes sharing a
+	// PostgreSQL schema through each broker: visitors on one node,
+	// operators on the other (compare with the single-node full/postgres).
+	Brokers []string
+	CPUs    string // taskset CPU list for the server process, "" for none
 	Key     func(Result) float64
 	Command string // how bench/run.sh invokes it
 	Run     func(ctx context.Context, t Target) (Result, error)
@@ -64,6 +68,8 @@ func Scenarios(small bool) []Scenario {
 			Run: func(ctx context.Context, t Target) (Result, error) {
 				return RunStorm(ctx, t, sz(10000, 20), sz(50, 2), sz(20, 3))
 			}},
+		{Name: "nodes", Stores: []string{"postgres"}, Brokers: []string{"postgres", "redis", "nats"}, Key: p99,
+			Run: pairs(PairsConfig{Pairs: sz(200, 10), Operators: sz(10, 2), Rate: rate(500), Duration: dur(10 * time.Second)})},
 		{Name: "mixed", Stores: []string{"sqlite"}, Key: p99,
 			Run: pairs(PairsConfig{Idle: sz(10000, 20), Pairs: sz(1000, 10), Operators: sz(100, 3), Rate: rate(5000), Duration: dur(15 * time.Second)})},
 	}
@@ -79,15 +85,25 @@ func RunScenario(ctx context.Context, sc Scenario, spawn Spawner, repeat int, lo
 	for _, st := range sc.Stores {
 		cfgs = append(cfgs, ServerConfig{Store: st})
 	}
+	for _, b := range sc.Brokers {
+		cfgs = append(cfgs, ServerConfig{Store: "postgres", Broker: b})
+	}
 	var out []Result
 	for _, cfg := range cfgs {
 		name := "baseline"
 		if !cfg.Baseline {
 			name = "full/" + cfg.Store
 		}
+		if cfg.Broker != "" {
+			name = "2 nodes/postgres+" + cfg.Broker
+		}
 		var runs []Result
 		for r := 0; r < max(repeat, 1); r++ {
-			t, stop, err := spawn(ctx, cfg, sc.CPUs)
+			start := spawn
+			if cfg.Broker != "" {
+				start = twoNodes(spawn)
+			}
+			t, stop, err := start(ctx, cfg, sc.CPUs)
 			if err != nil {
 				return out, fmt.Errorf("%s %s: start server: %w", sc.Name, name, err)
 			}
@@ -158,6 +174,12 @@ func Subprocess(ctx context.Context, cfg ServerConfig, cpus string) (Target, fun
 	if cfg.Baseline {
 		args = append(args, "-baseline")
 	}
+	if cfg.Broker != "" {
+		args = append(args, "-broker", cfg.Broker)
+	}
+	if cfg.Schema != "" {
+		args = append(args, "-schema", cfg.Schema)
+	}
 	if cfg.DSN != "" {
 		args = append(args, "-dsn", cfg.DSN)
 	}
@@ -203,5 +225,34 @@ func Subprocess(ctx context.Context, cfg ServerConfig, cpus string) (Target, fun
 	case <-ctx.Done():
 		stop()
 		return Target{}, nil, ctx.Err()
+	}
+}
+
+// twoNodes starts two servers sharing a fresh PostgreSQL schema and
+// cfg.Broker; the Target sends visitors to the first and operators to the
+// second, and its stats add up both processes.
+func twoNodes(spawn Spawner) Spawner {
+	return func(ctx context.Context, cfg ServerConfig, cpus string) (Target, func(), error) {
+		dsn := pgDSN(cfg)
+		cfg.Schema = fmt.Sprintf("chatbench2_%d", time.Now().UnixNano())
+		a, stopA, err := spawn(ctx, cfg, cpus)
+		if err != nil {
+			return Target{}, nil, err
+		}
+		b, stopB, err := spawn(ctx, cfg, cpus)
+		if err != nil {
+			stopA()
+			dropSchema(dsn, cfg.Schema)
+			return Target{}, nil, err
+		}
+		t := Target{URL: a.URL, OperatorURL: b.URL, Stats: func(gc bool) (Stats, error) {
+			sa, err := a.Stats(gc)
+			if err != nil {
+				return sa, err
+			}
+			sb, err := b.Stats(gc)
+			return sa.plus(sb), err
+		}}
+		return t, func() { stopA(); stopB(); dropSchema(dsn, cfg.Schema) }, nil
 	}
 }

@@ -28,6 +28,9 @@ import (
 	"time"
 
 	chat "github.com/shopchat/chat"
+	natsbroker "github.com/shopchat/chat/broker/nats"
+	pgbroker "github.com/shopchat/chat/broker/postgres"
+	redisbroker "github.com/shopchat/chat/broker/redis"
 	"github.com/shopchat/chat/store/memory"
 	"github.com/shopchat/chat/store/postgres"
 	"github.com/shopchat/chat/store/sqlite"
@@ -45,6 +48,13 @@ type ServerConfig struct {
 	Dir      string // sqlite: directory for the database file (default a temp dir)
 	// Capacity is each operator's capacity (default 100000).
 	Capacity int
+	// Broker connects several server processes: "postgres", "redis" or
+	// "nats" ($SHOPCHAT_REDIS_ADDR, $SHOPCHAT_NATS_URL; defaults on
+	// loopback). Empty: one process.
+	Broker string
+	// Schema, with Store "postgres", is a schema the nodes share; the
+	// caller creates and drops it. Empty: a private schema per process.
+	Schema string
 }
 
 // NewHandler builds the server under test: the chat handler under /chat/
@@ -67,6 +77,11 @@ func NewHandler(cfg ServerConfig) (http.Handler, func(), error) {
 	if capacity <= 0 {
 		capacity = 100000
 	}
+	broker, closeBroker, err := openBroker(cfg)
+	if err != nil {
+		closeStore()
+		return nil, nil, err
+	}
 	secret := make([]byte, 32)
 	rand.Read(secret)
 	srv, err := chat.New(chat.Config{
@@ -80,8 +95,10 @@ func NewHandler(cfg ServerConfig) (http.Handler, func(), error) {
 			return &chat.Operator{ID: id, Name: id, Capacity: capacity}, nil
 		},
 		MaxFramesPerSecond: 1 << 20,
+		Broker:             broker,
 	})
 	if err != nil {
+		closeBroker()
 		closeStore()
 		return nil, nil, err
 	}
@@ -90,8 +107,52 @@ func NewHandler(cfg ServerConfig) (http.Handler, func(), error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Close(ctx)
+		closeBroker()
 		closeStore()
 	}, nil
+}
+
+// openBroker connects cfg.Broker, if any.
+func openBroker(cfg ServerConfig) (chat.Broker, func(), error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	switch cfg.Broker {
+	case "":
+		return nil, func() {}, nil
+	case "postgres":
+		b, err := pgbroker.New(ctx, pgDSN(cfg))
+		if err != nil {
+			return nil, nil, err
+		}
+		return b, func() { b.Close() }, nil
+	case "redis":
+		b, err := redisbroker.New(ctx, envOr("SHOPCHAT_REDIS_ADDR", "127.0.0.1:6379"))
+		if err != nil {
+			return nil, nil, err
+		}
+		return b, func() { b.Close() }, nil
+	case "nats":
+		b, err := natsbroker.New(envOr("SHOPCHAT_NATS_URL", "nats://127.0.0.1:4222"))
+		if err != nil {
+			return nil, nil, err
+		}
+		return b, func() { b.Close() }, nil
+	}
+	return nil, nil, fmt.Errorf("unknown broker %q (postgres, redis, nats)", cfg.Broker)
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func pgDSN(cfg ServerConfig) string {
+	if cfg.DSN != "" {
+		return cfg.DSN
+	}
+	return os.Getenv("SHOPCHAT_POSTGRES_DSN")
 }
 
 func openStore(cfg ServerConfig) (chat.Store, func(), error) {
@@ -120,7 +181,10 @@ func openStore(cfg ServerConfig) (chat.Store, func(), error) {
 		if dsn == "" {
 			return nil, nil, fmt.Errorf("postgres store: no DSN (-dsn or SHOPCHAT_POSTGRES_DSN)")
 		}
-		schema := fmt.Sprintf("chatbench_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
+		schema, own := cfg.Schema, cfg.Schema == ""
+		if own {
+			schema = fmt.Sprintf("chatbench_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		st, err := postgres.Open(ctx, dsn, postgres.WithSchema(schema), postgres.WithMaxConns(16))
@@ -129,7 +193,9 @@ func openStore(cfg ServerConfig) (chat.Store, func(), error) {
 		}
 		return st, func() {
 			st.Close()
-			dropSchema(dsn, schema)
+			if own {
+				dropSchema(dsn, schema)
+			}
 		}, nil
 	}
 	return nil, nil, fmt.Errorf("unknown store %q (memory, sqlite, postgres)", cfg.Store)
@@ -159,6 +225,16 @@ type Stats struct {
 	RSS          uint64 // bytes, VmRSS
 	NumGC        uint32
 	GCPauseTotal uint64
+}
+
+// plus adds up two processes' figures.
+func (s Stats) plus(o Stats) Stats {
+	return Stats{
+		HeapInuse: s.HeapInuse + o.HeapInuse, HeapAlloc: s.HeapAlloc + o.HeapAlloc,
+		StackInuse: s.StackInuse + o.StackInuse, Sys: s.Sys + o.Sys,
+		Goroutines: s.Goroutines + o.Goroutines, CPUNanos: s.CPUNanos + o.CPUNanos,
+		RSS: s.RSS + o.RSS, NumGC: s.NumGC + o.NumGC, GCPauseTotal: s.GCPauseTotal + o.GCPauseTotal,
+	}
 }
 
 // HeapStack is heap in use plus stack in use.

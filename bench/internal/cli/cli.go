@@ -22,11 +22,13 @@ func Serve(args []string) int {
 	store := fs.String("store", "memory", "memory, sqlite or postgres")
 	dsn := fs.String("dsn", "", "postgres DSN (default $SHOPCHAT_POSTGRES_DSN)")
 	baseline := fs.Bool("baseline", false, "run the bare coder/websocket relay instead of chat.Server")
+	broker := fs.String("broker", "", "connect to other nodes through this broker: postgres, redis or nats")
+	schema := fs.String("schema", "", "postgres: a schema shared with other nodes (the caller drops it)")
 	fs.Parse(args)
 	bench.RaiseFileLimit()
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	err := bench.Serve(ctx, *addr, bench.ServerConfig{Baseline: *baseline, Store: *store, DSN: *dsn}, func(a string) {
+	err := bench.Serve(ctx, *addr, bench.ServerConfig{Baseline: *baseline, Store: *store, DSN: *dsn, Broker: *broker, Schema: *schema}, func(a string) {
 		fmt.Printf("LISTEN %s\n", a)
 	})
 	if err != nil {
@@ -42,7 +44,7 @@ func Load(args []string) int {
 		return Serve(args[1:])
 	}
 	fs := flag.NewFlagSet("chatload", flag.ExitOnError)
-	names := fs.String("scenario", "all", "comma-separated scenarios: idle, relay-1k, relay-10k, max, durable, storm, mixed, or all")
+	names := fs.String("scenario", "all", "comma-separated scenarios: idle, relay-1k, relay-10k, max, durable, storm, nodes, mixed, or all")
 	repeat := fs.Int("repeat", 3, "runs per server; the median is reported")
 	jsonOut := fs.String("json", "", "append every median result as a JSON line to this file")
 	stores := fs.String("stores", "", "override the full-server stores of every scenario (comma-separated)")
