@@ -242,10 +242,8 @@ func (ss *session) onMessage(ctx context.Context, f protocol.ClientFrame) error 
 	m.Kind, m.AuthorID, m.AuthorName = OperatorText, ss.op.ID, ss.op.Name
 	res, err := ss.appendAck(ctx, m)
 	if err == nil && !res.Duplicate {
-		if f.Silent {
-			s.markSilent(res.Message)
-		} else {
-			s.scheduleMissedReply(res.Conversation)
+		if !f.Silent { // a silent message is never mailed
+			s.scheduleMissedReply(res.Conversation, res.Message)
 		}
 	}
 	return err

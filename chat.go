@@ -186,8 +186,7 @@ type Server struct {
 
 	notifications chan Notification
 	missedTimers  map[string]*time.Timer    // conversation id -> pending missed-reply check
-	mailedSeq     map[string]int64          // conversation id -> last seq mailed as a missed reply
-	silent        map[string]map[int64]bool // conversation id -> seqs never to mail
+	toMail        map[string]map[int64]bool // conversation id -> seqs of operator messages written here, to mail if unseen
 	lastTeamAlert time.Time
 
 	dispatchMu sync.Mutex
@@ -285,8 +284,7 @@ func New(cfg Config) (*Server, error) {
 		assets:     assets,
 
 		missedTimers: make(map[string]*time.Timer),
-		mailedSeq:    make(map[string]int64),
-		silent:       make(map[string]map[int64]bool),
+		toMail:       make(map[string]map[int64]bool),
 	}
 	s.handler = s.routes()
 	if cfg.Broker != nil {

@@ -131,7 +131,7 @@ func multiAuth(r *http.Request) (*chat.Operator, error) {
 func nodeConfig(store chat.Store, b chat.Broker, ttl time.Duration) chat.Config {
 	return chat.Config{
 		Store: store, Broker: b, Secret: testSecret, Operators: multiAuth,
-		MaxFramesPerSecond: 100000, PresenceTTL: ttl, RequeueOffline: ttl,
+		MaxFramesPerSecond: 100000, PresenceTTL: ttl, RequeueOffline: ttl, SneakPeek: true,
 		SyncInterval: 200 * time.Millisecond,
 	}
 }
@@ -218,8 +218,9 @@ func testManyNodes(t *testing.T, kind string) {
 
 	// Operators on B and C; visitors on A, whose connections the test cuts.
 	ops := map[string]*client.Conn{}
+	logs := map[string]*frameLog{"b1": {}, "b2": {}, "c1": {}}
 	for id, url := range map[string]string{"b1": nodeB.URL, "b2": nodeB.URL, "c1": urlC} {
-		c, err := client.DialOperator(ctx, url, client.Options{Header: http.Header{"X-Operator": {id}}})
+		c, err := client.DialOperator(ctx, url, client.Options{Header: http.Header{"X-Operator": {id}}, OnFrame: logs[id].add})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -229,9 +230,11 @@ func testManyNodes(t *testing.T, kind string) {
 	net := &cutter{conns: map[string][]net.Conn{}}
 	const visitors = 9
 	vs := make([]*client.Conn, visitors)
+	vlogs := make([]*frameLog, visitors)
 	convs := make([]string, visitors)
 	for i := range vs {
-		c, err := client.DialVisitor(ctx, nodeA.URL, client.Options{HTTPClient: net.client("visitors")})
+		vlogs[i] = &frameLog{}
+		c, err := client.DialVisitor(ctx, nodeA.URL, client.Options{HTTPClient: net.client("visitors"), OnFrame: vlogs[i].add})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -376,6 +379,37 @@ func testManyNodes(t *testing.T, kind string) {
 				}
 			}
 		}
+	}
+
+	// Typing crosses nodes both ways: the visitor's draft (sneak peek) from A
+	// reaches the operator on B; the operator's typing reaches the visitor.
+	c0 := waitOwnedBy(t, stores[0], convs[0], "b1", "b2")
+	op := ops[c0.OperatorID]
+	if err := vs[0].Typing(ctx, convs[0], true, "is the card 4111 1111 1111 1111 ok"); err != nil {
+		t.Fatal(err)
+	}
+	if err := op.Wait(ctx, func(*client.Conn) bool {
+		for _, f := range logs[c0.OperatorID].all() {
+			if f.Type == protocol.TypeTyping && f.Conv == convs[0] && f.Draft == "is the card •••• •••• •••• 1111 ok" {
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		t.Fatalf("the visitor's draft never reached the operator on the other node: %v", err)
+	}
+	if err := op.Typing(ctx, convs[0], true, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := vs[0].Wait(ctx, func(*client.Conn) bool {
+		for _, f := range vlogs[0].all() {
+			if f.Type == protocol.TypeTyping && f.From == protocol.RoleOperator && f.Typing {
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		t.Fatalf("the operator's typing never reached the visitor on the other node: %v", err)
 	}
 }
 

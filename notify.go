@@ -227,63 +227,89 @@ func (s *Server) afterVisitorMessage(ctx context.Context, c *Conversation, m *Me
 	}
 }
 
-// scheduleMissedReply arranges for unseen operator messages in c to be
-// mailed to the visitor after Config.MissedReplyDelay, in one mail.
-func (s *Server) scheduleMissedReply(c *Conversation) {
+// scheduleMissedReply arranges for operator message m, written on this
+// node, to be mailed to the visitor if still unseen after
+// Config.MissedReplyDelay, in one mail with the others pending then. Only
+// the node that wrote a message mails it, so with several nodes each
+// message is mailed at most once.
+func (s *Server) scheduleMissedReply(c *Conversation, m *Message) {
 	if s.cfg.Notifier == nil {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.missedTimers[c.ID] != nil {
-		return // one pending check covers every message until it fires
+	if s.closed {
+		return
 	}
-	s.missedTimers[c.ID] = time.AfterFunc(s.cfg.MissedReplyDelay, func() { s.checkMissedReply(c.ID) })
+	set := s.toMail[c.ID]
+	if set == nil {
+		set = make(map[int64]bool)
+		s.toMail[c.ID] = set
+	}
+	set[m.Seq] = true
+	if s.missedTimers[c.ID] == nil { // one pending check covers every message until it fires
+		s.missedTimers[c.ID] = time.AfterFunc(s.cfg.MissedReplyDelay, func() { s.checkMissedReply(c.ID) })
+	}
 }
 
 func (s *Server) checkMissedReply(convID string) {
 	s.mu.Lock()
 	delete(s.missedTimers, convID)
-	if s.closed {
+	pending := s.toMail[convID]
+	delete(s.toMail, convID)
+	if s.closed || len(pending) == 0 {
 		s.mu.Unlock()
 		return
 	}
 	s.wg.Add(1)
-	mailedUpTo := s.mailedSeq[convID]
 	s.mu.Unlock()
 	defer s.wg.Done()
 	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
 	defer cancel()
 	c, err := s.store.Conversation(ctx, convID)
-	if err != nil || c.MailOptOut {
-		return
-	}
-	after := max(c.VisitorReadSeq, mailedUpTo)
-	ms, err := s.store.Messages(ctx, MessageQuery{ConversationID: convID, AfterSeq: after})
 	if err != nil {
-		s.logErr("missed reply", err, "conversation", convID)
 		return
 	}
-	var unseen []*Message
-	s.mu.Lock()
-	silent := s.silent[convID]
-	s.mu.Unlock()
-	for _, m := range ms {
-		if m.Kind == OperatorText && !silent[m.Seq] {
-			unseen = append(unseen, m)
+	if c.MailOptOut { // kept: mailed with the next check if they opt back in
+		s.mu.Lock()
+		set := s.toMail[convID]
+		if set == nil {
+			s.toMail[convID] = pending
+		} else {
+			for seq := range pending {
+				set[seq] = true
+			}
+		}
+		s.mu.Unlock()
+		return
+	}
+	first := int64(-1)
+	for seq := range pending {
+		if seq > c.VisitorReadSeq && (first < 0 || seq < first) {
+			first = seq
 		}
 	}
-	if len(unseen) == 0 {
-		return
+	if first < 0 {
+		return // all seen
 	}
 	v, err := s.store.Visitor(ctx, c.VisitorID)
 	if err != nil || v.Email == "" {
 		return // nobody to mail; the widget shows them on return
 	}
-	s.mu.Lock()
-	s.mailedSeq[convID] = unseen[len(unseen)-1].Seq
-	s.mu.Unlock()
-	s.notifyAbout(MissedReply, c, unseen...)
+	ms, err := s.store.Messages(ctx, MessageQuery{ConversationID: convID, AfterSeq: first - 1})
+	if err != nil {
+		s.logErr("missed reply", err, "conversation", convID)
+		return
+	}
+	var unseen []*Message
+	for _, m := range ms {
+		if pending[m.Seq] && m.Seq > c.VisitorReadSeq {
+			unseen = append(unseen, m)
+		}
+	}
+	if len(unseen) > 0 {
+		s.notifyAbout(MissedReply, c, unseen...)
+	}
 }
 
 // SendTranscript mails the whole conversation (what the visitor may see)
@@ -477,20 +503,6 @@ func truncateUTF8(s string, n int) string {
 		b = b[:len(b)-1]
 	}
 	return string(bytes.TrimSpace(b))
-}
-
-// markSilent keeps an operator's message out of missed-reply mail. The
-// mark lives in this node's memory: after a restart, or for a check run by
-// another node, the message may be mailed after all.
-func (s *Server) markSilent(m *Message) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	set := s.silent[m.ConversationID]
-	if set == nil {
-		set = make(map[int64]bool)
-		s.silent[m.ConversationID] = set
-	}
-	set[m.Seq] = true
 }
 
 // onMail opts a conversation out of missed-reply mail (status "off") or
