@@ -182,7 +182,10 @@ func testManyNodes(t *testing.T, kind string) {
 	dsn := postgresDSN(t)
 	const ttl = time.Second
 	stores, schema := freshPostgresSchema(t, 2)
-	ctx := testCtx(t)
+	// 2,000 messages through three nodes, a killed process and reconnects:
+	// generous, since CI runs the other packages' tests beside it.
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
 	run := fmt.Sprintf("mn%d", time.Now().UnixNano())
 
 	// Nodes A and B in this process, C in a child process.
@@ -430,7 +433,7 @@ func waitAssigned(t testing.TB, st chat.Store, conv string) *chat.Conversation {
 // waitOwnedBy waits until conv is assigned (to one of ops, if given).
 func waitOwnedBy(t testing.TB, st chat.Store, conv string, ops ...string) *chat.Conversation {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		c, err := st.Conversation(context.Background(), conv)
 		if err != nil {
