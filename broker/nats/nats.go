@@ -225,26 +225,7 @@ func (b *Broker) Publish(ctx context.Context, topic string, payload []byte) erro
 // PING/PONG after the SUB), so everything published after it returns is
 // delivered; while no server is reachable it waits, until ctx ends.
 func (b *Broker) Subscribe(ctx context.Context, topic string, deliver func(payload []byte)) (cancel func(), err error) {
-	if deliver == nil {
-		return nil, fmt.Errorf("%w: nats broker: nil deliver func", chat.ErrInvalid)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("nats broker: subscribe: %w", err)
-	}
-	s, err := b.hub.Add(b.subject(topic), deliver)
-	if err != nil {
-		return nil, ErrClosed
-	}
-	select {
-	case <-s.Ready():
-		return s.Cancel, nil
-	case <-ctx.Done():
-		s.Cancel()
-		return nil, fmt.Errorf("nats broker: subscribe: waiting for the server to confirm: %w", ctx.Err())
-	case <-b.hub.Done():
-		s.Cancel()
-		return nil, ErrClosed
-	}
+	return b.hub.Subscribe(ctx, b.subject(topic), deliver, "nats broker", "waiting for the server to confirm", ErrClosed)
 }
 
 // subject returns topic's subject: prefix.t.topic for a topic made of

@@ -229,26 +229,7 @@ func (b *Broker) Publish(ctx context.Context, topic string, payload []byte) erro
 // for the topic's channel, so everything published after it returns is
 // delivered; while the server is unreachable it waits, until ctx ends.
 func (b *Broker) Subscribe(ctx context.Context, topic string, deliver func(payload []byte)) (cancel func(), err error) {
-	if deliver == nil {
-		return nil, fmt.Errorf("%w: postgres broker: nil deliver func", chat.ErrInvalid)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("postgres broker: subscribe: %w", err)
-	}
-	s, err := b.hub.Add(b.channel(topic), deliver)
-	if err != nil {
-		return nil, ErrClosed
-	}
-	select {
-	case <-s.Ready():
-		return s.Cancel, nil
-	case <-ctx.Done():
-		s.Cancel()
-		return nil, fmt.Errorf("postgres broker: subscribe: waiting for LISTEN: %w", ctx.Err())
-	case <-b.hub.Done():
-		s.Cancel()
-		return nil, ErrClosed
-	}
+	return b.hub.Subscribe(ctx, b.channel(topic), deliver, "postgres broker", "waiting for LISTEN", ErrClosed)
 }
 
 // channel returns the notification channel of topic: the prefix, "_" and

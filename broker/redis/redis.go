@@ -205,26 +205,7 @@ func (b *Broker) Publish(ctx context.Context, topic string, payload []byte) erro
 // everything published after it returns is delivered; while Redis is
 // unreachable it waits, until ctx ends.
 func (b *Broker) Subscribe(ctx context.Context, topic string, deliver func(payload []byte)) (cancel func(), err error) {
-	if deliver == nil {
-		return nil, fmt.Errorf("%w: redis broker: nil deliver func", chat.ErrInvalid)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("redis broker: subscribe: %w", err)
-	}
-	s, err := b.hub.Add(b.prefix+topic, deliver)
-	if err != nil {
-		return nil, ErrClosed
-	}
-	select {
-	case <-s.Ready():
-		return s.Cancel, nil
-	case <-ctx.Done():
-		s.Cancel()
-		return nil, fmt.Errorf("redis broker: subscribe: waiting for Redis to confirm: %w", ctx.Err())
-	case <-b.hub.Done():
-		s.Cancel()
-		return nil, ErrClosed
-	}
+	return b.hub.Subscribe(ctx, b.prefix+topic, deliver, "redis broker", "waiting for Redis to confirm", ErrClosed)
 }
 
 func (b *Broker) changed() {

@@ -20,7 +20,9 @@ package fanout
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"strconv"
 	"sync"
@@ -310,6 +312,34 @@ func (h *Hub) Close() {
 	h.mu.Unlock()
 	for _, s := range subs {
 		s.stop()
+	}
+}
+
+// Subscribe is a broker's Subscribe: it adds a subscription for key and
+// returns once the backend confirmed it (Ready), failing when ctx ends
+// first or the hub closes. name labels errors ("redis broker"), waiting
+// says what confirmation it waited for, and errClosed is the broker's
+// ErrClosed.
+func (h *Hub) Subscribe(ctx context.Context, key string, deliver func([]byte), name, waiting string, errClosed error) (cancel func(), err error) {
+	if deliver == nil {
+		return nil, fmt.Errorf("%w: %s: nil deliver func", chat.ErrInvalid, name)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: subscribe: %w", name, err)
+	}
+	s, err := h.Add(key, deliver)
+	if err != nil {
+		return nil, errClosed
+	}
+	select {
+	case <-s.Ready():
+		return s.Cancel, nil
+	case <-ctx.Done():
+		s.Cancel()
+		return nil, fmt.Errorf("%s: subscribe: %s: %w", name, waiting, ctx.Err())
+	case <-h.Done():
+		s.Cancel()
+		return nil, errClosed
 	}
 }
 
