@@ -1,12 +1,10 @@
 package brokertest_test
 
 import (
-	"fmt"
+	"github.com/shopchat/chat/internal/tbrecord"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -39,100 +37,9 @@ func TestMemory(t *testing.T) {
 	brokertest.Run(t, openMemory(64, asIs))
 }
 
-// recorder is a testing.TB that records failures instead of reporting
-// them, so a case can be run against a broken broker and be expected to
-// fail. FailNow and friends end the case's goroutine with runtime.Goexit,
-// as testing.T does. Cleanups run when the case ends, each given a few
-// second (a broken broker may deadlock in its Close); everything else
-// goes to the real test.
-type recorder struct {
-	testing.TB
-	mu       sync.Mutex
-	failed   bool
-	skipped  bool
-	msgs     []string
-	cleanups []func()
-}
-
-func (r *recorder) Helper() {}
-
-func (r *recorder) Log(args ...any) { r.Logf("%s", fmt.Sprintln(args...)) }
-
-func (r *recorder) Logf(format string, args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.msgs = append(r.msgs, fmt.Sprintf(format, args...))
-}
-
-func (r *recorder) Fail() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.failed = true
-}
-
-func (r *recorder) Failed() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.failed
-}
-
-func (r *recorder) Error(args ...any)                 { r.Log(args...); r.Fail() }
-func (r *recorder) Errorf(format string, args ...any) { r.Logf(format, args...); r.Fail() }
-func (r *recorder) FailNow()                          { r.Fail(); runtime.Goexit() }
-func (r *recorder) Fatal(args ...any)                 { r.Error(args...); runtime.Goexit() }
-func (r *recorder) Fatalf(format string, args ...any) { r.Errorf(format, args...); runtime.Goexit() }
-func (r *recorder) SkipNow()                          { r.skip(); runtime.Goexit() }
-func (r *recorder) Skip(args ...any)                  { r.Log(args...); r.SkipNow() }
-func (r *recorder) Skipf(format string, args ...any)  { r.Logf(format, args...); r.SkipNow() }
-
-func (r *recorder) skip() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.skipped = true
-}
-
-func (r *recorder) Skipped() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.skipped
-}
-
-func (r *recorder) Cleanup(f func()) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.cleanups = append(r.cleanups, f)
-}
-
-func (r *recorder) runCleanups() {
-	r.mu.Lock()
-	fs := r.cleanups
-	r.cleanups = nil
-	r.mu.Unlock()
-	for _, f := range slices.Backward(fs) {
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			f()
-		}()
-		select {
-		case <-done:
-		case <-time.After(time.Second):
-			r.Logf("a cleanup did not return (left running)")
-		}
-	}
-}
-
 // run runs one case against nodes from open through a recorder.
 func run(t *testing.T, c brokertest.Case, open func(testing.TB) chat.Broker) (failed, skipped bool, log string) {
-	r := &recorder{TB: t}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c.Fn(r, open)
-	}()
-	<-done
-	r.runCleanups()
-	return r.Failed(), r.Skipped(), strings.Join(r.msgs, "\n")
+	return tbrecord.Run(t, func(tb testing.TB) { c.Fn(tb, open) })
 }
 
 // TestRecorderPassesCorrectBroker makes sure a failure seen through the

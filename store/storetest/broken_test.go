@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
+	"github.com/shopchat/chat/internal/tbrecord"
 	"slices"
 	"strings"
 	"sync"
@@ -19,61 +19,6 @@ import (
 	"github.com/shopchat/chat/store/storetest"
 )
 
-// recorder is a testing.TB that records failures instead of reporting
-// them, so a case can be run against a broken store and be expected to
-// fail. FailNow and friends end the case's goroutine with runtime.Goexit,
-// as testing.T does. Everything else goes to the real test.
-type recorder struct {
-	testing.TB
-	mu      sync.Mutex
-	failed  bool
-	skipped bool
-	msgs    []string
-}
-
-func (r *recorder) Helper() {}
-
-func (r *recorder) Log(args ...any) { r.Logf("%s", fmt.Sprintln(args...)) }
-
-func (r *recorder) Logf(format string, args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.msgs = append(r.msgs, fmt.Sprintf(format, args...))
-}
-
-func (r *recorder) Fail() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.failed = true
-}
-
-func (r *recorder) Failed() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.failed
-}
-
-func (r *recorder) Error(args ...any)                 { r.Log(args...); r.Fail() }
-func (r *recorder) Errorf(format string, args ...any) { r.Logf(format, args...); r.Fail() }
-func (r *recorder) FailNow()                          { r.Fail(); runtime.Goexit() }
-func (r *recorder) Fatal(args ...any)                 { r.Error(args...); runtime.Goexit() }
-func (r *recorder) Fatalf(format string, args ...any) { r.Errorf(format, args...); runtime.Goexit() }
-func (r *recorder) SkipNow()                          { r.skip(); runtime.Goexit() }
-func (r *recorder) Skip(args ...any)                  { r.Log(args...); r.SkipNow() }
-func (r *recorder) Skipf(format string, args ...any)  { r.Logf(format, args...); r.SkipNow() }
-
-func (r *recorder) skip() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.skipped = true
-}
-
-func (r *recorder) Skipped() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.skipped
-}
-
 // check runs one case against a fresh store from open and reports whether
 // it failed, with what it logged.
 func check(t *testing.T, c storetest.Case, open func() chat.Store) (failed bool, log string) {
@@ -83,14 +28,7 @@ func check(t *testing.T, c storetest.Case, open func() chat.Store) (failed bool,
 
 // run is check that also reports whether the case skipped.
 func run(t *testing.T, c storetest.Case, open func() chat.Store) (failed, skipped bool, log string) {
-	r := &recorder{TB: t}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c.Fn(r, open())
-	}()
-	<-done
-	return r.Failed(), r.Skipped(), strings.Join(r.msgs, "\n")
+	return tbrecord.Run(t, func(tb testing.TB) { c.Fn(tb, open()) })
 }
 
 // TestRecorderPassesCorrectStore makes sure a failure seen through the
