@@ -83,11 +83,13 @@
 package brokertest
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/shopchat/chat"
+	goroutines "github.com/shopchat/chat/broker/internal/settle"
 )
 
 // Case is one conformance check. Name is "Area/Check", e.g.
@@ -174,4 +176,37 @@ func Run(t *testing.T, open func(t testing.TB) chat.Broker) {
 			}
 		})
 	}
+}
+
+// CloseLeavesNoGoroutines opens two brokers, delivers between them,
+// disrupts one (if it is a Disrupter) and closes both, then checks that
+// the goroutine count returns to where it was. open's brokers must have a
+// Close method.
+func CloseLeavesNoGoroutines(t *testing.T, open func(testing.TB) chat.Broker) {
+	baseline := runtime.NumGoroutine()
+	a, b := open(t), open(t)
+	topic := topics()("leak")
+	got := make(chan struct{}, 2)
+	for _, x := range []chat.Broker{a, b} {
+		subscribe(t, x, topic, func([]byte) { got <- struct{}{} })
+	}
+	publishString(t, a, topic, "x")
+	for range 2 {
+		if !waitFor(got) {
+			t.Fatal("not delivered")
+		}
+	}
+	if d, ok := b.(Disrupter); ok {
+		d.Disrupt(t)
+	}
+	for _, x := range []chat.Broker{a, b} {
+		c, ok := x.(interface{ Close() error })
+		if !ok {
+			t.Fatalf("%T has no Close method", x)
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	goroutines.Goroutines(t, baseline)
 }
