@@ -51,6 +51,30 @@
 // after subscribing, reporting whether it recovered. Outgoing queues are
 // bounded: a client that falls behind is disconnected and resumes.
 //
+// # Stores and search
+//
+// store/sqlite (one process, the embedded default), store/postgres (several
+// processes) and store/memory (tests) implement Store; store/storetest is the
+// conformance suite a custom store adopts in one test function. A store that
+// implements Searcher gives operators full-text search over past
+// conversations. DeleteVisitor and Config.Retention serve data rights.
+//
+// # Email and webhooks
+//
+// Config.Notifier receives notifications: notify/email mails the team when
+// nobody is available, mails visitors the replies they missed (with a signed
+// reply address, so their answer lands in the same conversation through
+// PostReply) and transcripts; notify/webhook posts signed JSON events. Multi
+// combines them.
+//
+// # Several processes
+//
+// With store/postgres and a Broker (broker/postgres, broker/redis,
+// broker/nats), any number of shop processes serve the same chat: events
+// cross nodes as ids and sequence numbers, gaps are filled from the store,
+// and operator presence expires by itself when a node dies. See
+// docs/scaling.md.
+//
 // # Metrics
 //
 // Config.Metrics receives these counters: connections_total,
