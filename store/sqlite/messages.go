@@ -70,15 +70,20 @@ func (s *Store) AppendMessage(ctx context.Context, m *chat.Message) (chat.Append
 		}
 		res, err := w.insMsg.ExecContext(bg, mm.ID, mm.ConversationID, c.LastSeq, nullIfEmpty(mm.ClientID), string(mm.Kind),
 			mm.AuthorID, mm.AuthorName, mm.Text, micros(mm.CreatedAt))
-		if isUnique(err, "messages.id") {
-			return conflict("message", mm.ID, "id already used")
-		}
 		if err != nil {
+			// Appends run without a savepoint (see commit): undo the
+			// sequence bump so the failed append leaves nothing behind.
+			if _, uerr := w.unbumpSeq.ExecContext(bg, mm.ConversationID); uerr != nil {
+				return errMustAbort{fmt.Errorf("sqlite: undo sequence: %w", uerr)}
+			}
+			if isUnique(err, "messages.id") {
+				return conflict("message", mm.ID, "id already used")
+			}
 			return dbErr("append message", err)
 		}
 		rid, err := res.LastInsertId()
 		if err != nil {
-			return dbErr("append message", err)
+			return errMustAbort{dbErr("append message", err)}
 		}
 		w.inserted(rid)
 		msg := mm

@@ -42,6 +42,7 @@ type writeStmts struct {
 	mailOptOut                          *sql.Stmt
 	countAssigned, purge                *sql.Stmt
 	dupMsg, bumpSeq, insMsg, indexFTS   *sql.Stmt
+	unbumpSeq                           *sql.Stmt
 
 	// ftsLo and ftsHi bound the rowids of messages inserted in the current
 	// batch and not yet indexed for search (0: none).
@@ -92,6 +93,9 @@ RETURNING ` + convCols,
 		&w.bumpSeq: `UPDATE conversations SET last_seq = last_seq + 1
 WHERE id = ?1 AND status != 'closed' AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ?1 AND client_id = ?2)
 RETURNING ` + convCols,
+		// Undoes bumpSeq when the insert after it fails, so an append
+		// leaves nothing behind without the cost of a savepoint.
+		&w.unbumpSeq: `UPDATE conversations SET last_seq = last_seq - 1 WHERE id = ?`,
 		&w.insMsg: `INSERT INTO messages (id, conversation_id, seq, client_id, kind, author_id, author_name, text, created_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		&w.indexFTS: `INSERT INTO messages_fts (rowid, text) SELECT rid, text FROM messages WHERE rid BETWEEN ? AND ?`,
@@ -103,7 +107,7 @@ func (w *writeStmts) close() []error {
 		w.insVisitor, w.updVisitor, w.delVisitor, w.putOperator, w.setPresence, w.setLastAt,
 		w.visitorExists, w.operatorExists, w.conv, w.convStatus, w.openConvID, w.insConv,
 		w.assign, w.requeue, w.closeConv, w.reopen, w.readVisitor, w.readOperator, w.mailOptOut,
-		w.countAssigned, w.purge, w.dupMsg, w.bumpSeq, w.insMsg, w.indexFTS)
+		w.countAssigned, w.purge, w.dupMsg, w.bumpSeq, w.insMsg, w.indexFTS, w.unbumpSeq)
 }
 
 // readStmts are prepared on the read pool.

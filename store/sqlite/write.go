@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -185,18 +186,29 @@ func (s *Store) commit(batch []*request) {
 				return
 			}
 		}
-		if savepoints {
+		// Appends, the hot path, leave nothing behind when they fail (they
+		// undo their own sequence bump), so they skip the savepoint and its
+		// two statements; other writes get one.
+		sp := savepoints && !r.append
+		if sp {
 			if _, err := w.savepoint.ExecContext(bg); err != nil {
 				abort(fmt.Errorf("sqlite: savepoint: %w", err))
 				return
 			}
 		}
 		r.err = r.fn(w)
+		var must errMustAbort
+		if errors.As(r.err, &must) {
+			abort(must.err)
+			return
+		}
 		switch {
 		case r.err != nil && !savepoints:
 			_, _ = w.rollback.ExecContext(bg)
 			r.done <- struct{}{}
 			return
+		case r.err != nil && !sp:
+			// A failed append: nothing to undo.
 		case r.err != nil:
 			_, err := w.rollbackTo.ExecContext(bg)
 			if err == nil {
@@ -208,7 +220,7 @@ func (s *Store) commit(batch []*request) {
 				abort(fmt.Errorf("sqlite: transaction aborted (after %v): %w", r.err, err))
 				return
 			}
-		case savepoints:
+		case sp:
 			if _, err := w.release.ExecContext(bg); err != nil {
 				abort(fmt.Errorf("sqlite: release savepoint: %w", err))
 				return
@@ -272,3 +284,10 @@ func closeAll(stmts ...*sql.Stmt) []error {
 	}
 	return errs
 }
+
+// errMustAbort is returned by a write that could not leave the
+// transaction clean: the whole batch is rolled back and fails with err.
+type errMustAbort struct{ err error }
+
+func (e errMustAbort) Error() string { return e.err.Error() }
+func (e errMustAbort) Unwrap() error { return e.err }
