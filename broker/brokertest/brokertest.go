@@ -83,6 +83,7 @@
 package brokertest
 
 import (
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -209,4 +210,39 @@ func CloseLeavesNoGoroutines(t *testing.T, open func(testing.TB) chat.Broker) {
 		}
 	}
 	goroutines.Goroutines(t, baseline)
+}
+
+// ResubscribesAfterDisrupt subscribes a to four topics, cancels the first,
+// disrupts a (which must be a Disrupter) and checks that c's publishes on
+// the other three reach a again. It returns those three topics for
+// backend-specific checks (what the server sees subscribed).
+func ResubscribesAfterDisrupt(t *testing.T, a, c chat.Broker) (live []string) {
+	d, ok := a.(Disrupter)
+	if !ok {
+		t.Fatalf("%T is not a Disrupter", a)
+	}
+	name := topics()
+	got := make(chan string, 10)
+	for i := range 4 {
+		topic := name(fmt.Sprintf("resubscribe-%d", i))
+		cancel := subscribe(t, a, topic, func(p []byte) { got <- string(p) })
+		if i == 0 {
+			cancel()
+		} else {
+			live = append(live, topic)
+		}
+	}
+	d.Disrupt(t)
+	for _, topic := range live {
+		publishString(t, c, topic, topic)
+		select {
+		case p := <-got:
+			if p != topic {
+				t.Errorf("got %q, want %q", p, topic)
+			}
+		case <-time.After(waitTimeout):
+			t.Fatalf("nothing delivered on %s after the reconnect", topic)
+		}
+	}
+	return live
 }

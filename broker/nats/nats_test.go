@@ -157,36 +157,7 @@ func TestReconnectResubscribes(t *testing.T) {
 	var userReconnects atomic.Int64
 	a := open(t, url, WithNATSOptions(natsgo.ReconnectHandler(func(*natsgo.Conn) { userReconnects.Add(1) })))
 	c := open(t, url)
-	ctx := context.Background()
-	got := make(chan string, 10)
-	var topics []string
-	for i := range 4 {
-		topic := "resubscribe-" + randomHex(4)
-		cancel, err := a.Subscribe(ctx, topic, func(p []byte) { got <- string(p) })
-		if err != nil {
-			t.Fatal(err)
-		}
-		if i == 0 {
-			cancel()
-		} else {
-			topics = append(topics, topic)
-			defer cancel()
-		}
-	}
-	a.Disrupt(t)
-	for _, topic := range topics {
-		if err := c.Publish(ctx, topic, []byte(topic)); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case p := <-got:
-			if p != topic {
-				t.Errorf("got %q, want %q", p, topic)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("nothing delivered on %s after the reconnect", topic)
-		}
-	}
+	brokertest.ResubscribesAfterDisrupt(t, a, c)
 	if userReconnects.Load() == 0 {
 		t.Error("the ReconnectHandler passed with WithNATSOptions was not called")
 	}

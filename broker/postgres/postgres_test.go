@@ -239,36 +239,7 @@ func TestForeignNotification(t *testing.T) {
 func TestReconnectRelistens(t *testing.T) {
 	dsn := testDSN(t)
 	a, c := open(t, dsn), open(t, dsn)
-	ctx := context.Background()
-	got := make(chan string, 10)
-	var topics []string
-	for i := range 4 {
-		topic := "relisten-" + randomHex(4)
-		cancel, err := a.Subscribe(ctx, topic, func(p []byte) { got <- string(p) })
-		if err != nil {
-			t.Fatal(err)
-		}
-		if i == 0 {
-			cancel()
-		} else {
-			topics = append(topics, topic)
-			defer cancel()
-		}
-	}
-	a.Disrupt(t)
-	for _, topic := range topics {
-		if err := c.Publish(ctx, topic, []byte(topic)); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case p := <-got:
-			if p != topic {
-				t.Errorf("got %q, want %q", p, topic)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("nothing delivered on %s after the reconnect", topic)
-		}
-	}
+	brokertest.ResubscribesAfterDisrupt(t, a, c)
 }
 
 func TestNewErrors(t *testing.T) {

@@ -155,35 +155,7 @@ func TestReconnectResubscribes(t *testing.T) {
 	addr := testAddr(t)
 	a, c := open(t, addr), open(t, addr)
 	ctx := context.Background()
-	got := make(chan string, 10)
-	var topics []string
-	for i := range 4 {
-		topic := "resubscribe-" + randomHex(4)
-		cancel, err := a.Subscribe(ctx, topic, func(p []byte) { got <- string(p) })
-		if err != nil {
-			t.Fatal(err)
-		}
-		if i == 0 {
-			cancel()
-		} else {
-			topics = append(topics, topic)
-			defer cancel()
-		}
-	}
-	a.Disrupt(t)
-	for _, topic := range topics {
-		if err := c.Publish(ctx, topic, []byte(topic)); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case p := <-got:
-			if p != topic {
-				t.Errorf("got %q, want %q", p, topic)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("nothing delivered on %s after the reconnect", topic)
-		}
-	}
+	topics := brokertest.ResubscribesAfterDisrupt(t, a, c)
 	// The server's view: the pub/sub connection has exactly these.
 	n, err := c.client.PubSubNumSub(ctx, a.prefix+topics[0]).Result()
 	if err != nil {
