@@ -67,8 +67,8 @@ func (ss *session) hello(ctx context.Context, f protocol.ClientFrame) error {
 		}
 		queueFrame = &protocol.ServerFrame{Type: protocol.TypeQueue, Conversations: queue}
 		ss.topics = []string{operatorTopic(op.ID), teamTopic}
-		for _, c := range s.cfg.CannedResponses {
-			welcome.Canned = append(welcome.Canned, protocol.Canned{Shortcut: c.Shortcut, Title: c.Title, Text: c.Text})
+		if welcome.Canned, err = s.cannedFrames(ctx, op.ID); err != nil {
+			return err
 		}
 	}
 	// Which resume points can continue where they left off?
@@ -184,6 +184,10 @@ func (ss *session) handle(ctx context.Context, f protocol.ClientFrame) error {
 		return ss.onTranscript(ctx, f)
 	case protocol.TypeMail:
 		return ss.onMail(ctx, f)
+	case protocol.TypePage:
+		return ss.onPage(ctx, f)
+	case protocol.TypeRate:
+		return ss.onRate(ctx, f)
 	}
 	if ss.op == nil {
 		return userErr(ErrForbidden, "%s is for operators", f.Type)
@@ -201,6 +205,14 @@ func (ss *session) handle(ctx context.Context, f protocol.ClientFrame) error {
 		return ss.onPresence(ctx, f)
 	case protocol.TypeVisitor:
 		return ss.onVisitorDetails(ctx, f)
+	case protocol.TypeInvite:
+		return ss.onInvite(ctx, f)
+	case protocol.TypeCanned:
+		return ss.onCanned(ctx, f)
+	case protocol.TypeTriggers:
+		return ss.onTriggers(ctx, f)
+	case protocol.TypeVisitors:
+		return ss.onVisitors(ctx, f)
 	}
 	return userErr(ErrInvalid, "%s is not allowed here", f.Type)
 }

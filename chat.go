@@ -60,8 +60,14 @@ type Config struct {
 
 	// Widget sets the visitor widget's appearance and pre-chat form.
 	Widget WidgetConfig
-	// CannedResponses are offered to operators in the console.
+	// CannedResponses are the team's canned responses. They are stored on
+	// first start (by Shortcut: one stored already keeps its stored, perhaps
+	// edited, version); operators edit them and add personal ones in the
+	// console.
 	CannedResponses []CannedResponse
+	// CannedVariables, if set, supplies the shop's own variables for canned
+	// responses ({name} in a response's text), per visitor.
+	CannedVariables func(ctx context.Context, v *Visitor) map[string]string
 	// VisitorInfo, if set, supplies the shop's data about a visitor (cart,
 	// orders, labels) for the operator's side panel.
 	VisitorInfo VisitorInfoFunc
@@ -132,6 +138,29 @@ type Config struct {
 	// NotifyQueue bounds the notifications waiting for the Notifier; when
 	// full, new ones are dropped and counted. Default 1024.
 	NotifyQueue int
+
+	// Triggers are proactive-message rules. They are stored on first
+	// start (one whose ID is stored already keeps its stored, perhaps
+	// edited, version) and edited in the console. New refuses invalid
+	// patterns.
+	Triggers []Trigger
+	// MaxProactivePerVisit caps the proactive messages (triggers and
+	// invitations) one visitor receives per visit. Default 2.
+	MaxProactivePerVisit int
+	// VisitTimeout ends a visit after this long without a page view or a
+	// connected widget: the live list drops the visitor and per-session
+	// triggers may fire again. Default 30 minutes.
+	VisitTimeout time.Duration
+	// CookieOnInteraction makes middleware.Track set no visitor cookie
+	// until the visitor interacts with the widget; page views before that
+	// are counted only in aggregate. Default false.
+	CookieOnInteraction bool
+	// AttributionWindow is how long after a chat an order is attributed to
+	// it. Default 7 days.
+	AttributionWindow time.Duration
+	// FirstTouch attributes an order to the first chat in the window rather
+	// than the last. Default false (last touch).
+	FirstTouch bool
 
 	// Retention, if set, purges conversations closed longer ago than this,
 	// with their messages, checking every Retention/10 (at most hourly).
@@ -332,6 +361,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+p+"operator/ws", s.serveOperatorSocket)
 	mux.HandleFunc("GET "+p+"widget.js", s.serveWidget)
 	mux.HandleFunc("GET "+p+"console/{file...}", s.serveConsole)
+	mux.HandleFunc("GET "+p+"reports", s.serveReports)
 	return mux
 }
 

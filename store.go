@@ -115,13 +115,57 @@ type Store interface {
 	Messages(ctx context.Context, q MessageQuery) ([]*Message, error)
 
 	// DeleteVisitor erases a visitor and everything about them: their
-	// conversations and messages (and page views, once tracked). It serves
+	// conversations and messages, page views and activities; their orders
+	// stay (the shop's revenue) with VisitorID cleared. It serves
 	// data-rights (erasure) requests. ErrNotFound if unknown.
 	DeleteVisitor(ctx context.Context, id string) error
 	// PurgeClosed deletes conversations closed before cutoff, with their
 	// messages, and returns how many conversations it deleted. It serves a
 	// retention period. Open conversations are never purged.
 	PurgeClosed(ctx context.Context, cutoff time.Time) (int, error)
+
+	// AddPageViews stores a batch of page views. ErrInvalid (and nothing
+	// stored) if a view has no VisitorID or URL; views of visitors the
+	// store does not know are skipped (the visitor may have been erased).
+	AddPageViews(ctx context.Context, views []PageView) error
+	// PageViews returns a visitor's page views, newest (At, then insertion)
+	// first, at most limit (0 means 50).
+	PageViews(ctx context.Context, visitorID string, limit int) ([]PageView, error)
+
+	// AddActivities appends a batch of activities. ErrInvalid (and nothing
+	// stored) for an empty Kind.
+	AddActivities(ctx context.Context, as []Activity) error
+	// Activities returns the activities matching q in ascending At (then
+	// insertion) order.
+	Activities(ctx context.Context, q ActivityQuery) ([]Activity, error)
+
+	// PutOrder stores o unless an order with o.ID exists already. It
+	// returns the stored order (the earlier one for a repeat) and whether
+	// this call created it, so recording an order twice counts it once.
+	// ErrInvalid for an empty ID.
+	PutOrder(ctx context.Context, o *Order) (stored *Order, created bool, err error)
+	// Orders returns the orders matching q in ascending PlacedAt (then ID)
+	// order.
+	Orders(ctx context.Context, q OrderQuery) ([]*Order, error)
+
+	// PutCanned creates or replaces (by ID) a canned response. ErrInvalid
+	// for an empty ID, Shortcut or Text; ErrConflict if another response
+	// with the same OperatorID has the same Shortcut.
+	PutCanned(ctx context.Context, c *CannedResponse) error
+	// DeleteCanned deletes a canned response. ErrNotFound if unknown.
+	DeleteCanned(ctx context.Context, id string) error
+	// CannedResponses returns the team's responses and operatorID's
+	// personal ones (only the team's for ""), ordered by Shortcut, then
+	// OperatorID ("" first).
+	CannedResponses(ctx context.Context, operatorID string) ([]*CannedResponse, error)
+
+	// PutTrigger creates or replaces (by ID) a trigger. ErrInvalid for an
+	// empty ID. The Server validates rules before storing them.
+	PutTrigger(ctx context.Context, t *Trigger) error
+	// DeleteTrigger deletes a trigger. ErrNotFound if unknown.
+	DeleteTrigger(ctx context.Context, id string) error
+	// Triggers returns every trigger, ordered by ID.
+	Triggers(ctx context.Context) ([]*Trigger, error)
 }
 
 // Searcher is an optional Store capability: full-text search over message
@@ -165,6 +209,8 @@ type ConversationFilter struct {
 	Status     []Status // any of
 	// Before pages backwards: only conversations created before it.
 	Before time.Time
+	// Since keeps only conversations created at or after it (reports).
+	Since time.Time
 	// Limit caps the result; 0 means 50.
 	Limit int
 }

@@ -45,13 +45,6 @@ type FormField struct {
 	Options  []string `json:"options,omitempty"` // for "select"
 }
 
-// CannedResponse is a prepared answer operators insert by its shortcut.
-type CannedResponse struct {
-	Shortcut string // e.g. "shipping"; typed as "/shipping"
-	Title    string
-	Text     string
-}
-
 // VisitorInfoFunc returns what the shop knows about a visitor (their cart,
 // past orders, segment labels) for the operator's side panel. It is called
 // when an operator opens the visitor's details; v.CustomerID is set for

@@ -39,6 +39,19 @@ const (
 	TypeVisitor    = "visitor"    // operator: fetch a visitor's details (also the reply)
 	TypeTranscript = "transcript" // mail the conversation to its visitor
 	TypeMail       = "mail"       // opt a conversation out of (or back into) missed-reply mail
+	TypePage       = "page"       // visitor: the page the widget is on (url, title, referrer)
+	TypeInvite     = "invite"     // operator: invite a visitor to chat (also the frame the visitor gets)
+	TypeRate       = "rate"       // visitor: rate a conversation (rating 1-5, text a comment)
+	TypeCanned     = "canned"     // operator: list, save or delete canned responses (also the reply)
+	TypeTriggers   = "triggers"   // operator: list, save or delete proactive triggers (also the reply)
+	TypeVisitors   = "visitors"   // operator: the live list of visitors on the site (also the reply and updates)
+)
+
+// Actions of canned and triggers frames.
+const (
+	ActionList   = "list"
+	ActionSave   = "save"
+	ActionDelete = "delete"
 )
 
 // Frame types sent by servers.
@@ -126,6 +139,17 @@ type ClientFrame struct {
 	Visitor string `json:"visitor,omitempty"`
 	// Silent, on an operator's message, keeps it out of missed-reply mail.
 	Silent bool `json:"silent,omitempty"`
+	// Page frames: where the widget is. URL is the page's path and query.
+	URL      string `json:"url,omitempty"`
+	Title    string `json:"title,omitempty"`
+	Referrer string `json:"referrer,omitempty"`
+	// Rate frames: 1 (bad) to 5 (good).
+	Rating int `json:"rating,omitempty"`
+	// Canned and triggers frames: ActionList (default), ActionSave or
+	// ActionDelete, with the item to save or delete (by id).
+	Action  string   `json:"action,omitempty"`
+	Canned  *Canned  `json:"canned,omitempty"`
+	Trigger *Trigger `json:"trigger,omitempty"`
 }
 
 // ResumePoint is what a reconnecting client already holds of one
@@ -154,6 +178,9 @@ type ServerFrame struct {
 	Hits          []SearchHit     `json:"hits,omitempty"`
 	Canned        []Canned        `json:"canned,omitempty"`
 	Details       *VisitorDetails `json:"details,omitempty"`
+	Invite        *Invite         `json:"invite,omitempty"`   // invite frames (visitors)
+	Live          []LiveVisitor   `json:"live,omitempty"`     // visitors frames (operators)
+	Triggers      []Trigger       `json:"triggers,omitempty"` // triggers frames (operators)
 	// Available tells visitors whether an operator is online to answer now
 	// (welcome and available frames); absent means nobody is.
 	Available bool   `json:"available,omitempty"`
@@ -212,11 +239,63 @@ type SearchHit struct {
 	Snippet string  `json:"snippet"`
 }
 
-// Canned is a canned response operators insert with a shortcut.
+// Canned is a canned response operators insert with a shortcut. Text may
+// hold variables in braces ({visitor.name}, {operator.name}, {page.url},
+// {page.title} and the shop's own, sent in VisitorDetails.Variables).
 type Canned struct {
+	ID       string `json:"id,omitempty"`
 	Shortcut string `json:"shortcut"`
 	Title    string `json:"title,omitempty"`
 	Text     string `json:"text"`
+	Personal bool   `json:"personal,omitempty"` // the operator's own, not the team's
+}
+
+// Invite is a proactive message to a visitor: from a trigger or an
+// operator's personal invitation. The widget opens with it; the visitor's
+// answer opens a conversation that starts with it.
+type Invite struct {
+	ID       string  `json:"id"`
+	Text     string  `json:"text"`
+	Operator *Person `json:"operator,omitempty"` // absent: from the team
+	Trigger  string  `json:"trigger,omitempty"`
+}
+
+// LiveVisitor is a visitor on the site now, in the operators' live list.
+type LiveVisitor struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name,omitempty"`
+	URL       string    `json:"url"`
+	Title     string    `json:"title,omitempty"`
+	PageSince time.Time `json:"page_since"`
+	FirstSeen time.Time `json:"first_seen"`
+	Pages     int       `json:"pages"`
+	Returning bool      `json:"returning,omitempty"`
+	Chatting  bool      `json:"chatting,omitempty"`
+	CartValue int64     `json:"cart_value,omitempty"`
+	Currency  string    `json:"currency,omitempty"`
+	// Suggested names the trigger that suggests inviting this visitor.
+	Suggested string `json:"suggested,omitempty"`
+}
+
+// Trigger is a proactive-message rule as the console edits it; durations
+// are in seconds. chat.Trigger documents each field.
+type Trigger struct {
+	ID            string `json:"id"`
+	Name          string `json:"name,omitempty"`
+	Disabled      bool   `json:"disabled,omitempty"`
+	URL           string `json:"url,omitempty"`
+	URLRegexp     string `json:"url_regexp,omitempty"`
+	TimeOnPage    int    `json:"time_on_page,omitempty"`
+	MinPages      int    `json:"min_pages,omitempty"`
+	Visitor       string `json:"visitor,omitempty"`
+	MinCartValue  int64  `json:"min_cart_value,omitempty"`
+	Referrer      string `json:"referrer,omitempty"`
+	UTMCampaign   string `json:"utm_campaign,omitempty"`
+	BusinessHours bool   `json:"business_hours,omitempty"`
+	Once          string `json:"once,omitempty"`
+	Action        string `json:"action,omitempty"`
+	Message       string `json:"message,omitempty"`
+	Operator      string `json:"operator,omitempty"`
 }
 
 // VisitorDetails is what operators see about a visitor in the side panel.
@@ -233,6 +312,8 @@ type VisitorDetails struct {
 	Currency   string        `json:"currency,omitempty"`
 	Labels     []string      `json:"labels,omitempty"`
 	Sections   []InfoSection `json:"sections,omitempty"`
+	// Variables are the shop's values for canned responses.
+	Variables map[string]string `json:"variables,omitempty"`
 }
 
 // PageView is one page a visitor viewed.
@@ -295,6 +376,8 @@ var clientTypes = map[string]bool{
 	TypeRead: true, TypeHistory: true, TypeAccept: true, TypeTransfer: true,
 	TypeClose: true, TypeReopen: true, TypePresence: true, TypeSearch: true,
 	TypeProfile: true, TypeVisitor: true, TypeTranscript: true, TypeMail: true,
+	TypePage: true, TypeInvite: true, TypeRate: true, TypeCanned: true,
+	TypeTriggers: true, TypeVisitors: true,
 }
 
 // DecodeClient parses one client frame. Malformed JSON and fields of the
