@@ -48,6 +48,13 @@ type Store struct {
 	// every conversation.
 	byVisitor map[string]map[string]struct{} // visitor id -> conversation ids
 	queued    map[string]struct{}            // ids of Queued conversations
+
+	// Tracking (tracking.go).
+	pageViews  map[string][]chat.PageView // visitor id -> views, in insertion order
+	activities []chat.Activity            // in insertion order
+	orders     map[string]*chat.Order
+	canned     map[string]*chat.CannedResponse
+	triggers   map[string]*chat.Trigger
 }
 
 type operator struct {
@@ -79,6 +86,10 @@ func New() *Store {
 		open:      make(map[string]string),
 		byVisitor: make(map[string]map[string]struct{}),
 		queued:    make(map[string]struct{}),
+		pageViews: make(map[string][]chat.PageView),
+		orders:    make(map[string]*chat.Order),
+		canned:    make(map[string]*chat.CannedResponse),
+		triggers:  make(map[string]*chat.Trigger),
 	}
 }
 
@@ -317,7 +328,8 @@ func (s *Store) Conversations(_ context.Context, f chat.ConversationFilter) ([]*
 		case f.VisitorID != "" && c.c.VisitorID != f.VisitorID,
 			f.OperatorID != "" && c.c.OperatorID != f.OperatorID,
 			len(f.Status) > 0 && !slices.Contains(f.Status, c.c.Status),
-			!f.Before.IsZero() && !c.c.CreatedAt.Before(f.Before):
+			!f.Before.IsZero() && !c.c.CreatedAt.Before(f.Before),
+			c.c.CreatedAt.Before(f.Since):
 			continue
 		}
 		out = append(out, copyConv(&c.c))
@@ -565,8 +577,10 @@ func (s *Store) Messages(_ context.Context, q chat.MessageQuery) ([]*chat.Messag
 // Erasure and retention.
 
 // DeleteVisitor implements chat.Store. It removes the visitor, their
-// customer binding, and all their conversations with their messages; an
-// operator assigned to one of them has one Active conversation fewer.
+// customer binding, all their conversations with their messages, their
+// page views and activities; an operator assigned to one of their
+// conversations has one Active conversation fewer. Their orders stay with
+// VisitorID cleared.
 func (s *Store) DeleteVisitor(_ context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -580,6 +594,7 @@ func (s *Store) DeleteVisitor(_ context.Context, id string) error {
 		}
 	}
 	delete(s.open, id)
+	s.eraseTracking(id)
 	if v.CustomerID != "" && s.customers[v.CustomerID] == id {
 		delete(s.customers, v.CustomerID)
 	}

@@ -65,6 +65,7 @@ func Cases() []Case {
 	cs = append(cs, concurrencyCases()...)
 	cs = append(cs, dataCases()...)
 	cs = append(cs, searchCases()...)
+	cs = append(cs, trackingCases()...)
 	return cs
 }
 
