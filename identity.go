@@ -101,10 +101,25 @@ func (s *Server) setVisitorCookie(w http.ResponseWriter, r *http.Request, v *Vis
 
 // serveSession (POST {Path}session) returns the caller's visitor, creating
 // one with a fresh token cookie if the request has no valid token, and
-// renewing the token otherwise.
+// renewing the token otherwise. With Config.CookieOnInteraction, a request
+// with ?passive and no valid token gets only the widget config: the widget
+// sends it on page load and asks again without it when the visitor opens
+// the chat.
 func (s *Server) serveSession(w http.ResponseWriter, r *http.Request) {
+	widget := struct {
+		WidgetConfig
+		CookieOnInteraction bool `json:"cookie_on_interaction,omitempty"`
+	}{s.cfg.Widget, s.cfg.CookieOnInteraction}
 	v, err := s.visitorFromRequest(r)
 	if errors.Is(err, ErrUnauthorized) {
+		if s.cfg.CookieOnInteraction && r.URL.Query().Has("passive") {
+			// The widget asks before the visitor interacted: no visitor and
+			// no cookie yet, only how to look (it asks again when opened).
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "no-store")
+			json.NewEncoder(w).Encode(map[string]any{"widget": widget})
+			return
+		}
 		v, err = s.newVisitor(r.Context(), "")
 	}
 	if err != nil {
@@ -117,7 +132,7 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	json.NewEncoder(w).Encode(map[string]any{
 		"visitor": map[string]string{"id": v.ID, "name": v.Name, "email": v.Email},
-		"widget":  s.cfg.Widget,
+		"widget":  widget,
 	})
 }
 

@@ -27,6 +27,7 @@
       retry: 'Retry', failed: 'Not sent.', slow: 'Sending too fast; retrying…',
       bad: 'Please check your details.', long: 'This message is too long.', dismiss: 'Dismiss',
       choose: 'Choose…', chat: 'Chat', you: 'You', mailMe: 'Email me this conversation', mailed: 'Transcript sent', mailOk: 'Email me replies I miss',
+      rate: 'How was your chat?', star: '{n} of 5', comment: 'Comment (optional)', thanks: 'Thank you for your feedback!',
     },
     es: {
       open: 'Abrir chat', close: 'Cerrar chat', title: 'Soporte', hi: '¡Hola! ¿En qué podemos ayudarte?',
@@ -42,6 +43,7 @@
       bad: 'Revisa tus datos.', long: 'El mensaje es demasiado largo.', dismiss: 'Descartar',
       choose: 'Elige…', you: 'Tú',
       mailMe: 'Envíame esta conversación', mailed: 'Transcripción enviada', mailOk: 'Envíame por correo las respuestas que no vea',
+      rate: '¿Qué tal fue el chat?', star: '{n} de 5', comment: 'Comentario (opcional)', thanks: '¡Gracias por tu opinión!',
     },
     ru: {
       open: 'Открыть чат', close: 'Закрыть чат', title: 'Поддержка', hi: 'Здравствуйте! Чем можем помочь?',
@@ -57,6 +59,7 @@
       bad: 'Проверьте введённые данные.', long: 'Сообщение слишком длинное.', dismiss: 'Скрыть',
       choose: 'Выберите…', chat: 'Чат', you: 'Вы',
       mailMe: 'Отправить переписку на почту', mailed: 'Переписка отправлена', mailOk: 'Присылать пропущенные ответы на почту',
+      rate: 'Как прошёл разговор?', star: '{n} из 5', comment: 'Комментарий (необязательно)', thanks: 'Спасибо за отзыв!',
     },
     de: {
       open: 'Chat öffnen', close: 'Chat schließen', hi: 'Hallo! Wie können wir helfen?',
@@ -72,6 +75,7 @@
       bad: 'Bitte prüfen Sie Ihre Angaben.', long: 'Die Nachricht ist zu lang.', dismiss: 'Ausblenden',
       choose: 'Bitte wählen…', you: 'Sie',
       mailMe: 'Verlauf per E-Mail senden', mailed: 'Verlauf gesendet', mailOk: 'Verpasste Antworten per E-Mail senden',
+      rate: 'Wie war der Chat?', star: '{n} von 5', comment: 'Kommentar (optional)', thanks: 'Danke für Ihr Feedback!',
     },
   };
   let lang = 'en', t = T.en;
@@ -159,6 +163,9 @@
   let attempt = 0, timer = 0, sentNow = new Set();
   let ui = null, isOpen = false, wantOpen = false, pendingBubble = null, detId = '';
   let readSent = {}, hist = {};
+  let invite = null;           // an invitation not answered yet: {id, text, operator, trigger}
+  let rateConv = '', rated = new Set(st(1, KEY + 'rated') || []), thanked = false; // CSAT: the closed conversation to rate
+  let dormant = false, lazy = true, pageKey = ''; // dormant: no visitor until they interact (Config.CookieOnInteraction)
   const nodes = new Map();     // render key -> DOM node: "conv:seq", "p:<client id>", "d:conv"
   const dismissed = new Set(st(1, KEY + 'dismissed') || []);
 
@@ -187,8 +194,9 @@
     readSent[c.id] = 0;
   };
   const upsert = w => {
-    const c = ensure(w.id);
+    const c = ensure(w.id), was = c.status, hadOp = c.operator || [...c.msgs.values()].some(m => m.kind === 'operator');
     if (c.msgs.size && c.epoch !== w.epoch) resetConv(c); // history could have been lost: drop ours, take the replay
+    if ((was === 'queued' || was === 'assigned') && w.status === 'closed' && hadOp && !rated.has(w.id)) { rateConv = w.id; thanked = false; }
     Object.assign(c, {
       epoch: w.epoch, status: w.status, created: w.created, operator: w.operator || null, queue: w.queue || null,
       last_seq: Math.max(c.last_seq || 0, w.last_seq || 0),
@@ -207,7 +215,7 @@
       const ms = [...c.msgs.values()].sort((a, b) => a.seq - b.seq);
       return Object.assign({}, c, { msgs: ms.slice(-200), more: c.more || ms.length > 200, floor: undefined });
     });
-    st(0, KEY + me.id, { c: cs, o: outbox.map(e => Object.assign({}, e, { slow: undefined })), p: prechat, d: offDone });
+    st(0, KEY + me.id, { c: cs, o: outbox.map(e => Object.assign({}, e, { slow: undefined })), p: prechat, d: offDone, i: invite, r: rateConv });
   };
   const save = () => { clearTimeout(saveT); saveT = setTimeout(saveNow, 250); };
   const load = () => {
@@ -221,6 +229,8 @@
     outbox = old.concat(outbox.filter(e => !old.some(o => o.id === e.id)));
     prechat = d.p || prechat;
     offDone = !!d.d;
+    invite = invite || d.i || null;
+    rateConv = rateConv || d.r || '';
   };
 
   // ---- the connection
@@ -233,7 +243,7 @@
     for (const e of outbox) {
       if (e.fail || sentNow.has(e.id) || (e.wait && outbox.some(x => x.id === e.wait))) continue;
       const f = { type: e.type, id: e.id };
-      if (e.type === 'message') { f.text = e.text; if (e.dept) f.department = e.dept; } else Object.assign(f, { conv: e.conv, status: e.status, name: e.name || undefined, email: e.email || undefined, fields: e.fields });
+      if (e.type === 'message') { f.text = e.text; if (e.dept) f.department = e.dept; } else Object.assign(f, { conv: e.conv, status: e.status, name: e.name || undefined, email: e.email || undefined, fields: e.fields, rating: e.rating, text: e.text });
       if (send(f)) { sentNow.add(e.id); watch(); }
     }
   };
@@ -251,8 +261,8 @@
   const setConn = s => {
     host.setAttribute('data-state', s);
     if (ui) {
-      ui.status.textContent = s === 'ready' ? '' : wasReady ? t.reconn : t.conn;
-      ui.status.hidden = s === 'ready';
+      ui.status.textContent = s === 'ready' || s === 'idle' ? '' : wasReady ? t.reconn : t.conn;
+      ui.status.hidden = !ui.status.textContent;
     }
   };
   const retry = () => {
@@ -261,7 +271,8 @@
     timer = setTimeout(connect, Math.max(500, d / 2 + Math.random() * d / 2));
   };
   const session = async () => {
-    const r = await fetch(BASE + 'session', { method: 'POST', credentials: 'same-origin', headers: { Accept: 'application/json' } });
+    // With cookie_on_interaction the first call is passive: the server creates no visitor and sets no cookie.
+    const r = await fetch(BASE + 'session' + (lazy ? '?passive=1' : ''), { method: 'POST', credentials: 'same-origin', headers: { Accept: 'application/json' } });
     if (!r.ok) throw new Error('shopchat: session ' + r.status);
     const d = await r.json();
     const v = d.visitor || {};
@@ -272,6 +283,7 @@
       load();
     } else Object.assign(me, v);
     needSession = false;
+    dormant = !v.id && !!(d.widget && d.widget.cookie_on_interaction);
     const j = JSON.stringify(d.widget || {});
     if (!ui || (j !== cfgJSON && !isOpen)) { cfg = d.widget || {}; cfgJSON = j; build(); }
   };
@@ -289,6 +301,7 @@
       return retry();
     }
     connecting = false;
+    if (dormant) { needSession = true; return setConn('idle'); } // wake() connects once the visitor opens the chat
     let s;
     try { s = new WebSocket(WS_URL); } catch (e) { setConn('offline'); return retry(); }
     ws = s; opened = ready = false; sentNow = new Set();
@@ -314,7 +327,13 @@
       retry();
     };
   };
-  const reconnectNow = () => { if (!ws && !connecting) { attempt = 0; connect(); } };
+  const reconnectNow = () => { if (!ws && !connecting && !dormant) { attempt = 0; connect(); } };
+  const wake = () => { lazy = false; if (dormant) { dormant = false; reconnectNow(); } };
+  // page: where the widget is, once per connection and page (SPA navigation: popstate, pageshow)
+  const sendPage = () => {
+    const url = location.pathname + location.search, k = url + '\n' + document.title;
+    if (ready && k !== pageKey && send({ type: 'page', url: cut(url, 2048), title: cut(document.title, 300), referrer: cut(document.referrer, 2048) })) pageKey = k;
+  };
 
   // ---- frames from the server
   const onFrame = f => {
@@ -327,7 +346,8 @@
         break;
       }
       case 'synced':
-        ready = wasReady = true; attempt = 0;
+        ready = wasReady = true; attempt = 0; pageKey = '';
+        sendPage();
         flush();
         if (!convs.size || ![...convs.values()].some(c => c.msgs.size)) loadEarlier(); // show the latest conversation
         renderNow();
@@ -347,9 +367,17 @@
       }
       case 'history': onHistory(f); break;
       case 'available': avail = !!f.available; break;
+      case 'invite': {
+        const i = f.invite;
+        if (!i || !i.text || current()) return;
+        invite = i; thanked = false;
+        if (isOpen) toBottom = true; else bubble(((i.operator && i.operator.name) ? i.operator.name + ': ' : '') + i.text, 'i:' + i.id);
+        break;
+      }
       case 'error': onError(f); break;
       default: return;
     }
+    if (invite && current()) invite = null; // the conversation it opened starts with it
     render();
     save();
   };
@@ -388,6 +416,7 @@
     if (e.type === 'message' && f.message) { adopt(e.id, f.message); return flush(); }
     outbox.splice(outbox.indexOf(e), 1);
     sentNow.delete(e.id);
+    if (e.type === 'rate') rateDone(e.conv);
     if (e.name) me.name = e.name;
     if (e.email) me.email = e.email;
     if (e.id === detId && ui) {
@@ -427,6 +456,7 @@
       return;
     }
     outbox.splice(outbox.indexOf(e), 1);
+    if (e.type === 'rate' && f.code === 'conflict') return rateDone(e.conv); // rated already
     if (ui) {
       if (e.id === detId) ui.detMsg.textContent = t.bad;
       else notice(t.bad);
@@ -435,9 +465,16 @@
 
   // ---- sending
   const enqueue = e => { outbox.push(e); save(); flush(); renderNow(); };
+  const stars = n => { for (const b of ui.rate.querySelectorAll('.star')) { b.classList.toggle('on', +b.value <= n); b.setAttribute('aria-pressed', String(+b.value === n)); } };
+  const rateDone = (conv, skip) => {
+    rated.add(conv); st(1, KEY + 'rated', [...rated].slice(-50));
+    if (rateConv === conv) { rateConv = ''; thanked = !skip; }
+    render(); save();
+  };
   const sendText = text => {
     text = String(text == null ? '' : text).trim();
     if (!text) return false;
+    wake();
     if (bytes(text) > 4000) { notice(t.long); return false; }
     const e = { type: 'message', id: uuid(), text, ts: new Date().toISOString() };
     if (prechat && prechat.done && !prechat.sent) {
@@ -558,6 +595,7 @@
         if (m.kind === 'visitor') lastVis = [n, m.seq, c];
       }
     }
+    if (invite) want.push(node('i:' + invite.id, () => msgNode({ kind: 'operator', author: invite.operator, text: invite.text, ts: invite.ts || (invite.ts = new Date().toISOString()) })));
     for (const e of outbox) {
       if (e.type !== 'message') continue;
       const n = node('p:' + e.id, () => msgNode({ kind: 'visitor', text: e.text, ts: e.ts }, 1));
@@ -600,7 +638,12 @@
     ui.offDone.hidden = !offline || !offDone;
     if (ui.pre) ui.pre.hidden = !showPre;
     ui.comp.hidden = (offline && !offDone) || showPre;
-    ui.greet.hidden = !!cur || pending;
+    ui.greet.hidden = !!cur || pending || !!invite;
+    const rc = !cur && !pending && !outbox.some(e => e.type === 'rate') && convs.get(rateConv);
+    if (!rc && !ui.rate.hidden) { ui.rate.reset(); stars(0); }
+    ui.rate.hidden = !rc;
+    if (rc) ui.rateQ.textContent = (rc.operator && rc.operator.name ? rc.operator.name + ' · ' : '') + t.rate;
+    ui.rateDone.hidden = !thanked || !!cur;
     const x = earlierTarget();
     ui.earlier.hidden = !x || !ready;
     if (x) ui.earlier.textContent = x[1] ? t.earlierMsgs : t.earlier;
@@ -646,6 +689,7 @@
     const k = ui.bubble._k;
     ui.bubble.hidden = true;
     if (k) { dismissed.add(k); st(1, KEY + 'dismissed', [...dismissed].slice(-50)); }
+    if (invite && k === 'i:' + invite.id) { invite = null; save(); render(); }
     ui.launcher.focus();
   };
 
@@ -656,6 +700,7 @@
     if (el) el.focus();
   };
   const open = () => {
+    wake();
     if (!ui) { wantOpen = true; return; }
     if (isOpen) return;
     isOpen = true;
@@ -674,6 +719,7 @@
     if (!isOpen) return;
     const inside = ui.panel.contains(root.activeElement);
     isOpen = false;
+    if (invite && !outbox.some(e => e.type === 'message')) { invite = null; save(); } // closing an unanswered invitation dismisses it
     stopTyping();
     ui.panel.hidden = true;
     ui.wrap.classList.remove('open');
@@ -756,7 +802,17 @@
       u.list = h('div', { sc: 'messages', class: 'list', role: 'log', 'aria-live': 'polite', 'aria-label': t.chat || title }),
       u.greet = h('div', { sc: 'greeting', class: 'greet', text: c.greeting || t.hi }),
       u.typing = h('div', { sc: 'typing', class: 'typing', hidden: true, 'aria-live': 'polite' }),
-      u.queue = h('div', { sc: 'queue', class: 'queue', hidden: true, role: 'status' }));
+      u.queue = h('div', { sc: 'queue', class: 'queue', hidden: true, role: 'status' }),
+      u.rate = h('form', { sc: 'rate-form', class: 'form rate', hidden: true, onsubmit: ev => {
+        ev.preventDefault();
+        const n = +(u.rate.querySelector('[aria-pressed=true]') || {}).value;
+        if (!n || !rateConv) return;
+        enqueue({ type: 'rate', id: uuid(), conv: rateConv, rating: n, text: cut(val(u.rate, 'comment'), 1000) });
+      } }, u.rateQ = h('p', { id: 'sc-rate-q' }),
+      h('div', { class: 'stars', role: 'group', 'aria-labelledby': 'sc-rate-q' }, ...[1, 2, 3, 4, 5].map(n => h('button', { type: 'button', sc: 'rate-' + n, class: 'star', value: n, 'aria-pressed': 'false', 'aria-label': fmt(t.star, { n }), title: fmt(t.star, { n }), text: '★', onclick: () => stars(n) }))),
+      field({ name: 'comment', label: t.comment, type: 'textarea' }, 'r'),
+      h('div', { class: 'row' }, h('button', { type: 'button', sc: 'rate-dismiss', class: 'link', text: t.dismiss, onclick: () => rateDone(rateConv, 1) }), h('button', { type: 'submit', sc: 'rate-submit', class: 'btn', text: t.send }))),
+      u.rateDone = h('div', { sc: 'rate-done', class: 'done', hidden: true, role: 'status', text: t.thanks }));
     if (c.pre_chat && c.pre_chat.length) {
       u.pre = h('form', { sc: 'prechat-form', class: 'form', hidden: true, onsubmit: ev => {
         ev.preventDefault();
@@ -819,6 +875,8 @@
     keep.observe(document.body, { childList: true });
     connect();
     addEventListener('online', reconnectNow);
+    addEventListener('pageshow', sendPage);
+    addEventListener('popstate', () => setTimeout(sendPage, 0)); // after the app set its title
     addEventListener('pagehide', saveNow);
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState !== 'visible') return saveNow();
