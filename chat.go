@@ -285,6 +285,9 @@ func New(cfg Config) (*Server, error) {
 	defaultTo(&cfg.BrokerTopic, "shopchat")
 	defaultTo(&cfg.RequeueOffline, 2*time.Minute)
 	defaultTo(&cfg.SyncInterval, 2*time.Second)
+	defaultTo(&cfg.AttributionWindow, 7*24*time.Hour)
+	defaultTo(&cfg.MaxProactivePerVisit, 2)
+	defaultTo(&cfg.VisitTimeout, 30*time.Minute)
 	assets, err := loadAssets()
 	if err != nil {
 		return nil, err
@@ -316,6 +319,17 @@ func New(cfg Config) (*Server, error) {
 		toMail:       make(map[string]map[int64]bool),
 	}
 	s.handler = s.routes()
+	if err := s.validateCannedConfig(); err != nil {
+		cancel()
+		return nil, err
+	}
+	seedCtx, seedCancel := context.WithTimeout(ctx, 30*time.Second)
+	err = s.seedCanned(seedCtx)
+	seedCancel()
+	if err != nil {
+		cancel()
+		return nil, err
+	}
 	if cfg.Broker != nil {
 		s.bridge = newBridge(s)
 		if err := s.bridge.start(); err != nil {

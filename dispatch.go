@@ -266,16 +266,21 @@ func (s *Server) operatorLeft(op *Operator) {
 	if err := s.store.SetPresence(ctx, op.ID, Offline, s.now()); err != nil {
 		s.logErr("presence", err, "operator", op.ID)
 	}
+	s.recordPresence(ctx, op.ID, Offline)
 	s.publishOperators(ctx)
 	s.publishAvailability(ctx)
 }
 
 func (s *Server) setPresence(ctx context.Context, op *Operator, p Presence) error {
 	s.mu.Lock()
+	previous, known := s.opPresence[op.ID]
 	s.opPresence[op.ID] = p
 	s.mu.Unlock()
 	if err := s.store.SetPresence(ctx, op.ID, p, s.now().Add(s.cfg.PresenceTTL)); err != nil {
 		return err
+	}
+	if !known || previous != p { // another tab joining changes nothing
+		s.recordPresence(ctx, op.ID, p)
 	}
 	s.publishOperators(ctx)
 	s.publishAvailability(ctx)
@@ -315,5 +320,14 @@ func (s *Server) heartbeatLoop() {
 				s.logErr("presence heartbeat", err, "operator", id)
 			}
 		}
+	}
+}
+
+// recordPresence keeps an operator's presence change for reports' online
+// time. A lost record skews a report, not the chat: it is only logged.
+func (s *Server) recordPresence(ctx context.Context, operatorID string, p Presence) {
+	a := Activity{Kind: PresenceChanged, OperatorID: operatorID, Text: string(p), At: s.now()}
+	if err := s.store.AddActivities(ctx, []Activity{a}); err != nil {
+		s.logErr("record presence", err, "operator", operatorID)
 	}
 }

@@ -144,7 +144,25 @@ func (s *Server) visitorDetails(ctx context.Context, v *Visitor) *protocol.Visit
 			}
 		}
 	}
+	if s.cfg.CannedVariables != nil {
+		d.Variables = cannedVariables(s.cfg.CannedVariables(ctx, v))
+	}
 	return d
+}
+
+// cannedVariables keeps the shop's variables that are short text with a
+// plain name, at most 50 of them: they go into operators' messages.
+func cannedVariables(vars map[string]string) map[string]string {
+	out := make(map[string]string, min(len(vars), 50))
+	for k, v := range vars {
+		if len(out) == 50 {
+			break
+		}
+		if variableRE.MatchString(k) && len(v) <= 1000 && validText(v) {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 var emailRE = regexp.MustCompile(`^[^\s@<>(),;:"\[\]\\]+@[^\s@<>(),;:"\[\]\\]+\.[^\s@<>(),;:"\[\]\\]+$`)
