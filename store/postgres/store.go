@@ -94,17 +94,23 @@ func (s *Store) UpdateVisitor(ctx context.Context, v *chat.Visitor) error {
 }
 
 // DeleteVisitor implements chat.Store. The visitor's conversations and
-// their messages go with it (ON DELETE CASCADE).
+// their messages and their page views go with it (ON DELETE CASCADE), in
+// one transaction with erasing their activities and clearing their orders.
 func (s *Store) DeleteVisitor(ctx context.Context, id string) error {
 	if !storable(id) {
 		return notFound("visitor", id)
 	}
 	return s.write(ctx, fmt.Sprintf("delete visitor %q", id), func() error {
-		tag, err := s.pool.Exec(ctx, `DELETE FROM chat_visitors WHERE id = $1`, id)
-		if err == nil && tag.RowsAffected() == 0 {
-			return notFound("visitor", id)
-		}
-		return err
+		return s.inTx(ctx, func(tx pgx.Tx) error {
+			tag, err := tx.Exec(ctx, `DELETE FROM chat_visitors WHERE id = $1`, id)
+			if err == nil && tag.RowsAffected() == 0 {
+				return notFound("visitor", id)
+			}
+			if err != nil {
+				return err
+			}
+			return eraseVisitor(ctx, tx, id)
+		})
 	})
 }
 
@@ -340,6 +346,9 @@ func (s *Store) Conversations(ctx context.Context, f chat.ConversationFilter) ([
 	}
 	if !f.Before.IsZero() {
 		arg("created_at < $%d", f.Before)
+	}
+	if !f.Since.IsZero() {
+		arg("created_at >= $%d", f.Since)
 	}
 	args = append(args, limit)
 	sql := fmt.Sprintf(`SELECT `+convCols+` FROM chat_conversations WHERE %s

@@ -2,34 +2,430 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/shopchat/chat"
 )
 
-// STUB: replaced by the store work for the tracking issue.
+// Defaults of the tracking queries' limits (0 in the query).
+const (
+	defaultPageViews = 50
+	defaultReportMax = 10000
+)
 
-var errTODO = errors.New("postgres: not implemented yet")
+// Column lists, in the order the scan functions read them.
+const (
+	pageViewCols = `visitor_id, url, title, referrer, utm_source, utm_medium, utm_campaign, utm_term, utm_content, at`
+	activityCols = `kind, visitor_id, conversation_id, operator_id, trigger_id, value, text, at`
+	orderCols    = `id, visitor_id, total, currency, placed_at, channel, conversation_id, operator_id, trigger_id, touched_at`
+	cannedCols   = `id, operator_id, shortcut, title, body, updated_at`
+)
 
-func (s *Store) AddPageViews(ctx context.Context, views []chat.PageView) error { return errTODO }
+// unstorable returns an ErrInvalid naming what, if any of fields is text
+// PostgreSQL cannot hold (see storable), so that a batch is refused before
+// anything reaches the server.
+func unstorable(what string, fields ...string) error {
+	for _, f := range fields {
+		if !storable(f) {
+			return fmt.Errorf("postgres: %s: text is not UTF-8 or holds a NUL byte: %w", what, chat.ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// Page views.
+
+// AddPageViews implements chat.Store. The batch is one INSERT of arrays,
+// so it is stored whole or not at all; views of unknown visitors are left
+// out by the join.
+func (s *Store) AddPageViews(ctx context.Context, views []chat.PageView) error {
+	n := len(views)
+	cols := [9][]string{}
+	for i := range cols {
+		cols[i] = make([]string, n)
+	}
+	ats := make([]time.Time, n)
+	for i, v := range views {
+		switch {
+		case v.VisitorID == "":
+			return fmt.Errorf("postgres: page view %d: visitor id is empty: %w", i, chat.ErrInvalid)
+		case v.URL == "":
+			return fmt.Errorf("postgres: page view %d: url is empty: %w", i, chat.ErrInvalid)
+		}
+		fields := [9]string{v.VisitorID, v.URL, v.Title, v.Referrer, v.UTM.Source, v.UTM.Medium, v.UTM.Campaign, v.UTM.Term, v.UTM.Content}
+		if err := unstorable(fmt.Sprintf("page view %d", i), fields[:]...); err != nil {
+			return err
+		}
+		for c, f := range fields {
+			cols[c][i] = f
+		}
+		ats[i] = v.At
+	}
+	if n == 0 {
+		return nil
+	}
+	const insert = `INSERT INTO chat_page_views (` + pageViewCols + `)
+		SELECT ` + pageViewCols + ` FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+			$6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[]) WITH ORDINALITY
+			AS u (` + pageViewCols + `, n)
+		WHERE EXISTS (SELECT 1 FROM chat_visitors v WHERE v.id = u.visitor_id)
+		ORDER BY n` // identities follow the batch's order
+	return s.write(ctx, "add page views", func() error {
+		args := []any{cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], cols[8], ats}
+		_, err := s.pool.Exec(ctx, insert, args...)
+		if isCode(err, codeForeignKeyViolation) {
+			// A visitor was erased between the join and the insert; the
+			// join now leaves their views out.
+			_, err = s.pool.Exec(ctx, insert, args...)
+		}
+		return err
+	})
+}
+
+// PageViews implements chat.Store.
 func (s *Store) PageViews(ctx context.Context, visitorID string, limit int) ([]chat.PageView, error) {
-	return nil, errTODO
+	if !storable(visitorID) { // no row can match
+		return []chat.PageView{}, nil
+	}
+	if limit <= 0 {
+		limit = defaultPageViews
+	}
+	return collect(ctx, s, "page views", scanPageView, `SELECT `+pageViewCols+` FROM chat_page_views
+		WHERE visitor_id = $1 ORDER BY at DESC, seq DESC LIMIT $2`, visitorID, limit)
 }
-func (s *Store) AddActivities(ctx context.Context, as []chat.Activity) error { return errTODO }
+
+func scanPageView(row pgx.Row) (chat.PageView, error) {
+	var v chat.PageView
+	err := row.Scan(&v.VisitorID, &v.URL, &v.Title, &v.Referrer,
+		&v.UTM.Source, &v.UTM.Medium, &v.UTM.Campaign, &v.UTM.Term, &v.UTM.Content, &v.At)
+	v.At = v.At.UTC()
+	return v, err
+}
+
+// Activities.
+
+// AddActivities implements chat.Store: one INSERT of arrays, stored whole
+// or not at all.
+func (s *Store) AddActivities(ctx context.Context, as []chat.Activity) error {
+	n := len(as)
+	cols := [6][]string{}
+	for i := range cols {
+		cols[i] = make([]string, n)
+	}
+	values := make([]int64, n)
+	ats := make([]time.Time, n)
+	for i, a := range as {
+		if a.Kind == "" {
+			return fmt.Errorf("postgres: activity %d: kind is empty: %w", i, chat.ErrInvalid)
+		}
+		fields := [6]string{string(a.Kind), a.VisitorID, a.ConversationID, a.OperatorID, a.TriggerID, a.Text}
+		if err := unstorable(fmt.Sprintf("activity %d", i), fields[:]...); err != nil {
+			return err
+		}
+		for c, f := range fields {
+			cols[c][i] = f
+		}
+		values[i], ats[i] = a.Value, a.At
+	}
+	if n == 0 {
+		return nil
+	}
+	return s.write(ctx, "add activities", func() error {
+		_, err := s.pool.Exec(ctx, `INSERT INTO chat_activities (`+activityCols+`)
+			SELECT `+activityCols+` FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+				$6::bigint[], $7::text[], $8::timestamptz[]) WITH ORDINALITY AS u (`+activityCols+`, n)
+			ORDER BY n`,
+			cols[0], cols[1], cols[2], cols[3], cols[4], values, cols[5], ats)
+		return err
+	})
+}
+
+// Activities implements chat.Store.
 func (s *Store) Activities(ctx context.Context, q chat.ActivityQuery) ([]chat.Activity, error) {
-	return nil, errTODO
+	if unstorable("", q.VisitorID, q.ConversationID, q.OperatorID, q.TriggerID) != nil { // no row can match
+		return []chat.Activity{}, nil
+	}
+	var w where
+	if len(q.Kinds) > 0 {
+		kinds := make([]string, len(q.Kinds))
+		for i, k := range q.Kinds {
+			kinds[i] = string(k)
+		}
+		w.and("kind = ANY ($%d)", kinds)
+	}
+	if q.VisitorID != "" {
+		w.and("visitor_id = $%d AND visitor_id <> ''", q.VisitorID) // <> '': the partial index
+	}
+	if q.ConversationID != "" {
+		w.and("conversation_id = $%d AND conversation_id <> ''", q.ConversationID)
+	}
+	if q.OperatorID != "" {
+		w.and("operator_id = $%d", q.OperatorID)
+	}
+	if q.TriggerID != "" {
+		w.and("trigger_id = $%d", q.TriggerID)
+	}
+	w.period("at", q.From, q.To)
+	w.args = append(w.args, reportLimit(q.Limit))
+	return collect(ctx, s, "activities", scanActivity, fmt.Sprintf(`SELECT `+activityCols+` FROM chat_activities
+		WHERE %s ORDER BY at, seq LIMIT $%d`, w, len(w.args)), w.args...)
 }
+
+func scanActivity(row pgx.Row) (chat.Activity, error) {
+	var a chat.Activity
+	var kind string
+	err := row.Scan(&kind, &a.VisitorID, &a.ConversationID, &a.OperatorID, &a.TriggerID, &a.Value, &a.Text, &a.At)
+	a.Kind, a.At = chat.ActivityKind(kind), a.At.UTC()
+	return a, err
+}
+
+// Orders.
+
+// PutOrder implements chat.Store. The INSERT does nothing for an ID that
+// exists (waiting for a concurrent insert of it to commit), and then a
+// second statement, with a fresh snapshot, reads the order that won: of
+// any number of concurrent puts of one ID exactly one creates it and all
+// return it.
 func (s *Store) PutOrder(ctx context.Context, o *chat.Order) (*chat.Order, bool, error) {
-	return nil, false, errTODO
+	if o.ID == "" {
+		return nil, false, fmt.Errorf("postgres: order id is empty: %w", chat.ErrInvalid)
+	}
+	a := o.Attribution
+	if err := unstorable(fmt.Sprintf("order %q", o.ID), o.ID, o.VisitorID, o.Currency,
+		a.Channel, a.ConversationID, a.OperatorID, a.TriggerID); err != nil {
+		return nil, false, err
+	}
+	var stored *chat.Order
+	created := false
+	err := s.write(ctx, fmt.Sprintf("put order %q", o.ID), func() error {
+		var err error
+		stored, err = scanOrder(s.pool.QueryRow(ctx, `INSERT INTO chat_orders (`+orderCols+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING RETURNING `+orderCols,
+			o.ID, o.VisitorID, o.Total, o.Currency, o.PlacedAt,
+			a.Channel, a.ConversationID, a.OperatorID, a.TriggerID, nullTime(a.TouchedAt)))
+		created = err == nil
+		if errors.Is(err, pgx.ErrNoRows) {
+			stored, err = scanOrder(s.pool.QueryRow(ctx, `SELECT `+orderCols+` FROM chat_orders WHERE id = $1`, o.ID))
+		}
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return stored, created, nil
 }
+
+// Orders implements chat.Store.
 func (s *Store) Orders(ctx context.Context, q chat.OrderQuery) ([]*chat.Order, error) {
-	return nil, errTODO
+	if !storable(q.VisitorID) { // no row can match
+		return []*chat.Order{}, nil
+	}
+	var w where
+	if q.VisitorID != "" {
+		w.and("visitor_id = $%d AND visitor_id <> ''", q.VisitorID) // <> '': the partial index
+	}
+	w.period("placed_at", q.From, q.To)
+	w.args = append(w.args, reportLimit(q.Limit))
+	return collect(ctx, s, "orders", scanOrder, fmt.Sprintf(`SELECT `+orderCols+` FROM chat_orders
+		WHERE %s ORDER BY placed_at, id LIMIT $%d`, w, len(w.args)), w.args...)
 }
-func (s *Store) PutCanned(ctx context.Context, c *chat.CannedResponse) error { return errTODO }
-func (s *Store) DeleteCanned(ctx context.Context, id string) error           { return errTODO }
+
+func scanOrder(row pgx.Row) (*chat.Order, error) {
+	var o chat.Order
+	a := &o.Attribution
+	var touched *time.Time
+	if err := row.Scan(&o.ID, &o.VisitorID, &o.Total, &o.Currency, &o.PlacedAt,
+		&a.Channel, &a.ConversationID, &a.OperatorID, &a.TriggerID, &touched); err != nil {
+		return nil, err
+	}
+	o.PlacedAt, a.TouchedAt = o.PlacedAt.UTC(), timeOf(touched)
+	return &o, nil
+}
+
+// eraseVisitor runs in DeleteVisitor's transaction: it deletes the
+// visitor's activities and keeps their orders, the shop's revenue, without
+// the visitor. Page views go by the foreign key's cascade.
+func eraseVisitor(ctx context.Context, tx pgx.Tx, id string) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM chat_activities WHERE visitor_id = $1 AND visitor_id <> ''`, id); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `UPDATE chat_orders SET visitor_id = '' WHERE visitor_id = $1 AND visitor_id <> ''`, id)
+	return err
+}
+
+// Canned responses.
+
+// PutCanned implements chat.Store.
+func (s *Store) PutCanned(ctx context.Context, c *chat.CannedResponse) error {
+	switch {
+	case c.ID == "":
+		return fmt.Errorf("postgres: canned response id is empty: %w", chat.ErrInvalid)
+	case c.Shortcut == "":
+		return fmt.Errorf("postgres: canned response %q: shortcut is empty: %w", c.ID, chat.ErrInvalid)
+	case c.Text == "":
+		return fmt.Errorf("postgres: canned response %q: text is empty: %w", c.ID, chat.ErrInvalid)
+	}
+	if err := unstorable(fmt.Sprintf("canned response %q", c.ID), c.ID, c.OperatorID, c.Shortcut, c.Title, c.Text); err != nil {
+		return err
+	}
+	return s.write(ctx, fmt.Sprintf("put canned response %q", c.ID), func() error {
+		_, err := s.pool.Exec(ctx, `INSERT INTO chat_canned (`+cannedCols+`) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (id) DO UPDATE SET operator_id = EXCLUDED.operator_id, shortcut = EXCLUDED.shortcut,
+				title = EXCLUDED.title, body = EXCLUDED.body, updated_at = EXCLUDED.updated_at`,
+			c.ID, c.OperatorID, c.Shortcut, c.Title, c.Text, c.UpdatedAt)
+		if isConstraint(err, "chat_canned_shortcut") {
+			return conflict("canned response", c.ID, fmt.Sprintf("shortcut %q is taken", c.Shortcut))
+		}
+		return err
+	})
+}
+
+// DeleteCanned implements chat.Store.
+func (s *Store) DeleteCanned(ctx context.Context, id string) error {
+	return s.deleteByID(ctx, "canned response", `DELETE FROM chat_canned WHERE id = $1`, id)
+}
+
+// CannedResponses implements chat.Store.
 func (s *Store) CannedResponses(ctx context.Context, operatorID string) ([]*chat.CannedResponse, error) {
-	return nil, errTODO
+	if !storable(operatorID) { // only the team's can match
+		operatorID = ""
+	}
+	return collect(ctx, s, "canned responses", scanCanned, `SELECT `+cannedCols+` FROM chat_canned
+		WHERE operator_id = '' OR operator_id = $1 ORDER BY shortcut, operator_id`, operatorID)
 }
-func (s *Store) PutTrigger(ctx context.Context, t *chat.Trigger) error { return errTODO }
-func (s *Store) DeleteTrigger(ctx context.Context, id string) error    { return errTODO }
-func (s *Store) Triggers(ctx context.Context) ([]*chat.Trigger, error) { return nil, errTODO }
+
+func scanCanned(row pgx.Row) (*chat.CannedResponse, error) {
+	var c chat.CannedResponse
+	if err := row.Scan(&c.ID, &c.OperatorID, &c.Shortcut, &c.Title, &c.Text, &c.UpdatedAt); err != nil {
+		return nil, err
+	}
+	c.UpdatedAt = c.UpdatedAt.UTC()
+	return &c, nil
+}
+
+// Triggers.
+
+// PutTrigger implements chat.Store. The rule is stored as the JSON of
+// chat.Trigger: only the Server reads it, always whole.
+func (s *Store) PutTrigger(ctx context.Context, t *chat.Trigger) error {
+	if t.ID == "" {
+		return fmt.Errorf("postgres: trigger id is empty: %w", chat.ErrInvalid)
+	}
+	if err := unstorable(fmt.Sprintf("trigger %q", t.ID), t.ID); err != nil {
+		return err
+	}
+	doc, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Errorf("postgres: trigger %q: %v: %w", t.ID, err, chat.ErrInvalid)
+	}
+	return s.write(ctx, fmt.Sprintf("put trigger %q", t.ID), func() error {
+		_, err := s.pool.Exec(ctx, `INSERT INTO chat_triggers (id, doc) VALUES ($1, $2)
+			ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc`, t.ID, string(doc))
+		return err
+	})
+}
+
+// DeleteTrigger implements chat.Store.
+func (s *Store) DeleteTrigger(ctx context.Context, id string) error {
+	return s.deleteByID(ctx, "trigger", `DELETE FROM chat_triggers WHERE id = $1`, id)
+}
+
+// Triggers implements chat.Store.
+func (s *Store) Triggers(ctx context.Context) ([]*chat.Trigger, error) {
+	return collect(ctx, s, "triggers", scanTrigger, `SELECT id, doc FROM chat_triggers ORDER BY id`)
+}
+
+func scanTrigger(row pgx.Row) (*chat.Trigger, error) {
+	var id string
+	var doc []byte
+	if err := row.Scan(&id, &doc); err != nil {
+		return nil, err
+	}
+	var t chat.Trigger
+	if err := json.Unmarshal(doc, &t); err != nil {
+		return nil, fmt.Errorf("trigger %q: stored rule: %w", id, err)
+	}
+	t.ID = id
+	return &t, nil
+}
+
+// Helpers.
+
+// deleteByID runs the DELETE statement del for id: ErrNotFound (as kind)
+// if it deleted nothing.
+func (s *Store) deleteByID(ctx context.Context, kind, del, id string) error {
+	if !storable(id) {
+		return notFound(kind, id)
+	}
+	return s.write(ctx, fmt.Sprintf("delete %s %q", kind, id), func() error {
+		tag, err := s.pool.Exec(ctx, del, id)
+		if err == nil && tag.RowsAffected() == 0 {
+			return notFound(kind, id)
+		}
+		return err
+	})
+}
+
+// collect runs query as a read and scans every row. It never returns a nil
+// slice without an error, so an empty result encodes as [] in JSON.
+func collect[T any](ctx context.Context, s *Store, op string, scan func(pgx.Row) (T, error), query string, args ...any) ([]T, error) {
+	var out []T
+	err := s.read(ctx, op, func() error {
+		rows, err := s.pool.Query(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (T, error) { return scan(row) })
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []T{}
+	}
+	return out, nil
+}
+
+// where builds the WHERE clause of a query from the filters in use; each
+// condition has one %d for its argument's number.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) and(cond string, arg any) {
+	w.args = append(w.args, arg)
+	w.conds = append(w.conds, fmt.Sprintf(cond, len(w.args)))
+}
+
+// period keeps rows whose column is in [from, to); a zero bound is open.
+func (w *where) period(column string, from, to time.Time) {
+	if !from.IsZero() {
+		w.and(column+" >= $%d", from)
+	}
+	if !to.IsZero() {
+		w.and(column+" < $%d", to)
+	}
+}
+
+func (w where) String() string {
+	if len(w.conds) == 0 {
+		return "true"
+	}
+	return strings.Join(w.conds, " AND ")
+}
+
+// reportLimit is the row cap of Activities and Orders.
+func reportLimit(limit int) int {
+	if limit <= 0 {
+		return defaultReportMax
+	}
+	return limit
+}

@@ -126,6 +126,9 @@ func (s *Store) Conversations(ctx context.Context, f chat.ConversationFilter) ([
 	if !f.Before.IsZero() {
 		and("created_at < ?", micros(f.Before))
 	}
+	if !f.Since.IsZero() {
+		and("created_at >= ?", micros(f.Since))
+	}
 	b.WriteString(" ORDER BY created_at DESC, id DESC LIMIT ?")
 	args = append(args, limit)
 	return s.queryConvs(ctx, "conversations", nil, b.String(), args...)

@@ -43,6 +43,7 @@ type writeStmts struct {
 	countAssigned, purge                *sql.Stmt
 	dupMsg, bumpSeq, insMsg, indexFTS   *sql.Stmt
 	unbumpSeq                           *sql.Stmt
+	trk                                 trackWrite // tracking.go
 
 	// ftsLo and ftsHi bound the rowids of messages inserted in the current
 	// batch and not yet indexed for search (0: none).
@@ -50,6 +51,9 @@ type writeStmts struct {
 }
 
 func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
+	if err := w.trk.prepare(ctx, c); err != nil {
+		return err
+	}
 	return prepareAll(ctx, c.PrepareContext, map[**sql.Stmt]string{
 		&w.begin:      `BEGIN IMMEDIATE`,
 		&w.commit:     `COMMIT`,
@@ -103,11 +107,11 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 }
 
 func (w *writeStmts) close() []error {
-	return closeAll(w.begin, w.commit, w.rollback, w.savepoint, w.release, w.rollbackTo,
+	return append(w.trk.close(), closeAll(w.begin, w.commit, w.rollback, w.savepoint, w.release, w.rollbackTo,
 		w.insVisitor, w.updVisitor, w.delVisitor, w.putOperator, w.setPresence, w.setLastAt,
 		w.visitorExists, w.operatorExists, w.conv, w.convStatus, w.openConvID, w.insConv,
 		w.assign, w.requeue, w.closeConv, w.reopen, w.readVisitor, w.readOperator, w.mailOptOut,
-		w.countAssigned, w.purge, w.dupMsg, w.bumpSeq, w.insMsg, w.indexFTS, w.unbumpSeq)
+		w.countAssigned, w.purge, w.dupMsg, w.bumpSeq, w.insMsg, w.indexFTS, w.unbumpSeq)...)
 }
 
 // readStmts are prepared on the read pool.
@@ -116,9 +120,13 @@ type readStmts struct {
 	conv, convExists, openConv, queue           *sql.Stmt
 	msgsAsc, msgsDesc                           *sql.Stmt
 	search, searchVisitor                       *sql.Stmt
+	trk                                         trackRead // tracking.go
 }
 
 func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
+	if err := r.trk.prepare(ctx, db); err != nil {
+		return err
+	}
 	return prepareAll(ctx, db.PrepareContext, map[**sql.Stmt]string{
 		&r.visitor:           `SELECT ` + visitorCols + ` FROM visitors WHERE id = ?`,
 		&r.visitorByCustomer: `SELECT ` + visitorCols + ` FROM visitors WHERE customer_id = ?`,
@@ -143,8 +151,8 @@ WHERE messages_fts MATCH ? AND c.visitor_id = ? AND m.kind != 'note' ORDER BY me
 }
 
 func (r *readStmts) close() []error {
-	return closeAll(r.visitor, r.visitorByCustomer, r.operator, r.loads, r.conv, r.convExists,
-		r.openConv, r.queue, r.msgsAsc, r.msgsDesc, r.search, r.searchVisitor)
+	return append(r.trk.close(), closeAll(r.visitor, r.visitorByCustomer, r.operator, r.loads, r.conv, r.convExists,
+		r.openConv, r.queue, r.msgsAsc, r.msgsDesc, r.search, r.searchVisitor)...)
 }
 
 // Times are stored as Unix microseconds. The zero time.Time has its own

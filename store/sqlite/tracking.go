@@ -2,34 +2,434 @@ package sqlite
 
 import (
 	"context"
-	"errors"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/shopchat/chat"
 )
 
-// STUB: replaced by the store work for the tracking issue.
+// Defaults of the tracking queries' limits (0 in the query).
+const (
+	defaultPageViews = 50
+	defaultReportMax = 10000
+)
 
-var errTODO = errors.New("sqlite: not implemented yet")
+// Column lists, in the order the scan functions read them.
+const (
+	pageViewCols = `visitor_id, url, title, referrer, utm_source, utm_medium, utm_campaign, utm_term, utm_content, at`
+	activityCols = `kind, visitor_id, conversation_id, operator_id, trigger_id, value, text, at`
+	orderCols    = `id, visitor_id, total, currency, placed_at, channel, conversation_id, operator_id, trigger_id, touched_at`
+	cannedCols   = `id, operator_id, shortcut, title, text, updated_at`
+)
 
-func (s *Store) AddPageViews(ctx context.Context, views []chat.PageView) error { return errTODO }
+// trackWrite are the tracking statements of the writer's connection,
+// prepared and closed with writeStmts.
+type trackWrite struct {
+	insPageView, insActivity           *sql.Stmt
+	insOrder, order                    *sql.Stmt
+	putCanned, delCanned               *sql.Stmt
+	putTrigger, delTrigger             *sql.Stmt
+	eraseActivities, clearVisitorOrder *sql.Stmt
+}
+
+func (t *trackWrite) prepare(ctx context.Context, c *sql.Conn) error {
+	return prepareAll(ctx, c.PrepareContext, map[**sql.Stmt]string{
+		// Views of a visitor the store does not know are skipped, not
+		// refused: the visitor may have been erased since the view.
+		&t.insPageView: `INSERT INTO page_views (` + pageViewCols + `)
+SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 WHERE EXISTS (SELECT 1 FROM visitors WHERE id = ?1)`,
+		&t.insActivity: `INSERT INTO activities (` + activityCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		&t.insOrder:    `INSERT INTO orders (` + orderCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		&t.order:       `SELECT ` + orderCols + ` FROM orders WHERE id = ?`,
+		&t.putCanned: `INSERT INTO canned (` + cannedCols + `) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET operator_id = excluded.operator_id, shortcut = excluded.shortcut,
+	title = excluded.title, text = excluded.text, updated_at = excluded.updated_at`,
+		&t.delCanned:  `DELETE FROM canned WHERE id = ?`,
+		&t.putTrigger: `INSERT INTO triggers (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc`,
+		&t.delTrigger: `DELETE FROM triggers WHERE id = ?`,
+		// "!= ''" lets SQLite use the partial indexes.
+		&t.eraseActivities:   `DELETE FROM activities WHERE visitor_id = ? AND visitor_id != ''`,
+		&t.clearVisitorOrder: `UPDATE orders SET visitor_id = '' WHERE visitor_id = ? AND visitor_id != ''`,
+	})
+}
+
+func (t *trackWrite) close() []error {
+	return closeAll(t.insPageView, t.insActivity, t.insOrder, t.order, t.putCanned, t.delCanned,
+		t.putTrigger, t.delTrigger, t.eraseActivities, t.clearVisitorOrder)
+}
+
+// eraseVisitor runs in DeleteVisitor's write: it deletes the visitor's
+// activities and keeps their orders, the shop's revenue, without the
+// visitor. Page views go by the foreign key's cascade.
+func (t *trackWrite) eraseVisitor(id string) error {
+	if _, err := t.eraseActivities.ExecContext(bg, id); err != nil {
+		return dbErr("delete visitor's activities", err)
+	}
+	_, err := t.clearVisitorOrder.ExecContext(bg, id)
+	return dbErr("clear visitor's orders", err)
+}
+
+// trackRead are the fixed tracking queries of the read pool, prepared and
+// closed with readStmts.
+type trackRead struct {
+	pageViews, canned, triggers *sql.Stmt
+}
+
+func (t *trackRead) prepare(ctx context.Context, db *sql.DB) error {
+	return prepareAll(ctx, db.PrepareContext, map[**sql.Stmt]string{
+		&t.pageViews: `SELECT ` + pageViewCols + ` FROM page_views WHERE visitor_id = ? ORDER BY at DESC, rid DESC LIMIT ?`,
+		&t.canned: `SELECT ` + cannedCols + ` FROM canned WHERE operator_id = '' OR operator_id = ?
+ORDER BY shortcut, operator_id`,
+		&t.triggers: `SELECT id, doc FROM triggers ORDER BY id`,
+	})
+}
+
+func (t *trackRead) close() []error { return closeAll(t.pageViews, t.canned, t.triggers) }
+
+// Page views.
+
+// AddPageViews implements chat.Store: one write, so the batch is stored
+// whole or not at all.
+func (s *Store) AddPageViews(ctx context.Context, views []chat.PageView) error {
+	for i, v := range views {
+		switch {
+		case v.VisitorID == "":
+			return invalid("page view %d: visitor id is empty", i)
+		case v.URL == "":
+			return invalid("page view %d: url is empty", i)
+		}
+	}
+	if len(views) == 0 {
+		return nil
+	}
+	vs := slices.Clone(views) // the writer may run after ctx ends and the caller reuses views
+	return s.write(ctx, func(w *writeStmts) error {
+		for _, v := range vs {
+			if _, err := w.trk.insPageView.ExecContext(bg, v.VisitorID, v.URL, v.Title, v.Referrer,
+				v.UTM.Source, v.UTM.Medium, v.UTM.Campaign, v.UTM.Term, v.UTM.Content, micros(v.At)); err != nil {
+				return dbErr("add page views", err)
+			}
+		}
+		return nil
+	})
+}
+
+// PageViews implements chat.Store.
 func (s *Store) PageViews(ctx context.Context, visitorID string, limit int) ([]chat.PageView, error) {
-	return nil, errTODO
+	if err := s.ready(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = defaultPageViews
+	}
+	return collect(ctx, "page views", s.r.trk.pageViews, "", s.rdb, scanPageView, visitorID, limit)
 }
-func (s *Store) AddActivities(ctx context.Context, as []chat.Activity) error { return errTODO }
+
+func scanPageView(sc scanner) (chat.PageView, error) {
+	var v chat.PageView
+	var at int64
+	err := sc.Scan(&v.VisitorID, &v.URL, &v.Title, &v.Referrer,
+		&v.UTM.Source, &v.UTM.Medium, &v.UTM.Campaign, &v.UTM.Term, &v.UTM.Content, &at)
+	v.At = fromMicros(at)
+	return v, err
+}
+
+// Activities.
+
+// AddActivities implements chat.Store: one write, so the batch is stored
+// whole or not at all.
+func (s *Store) AddActivities(ctx context.Context, as []chat.Activity) error {
+	for i, a := range as {
+		if a.Kind == "" {
+			return invalid("activity %d: kind is empty", i)
+		}
+	}
+	if len(as) == 0 {
+		return nil
+	}
+	batch := slices.Clone(as)
+	return s.write(ctx, func(w *writeStmts) error {
+		for _, a := range batch {
+			if _, err := w.trk.insActivity.ExecContext(bg, string(a.Kind), a.VisitorID, a.ConversationID,
+				a.OperatorID, a.TriggerID, a.Value, a.Text, micros(a.At)); err != nil {
+				return dbErr("add activities", err)
+			}
+		}
+		return nil
+	})
+}
+
+// Activities implements chat.Store.
 func (s *Store) Activities(ctx context.Context, q chat.ActivityQuery) ([]chat.Activity, error) {
-	return nil, errTODO
+	if err := s.ready(); err != nil {
+		return nil, err
+	}
+	var w where
+	if len(q.Kinds) > 0 {
+		kinds := make([]any, len(q.Kinds))
+		for i, k := range q.Kinds {
+			kinds[i] = string(k)
+		}
+		w.and("kind IN (?"+strings.Repeat(", ?", len(kinds)-1)+")", kinds...)
+	}
+	if q.VisitorID != "" {
+		w.and("visitor_id = ? AND visitor_id != ''", q.VisitorID) // != '': the partial index
+	}
+	if q.ConversationID != "" {
+		w.and("conversation_id = ? AND conversation_id != ''", q.ConversationID)
+	}
+	if q.OperatorID != "" {
+		w.and("operator_id = ?", q.OperatorID)
+	}
+	if q.TriggerID != "" {
+		w.and("trigger_id = ?", q.TriggerID)
+	}
+	w.period("at", q.From, q.To)
+	query := `SELECT ` + activityCols + ` FROM activities` + w.String() + ` ORDER BY at, rid LIMIT ?`
+	return collect(ctx, "activities", nil, query, s.rdb, scanActivity, append(w.args, reportLimit(q.Limit))...)
 }
+
+func scanActivity(sc scanner) (chat.Activity, error) {
+	var a chat.Activity
+	var kind string
+	var at int64
+	err := sc.Scan(&kind, &a.VisitorID, &a.ConversationID, &a.OperatorID, &a.TriggerID, &a.Value, &a.Text, &at)
+	a.Kind, a.At = chat.ActivityKind(kind), fromMicros(at)
+	return a, err
+}
+
+// Orders.
+
+// PutOrder implements chat.Store. The insert does nothing for an ID that
+// exists, and the order is read back in the same write, so of any number
+// of concurrent puts of one ID exactly one creates it and all return it.
 func (s *Store) PutOrder(ctx context.Context, o *chat.Order) (*chat.Order, bool, error) {
-	return nil, false, errTODO
+	if o.ID == "" {
+		return nil, false, invalid("order id is empty")
+	}
+	oo := *o
+	a := oo.Attribution
+	var stored *chat.Order
+	var created bool
+	err := s.write(ctx, func(w *writeStmts) error {
+		res, err := w.trk.insOrder.ExecContext(bg, oo.ID, oo.VisitorID, oo.Total, oo.Currency, micros(oo.PlacedAt),
+			a.Channel, a.ConversationID, a.OperatorID, a.TriggerID, micros(a.TouchedAt))
+		if err != nil {
+			return dbErr("put order", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return dbErr("put order", err)
+		}
+		created = n == 1
+		stored, err = scanOrder(w.trk.order.QueryRowContext(bg, oo.ID))
+		return dbErr("put order", err)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return stored, created, nil
 }
+
+// Orders implements chat.Store.
 func (s *Store) Orders(ctx context.Context, q chat.OrderQuery) ([]*chat.Order, error) {
-	return nil, errTODO
+	if err := s.ready(); err != nil {
+		return nil, err
+	}
+	var w where
+	if q.VisitorID != "" {
+		w.and("visitor_id = ? AND visitor_id != ''", q.VisitorID) // != '': the partial index
+	}
+	w.period("placed_at", q.From, q.To)
+	query := `SELECT ` + orderCols + ` FROM orders` + w.String() + ` ORDER BY placed_at, id LIMIT ?`
+	return collect(ctx, "orders", nil, query, s.rdb, scanOrder, append(w.args, reportLimit(q.Limit))...)
 }
-func (s *Store) PutCanned(ctx context.Context, c *chat.CannedResponse) error { return errTODO }
-func (s *Store) DeleteCanned(ctx context.Context, id string) error           { return errTODO }
+
+func scanOrder(sc scanner) (*chat.Order, error) {
+	var o chat.Order
+	a := &o.Attribution
+	var placed, touched int64
+	if err := sc.Scan(&o.ID, &o.VisitorID, &o.Total, &o.Currency, &placed,
+		&a.Channel, &a.ConversationID, &a.OperatorID, &a.TriggerID, &touched); err != nil {
+		return nil, err
+	}
+	o.PlacedAt, a.TouchedAt = fromMicros(placed), fromMicros(touched)
+	return &o, nil
+}
+
+// Canned responses.
+
+// PutCanned implements chat.Store.
+func (s *Store) PutCanned(ctx context.Context, c *chat.CannedResponse) error {
+	switch {
+	case c.ID == "":
+		return invalid("canned response id is empty")
+	case c.Shortcut == "":
+		return invalid("canned response %q: shortcut is empty", c.ID)
+	case c.Text == "":
+		return invalid("canned response %q: text is empty", c.ID)
+	}
+	cc := *c
+	return s.write(ctx, func(w *writeStmts) error {
+		_, err := w.trk.putCanned.ExecContext(bg, cc.ID, cc.OperatorID, cc.Shortcut, cc.Title, cc.Text, micros(cc.UpdatedAt))
+		if isUnique(err, "canned.shortcut") {
+			return conflict("canned response", cc.ID, fmt.Sprintf("shortcut %q is taken", cc.Shortcut))
+		}
+		return dbErr("put canned response", err)
+	})
+}
+
+// DeleteCanned implements chat.Store.
+func (s *Store) DeleteCanned(ctx context.Context, id string) error {
+	return s.deleteByID(ctx, "canned response", id, func(w *writeStmts) *sql.Stmt { return w.trk.delCanned })
+}
+
+// CannedResponses implements chat.Store.
 func (s *Store) CannedResponses(ctx context.Context, operatorID string) ([]*chat.CannedResponse, error) {
-	return nil, errTODO
+	if err := s.ready(); err != nil {
+		return nil, err
+	}
+	return collect(ctx, "canned responses", s.r.trk.canned, "", s.rdb, scanCanned, operatorID)
 }
-func (s *Store) PutTrigger(ctx context.Context, t *chat.Trigger) error { return errTODO }
-func (s *Store) DeleteTrigger(ctx context.Context, id string) error    { return errTODO }
-func (s *Store) Triggers(ctx context.Context) ([]*chat.Trigger, error) { return nil, errTODO }
+
+func scanCanned(sc scanner) (*chat.CannedResponse, error) {
+	var c chat.CannedResponse
+	var updated int64
+	if err := sc.Scan(&c.ID, &c.OperatorID, &c.Shortcut, &c.Title, &c.Text, &updated); err != nil {
+		return nil, err
+	}
+	c.UpdatedAt = fromMicros(updated)
+	return &c, nil
+}
+
+// Triggers.
+
+// PutTrigger implements chat.Store. The rule is stored as the JSON of
+// chat.Trigger: only the Server reads it, always whole.
+func (s *Store) PutTrigger(ctx context.Context, t *chat.Trigger) error {
+	if t.ID == "" {
+		return invalid("trigger id is empty")
+	}
+	doc, err := json.Marshal(t)
+	if err != nil {
+		return invalid("trigger %q: %v", t.ID, err)
+	}
+	id := t.ID
+	return s.write(ctx, func(w *writeStmts) error {
+		_, err := w.trk.putTrigger.ExecContext(bg, id, string(doc))
+		return dbErr("put trigger", err)
+	})
+}
+
+// DeleteTrigger implements chat.Store.
+func (s *Store) DeleteTrigger(ctx context.Context, id string) error {
+	return s.deleteByID(ctx, "trigger", id, func(w *writeStmts) *sql.Stmt { return w.trk.delTrigger })
+}
+
+// Triggers implements chat.Store.
+func (s *Store) Triggers(ctx context.Context) ([]*chat.Trigger, error) {
+	if err := s.ready(); err != nil {
+		return nil, err
+	}
+	return collect(ctx, "triggers", s.r.trk.triggers, "", s.rdb, scanTrigger)
+}
+
+func scanTrigger(sc scanner) (*chat.Trigger, error) {
+	var id, doc string
+	if err := sc.Scan(&id, &doc); err != nil {
+		return nil, err
+	}
+	var t chat.Trigger
+	if err := json.Unmarshal([]byte(doc), &t); err != nil {
+		return nil, fmt.Errorf("trigger %q: stored rule: %w", id, err)
+	}
+	t.ID = id
+	return &t, nil
+}
+
+// Helpers.
+
+// deleteByID runs the DELETE statement st(w) for id: ErrNotFound (as
+// kind) if it deleted nothing.
+func (s *Store) deleteByID(ctx context.Context, kind, id string, st func(w *writeStmts) *sql.Stmt) error {
+	return s.write(ctx, func(w *writeStmts) error {
+		res, err := st(w).ExecContext(bg, id)
+		if err != nil {
+			return dbErr("delete "+kind, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return notFound(kind, id)
+		}
+		return nil
+	})
+}
+
+// collect runs the prepared st, or query on db if st is nil, and scans
+// every row. It never returns a nil slice without an error, so an empty
+// result encodes as [] in JSON.
+func collect[T any](ctx context.Context, op string, st *sql.Stmt, query string, db *sql.DB,
+	scan func(scanner) (T, error), args ...any) ([]T, error) {
+	var rows *sql.Rows
+	var err error
+	if st != nil {
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = db.QueryContext(ctx, query, args...)
+	}
+	if err != nil {
+		return nil, dbErr(op, err)
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, dbErr(op, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr(op, err)
+	}
+	return out, nil
+}
+
+// where builds the WHERE clause of a query from the filters in use.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) and(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+// period keeps rows whose column is in [from, to); a zero bound is open.
+func (w *where) period(column string, from, to time.Time) {
+	if !from.IsZero() {
+		w.and(column+" >= ?", micros(from))
+	}
+	if !to.IsZero() {
+		w.and(column+" < ?", micros(to))
+	}
+}
+
+func (w *where) String() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// reportLimit is the row cap of Activities and Orders.
+func reportLimit(limit int) int {
+	if limit <= 0 {
+		return defaultReportMax
+	}
+	return limit
+}

@@ -84,10 +84,14 @@ func (s *Store) UpdateVisitor(ctx context.Context, v *chat.Visitor) error {
 }
 
 // DeleteVisitor implements chat.Store. Foreign keys cascade to the
-// visitor's conversations and their messages, and triggers remove the
-// messages from the search index, all in one transaction.
+// visitor's conversations and their messages and to their page views, and
+// triggers remove the messages from the search index, all in one
+// transaction with erasing their activities and clearing their orders.
 func (s *Store) DeleteVisitor(ctx context.Context, id string) error {
 	return s.write(ctx, func(w *writeStmts) error {
+		if err := w.trk.eraseVisitor(id); err != nil {
+			return err
+		}
 		res, err := w.delVisitor.ExecContext(bg, id)
 		if err != nil {
 			return dbErr("delete visitor", err)
