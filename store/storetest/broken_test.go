@@ -155,6 +155,20 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 			[]string{"Search/Ranking"}},
 		{"SearchWholeTextSnippet", func() chat.Store { return searchWholeSnippet{memory.New()} },
 			[]string{"Search/Snippet"}},
+
+		// Tracking.
+		{"OrderAlwaysCreated", func() chat.Store { return orderAlwaysCreated{memory.New()} },
+			[]string{"Tracking/PutOrderOnce", "Tracking/ConcurrentPutOrder", "Tracking/DeleteVisitor"}},
+		{"PageViewsOldestFirst", func() chat.Store { return pageViewsOldestFirst{memory.New()} },
+			[]string{"Tracking/PageViews", "Tracking/PageViewsLimit"}},
+		{"ActivitiesToInclusive", func() chat.Store { return activitiesToInclusive{memory.New()} },
+			[]string{"Tracking/ActivityFilters"}},
+		{"DeleteKeepsActivities", func() chat.Store { return deleteKeepsActivities{memory.New()} },
+			[]string{"Tracking/DeleteVisitor"}},
+		{"CannedShortcutGlobal", func() chat.Store { return &cannedShortcutGlobal{Store: memory.New(), owner: map[string]string{}} },
+			[]string{"Tracking/Canned", "Tracking/CannedConflict"}},
+		{"ConversationsIgnoreSince", func() chat.Store { return ignoresSince{memory.New()} },
+			[]string{"Tracking/ConversationsSince"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var failed []string
@@ -768,4 +782,81 @@ func (s searchWholeSnippet) Search(ctx context.Context, q chat.SearchQuery) ([]c
 		hits[i].Snippet = hits[i].Message.Text
 	}
 	return hits, err
+}
+
+// Tracking.
+
+// orderAlwaysCreated reports every PutOrder as creating the order, so a
+// repeat would be counted twice.
+type orderAlwaysCreated struct{ chat.Store }
+
+func (s orderAlwaysCreated) PutOrder(ctx context.Context, o *chat.Order) (*chat.Order, bool, error) {
+	stored, _, err := s.Store.PutOrder(ctx, o)
+	return stored, err == nil, err
+}
+
+// pageViewsOldestFirst returns the oldest views first (and so the oldest
+// under a limit).
+type pageViewsOldestFirst struct{ chat.Store }
+
+func (s pageViewsOldestFirst) PageViews(ctx context.Context, visitorID string, limit int) ([]chat.PageView, error) {
+	vs, err := s.Store.PageViews(ctx, visitorID, 1<<20)
+	slices.Reverse(vs)
+	if limit <= 0 {
+		limit = 50
+	}
+	return vs[:min(limit, len(vs))], err
+}
+
+// activitiesToInclusive treats ActivityQuery.To as inclusive.
+type activitiesToInclusive struct{ chat.Store }
+
+func (s activitiesToInclusive) Activities(ctx context.Context, q chat.ActivityQuery) ([]chat.Activity, error) {
+	if !q.To.IsZero() {
+		q.To = q.To.Add(time.Nanosecond)
+	}
+	return s.Store.Activities(ctx, q)
+}
+
+// deleteKeepsActivities erases a visitor but not their activities.
+type deleteKeepsActivities struct{ chat.Store }
+
+func (s deleteKeepsActivities) DeleteVisitor(ctx context.Context, id string) error {
+	as, err := s.Store.Activities(ctx, chat.ActivityQuery{VisitorID: id})
+	if err != nil {
+		return err
+	}
+	if err := s.Store.DeleteVisitor(ctx, id); err != nil {
+		return err
+	}
+	return s.Store.AddActivities(ctx, as)
+}
+
+// cannedShortcutGlobal makes a shortcut unique across owners, so the team
+// and an operator cannot both have "/shipping".
+type cannedShortcutGlobal struct {
+	chat.Store
+	mu    sync.Mutex
+	owner map[string]string // shortcut -> response id
+}
+
+func (s *cannedShortcutGlobal) PutCanned(ctx context.Context, c *chat.CannedResponse) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id, ok := s.owner[c.Shortcut]; ok && id != c.ID {
+		return fmt.Errorf("shortcut %q taken by %s: %w", c.Shortcut, id, chat.ErrConflict)
+	}
+	if err := s.Store.PutCanned(ctx, c); err != nil {
+		return err
+	}
+	s.owner[c.Shortcut] = c.ID
+	return nil
+}
+
+// ignoresSince lists conversations created before ConversationFilter.Since.
+type ignoresSince struct{ chat.Store }
+
+func (s ignoresSince) Conversations(ctx context.Context, f chat.ConversationFilter) ([]*chat.Conversation, error) {
+	f.Since = time.Time{}
+	return s.Store.Conversations(ctx, f)
 }
