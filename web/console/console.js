@@ -236,6 +236,10 @@
     searchId: null,
     searchHits: null,
     presence: prefs.presence === 'away' ? 'away' : 'online',
+    tab: 'chats',
+    live: [], // protocol.LiveVisitor: who is on the site now
+    triggers: null, // protocol.Trigger, once listed
+    report: null,
   };
 
   class Conv {
@@ -460,13 +464,14 @@
 
   // request sends a frame with a fresh id and calls cb(frame, error) with its
   // answer (ack or the typed reply, or an error frame).
-  function request(f, cb) {
+  // quiet requests show their errors themselves (next to a form).
+  function request(f, cb, quiet) {
     if (!S.ready) {
       toast('Not connected yet — try again in a moment.', 'error');
       return null;
     }
     f.id = uid();
-    S.requests.set(f.id, { type: f.type, conv: f.conv, cb: cb || null });
+    S.requests.set(f.id, { type: f.type, conv: f.conv, cb: cb || null, quiet: !!quiet });
     if (!sendFrame(f)) {
       S.requests.delete(f.id);
       toast('Not connected — try again in a moment.', 'error');
@@ -628,8 +633,10 @@
       case 'typing': onTyping(f); break;
       case 'read': onRead(f); break;
       case 'history': onHistory(f); break;
-      case 'search': onSearch(f); break;
-      case 'visitor': onVisitor(f); break;
+      case 'search': case 'visitor': resolve(f); break;
+      case 'visitors': S.live = f.live || []; resolve(f); renderVisitors(); break;
+      case 'canned': setCanned(f.canned); resolve(f); break;
+      case 'triggers': S.triggers = f.triggers || []; resolve(f); renderTriggers(); break;
       case 'error': onError(f); break;
       default: break; // frames added later are skipped
     }
@@ -641,7 +648,7 @@
     const first = !S.me;
     S.me = { id: me.id || '', name: me.name || me.id || 'Operator', avatar: me.avatar || '' };
     S.operators = f.operators || [];
-    S.canned = (f.canned || []).filter((c) => c && typeof c.text === 'string');
+    setCanned(f.canned);
     if (first) restore();
     const listed = new Set();
     for (const pc of f.conversations || []) {
@@ -676,6 +683,8 @@
       transmit(e);
     }
     renderOutboxStatus();
+    request({ type: 'visitors' }, null, true); // then kept live by visitors frames
+    if (S.tab === 'triggers') loadTriggers();
     // Refresh what the panes show.
     for (const p of S.panes) {
       if (!p.conv) continue;
@@ -709,11 +718,15 @@
 
   function onAck(f) {
     if (f.message) addMessage(f.message, true);
+    resolve(f);
+  }
+
+  // resolve answers the request f replies to, if any.
+  function resolve(f) {
     const r = f.id ? S.requests.get(f.id) : null;
-    if (r) {
-      S.requests.delete(f.id);
-      if (r.cb) r.cb(f, null);
-    }
+    if (!r) return;
+    S.requests.delete(f.id);
+    if (r.cb) r.cb(f, null);
   }
 
   function onError(f) {
@@ -734,6 +747,7 @@
     if (r) {
       S.requests.delete(f.id);
       if (r.cb) r.cb(null, f);
+      if (r.quiet) return;
     }
     if (f.ref === 'typing' || f.ref === 'read') return; // incidental
     toast(humanError(f.error, f.code), 'error');
@@ -881,6 +895,11 @@
     if (kind === 'note') bubble.append(h('div', { class: 'note-label', text: 'Internal note' }));
     bubble.append(text);
     el.append(h('div', { class: 'msg-meta' }, authorEl, time), bubble);
+    if (kind === 'operator') {
+      // The team's knowledge grows from its chats: a good answer becomes a canned response.
+      el.append(h('button', { type: 'button', class: 'link-btn msg-action', 'data-sc': 'save-canned', text: 'Save as canned', title: 'Save this answer as a canned response',
+        onclick: () => { setTab('canned'); openCannedEditor({ text: String(m.text || '') }); } }));
+    }
     el.dataset.author = (m.author && m.author.id) || kind;
     return el;
   }
@@ -1030,14 +1049,6 @@
     renderDetails();
   }
 
-  function onVisitor(f) {
-    const r = f.id ? S.requests.get(f.id) : null;
-    if (r) {
-      S.requests.delete(f.id);
-      if (r.cb) r.cb(f, null);
-    }
-  }
-
   function doSearch(text) {
     text = text.trim();
     if (!text) {
@@ -1064,14 +1075,6 @@
     });
     S.searchId = id;
     renderSearch();
-  }
-
-  function onSearch(f) {
-    const r = f.id ? S.requests.get(f.id) : null;
-    if (r) {
-      S.requests.delete(f.id);
-      if (r.cb) r.cb(f, null);
-    }
   }
 
   function clearSearch() {
@@ -1485,7 +1488,7 @@
     cannedItems() {
       if (this.cannedMode !== 'slash') return S.canned;
       const q = (this.cannedQuery || '').toLowerCase();
-      const hits = S.canned.filter((k) => !q || String(k.shortcut || '').toLowerCase().includes(q) || String(k.title || '').toLowerCase().includes(q));
+      const hits = S.canned.filter((k) => !q || [k.shortcut, k.title, k.text].some((x) => String(x || '').toLowerCase().includes(q)));
       hits.sort((a, b) => Number(!String(a.shortcut || '').toLowerCase().startsWith(q)) - Number(!String(b.shortcut || '').toLowerCase().startsWith(q)));
       return hits;
     }
@@ -1513,7 +1516,8 @@
         const item = h('div', { class: `canned-item${i === this.cannedSel ? ' selected' : ''}`, 'data-sc': 'canned-item', role: 'option', 'aria-selected': i === this.cannedSel ? 'true' : 'false', 'data-shortcut': k.shortcut || '' },
           h('div', { class: 'canned-head' },
             h('span', { class: 'canned-shortcut', text: `/${k.shortcut || ''}` }),
-            h('span', { class: 'canned-title', text: k.title || '' })),
+            h('span', { class: 'canned-title', text: k.title || '' }),
+            k.personal ? h('span', { class: 'chip', text: 'Personal' }) : null),
           h('div', { class: 'canned-text', text: k.text }));
         item.addEventListener('mousedown', (ev) => ev.preventDefault());
         item.addEventListener('click', () => this.insertCanned(k));
@@ -1527,16 +1531,21 @@
     insertCanned(k) {
       if (!k) return;
       const ta = this.input;
+      const text = fillCanned(k.text, this.conv);
+      let start = 0;
       if (this.cannedMode === 'slash' || /^\/\S*$/.test(ta.value)) {
-        ta.value = k.text;
+        ta.value = text;
         ta.setSelectionRange(ta.value.length, ta.value.length);
       } else {
-        const start = ta.selectionStart ?? ta.value.length;
+        start = ta.selectionStart ?? ta.value.length;
         const end = ta.selectionEnd ?? ta.value.length;
-        ta.value = ta.value.slice(0, start) + k.text + ta.value.slice(end);
-        const pos = start + k.text.length;
+        ta.value = ta.value.slice(0, start) + text + ta.value.slice(end);
+        const pos = start + text.length;
         ta.setSelectionRange(pos, pos);
       }
+      // A variable with no value stays, selected, for the operator to type over.
+      const left = /\{[\w.-]+\}/.exec(text);
+      if (left) ta.setSelectionRange(start + left.index, start + left.index + left[0].length);
       this.closeCanned();
       ta.focus();
       if (this.conv) {
@@ -1600,6 +1609,7 @@
   // openConv shows a conversation in the focused pane (or where it is shown
   // already). Conversations that are not mine open read-only from history.
   function openConv(id) {
+    setTab('chats');
     const c = getConv(id);
     const here = c.pane();
     if (here) {
@@ -1982,6 +1992,531 @@
     for (const p of S.panes) p.renderComposer();
   }
 
+  // ---------------------------------------------------------------- tabs
+
+  const TABS = ['chats', 'visitors', 'canned', 'triggers', 'reports'];
+
+  function setTab(tab) {
+    if (!TABS.includes(tab)) tab = 'chats';
+    if (S.tab === tab) return;
+    S.tab = tab;
+    document.body.dataset.tab = tab;
+    document.body.classList.toggle('tool', tab !== 'chats');
+    for (const t of TABS) {
+      byId(`tab-${t}`).setAttribute('aria-selected', String(t === tab));
+      if (t !== 'chats') show(byId(`view-${t}`), t === tab);
+    }
+    show(byId('panes'), tab === 'chats');
+    if (tab === 'visitors') renderVisitors();
+    if (tab === 'canned') { renderCannedList(); loadCanned(); }
+    if (tab === 'triggers') { renderTriggers(); loadTriggers(); }
+    if (tab === 'reports' && !S.report) loadReport();
+    scheduleRender();
+  }
+
+  // A small inline error next to a form (errors from the server included).
+  function formError(id, text) {
+    const el = byId(id);
+    el.textContent = text || '';
+    show(el, !!text);
+  }
+
+  // ---------------------------------------------------------------- live visitors
+
+  const liveEls = new Map();
+  let inviting = ''; // the visitor whose invitation form is open
+  const inviteText = h('textarea', { id: 'invite-text', 'data-sc': 'invite-text', rows: '2', maxlength: '4000', 'aria-label': 'Invitation message' });
+  const inviteErr = h('span', { class: 'form-error', id: 'invite-error', role: 'alert', hidden: true });
+  const inviteSend = h('button', { type: 'submit', class: 'btn btn-primary btn-small', id: 'invite-send', 'data-sc': 'invite-send', text: 'Send invitation' });
+  const inviteForm = h('form', { class: 'invite-form', id: 'invite-form', 'data-sc': 'invite-form' },
+    inviteText,
+    h('div', { class: 'form-actions' }, inviteErr,
+      h('button', { type: 'button', class: 'btn btn-ghost btn-small', id: 'invite-cancel', text: 'Cancel', onclick: () => closeInvite() }),
+      inviteSend));
+
+  function liveName(v) {
+    return visitorName({ visitor: { id: v.id, name: v.name } });
+  }
+
+  function renderVisitors() {
+    const list = S.live.filter((v) => v && v.id);
+    // Suggested first, then the longest on the site.
+    list.sort((a, b) => Number(!!b.suggested) - Number(!!a.suggested) || (Date.parse(a.first_seen) || 0) - (Date.parse(b.first_seen) || 0));
+    byId('visitors-count').textContent = list.length ? String(list.length) : '';
+    if (S.tab !== 'visitors') return;
+    const chatting = list.filter((v) => v.chatting).length;
+    byId('visitors-sub').textContent = list.length ? `${list.length} on the site · ${chatting} chatting` : '';
+    show(byId('visitors-empty'), list.length === 0);
+    reconcile(byId('visitors-list'), liveEls, list.map((v) => v.id), (id) => {
+      const p = {
+        avatar: h('span', { class: 'avatar avatar-sm', 'aria-hidden': 'true' }),
+        name: h('span', { class: 'item-name', 'data-sc': 'visitor-name' }),
+        badges: h('span', { class: 'lv-badges' }),
+        page: h('span', { class: 'lv-page', 'data-sc': 'visitor-page' }),
+        time: h('span', { class: 'lv-time', 'data-sc': 'visitor-time' }),
+        pages: h('span', { class: 'lv-num', 'data-sc': 'visitor-pages' }),
+        cart: h('span', { class: 'lv-num', 'data-sc': 'visitor-cart' }),
+        invite: h('button', { type: 'button', class: 'btn btn-secondary btn-small', 'data-sc': 'invite-btn', text: 'Invite' }),
+        slot: h('div', { class: 'lv-slot' }),
+      };
+      p.invite.addEventListener('click', () => (inviting === id ? closeInvite() : openInvite(id)));
+      const el = h('div', { class: 'lv', role: 'listitem', 'data-sc': 'visitor-row', 'data-visitor': id },
+        h('div', { class: 'lv-row' },
+          h('span', { class: 'lv-who' }, p.avatar, h('span', { class: 'lv-who-text' }, p.name, p.badges)),
+          p.page, p.time, p.pages, p.cart, h('span', { class: 'lv-act' }, p.invite)),
+        p.slot);
+      el._parts = p;
+      return el;
+    }, (el, id) => {
+      const v = list.find((x) => x.id === id);
+      const p = el._parts;
+      const name = liveName(v);
+      fillAvatar(p.avatar, name, '', id);
+      p.name.textContent = name;
+      p.badges.textContent = '';
+      p.badges.append(h('span', { class: `chip ${v.returning ? 'chip-returning' : 'chip-new'}`, text: v.returning ? 'Returning' : 'New' }));
+      if (v.chatting) p.badges.append(h('span', { class: 'chip chip-chatting', 'data-sc': 'visitor-chatting', text: 'Chatting' }));
+      if (v.suggested) p.badges.append(h('span', { class: 'chip chip-suggested', 'data-sc': 'visitor-suggested', title: `Suggested by trigger ${v.suggested}`, text: 'Suggested' }));
+      const sig = `${v.url}|${v.title}`;
+      if (p.page.dataset.sig !== sig) {
+        p.page.dataset.sig = sig;
+        p.page.textContent = '';
+        p.page.append(h('span', { class: 'lv-title', text: v.title || v.url || '' }), h('span', { class: 'lv-url', text: v.url || '' }));
+        p.page.title = v.url || '';
+      }
+      const since = parseTime(v.page_since);
+      p.time.dataset.since = since ? String(since.getTime()) : '';
+      p.pages.textContent = String(v.pages || 0);
+      p.cart.textContent = v.cart_value ? money(v.cart_value, v.currency || '') : '';
+      p.invite.disabled = !!v.chatting;
+      el.classList.toggle('suggested', !!v.suggested);
+    });
+    tickVisitors();
+    if (inviting && !liveEls.has(inviting)) closeInvite();
+  }
+
+  function tickVisitors() {
+    if (S.tab !== 'visitors') return;
+    for (const el of byId('visitors-list').querySelectorAll('.lv-time')) {
+      const since = Number(el.dataset.since);
+      el.textContent = since ? duration((Date.now() - since) / 1000) : '';
+    }
+  }
+  setInterval(tickVisitors, 1000);
+
+  function openInvite(id) {
+    const v = S.live.find((x) => x.id === id);
+    const el = liveEls.get(id);
+    if (!v || !el) return;
+    inviting = id;
+    const t = v.suggested && (S.triggers || []).find((x) => x.id === v.suggested);
+    const me = (S.me && S.me.name) || '';
+    inviteText.value = (t && t.message) || `Hi${v.name ? ' ' + v.name : ''}! I'm ${me}. Can I help you with anything?`;
+    formError('invite-error', '');
+    inviteSend.disabled = false;
+    el._parts.slot.append(inviteForm);
+    inviteText.focus();
+    inviteText.select();
+  }
+
+  function closeInvite() {
+    inviting = '';
+    inviteForm.remove();
+  }
+
+  inviteForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const id = inviting;
+    const text = inviteText.value.trim();
+    if (!id) return;
+    if (!text) return formError('invite-error', 'Write the invitation first.');
+    if (byteLength(text) > MAX_TEXT_BYTES) return formError('invite-error', 'The invitation is too long.');
+    inviteSend.disabled = true;
+    const v = S.live.find((x) => x.id === id);
+    const sent = request({ type: 'invite', visitor: id, text }, (reply, err) => {
+      inviteSend.disabled = false;
+      if (err) return formError('invite-error', humanError(err.error, err.code));
+      toast(`Invitation sent to ${v ? liveName(v) : 'the visitor'}.`);
+      closeInvite();
+    }, true);
+    if (!sent) inviteSend.disabled = false;
+  });
+
+  // ---------------------------------------------------------------- canned responses
+
+  function setCanned(list) {
+    S.canned = (list || []).filter((c) => c && typeof c.text === 'string');
+    renderCannedButtons();
+    renderCannedList();
+  }
+
+  function loadCanned() {
+    if (S.ready) request({ type: 'canned', action: 'list' }, null, true);
+  }
+
+  // fillCanned replaces a canned response's variables with what is known
+  // about the conversation's visitor; unknown ones stay as they are.
+  function fillCanned(text, c) {
+    const d = (c && c.details) || {};
+    const v = (c && c.state && c.state.visitor) || {};
+    const vars = Object.assign({}, d.variables || {});
+    const known = {
+      'visitor.name': d.name || v.name,
+      'visitor.email': d.email,
+      'operator.name': S.me && S.me.name,
+      'page.url': d.page && d.page.url,
+      'page.title': d.page && d.page.title,
+    };
+    for (const [k, x] of Object.entries(known)) if (x) vars[k] = x;
+    return String(text).replace(/\{([\w.-]+)\}/g, (m, k) => (vars[k] ? String(vars[k]) : m));
+  }
+
+  function renderCannedList() {
+    if (S.tab !== 'canned') return;
+    const box = byId('canned-list');
+    box.textContent = '';
+    const sorted = S.canned.slice().sort((a, b) => String(a.shortcut).localeCompare(String(b.shortcut)));
+    for (const [title, items] of [['Team', sorted.filter((k) => !k.personal)], ['Personal', sorted.filter((k) => k.personal)]]) {
+      box.append(h('h3', { class: 'tool-list-head', text: `${title} (${items.length})` }));
+      if (!items.length) box.append(h('div', { class: 'list-empty', text: title === 'Team' ? 'No team responses yet.' : 'No personal responses yet.' }));
+      for (const k of items) {
+        box.append(h('div', { class: 'tool-item', 'data-sc': 'canned-row', 'data-shortcut': k.shortcut || '' },
+          h('div', { class: 'tool-item-main' },
+            h('div', { class: 'tool-item-top' },
+              h('span', { class: 'canned-shortcut', text: `/${k.shortcut || ''}` }),
+              h('span', { class: 'canned-title', text: k.title || '' })),
+            h('div', { class: 'tool-item-text', text: k.text })),
+          h('div', { class: 'tool-item-actions' },
+            h('button', { type: 'button', class: 'btn btn-ghost btn-small', 'data-sc': 'canned-edit', text: 'Edit', onclick: () => openCannedEditor(k) }),
+            h('button', { type: 'button', class: 'btn btn-ghost btn-small', 'data-sc': 'canned-delete', text: 'Delete', onclick: () => deleteCanned(k) }))));
+      }
+    }
+  }
+
+  let cannedEditing = null;
+  function openCannedEditor(k) {
+    cannedEditing = k && k.id ? k : null;
+    byId('canned-form-title').textContent = cannedEditing ? `Edit /${k.shortcut}` : 'New canned response';
+    byId('canned-shortcut').value = (k && k.shortcut) || '';
+    byId('canned-title').value = (k && k.title) || '';
+    byId('canned-text').value = (k && k.text) || '';
+    byId('canned-personal').checked = !!(k && k.personal);
+    formError('canned-error', '');
+    show(byId('canned-form'), true);
+    byId('canned-shortcut').focus();
+  }
+
+  function saveCanned(ev) {
+    ev.preventDefault();
+    const canned = {
+      id: cannedEditing ? cannedEditing.id : undefined,
+      shortcut: byId('canned-shortcut').value.trim().replace(/^\//, ''),
+      title: byId('canned-title').value.trim(),
+      text: byId('canned-text').value.trim(),
+      personal: byId('canned-personal').checked,
+    };
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(canned.shortcut)) return formError('canned-error', 'The shortcut is 1 to 32 letters, digits, - or _.');
+    if (!canned.text) return formError('canned-error', 'The text is empty.');
+    const btn = byId('canned-save');
+    btn.disabled = true;
+    const sent = request({ type: 'canned', action: 'save', canned }, (reply, err) => {
+      btn.disabled = false;
+      if (err) return formError('canned-error', humanError(err.error, err.code));
+      if (reply.type !== 'canned') loadCanned(); // answered with a plain ack
+      show(byId('canned-form'), false);
+      toast(`Saved /${canned.shortcut}.`);
+    }, true);
+    if (!sent) btn.disabled = false;
+  }
+
+  function deleteCanned(k) {
+    if (!window.confirm(`Delete the canned response /${k.shortcut}?`)) return;
+    request({ type: 'canned', action: 'delete', canned: { id: k.id, shortcut: k.shortcut, text: k.text } }, (reply, err) => {
+      if (!err && reply.type !== 'canned') loadCanned();
+    });
+  }
+
+  // ---------------------------------------------------------------- triggers
+
+  function loadTriggers() {
+    if (S.ready) request({ type: 'triggers', action: 'list' }, null, true);
+  }
+
+  function triggerSummary(t) {
+    const parts = [];
+    if (t.url) parts.push(`page ${t.url}`);
+    if (t.url_regexp) parts.push(`page ~ ${t.url_regexp}`);
+    if (t.time_on_page) parts.push(`${duration(t.time_on_page)} on page`);
+    if (t.min_pages) parts.push(`${t.min_pages}+ pages`);
+    if (t.visitor) parts.push(`${t.visitor} visitors`);
+    if (t.min_cart_value) parts.push(`cart ≥ ${money(t.min_cart_value, '')}`);
+    if (t.referrer) parts.push(`from ${t.referrer}`);
+    if (t.utm_campaign) parts.push(`campaign ${t.utm_campaign}`);
+    if (t.business_hours) parts.push('business hours');
+    parts.push(t.once === 'visitor' ? 'once per visitor' : 'once per visit');
+    return parts.join(' · ');
+  }
+
+  function renderTriggers() {
+    if (S.tab !== 'triggers') return;
+    const box = byId('trigger-list');
+    box.textContent = '';
+    if (S.triggers === null) {
+      box.append(h('div', { class: 'list-empty', text: 'Loading…' }));
+      return;
+    }
+    if (!S.triggers.length) box.append(h('div', { class: 'list-empty', text: 'No triggers yet.' }));
+    for (const t of S.triggers) {
+      const toggle = h('input', { type: 'checkbox', 'data-sc': 'trigger-enabled', checked: !t.disabled, 'aria-label': `Enable ${t.name || t.id}` });
+      toggle.addEventListener('change', () => saveTrigger(Object.assign({}, t, { disabled: !toggle.checked }), (err) => {
+        if (err) toggle.checked = !t.disabled;
+      }));
+      const op = t.operator && S.operators.find((o) => o.id === t.operator);
+      const action = t.action === 'suggest' ? 'Suggests an invitation to operators' : `Says${op ? ' as ' + (op.name || op.id) : ''}: “${t.message || ''}”`;
+      box.append(h('div', { class: `tool-item${t.disabled ? ' disabled' : ''}`, 'data-sc': 'trigger-row', 'data-trigger': t.id },
+        h('label', { class: 'tool-item-toggle', title: 'Enabled' }, toggle),
+        h('div', { class: 'tool-item-main' },
+          h('div', { class: 'tool-item-top' }, h('span', { class: 'item-name', text: t.name || t.id }), h('span', { class: 'tool-item-id', text: t.id })),
+          h('div', { class: 'tool-item-sub', text: triggerSummary(t) }),
+          h('div', { class: 'tool-item-text', text: action })),
+        h('div', { class: 'tool-item-actions' },
+          h('button', { type: 'button', class: 'btn btn-ghost btn-small', 'data-sc': 'trigger-edit', text: 'Edit', onclick: () => openTriggerEditor(t) }),
+          h('button', { type: 'button', class: 'btn btn-ghost btn-small', 'data-sc': 'trigger-delete', text: 'Delete', onclick: () => deleteTrigger(t) }))));
+    }
+  }
+
+  // The trigger form's inputs by protocol.Trigger field.
+  const TF = {
+    id: 'trigger-id', name: 'trigger-name', url: 'trigger-url', url_regexp: 'trigger-url-regexp',
+    time_on_page: 'trigger-time', min_pages: 'trigger-pages', visitor: 'trigger-visitor', min_cart_value: 'trigger-cart',
+    referrer: 'trigger-referrer', utm_campaign: 'trigger-utm', once: 'trigger-once', action: 'trigger-action',
+    message: 'trigger-message', operator: 'trigger-operator',
+  };
+  const TF_NUM = ['time_on_page', 'min_pages', 'min_cart_value'];
+  let triggerEditing = null;
+
+  function openTriggerEditor(t) {
+    triggerEditing = t || null;
+    const sel = byId('trigger-operator');
+    sel.textContent = '';
+    sel.append(h('option', { value: '', text: 'The team' }));
+    for (const o of S.operators) if (o && o.id) sel.append(h('option', { value: o.id, text: o.name || o.id }));
+    t = t || { once: 'session', action: 'message' };
+    for (const [k, id] of Object.entries(TF)) byId(id).value = t[k] === undefined || t[k] === 0 ? '' : String(t[k]);
+    if (!byId('trigger-once').value) byId('trigger-once').value = 'session';
+    if (!byId('trigger-action').value) byId('trigger-action').value = 'message';
+    byId('trigger-id').readOnly = !!triggerEditing;
+    byId('trigger-hours').checked = !!t.business_hours;
+    byId('trigger-enabled').checked = !t.disabled;
+    byId('trigger-form-title').textContent = triggerEditing ? `Edit ${t.name || t.id}` : 'New trigger';
+    formError('trigger-error', '');
+    show(byId('trigger-form'), true);
+    byId(triggerEditing ? 'trigger-name' : 'trigger-id').focus();
+  }
+
+  function triggerFromForm() {
+    const t = {};
+    for (const [k, id] of Object.entries(TF)) {
+      const v = byId(id).value.trim();
+      if (v === '') continue;
+      t[k] = TF_NUM.includes(k) ? Math.max(0, Math.floor(Number(v) || 0)) : v;
+    }
+    t.business_hours = byId('trigger-hours').checked;
+    t.disabled = !byId('trigger-enabled').checked;
+    return t;
+  }
+
+  // saveTrigger sends a trigger; done(err) gets the error frame, if any.
+  function saveTrigger(t, done) {
+    const sent = request({ type: 'triggers', action: 'save', trigger: t }, (reply, err) => {
+      if (!err && reply.type !== 'triggers') loadTriggers();
+      done(err);
+    }, true);
+    if (!sent) done({ error: 'not connected' });
+  }
+
+  byId('trigger-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const t = triggerFromForm();
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(t.id || '')) return formError('trigger-error', 'The ID is letters, digits, - and _.');
+    if ((t.action || 'message') === 'message' && !t.message) return formError('trigger-error', 'Write the message the visitor gets.');
+    const btn = byId('trigger-save');
+    btn.disabled = true;
+    saveTrigger(t, (err) => {
+      btn.disabled = false;
+      if (err) return formError('trigger-error', humanError(err.error, err.code));
+      show(byId('trigger-form'), false);
+      toast(`Saved trigger ${t.name || t.id}.`);
+    });
+  });
+
+  function deleteTrigger(t) {
+    if (!window.confirm(`Delete the trigger ${t.name || t.id}?`)) return;
+    request({ type: 'triggers', action: 'delete', trigger: { id: t.id } }, (reply, err) => {
+      if (!err && reply.type !== 'triggers') loadTriggers();
+    });
+  }
+
+  // ---------------------------------------------------------------- reports
+
+  const isoDay = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+  (() => {
+    const to = new Date();
+    const from = new Date(to.getFullYear(), to.getMonth(), to.getDate() - 6); // the last 7 days, today included
+    byId('report-from').value = isoDay(from);
+    byId('report-to').value = isoDay(to);
+  })();
+
+  function reportURL(format) {
+    const q = new URLSearchParams({ from: byId('report-from').value, to: byId('report-to').value, period: byId('report-period').value });
+    if (format) q.set('format', format);
+    return `${mount}reports?${q}`;
+  }
+
+  let reportSeq = 0;
+  async function loadReport() {
+    const seq = ++reportSeq;
+    byId('report-csv').href = reportURL('csv');
+    formError('report-error', '');
+    if (byId('report-from').value > byId('report-to').value) return formError('report-error', 'The start date is after the end date.');
+    show(byId('report-loading'), true);
+    let err = '';
+    try {
+      const r = await fetch(reportURL(), { credentials: 'same-origin', headers: { Accept: 'application/json' }, cache: 'no-store' });
+      if (seq !== reportSeq) return;
+      if (r.ok) {
+        S.report = await r.json();
+        renderReport(S.report);
+      } else {
+        err = r.status === 401 ? 'Your operator session has ended: log in again.' : `The report failed: ${(await r.text()).trim().slice(0, 300) || r.status}`;
+      }
+    } catch (e) {
+      err = 'The report could not be loaded (network error).';
+    }
+    if (seq !== reportSeq) return;
+    show(byId('report-loading'), false);
+    formError('report-error', err);
+  }
+
+  const pct = (x) => (typeof x === 'number' && isFinite(x) ? `${Math.round(x * 1000) / 10}%` : '—');
+  const secs = (x) => (typeof x === 'number' && x > 0 ? duration(x) : '—');
+
+  function table(id, heads, rows) {
+    return h('table', { class: 'report-table', id, 'data-sc': id },
+      h('thead', null, h('tr', null, ...heads.map((x, i) => h('th', { scope: 'col', class: i ? 'num' : undefined, text: x })))),
+      h('tbody', null, ...rows.map((r) => h('tr', r.attrs || null, ...r.cells.map((x, i) => h('td', { class: i ? 'num' : undefined }, x))))));
+  }
+
+  // chart draws the periods as bars or a line in inline SVG (no library).
+  function chart(id, title, points, kind, fmtValue) {
+    const NS = 'http://www.w3.org/2000/svg';
+    const W = 600, H = 200, L = 48, B = 24, T = 10, R = 10;
+    const el = (tag, attrs, text) => {
+      const e = document.createElementNS(NS, tag);
+      for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
+      if (text !== undefined) e.textContent = text;
+      return e;
+    };
+    const max = Math.max(1, ...points.map((p) => p.value));
+    const svg = el('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': title, class: `chart chart-${kind}`, id, 'data-sc': id });
+    svg.append(el('title', {}, title));
+    const x0 = L, w = W - L - R, y = (v) => T + (H - T - B) * (1 - v / max);
+    for (const f of [0, 0.5, 1]) {
+      svg.append(el('line', { x1: x0, x2: W - R, y1: y(max * f), y2: y(max * f), class: 'grid' }));
+      svg.append(el('text', { x: x0 - 6, y: y(max * f) + 4, 'text-anchor': 'end', class: 'axis' }, fmtValue(max * f)));
+    }
+    const step = w / Math.max(1, points.length);
+    const labelEvery = Math.ceil(points.length / 8);
+    points.forEach((p, i) => {
+      const cx = x0 + step * (i + 0.5);
+      if (kind === 'bars') {
+        const bw = Math.max(2, step * 0.7);
+        const r = el('rect', { x: cx - bw / 2, y: y(p.value), width: bw, height: Math.max(0, H - B - y(p.value)), class: 'bar' });
+        r.append(el('title', {}, `${p.label}: ${fmtValue(p.value)}`));
+        svg.append(r);
+      }
+      if (i % labelEvery === 0) svg.append(el('text', { x: cx, y: H - 6, 'text-anchor': 'middle', class: 'axis' }, p.label));
+    });
+    if (kind === 'line' && points.length) {
+      const d = points.map((p, i) => `${i ? 'L' : 'M'}${(x0 + step * (i + 0.5)).toFixed(1)},${y(p.value).toFixed(1)}`).join(' ');
+      svg.append(el('path', { d, class: 'line' }));
+      points.forEach((p, i) => {
+        const c = el('circle', { cx: x0 + step * (i + 0.5), cy: y(p.value), r: 3, class: 'dot' });
+        c.append(el('title', {}, `${p.label}: ${fmtValue(p.value)}`));
+        svg.append(c);
+      });
+    }
+    return h('figure', { class: 'card chart-card' }, h('figcaption', { text: title }), svg);
+  }
+
+  function renderReport(rep) {
+    const box = byId('report-body');
+    box.textContent = '';
+    if (!rep || typeof rep !== 'object') return;
+    const cur = rep.currency || '';
+    const team = rep.team || {};
+    const kpi = (label, value, sub, key) => h('div', { class: 'kpi', 'data-sc': `kpi-${key}` },
+      h('div', { class: 'kpi-label', text: label }), h('div', { class: 'kpi-value', text: value }), sub ? h('div', { class: 'kpi-sub', text: sub }) : null);
+    box.append(h('div', { class: 'kpis', id: 'report-kpis' },
+      kpi('Conversations', String(team.conversations || 0), `max ${team.max_concurrent || 0} at once`, 'conversations'),
+      kpi('Missed', String(team.missed || 0), `${team.offline || 0} offline`, 'missed'),
+      kpi('First response', secs(team.first_response_median), `p90 ${secs(team.first_response_p90)}`, 'first-response'),
+      kpi('Response time', secs(team.response_median), `p90 ${secs(team.response_p90)}`, 'response'),
+      kpi('Chat duration', secs(team.duration_median), 'median', 'duration'),
+      kpi('Online time', secs(team.online_seconds), 'all operators', 'online'),
+      kpi('Orders from chat', String(team.orders || 0), money(team.revenue || 0, cur), 'orders'),
+      kpi('CSAT', team.ratings ? pct(team.csat) : '—', team.ratings ? `${(team.rating_average || 0).toFixed(2)} avg · ${team.ratings} ratings` : 'no ratings', 'csat')));
+
+    // A period starts at midnight in the server's zone: label it by that calendar day.
+    const dayLabel = (ts) => {
+      const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(String(ts || ''));
+      return m ? fmtDay.format(new Date(+m[1], m[2] - 1, +m[3])) : '';
+    };
+    const periods = (rep.periods || []).map((p) => ({ p, label: dayLabel(p.start) }));
+    box.append(h('div', { class: 'charts' },
+      chart('report-chart-conversations', `Conversations per ${rep.period === 'week' ? 'week' : 'day'}`, periods.map(({ p, label }) => ({ label, value: p.conversations || 0 })), 'bars', (v) => String(Math.round(v))),
+      chart('report-chart-revenue', `Chat revenue per ${rep.period === 'week' ? 'week' : 'day'}`, periods.map(({ p, label }) => ({ label, value: p.revenue || 0 })), 'line', (v) => money(Math.round(v), cur))));
+
+    const conv = rep.conversion || {};
+    box.append(h('section', { class: 'card report-section', id: 'report-conversion', 'data-sc': 'report-conversion' },
+      h('h3', { text: 'Conversion' }),
+      h('div', { class: 'conv-compare' },
+        h('div', { class: 'kpi' }, h('div', { class: 'kpi-label', text: 'Visitors who chatted' }), h('div', { class: 'kpi-value', text: pct(conv.rate_chatted) }),
+          h('div', { class: 'kpi-sub', text: `${conv.orders_chatted || 0} orders from ${conv.visitors_chatted || 0} visitors` })),
+        h('div', { class: 'kpi' }, h('div', { class: 'kpi-label', text: 'Visitors who did not chat' }), h('div', { class: 'kpi-value', text: pct(conv.rate_not_chatted) }),
+          h('div', { class: 'kpi-sub', text: `${conv.orders_not_chatted || 0} orders from ${conv.visitors_not_chatted || 0} visitors` })))));
+
+    const ops = rep.operators || [];
+    box.append(h('section', { class: 'card report-section' }, h('h3', { text: 'Operators' }),
+      ops.length ? table('report-operators', ['Operator', 'Conversations', 'Missed', 'First response (median / p90)', 'Duration', 'Online', 'Orders', 'Revenue', 'CSAT'], ops.map((o) => {
+        const av = h('span', { class: 'avatar avatar-xs', 'aria-hidden': 'true' });
+        fillAvatar(av, o.name || o.id, o.avatar, o.id);
+        return {
+          attrs: { 'data-sc': 'report-operator-row', 'data-operator': o.id || '' },
+          cells: [h('span', { class: 'op-cell' }, av, h('span', { text: o.name || o.id || '' })), String(o.conversations || 0), String(o.missed || 0),
+            `${secs(o.first_response_median)} / ${secs(o.first_response_p90)}`, secs(o.duration_median), secs(o.online_seconds), String(o.orders || 0),
+            money(o.revenue || 0, cur), o.ratings ? `${pct(o.csat)} (${(o.rating_average || 0).toFixed(1)}, ${o.ratings})` : '—'],
+        };
+      })) : h('div', { class: 'list-empty', text: 'No operator activity in this range.' })));
+
+    const trg = rep.triggers || [];
+    box.append(h('section', { class: 'card report-section' }, h('h3', { text: 'Triggers' }),
+      trg.length ? table('report-triggers', ['Trigger', 'Shown', 'Accepted', 'Acceptance', 'Orders', 'Revenue'], trg.map((t) => ({
+        attrs: { 'data-sc': 'report-trigger-row', 'data-trigger': t.id || '' },
+        cells: [t.name || t.id || '', String(t.shown || 0), String(t.accepted || 0), t.shown ? pct((t.accepted || 0) / t.shown) : '—', String(t.orders || 0), money(t.revenue || 0, cur)],
+      }))) : h('div', { class: 'list-empty', text: 'No trigger fired in this range.' })));
+  }
+
+  for (const t of TABS) byId(`tab-${t}`).addEventListener('click', () => setTab(t));
+  byId('canned-new').addEventListener('click', () => openCannedEditor(null));
+  byId('canned-cancel').addEventListener('click', () => show(byId('canned-form'), false));
+  byId('canned-form').addEventListener('submit', saveCanned);
+  byId('trigger-new').addEventListener('click', () => openTriggerEditor(null));
+  byId('trigger-cancel').addEventListener('click', () => show(byId('trigger-form'), false));
+  byId('report-form').addEventListener('submit', (ev) => { ev.preventDefault(); loadReport(); });
+  for (const id of ['report-from', 'report-to', 'report-period']) byId(id).addEventListener('change', () => { byId('report-csv').href = reportURL('csv'); });
+  byId('report-csv').href = reportURL('csv');
+
   // ---------------------------------------------------------------- wiring
 
   byId('presence').value = S.presence;
@@ -2035,6 +2570,7 @@
     }
   });
 
+  document.body.dataset.tab = S.tab;
   const first = new Pane(0);
   S.panes.push(first);
   S.focused = first;
