@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -190,6 +191,23 @@ func trackingCases() []Case {
 			mustVisitor(t, s, "ghost", "")
 			assert.Empty(t, mustPageViews(t, s, "ghost", 0), "views of a visitor unknown when they were added")
 		}},
+		{"Tracking/PageViewsLongFields", func(t testing.TB, s chat.Store) {
+			// A store holds every text field at its documented cap in bytes,
+			// multi-byte characters included.
+			mustVisitor(t, s, "v1", "")
+			capped := func(prefix string, n int) string {
+				return prefix + strings.Repeat("é", (n-len(prefix))/2) + strings.Repeat("x", (n-len(prefix))%2)
+			}
+			long := chat.PageView{
+				VisitorID: "v1", URL: capped("/p?", 2048), Title: capped("T", 300), Referrer: capped("https://r.example/", 2048),
+				UTM: chat.UTM{Source: capped("s", 200), Medium: capped("m", 200), Campaign: capped("c", 200), Term: capped("t", 200), Content: capped("x", 200)},
+				At:  at(1),
+			}
+			require.NoError(t, s.AddPageViews(ctx, []chat.PageView{long}), "AddPageViews")
+			got := mustPageViews(t, s, "v1", 0)
+			require.Len(t, got, 1)
+			samePageView(t, long, got[0])
+		}},
 		{"Tracking/PageViewsLimit", func(t testing.TB, s chat.Store) {
 			mustVisitor(t, s, "v1", "")
 			var vs []chat.PageView
@@ -360,6 +378,9 @@ func trackingCases() []Case {
 			var unexpected firstErr
 			parallel(workers, func(g int) {
 				stored, created, err := s.PutOrder(ctx, order("o1", "v1", int64(100+g), g))
+				if err == nil && stored == nil {
+					err = errors.New("PutOrder returned no stored order")
+				}
 				if err != nil {
 					unexpected.set(err)
 					return
@@ -494,8 +515,9 @@ func trackingCases() []Case {
 			require.NoError(t, s.PutTrigger(ctx, full), "PutTrigger")
 			require.NoError(t, s.PutTrigger(ctx, &chat.Trigger{ID: "t-cart"}), "PutTrigger with only an ID")
 			require.NoError(t, s.PutTrigger(ctx, &chat.Trigger{ID: "a-first", TimeOnPage: time.Hour + time.Second}), "PutTrigger")
-			ts := mustTriggers(t, s)
 			require.Equal(t, []string{"a-first", "t-cart", "t-product"}, triggerIDs(t, s), "ordered by ID")
+			ts := mustTriggers(t, s)
+			require.Len(t, ts, 3)
 			assert.Equal(t, *full, *ts[2], "every field round-trips")
 			assert.Equal(t, chat.Trigger{ID: "t-cart"}, *ts[1], "zero fields round-trip")
 			assert.Equal(t, time.Hour+time.Second, ts[0].TimeOnPage, "TimeOnPage")
@@ -510,7 +532,9 @@ func trackingCases() []Case {
 			// Returned triggers are copies.
 			ts[2].Message = "changed after read"
 			repl.Message = "changed after put"
-			assert.Equal(t, "Hello!", mustTriggers(t, s)[2].Message, "Triggers returned stored state")
+			ts = mustTriggers(t, s)
+			require.Len(t, ts, 3)
+			assert.Equal(t, "Hello!", ts[2].Message, "Triggers returned stored state")
 		}},
 		{"Tracking/TriggerDelete", func(t testing.TB, s chat.Store) {
 			require.NoError(t, s.PutTrigger(ctx, &chat.Trigger{ID: "t1", Name: "one"}))
