@@ -3,9 +3,9 @@
 // message.
 //
 // It is meant for tests and single-process demos: it needs no setup and is
-// fast, but it loses every visitor, conversation and message when the
-// process exits. Each Store picks a random epoch when it is created, so
-// clients resuming against a restarted process see a new
+// fast, but it loses every visitor, conversation, message, page view and
+// order when the process exits. Each Store picks a random epoch when it
+// is created, so clients resuming against a restarted process see a new
 // chat.Conversation.Epoch and reload instead of trusting what they hold.
 //
 // Use store/sqlite for anything that must survive a restart.
