@@ -357,6 +357,7 @@ func (s *Server) openConversation(ctx context.Context, v *Visitor, department st
 	}
 	s.add("conversations_total", 1)
 	s.publishState(c)
+	c = s.acceptInvitation(ctx, c)
 	return c, true, nil
 }
 
@@ -418,6 +419,7 @@ func (s *Server) publishMessage(c *Conversation, m *Message) {
 // publishState tells everyone in conversation c about its new state, and
 // the previous operator, if any, that it left them.
 func (s *Server) publishState(c *Conversation, previousOperators ...string) {
+	s.noteConversation(c)
 	ev := event{kind: evState, conv: c}
 	topics := []string{visitorTopic(c.VisitorID)}
 	if c.OperatorID != "" {
@@ -462,6 +464,7 @@ func (ss *session) onTyping(ctx context.Context, f protocol.ClientFrame) error {
 	var c *Conversation
 	var err error
 	if ss.visitor != nil {
+		s.noteTyping(ss.visitor.ID, f.Typing) // triggers wait while the visitor types
 		if f.Conv != "" {
 			c, err = ss.conversationFor(ctx, f.Conv)
 		} else {

@@ -27,7 +27,8 @@ import (
 // seq, topics), "state" (a conversation changed: conv, topics), "frame" (a
 // small frame for one topic: typing, read), "queue" (the queue changed:
 // recompute), "ops" (presence or load changed: recompute), "sync" (the
-// high-water marks of conversations).
+// high-water marks of conversations), "visits" (live visitors changed:
+// live, gone), "triggers" (triggers edited: reload).
 type wireEvent struct {
 	Node   string          `json:"n"`
 	Kind   string          `json:"k"`
@@ -37,6 +38,9 @@ type wireEvent struct {
 	Topics []string        `json:"ts,omitempty"`
 	Frame  json.RawMessage `json:"f,omitempty"`
 	Marks  []syncMark      `json:"m,omitempty"`
+	// "visits": the sender's live visitors that changed, and those gone.
+	Live []protocol.LiveVisitor `json:"lv,omitempty"`
+	Gone []string               `json:"g,omitempty"`
 }
 
 type syncMark struct {
@@ -167,6 +171,12 @@ func (b *bridge) apply(ev wireEvent) {
 		s.dispatchMu.Lock()
 		s.publishQueueLocal(ctx)
 		s.dispatchMu.Unlock()
+	case "visits":
+		s.applyVisits(ev)
+	case "triggers":
+		if err := s.loadTriggers(ctx); err != nil {
+			s.logErr("load triggers", err)
+		}
 	case "ops":
 		s.publishOperatorsLocal(ctx)
 		s.publishAvailability(ctx)

@@ -212,6 +212,7 @@ type Server struct {
 	lastAvail   bool          // whether an operator was online, as last published
 	assets      *assets
 	bridge      *bridge // nil without a Broker
+	track       *tracker
 
 	notifications chan Notification
 	missedTimers  map[string]*time.Timer    // conversation id -> pending missed-reply check
@@ -292,6 +293,10 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	triggers, err := compileTriggers(cfg.Triggers, cfg.MaxMessageLength)
+	if err != nil {
+		return nil, err
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
@@ -327,6 +332,10 @@ func New(cfg Config) (*Server, error) {
 	err = s.seedCanned(seedCtx)
 	seedCancel()
 	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if err := s.startTracking(triggers); err != nil {
 		cancel()
 		return nil, err
 	}

@@ -3,3 +3,19 @@ package chat
 // CheckMissedReply runs the missed-reply check for a conversation now, as
 // its timer would.
 func CheckMissedReply(s *Server, convID string) { s.checkMissedReply(convID) }
+
+// RunTriggers does the visit loop's work now, as its ticker would:
+// evaluates triggers at the (fake) clock's time, expires visits and
+// publishes the live list.
+func RunTriggers(s *Server) {
+	done := make(chan struct{})
+	s.track.loop <- done
+	<-done
+}
+
+// FlushPageViews stores the queued page views now.
+func FlushPageViews(s *Server) {
+	done := make(chan struct{})
+	s.track.flush <- done
+	<-done
+}

@@ -87,16 +87,19 @@ func (s *Server) visitorFromRequest(r *http.Request) (*Visitor, error) {
 	return v, nil
 }
 
-func (s *Server) setVisitorCookie(w http.ResponseWriter, r *http.Request, v *Visitor) {
+// setVisitorCookie sets a fresh token for v and returns it.
+func (s *Server) setVisitorCookie(w http.ResponseWriter, r *http.Request, v *Visitor) string {
+	token := s.tokens.sign(v.ID, s.now())
 	http.SetCookie(w, &http.Cookie{
 		Name:     s.cfg.CookieName,
-		Value:    s.tokens.sign(v.ID, s.now()),
+		Value:    token,
 		Path:     s.cfg.CookiePath,
 		MaxAge:   int(s.cfg.VisitorTokenTTL / time.Second),
 		HttpOnly: true,
 		Secure:   s.cfg.CookieSecure || r.TLS != nil,
 		SameSite: http.SameSiteLaxMode,
 	})
+	return token
 }
 
 // serveSession (POST {Path}session) returns the caller's visitor, creating

@@ -176,4 +176,6 @@ type LiveVisitor struct {
 	CartValue  int64
 	Currency   string
 	LastSeen   time.Time
+	// Suggested names the trigger that suggests inviting this visitor.
+	Suggested string
 }

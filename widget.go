@@ -126,6 +126,7 @@ func (s *Server) visitorDetails(ctx context.Context, v *Visitor) *protocol.Visit
 		ID: v.ID, Name: v.Name, Email: v.Email, CustomerID: v.CustomerID,
 		FirstSeen: v.CreatedAt, LastSeen: v.LastSeenAt,
 	}
+	s.pageFrames(ctx, d)
 	if s.cfg.VisitorInfo != nil {
 		info, err := s.cfg.VisitorInfo(ctx, v)
 		if err != nil {

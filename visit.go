@@ -1,0 +1,752 @@
+package chat
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/shopchat/chat/protocol"
+)
+
+// Tracking keeps the visitors on the site live in memory (per node, merged
+// with the other nodes' over the bridge) and writes page views to the Store
+// in batches from one goroutine, so a shop's request never waits on a
+// store write for a returning visitor.
+
+// Length caps of page view text, as PageView documents.
+const (
+	maxPageURL   = 2048
+	maxPageTitle = 300
+	maxUTM       = 200
+	maxWireURL   = 512 // URLs in bridge events: keeps each event small
+	maxLiveFrame = 500 // visitors in one visitors frame, most recent first
+)
+
+const (
+	pageViewBuffer   = 4096
+	pageViewBatch    = 100
+	pageViewInterval = 250 * time.Millisecond
+	visitTick        = time.Second
+	typingExpiry     = 30 * time.Second // a lost "stopped typing" frame
+	maxPending       = 10000            // pending invitations remembered
+)
+
+// tracker is the Server's tracking state.
+type tracker struct {
+	items chan trackItem        // page views for the writer
+	flush chan chan struct{}    // tests: flush now
+	kick  chan struct{}         // visits to evaluate (evalIDs)
+	loop  chan chan struct{}    // tests: run the visit loop's work now
+	mu    sync.Mutex            // guards everything below
+	live  map[string]*liveVisit // visitor id -> visit
+	pend  map[string]*Activity  // visitor id -> unanswered invitation
+	eval  map[string]struct{}   // visits to evaluate on the next kick
+	dirty bool                  // the live list changed since published
+
+	triggers       []*compiledTrigger
+	triggersLoaded bool
+	lastAnnounce   time.Time // keep-alive announcements to other nodes
+}
+
+// trackItem is one item for the page view writer.
+type trackItem struct {
+	view PageView
+	anon bool // an AnonymousPageView: view.URL's path only
+}
+
+// liveVisit is one visitor's current visit.
+type liveVisit struct {
+	LiveVisitor
+	visitor  *Visitor // as resolved at the visit's start; replaced, never mutated
+	token    string   // the verified cookie value, to skip the HMAC next time
+	referrer string   // the host that referred the visit, for triggers
+	campaign string   // the visit's utm_campaign
+	typing   time.Time
+	shown    int             // proactive messages this visit
+	fired    map[string]bool // triggers that ran this visit
+	infoDue  bool            // call Config.VisitorInfo for the current page
+	localAt  time.Time       // last activity on this node; zero: only other nodes'
+	changed  bool            // to announce to other nodes
+}
+
+func newTracker() *tracker {
+	return &tracker{
+		items: make(chan trackItem, pageViewBuffer),
+		flush: make(chan chan struct{}),
+		kick:  make(chan struct{}, 1),
+		loop:  make(chan chan struct{}),
+		live:  make(map[string]*liveVisit),
+		pend:  make(map[string]*Activity),
+		eval:  make(map[string]struct{}),
+	}
+}
+
+// startTracking seeds and loads the triggers and starts the page view
+// writer and the visit loop. A Store that fails to load the triggers now is
+// retried every second rather than failing New.
+func (s *Server) startTracking(triggers []*compiledTrigger) error {
+	s.track = newTracker()
+	defaultTo(&s.cfg.MaxProactivePerVisit, 2)
+	defaultTo(&s.cfg.VisitTimeout, 30*time.Minute)
+	if err := s.seedTriggers(triggers); err != nil {
+		return err
+	}
+	if err := s.loadTriggers(s.ctx); err != nil {
+		s.logErr("load triggers", err)
+	}
+	s.wg.Add(2)
+	go s.pageViewWriter()
+	go s.visitLoop()
+	return nil
+}
+
+type visitorKey struct{}
+
+// VisitorFrom returns the visitor that middleware.Track put in ctx, or nil
+// if there is none (no Track, a skipped request, or no cookie yet under
+// Config.CookieOnInteraction). The Visitor is as loaded at the start of the
+// visit; treat it as read-only.
+func VisitorFrom(ctx context.Context) *Visitor {
+	v, _ := ctx.Value(visitorKey{}).(*Visitor)
+	return v
+}
+
+// Path returns Config.Path, where Handler is mounted.
+func (s *Server) Path() string { return s.cfg.Path }
+
+// TrackRequest is the work of middleware.Track for one request of the
+// shop's own pages: it resolves the visitor from the signed cookie (creating
+// one and setting the cookie for a new visitor, unless
+// Config.CookieOnInteraction), records a page view for GET requests
+// (queued for a batched Store write; dropped and counted when the queue is
+// full, never blocking), updates the live visitor list, and returns r with
+// the visitor in its context for VisitorFrom. It never fails the request:
+// on a Store error it logs and returns r as it was.
+func (s *Server) TrackRequest(w http.ResponseWriter, r *http.Request) *http.Request {
+	t := s.track
+	token := cookieValue(r, s.cfg.CookieName)
+	now := s.now()
+	view := r.Method == http.MethodGet && r.Header.Get("Sec-Purpose") == "" && r.Header.Get("Purpose") == ""
+	var v *Visitor
+	if token != "" {
+		// A returning visitor's token verified earlier in this visit: no
+		// HMAC and no Store read.
+		id, _, _ := strings.Cut(token, ".")
+		t.mu.Lock()
+		if lv := t.live[id]; lv != nil && lv.visitor != nil && constEqual(lv.token, token) && now.Sub(lv.LastSeen) <= s.cfg.VisitTimeout {
+			v = lv.visitor
+			if view {
+				s.pageViewLocked(lv, r, now)
+			} else {
+				lv.LastSeen, lv.localAt = now, now
+			}
+		}
+		t.mu.Unlock()
+	}
+	if v == nil {
+		var err error
+		if v, err = s.startVisit(w, r, token, now, view); err != nil || v == nil {
+			if err != nil {
+				s.logErr("track request", err)
+			}
+			return r
+		}
+	}
+	return r.WithContext(context.WithValue(r.Context(), visitorKey{}, v))
+}
+
+// startVisit resolves a request's visitor the slow way (HMAC, Store) and
+// starts or renews their live visit.
+func (s *Server) startVisit(w http.ResponseWriter, r *http.Request, token string, now time.Time, view bool) (*Visitor, error) {
+	v, err := s.visitorFromRequest(r)
+	if errors.Is(err, ErrUnauthorized) {
+		if s.cfg.CookieOnInteraction {
+			if view {
+				s.queueItem(trackItem{anon: true, view: PageView{URL: capText(r.URL.Path, maxPageURL), At: now}})
+			}
+			return nil, nil
+		}
+		v, err = s.newVisitor(r.Context(), "")
+		token = ""
+	}
+	if err != nil {
+		return nil, err
+	}
+	if token == "" || s.tokenAge(token, now) > 24*time.Hour {
+		token = s.setVisitorCookie(w, r, v) // each visit renews the token
+	}
+	chatting := false
+	if _, err := s.store.OpenConversation(r.Context(), v.ID); err == nil {
+		chatting = true
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	t := s.track
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lv := s.visitLocked(v, now)
+	lv.token, lv.visitor, lv.Chatting = token, v, chatting
+	if view {
+		s.pageViewLocked(lv, r, now)
+	} else {
+		lv.LastSeen, lv.localAt = now, now
+	}
+	return v, nil
+}
+
+// tokenAge is how long ago a valid token was issued.
+func (s *Server) tokenAge(token string, now time.Time) time.Duration {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return 0
+	}
+	var unix int64
+	for _, c := range parts[1] {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		unix = unix*10 + int64(c-'0')
+	}
+	return now.Sub(time.Unix(unix, 0))
+}
+
+// visitLocked returns v's live visit, starting a new one if there is none
+// or the last ended (VisitTimeout without activity). Called with t.mu held.
+func (s *Server) visitLocked(v *Visitor, now time.Time) *liveVisit {
+	t := s.track
+	lv := t.live[v.ID]
+	if lv != nil && now.Sub(lv.LastSeen) <= s.cfg.VisitTimeout {
+		return lv
+	}
+	lv = &liveVisit{visitor: v, localAt: now}
+	lv.VisitorID, lv.Name = v.ID, v.Name
+	lv.FirstSeen, lv.LastSeen, lv.PageSince = now, now, now
+	// A visitor created within the last minute was created by this visit
+	// (the widget's session request comes just before its page frame).
+	lv.Returning = v.CreatedAt.Before(now.Add(-time.Minute))
+	t.live[v.ID] = lv
+	t.dirty = true
+	lv.changed = true
+	return lv
+}
+
+// pageViewLocked records that lv opened the page of request r. Called with
+// t.mu held; it allocates nothing unless the URL has UTM parameters.
+func (s *Server) pageViewLocked(lv *liveVisit, r *http.Request, now time.Time) {
+	u := r.RequestURI
+	if !strings.HasPrefix(u, "/") {
+		u = r.URL.RequestURI()
+	}
+	pv := PageView{VisitorID: lv.VisitorID, URL: capText(u, maxPageURL), Referrer: capText(r.Referer(), maxPageURL), At: now}
+	if strings.Contains(r.URL.RawQuery, "utm_") {
+		pv.UTM = parseUTM(r.URL.RawQuery)
+	}
+	if lv.Pages == 0 {
+		lv.referrer = referrerHost(pv.Referrer, r.Host)
+	}
+	if pv.UTM.Campaign != "" {
+		lv.campaign = pv.UTM.Campaign
+	}
+	s.openedLocked(lv, pv.URL, "", now)
+	s.queueItem(trackItem{view: pv})
+}
+
+// openedLocked moves lv to a new page. Called with t.mu held.
+func (s *Server) openedLocked(lv *liveVisit, u, title string, now time.Time) {
+	t := s.track
+	lv.CurrentURL, lv.Title = u, title
+	lv.PageSince, lv.LastSeen, lv.localAt = now, now, now
+	lv.Pages++
+	lv.infoDue = s.cfg.VisitorInfo != nil
+	lv.changed = true
+	t.dirty = true
+	t.eval[lv.VisitorID] = struct{}{}
+	select {
+	case t.kick <- struct{}{}:
+	default:
+	}
+}
+
+// queueItem hands an item to the page view writer without blocking.
+func (s *Server) queueItem(it trackItem) {
+	select {
+	case s.track.items <- it:
+	default:
+		s.add("pageviews_dropped_total", 1)
+	}
+}
+
+// pageViewWriter stores queued page views in batches: every
+// pageViewInterval or pageViewBatch views, and what is left on Close.
+func (s *Server) pageViewWriter() {
+	defer s.wg.Done()
+	t := s.track
+	tick := time.NewTicker(pageViewInterval)
+	defer tick.Stop()
+	var views []PageView
+	var anon []Activity
+	add := func(it trackItem) {
+		if it.anon {
+			anon = append(anon, Activity{Kind: AnonymousPageView, Text: it.view.URL, At: it.view.At})
+		} else {
+			views = append(views, it.view)
+		}
+	}
+	drain := func() {
+		for {
+			select {
+			case it := <-t.items:
+				add(it)
+			default:
+				return
+			}
+		}
+	}
+	write := func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 5*time.Second)
+		defer cancel()
+		if len(views) > 0 {
+			if err := s.store.AddPageViews(ctx, views); err != nil {
+				s.add("pageviews_failed_total", float64(len(views)))
+				s.logErr("store page views", err, "count", len(views))
+			} else {
+				s.add("pageviews_total", float64(len(views)))
+			}
+			views = views[:0]
+		}
+		if len(anon) > 0 {
+			if err := s.store.AddActivities(ctx, anon); err != nil {
+				s.logErr("store anonymous page views", err, "count", len(anon))
+			}
+			anon = anon[:0]
+		}
+	}
+	for {
+		select {
+		case <-s.ctx.Done():
+			drain()
+			write()
+			return
+		case it := <-t.items:
+			add(it)
+			if len(views)+len(anon) >= pageViewBatch {
+				write()
+			}
+		case <-tick.C:
+			write()
+		case done := <-t.flush:
+			drain()
+			write()
+			close(done)
+		}
+	}
+}
+
+// visitLoop evaluates triggers on page views (kicks) and every second,
+// expires visits, and publishes the live list, at most once a second.
+func (s *Server) visitLoop() {
+	defer s.wg.Done()
+	tick := time.NewTicker(visitTick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.track.kick:
+			s.runVisits(s.ctx, false)
+		case <-tick.C:
+			s.runVisits(s.ctx, true)
+		case done := <-s.track.loop:
+			s.runVisits(s.ctx, true)
+			close(done)
+		}
+	}
+}
+
+// runVisits does the visit loop's work: every visit on a tick (all), else
+// those with new page views.
+func (s *Server) runVisits(ctx context.Context, all bool) {
+	t := s.track
+	t.mu.Lock()
+	loaded := t.triggersLoaded
+	t.mu.Unlock()
+	if !loaded {
+		if err := s.loadTriggers(ctx); err != nil {
+			s.logErr("load triggers", err)
+		}
+	}
+	s.refreshInfo(ctx)
+	s.evaluate(ctx, all)
+	if all {
+		s.sweepVisits()
+		s.publishVisits()
+	}
+}
+
+// refreshInfo asks Config.VisitorInfo for the cart of visitors who opened
+// a page since: once per page view, not per frame or tick.
+func (s *Server) refreshInfo(ctx context.Context) {
+	if s.cfg.VisitorInfo == nil {
+		return
+	}
+	t := s.track
+	t.mu.Lock()
+	var due []*Visitor
+	for _, lv := range t.live {
+		if lv.infoDue && lv.visitor != nil {
+			lv.infoDue = false
+			due = append(due, lv.visitor)
+		}
+	}
+	t.mu.Unlock()
+	for _, v := range due {
+		info, err := s.cfg.VisitorInfo(ctx, v)
+		if err != nil {
+			s.logErr("visitor info hook", err, "visitor", v.ID)
+			continue
+		}
+		if info == nil {
+			continue
+		}
+		t.mu.Lock()
+		if lv := t.live[v.ID]; lv != nil && (lv.CartValue != info.CartValue || lv.Currency != info.Currency) {
+			lv.CartValue, lv.Currency = info.CartValue, info.Currency
+			lv.changed, t.dirty = true, true
+		}
+		t.mu.Unlock()
+	}
+}
+
+// sweepVisits ends visits idle for VisitTimeout (a connected widget keeps
+// its visit alive) and drops expired invitations.
+func (s *Server) sweepVisits() {
+	t := s.track
+	now := s.now()
+	s.mu.Lock()
+	connected := make(map[string]bool, len(s.perVisitor))
+	for id := range s.perVisitor {
+		connected[id] = true
+	}
+	s.mu.Unlock()
+	var gone []string
+	t.mu.Lock()
+	keepAlive := now.Sub(t.lastAnnounce) >= s.cfg.VisitTimeout/3
+	if keepAlive {
+		t.lastAnnounce = now
+	}
+	for id, lv := range t.live {
+		if connected[id] {
+			lv.LastSeen, lv.localAt = now, now
+			if keepAlive {
+				lv.changed = true // other nodes expire what is not re-announced
+			}
+			continue
+		}
+		if now.Sub(lv.LastSeen) > s.cfg.VisitTimeout {
+			if !lv.localAt.IsZero() {
+				gone = append(gone, id)
+			}
+			delete(t.live, id)
+			t.dirty = true
+		}
+	}
+	for id, p := range t.pend {
+		if now.Sub(p.At) > s.cfg.VisitTimeout {
+			delete(t.pend, id)
+		}
+	}
+	t.mu.Unlock()
+	if len(gone) > 0 {
+		s.announceVisits(nil, gone)
+	}
+}
+
+// publishVisits sends the live list to this node's operators if it
+// changed, and this node's changed visits to the other nodes.
+func (s *Server) publishVisits() {
+	t := s.track
+	t.mu.Lock()
+	dirty := t.dirty
+	t.dirty = false
+	var changed []protocol.LiveVisitor
+	for _, lv := range t.live {
+		if lv.changed {
+			lv.changed = false
+			if !lv.localAt.IsZero() {
+				f := liveFrame(lv.LiveVisitor)
+				f.URL = capText(f.URL, maxWireURL)
+				changed = append(changed, f)
+			}
+		}
+	}
+	t.mu.Unlock()
+	if dirty && s.hub.has(teamTopic) {
+		s.hub.publish(teamTopic, event{kind: evFrame, frame: &protocol.ServerFrame{Type: protocol.TypeVisitors, Live: s.liveFrames()}})
+	}
+	if len(changed) > 0 {
+		s.announceVisits(changed, nil)
+	}
+}
+
+// announceVisits tells the other nodes about this node's visits, a few
+// per event so that each stays well under broker payload limits.
+func (s *Server) announceVisits(live []protocol.LiveVisitor, gone []string) {
+	if s.bridge == nil {
+		return
+	}
+	for len(live) > 0 {
+		n := min(len(live), 5)
+		s.bridge.send(wireEvent{Kind: "visits", Live: live[:n]})
+		live = live[n:]
+	}
+	for len(gone) > 0 {
+		n := min(len(gone), 100)
+		s.bridge.send(wireEvent{Kind: "visits", Gone: gone[:n]})
+		gone = gone[n:]
+	}
+}
+
+// applyVisits merges another node's announcement: the most recent page
+// wins; a visit that is live here too is not ended by another node.
+func (s *Server) applyVisits(ev wireEvent) {
+	t := s.track
+	now := s.now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, id := range ev.Gone {
+		if lv := t.live[id]; lv != nil && now.Sub(lv.localAt) > s.cfg.VisitTimeout {
+			delete(t.live, id)
+			t.dirty = true
+		}
+	}
+	for _, f := range ev.Live {
+		lv := t.live[f.ID]
+		if lv == nil {
+			lv = &liveVisit{}
+			t.live[f.ID] = lv
+		} else if f.PageSince.Before(lv.PageSince) {
+			lv.LastSeen = now // still on the site, on another node too
+			continue
+		}
+		local := lv.LiveVisitor
+		lv.LiveVisitor = LiveVisitor{
+			VisitorID: f.ID, Name: f.Name, CurrentURL: f.URL, Title: f.Title,
+			PageSince: f.PageSince, FirstSeen: f.FirstSeen, Pages: f.Pages,
+			Returning: f.Returning, Chatting: f.Chatting, CartValue: f.CartValue,
+			Currency: f.Currency, Suggested: f.Suggested, LastSeen: now,
+		}
+		if !local.FirstSeen.IsZero() && local.FirstSeen.Before(lv.FirstSeen) {
+			lv.FirstSeen = local.FirstSeen
+		}
+		t.dirty = true
+	}
+}
+
+// LiveVisitors returns the visitors on the site now (on every node, when
+// the Server has a Broker), most recently active first.
+func (s *Server) LiveVisitors() []LiveVisitor {
+	t := s.track
+	now := s.now()
+	t.mu.Lock()
+	out := make([]LiveVisitor, 0, len(t.live))
+	for _, lv := range t.live {
+		if now.Sub(lv.LastSeen) <= s.cfg.VisitTimeout {
+			out = append(out, lv.LiveVisitor)
+		}
+	}
+	t.mu.Unlock()
+	slices.SortFunc(out, func(a, b LiveVisitor) int {
+		if c := b.PageSince.Compare(a.PageSince); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.VisitorID, b.VisitorID)
+	})
+	return out
+}
+
+func (s *Server) liveFrames() []protocol.LiveVisitor {
+	list := s.LiveVisitors()
+	out := make([]protocol.LiveVisitor, 0, min(len(list), maxLiveFrame))
+	for _, lv := range list[:min(len(list), maxLiveFrame)] {
+		out = append(out, liveFrame(lv))
+	}
+	return out
+}
+
+func liveFrame(lv LiveVisitor) protocol.LiveVisitor {
+	return protocol.LiveVisitor{
+		ID: lv.VisitorID, Name: lv.Name, URL: lv.CurrentURL, Title: lv.Title,
+		PageSince: lv.PageSince, FirstSeen: lv.FirstSeen, Pages: lv.Pages,
+		Returning: lv.Returning, Chatting: lv.Chatting, CartValue: lv.CartValue,
+		Currency: lv.Currency, Suggested: lv.Suggested,
+	}
+}
+
+// onVisitors answers an operator's request for the live list; later
+// changes reach every operator as visitors frames on the team topic.
+func (ss *session) onVisitors(ctx context.Context, f protocol.ClientFrame) error {
+	ss.push(event{kind: evFrame, frame: &protocol.ServerFrame{Type: protocol.TypeVisitors, ID: f.ID, Live: ss.s.liveFrames()}})
+	return nil
+}
+
+// onPage records the page the widget is on: its title for a page view
+// Track recorded already, or a page view of its own for pages Track does
+// not see (a single-page app's navigation, a shop without Track).
+func (ss *session) onPage(ctx context.Context, f protocol.ClientFrame) error {
+	s := ss.s
+	if ss.visitor == nil {
+		return userErr(ErrForbidden, "page is for visitors")
+	}
+	switch {
+	case f.URL == "" || !strings.HasPrefix(f.URL, "/"):
+		return userErr(ErrInvalid, "url must be the page's path and query, starting with /")
+	case len(f.URL) > maxPageURL || len(f.Referrer) > maxPageURL:
+		return userErr(ErrInvalid, "url and referrer may be at most %d bytes", maxPageURL)
+	case len(f.Title) > maxPageTitle:
+		return userErr(ErrInvalid, "title may be at most %d bytes", maxPageTitle)
+	case !validText(f.URL) || !validText(f.Title) || !validText(f.Referrer):
+		return userErr(ErrInvalid, "url, title and referrer must be text")
+	}
+	now := s.now()
+	t := s.track
+	t.mu.Lock()
+	lv := s.visitLocked(ss.visitor, now)
+	same := lv.Pages > 0 && lv.CurrentURL == f.URL && !lv.localAt.IsZero()
+	if same {
+		lv.Title, lv.LastSeen, lv.localAt = f.Title, now, now
+		lv.changed, t.dirty = true, true
+	} else {
+		if lv.Pages == 0 {
+			lv.referrer = referrerHost(f.Referrer, "")
+		}
+		s.openedLocked(lv, f.URL, f.Title, now)
+	}
+	t.mu.Unlock()
+	if !same {
+		pv := PageView{VisitorID: ss.visitor.ID, URL: f.URL, Title: f.Title, Referrer: f.Referrer, At: now}
+		if _, q, ok := strings.Cut(f.URL, "?"); ok && strings.Contains(q, "utm_") {
+			pv.UTM = parseUTM(q)
+		}
+		s.queueItem(trackItem{view: pv})
+	}
+	return ss.ackIfAsked(f)
+}
+
+// noteTyping records whether a visitor is typing: triggers wait.
+func (s *Server) noteTyping(visitorID string, typing bool) {
+	t := s.track
+	t.mu.Lock()
+	if lv := t.live[visitorID]; lv != nil {
+		lv.typing = time.Time{}
+		if typing {
+			lv.typing = s.now()
+		}
+	}
+	t.mu.Unlock()
+}
+
+// noteConversation keeps the live list's chatting flag in step with the
+// visitor's conversations.
+func (s *Server) noteConversation(c *Conversation) {
+	t := s.track
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	if lv := t.live[c.VisitorID]; lv != nil && lv.Chatting != c.Open() {
+		lv.Chatting = c.Open()
+		lv.changed, t.dirty = true, true
+	}
+	t.mu.Unlock()
+}
+
+// pageFrames fills the side panel's pages from the Store, newest first.
+func (s *Server) pageFrames(ctx context.Context, d *protocol.VisitorDetails) {
+	views, err := s.store.PageViews(ctx, d.ID, 20)
+	if err != nil {
+		s.logErr("page views", err, "visitor", d.ID)
+		return
+	}
+	for _, pv := range views {
+		d.Pages = append(d.Pages, protocol.PageView{URL: pv.URL, Title: pv.Title, Time: pv.At})
+	}
+	t := s.track
+	t.mu.Lock()
+	if lv := t.live[d.ID]; lv != nil && s.now().Sub(lv.LastSeen) <= s.cfg.VisitTimeout {
+		d.Page = &protocol.PageView{URL: lv.CurrentURL, Title: lv.Title, Time: lv.PageSince}
+	}
+	t.mu.Unlock()
+	if d.Page == nil && len(d.Pages) > 0 {
+		d.Page = &d.Pages[0]
+	}
+}
+
+// cookieValue returns the value of the named cookie without parsing the
+// others (r.Cookie allocates for every cookie of the request).
+func cookieValue(r *http.Request, name string) string {
+	for _, line := range r.Header["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimSpace(part)
+			if len(part) > len(name) && part[len(name)] == '=' && part[:len(name)] == name {
+				return strings.Trim(part[len(name)+1:], `"`)
+			}
+		}
+	}
+	return ""
+}
+
+// constEqual compares in constant time: a token's MAC is secret.
+func constEqual(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	var d byte
+	for i := 0; i < len(a); i++ {
+		d |= a[i] ^ b[i]
+	}
+	return d == 0
+}
+
+// capText cuts s to at most n bytes on a rune boundary.
+func capText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func parseUTM(rawQuery string) UTM {
+	q, _ := url.ParseQuery(rawQuery)
+	return UTM{
+		Source:   capText(q.Get("utm_source"), maxUTM),
+		Medium:   capText(q.Get("utm_medium"), maxUTM),
+		Campaign: capText(q.Get("utm_campaign"), maxUTM),
+		Term:     capText(q.Get("utm_term"), maxUTM),
+		Content:  capText(q.Get("utm_content"), maxUTM),
+	}
+}
+
+// referrerHost is the host of an external referrer ("" for the shop's own
+// pages or none).
+func referrerHost(ref, self string) string {
+	if ref == "" {
+		return ""
+	}
+	u, err := url.Parse(ref)
+	if err != nil || u.Host == "" || strings.EqualFold(u.Host, self) {
+		return ""
+	}
+	return strings.ToLower(u.Hostname())
+}

@@ -1,0 +1,330 @@
+package chat_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shopchat/chat"
+	"github.com/shopchat/chat/middleware"
+	"github.com/shopchat/chat/protocol"
+	"github.com/shopchat/chat/store/memory"
+)
+
+// newShop serves the shop's pages through middleware.Track, and the chat
+// under /chat/; a page answers with its visitor's id.
+func newShop(t testing.TB, ts *testServer) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle("/chat/", ts.Chat.Handler())
+	mux.Handle("/", middleware.Track(ts.Chat)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if v := chat.VisitorFrom(r.Context()); v != nil {
+			io.WriteString(w, v.ID)
+		}
+	})))
+	hs := httptest.NewServer(mux)
+	t.Cleanup(hs.Close)
+	return hs
+}
+
+// newBrowser is an HTTP client with a cookie jar, as a browser.
+func newBrowser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar}
+}
+
+// browse GETs a shop page and returns its body: the visitor's id.
+func browse(t testing.TB, hc *http.Client, shop *httptest.Server, path, referrer string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, shop.URL+path, nil)
+	if referrer != "" {
+		req.Header.Set("Referer", referrer)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", path, resp.Status)
+	}
+	return string(body)
+}
+
+// call sends f (which needs an ID) and reads until the frame answering it
+// (a reply, ack or error), returning that and the frames of type typ read
+// on the way.
+func (c *rawConn) call(f protocol.ClientFrame, typ string) (protocol.ServerFrame, []protocol.ServerFrame) {
+	c.t.Helper()
+	c.send(f)
+	var seen []protocol.ServerFrame
+	for {
+		got := c.next()
+		if got.ID == f.ID && (got.Type == f.Type || got.Type == protocol.TypeAck || got.Type == protocol.TypeError) {
+			return got, seen
+		}
+		if got.Type == typ {
+			seen = append(seen, got)
+		}
+	}
+}
+
+func operatorRaw(t testing.TB, ts *testServer, id string) *rawConn {
+	t.Helper()
+	op := ts.dialRaw(t, nil, "/chat/operator/ws", http.Header{"X-Operator": {id}})
+	op.hello()
+	return op
+}
+
+func visitorRaw(t testing.TB, ts *testServer, hc *http.Client) *rawConn {
+	t.Helper()
+	v := ts.dialRaw(t, hc, "/chat/ws", nil)
+	v.hello()
+	return v
+}
+
+func findLive(list []protocol.LiveVisitor, id string) *protocol.LiveVisitor {
+	for i := range list {
+		if list[i].ID == id {
+			return &list[i]
+		}
+	}
+	return nil
+}
+
+func TestTrackPageViewsInPanelAndLiveList(t *testing.T) {
+	ts := newTestServer(t)
+	shop := newShop(t, ts)
+	hc := newBrowser()
+	vid := browse(t, hc, shop, "/product/7?utm_campaign=spring&utm_source=news", "https://www.google.com/search?q=mug")
+	if vid == "" {
+		t.Fatal("no visitor in the page's context")
+	}
+	if again := browse(t, hc, shop, "/product/9", shop.URL+"/product/7"); again != vid {
+		t.Fatalf("second page: visitor %q, want %q", again, vid)
+	}
+	// Assets, the chat itself and bots are not page views.
+	if got := browse(t, hc, shop, "/static/site.css", ""); got != "" {
+		t.Fatalf("asset request got visitor %q", got)
+	}
+
+	op := operatorRaw(t, ts, "alice")
+	chat.FlushPageViews(ts.Chat)
+	reply, _ := op.call(protocol.ClientFrame{Type: protocol.TypeVisitor, ID: "d1", Visitor: vid}, "")
+	d := reply.Details
+	if reply.Type != protocol.TypeVisitor || d == nil {
+		t.Fatalf("details reply: %+v", reply)
+	}
+	var urls []string
+	for _, p := range d.Pages {
+		urls = append(urls, p.URL)
+	}
+	if strings.Join(urls, " ") != "/product/9 /product/7?utm_campaign=spring&utm_source=news" {
+		t.Fatalf("panel pages (newest first) = %q", urls)
+	}
+	if d.Page == nil || d.Page.URL != "/product/9" {
+		t.Fatalf("panel current page = %+v", d.Page)
+	}
+	views, err := ts.Store.PageViews(testCtx(t), vid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(views) != 2 || views[1].UTM.Campaign != "spring" || views[1].UTM.Source != "news" || views[1].Referrer != "https://www.google.com/search?q=mug" {
+		t.Fatalf("stored views: %+v", views)
+	}
+
+	reply, _ = op.call(protocol.ClientFrame{Type: protocol.TypeVisitors, ID: "l1"}, "")
+	lv := findLive(reply.Live, vid)
+	if lv == nil || lv.URL != "/product/9" || lv.Pages != 2 || lv.Returning || lv.Chatting {
+		t.Fatalf("live list: %+v", reply.Live)
+	}
+	// A change reaches operators as a visitors frame on the team topic.
+	browse(t, hc, shop, "/cart", "")
+	chat.RunTriggers(ts.Chat)
+	for {
+		f := op.until(protocol.TypeVisitors)
+		if lv := findLive(f.Live, vid); f.ID == "" && lv != nil && lv.URL == "/cart" && lv.Pages == 3 {
+			break
+		}
+	}
+	if list := ts.Chat.LiveVisitors(); len(list) != 1 || list[0].VisitorID != vid || list[0].CurrentURL != "/cart" {
+		t.Fatalf("LiveVisitors() = %+v", list)
+	}
+}
+
+func TestTrackPageFrameBadInputAndTextOnly(t *testing.T) {
+	ts := newTestServer(t)
+	shop := newShop(t, ts)
+	hc := newBrowser()
+	vid := browse(t, hc, shop, "/"+strings.Repeat("a", 3000), "")
+	v := visitorRaw(t, ts, hc)
+
+	for _, tc := range []struct{ name, url, title string }{
+		{"long url", "/" + strings.Repeat("u", 2048), ""},
+		{"long title", "/x", strings.Repeat("t", 301)},
+		{"no path", "https://evil.example/", ""},
+		{"control chars", "/x", "a\x00b"},
+	} {
+		reply, _ := v.call(protocol.ClientFrame{Type: protocol.TypePage, ID: tc.name, URL: tc.url, Title: tc.title}, "")
+		if reply.Type != protocol.TypeError || reply.Code != protocol.CodeInvalid {
+			t.Errorf("%s: got %+v, want an invalid error", tc.name, reply)
+		}
+	}
+	script := `<script>alert("x")</script> Mugs`
+	if reply, _ := v.call(protocol.ClientFrame{Type: protocol.TypePage, ID: "ok", URL: "/mugs", Title: script}, ""); reply.Type != protocol.TypeAck {
+		t.Fatalf("page frame: %+v", reply)
+	}
+	chat.FlushPageViews(ts.Chat)
+	views, err := ts.Store.PageViews(testCtx(t), vid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(views) != 2 || views[0].Title != script || views[0].URL != "/mugs" {
+		t.Fatalf("views: %+v", views)
+	}
+	if len(views[1].URL) != 2048 { // Track caps what it cannot refuse
+		t.Fatalf("long URL stored with %d bytes, want 2048", len(views[1].URL))
+	}
+	// Operators cannot send page frames.
+	op := operatorRaw(t, ts, "alice")
+	if reply, _ := op.call(protocol.ClientFrame{Type: protocol.TypePage, ID: "p", URL: "/"}, ""); reply.Code != protocol.CodeForbidden {
+		t.Fatalf("operator page frame: %+v", reply)
+	}
+	// The script reaches the console as a string, to be rendered as text.
+	reply, _ := op.call(protocol.ClientFrame{Type: protocol.TypeVisitors, ID: "l"}, "")
+	if lv := findLive(reply.Live, vid); lv == nil || lv.Title != script {
+		t.Fatalf("live list: %+v", reply.Live)
+	}
+}
+
+func TestTrackCookieOnInteraction(t *testing.T) {
+	ts := newTestServer(t, func(c *chat.Config) { c.CookieOnInteraction = true })
+	shop := newShop(t, ts)
+	hc := newBrowser()
+	if vid := browse(t, hc, shop, "/product/1?x=1", ""); vid != "" {
+		t.Fatalf("visitor %q before any interaction", vid)
+	}
+	if cookies := hc.Jar.Cookies(mustURL(shop.URL)); len(cookies) != 0 {
+		t.Fatalf("cookies set before interaction: %v", cookies)
+	}
+	chat.FlushPageViews(ts.Chat)
+	acts, err := ts.Store.Activities(testCtx(t), chat.ActivityQuery{Kinds: []chat.ActivityKind{chat.AnonymousPageView}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(acts) != 1 || acts[0].Text != "/product/1" || acts[0].VisitorID != "" {
+		t.Fatalf("anonymous views: %+v", acts)
+	}
+	// Once the widget has a session, pages know the visitor.
+	resp, err := hc.Post(shop.URL+"/chat/session", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if vid := browse(t, hc, shop, "/product/2", ""); vid == "" {
+		t.Fatal("no visitor after the widget's session")
+	}
+}
+
+func TestLiveVisitorsAcrossNodes(t *testing.T) {
+	bus := &testBus{}
+	store := memory.New()
+	nodes := make([]*testServer, 2)
+	for i := range nodes {
+		nodes[i] = newTestServer(t, func(c *chat.Config) { c.Store, c.Broker = store, bus })
+	}
+	shop := newShop(t, nodes[0])
+	vid := browse(t, newBrowser(), shop, "/product/3", "")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		chat.RunTriggers(nodes[0].Chat) // announces the change
+		list := nodes[1].Chat.LiveVisitors()
+		if len(list) == 1 && list[0].VisitorID == vid && list[0].CurrentURL == "/product/3" && list[0].Pages == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node B's live list: %+v", list)
+		}
+		chat.RunTriggers(nodes[1].Chat) // a round trip through B's loop while the event travels
+	}
+}
+
+func TestInviteErrors(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := testCtx(t)
+	vid := browse(t, newBrowser(), newShop(t, ts), "/", "")
+	for _, tc := range []struct {
+		name                string
+		visitor, text, opID string
+		want                error
+	}{
+		{"unknown visitor", "nobody", "Hi", "", chat.ErrNotFound},
+		{"unknown operator", vid, "Hi", "zed", chat.ErrNotFound},
+		{"empty text", vid, " ", "", chat.ErrInvalid},
+		{"long text", vid, strings.Repeat("x", 4001), "", chat.ErrInvalid},
+		{"no visitor", "", "Hi", "", chat.ErrInvalid},
+	} {
+		if err := ts.Chat.Invite(ctx, tc.visitor, tc.text, tc.opID); !errors.Is(err, tc.want) {
+			t.Errorf("%s: Invite = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	// The cap on proactive messages per visit (default 2).
+	for i := 0; i < 2; i++ {
+		if err := ts.Chat.Invite(ctx, vid, "Hi", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ts.Chat.Invite(ctx, vid, "Hi", ""); !errors.Is(err, chat.ErrConflict) {
+		t.Fatalf("third invitation: %v, want ErrConflict", err)
+	}
+	op := operatorRaw(t, ts, "alice")
+	if reply, _ := op.call(protocol.ClientFrame{Type: protocol.TypeInvite, ID: "i", Visitor: "nobody", Text: "Hi"}, ""); reply.Code != protocol.CodeNotFound {
+		t.Fatalf("invite of an unknown visitor: %+v", reply)
+	}
+}
+
+// testBus is an in-process Broker that the nodes of a test share.
+type testBus struct {
+	mu   sync.Mutex
+	subs map[*busSub]struct{}
+}
+
+type busSub struct {
+	topic   string
+	deliver func([]byte)
+}
+
+func (b *testBus) Publish(ctx context.Context, topic string, payload []byte) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for s := range b.subs {
+		if s.topic == topic {
+			s.deliver(bytes.Clone(payload))
+		}
+	}
+	return nil
+}
+
+func (b *testBus) Subscribe(ctx context.Context, topic string, deliver func([]byte)) (func(), error) {
+	s := &busSub{topic: topic, deliver: deliver}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.subs == nil {
+		b.subs = make(map[*busSub]struct{})
+	}
+	b.subs[s] = struct{}{}
+	return func() {
+		b.mu.Lock()
+		delete(b.subs, s)
+		b.mu.Unlock()
+	}, nil
+}
