@@ -1,0 +1,193 @@
+package chat_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopchat/chat"
+	"github.com/shopchat/chat/protocol"
+	"github.com/shopchat/chat/store/memory"
+)
+
+var productHelp = chat.Trigger{ID: "product-help", URL: "/product/*", TimeOnPage: 20 * time.Second, Message: "Questions about this product? Ask us!"}
+
+func TestTriggerFiresOnceAfterTimeOnPageNotWhileTyping(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	ts := newTestServer(t, func(c *chat.Config) {
+		c.Now = clock.Now
+		c.Triggers = []chat.Trigger{productHelp}
+	})
+	shop := newShop(t, ts)
+	hc := newBrowser()
+	browse(t, hc, shop, "/", "")
+	vid := browse(t, hc, shop, "/product/7", "")
+	v := visitorRaw(t, ts, hc)
+	typing := func(id string, on bool) []protocol.ServerFrame {
+		t.Helper()
+		reply, invites := v.call(protocol.ClientFrame{Type: protocol.TypeTyping, ID: id, Typing: on}, protocol.TypeInvite)
+		if reply.Type != protocol.TypeAck {
+			t.Fatalf("typing: %+v", reply)
+		}
+		return invites
+	}
+	// runs evaluates triggers, then returns the invites the visitor got:
+	// the ack of a later frame comes after anything queued before it.
+	runs := func(id string) []protocol.ServerFrame {
+		t.Helper()
+		chat.RunTriggers(ts.Chat)
+		return typing(id, false)
+	}
+
+	clock.Advance(19 * time.Second)
+	if got := runs("t19"); len(got) != 0 {
+		t.Fatalf("fired after 19s: %+v", got)
+	}
+	typing("type", true)
+	clock.Advance(5 * time.Second)
+	chat.RunTriggers(ts.Chat)
+	if got := typing("typing", true); len(got) != 0 {
+		t.Fatalf("fired while the visitor typed: %+v", got)
+	}
+	typing("stop", false)
+	got := runs("stopped")
+	if len(got) != 1 || got[0].Invite == nil || got[0].Invite.Text != productHelp.Message || got[0].Invite.Trigger != productHelp.ID || got[0].Invite.Operator != nil {
+		t.Fatalf("invites after 24s: %+v", got)
+	}
+	// Once per visit: not on a later tick, nor on the next product page.
+	clock.Advance(time.Minute)
+	if got := runs("later"); len(got) != 0 {
+		t.Fatalf("fired again: %+v", got)
+	}
+	browse(t, hc, shop, "/product/8", "")
+	clock.Advance(time.Minute)
+	if got := runs("next-page"); len(got) != 0 {
+		t.Fatalf("fired again on another product: %+v", got)
+	}
+	shown, err := ts.Store.Activities(testCtx(t), chat.ActivityQuery{Kinds: []chat.ActivityKind{chat.TriggerShown}, VisitorID: vid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(shown) != 1 || shown[0].TriggerID != productHelp.ID {
+		t.Fatalf("TriggerShown activities: %+v", shown)
+	}
+	// Not on other pages.
+	browse(t, hc, shop, "/about", "")
+	clock.Advance(time.Minute)
+	if got := runs("about"); len(got) != 0 {
+		t.Fatalf("fired on /about: %+v", got)
+	}
+}
+
+func TestTriggerNotWhileChattingAndSuggest(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	suggest := chat.Trigger{ID: "big-cart", MinPages: 2, Action: "suggest"}
+	ts := newTestServer(t, func(c *chat.Config) {
+		c.Now = clock.Now
+		c.Triggers = []chat.Trigger{productHelp, suggest}
+	})
+	shop := newShop(t, ts)
+
+	// A visitor who chats gets no proactive message.
+	hc := newBrowser()
+	browse(t, hc, shop, "/product/1", "")
+	v := visitorRaw(t, ts, hc)
+	if reply, _ := v.call(protocol.ClientFrame{Type: protocol.TypeMessage, ID: "m1", Text: "Hi"}, ""); reply.Type != protocol.TypeAck {
+		t.Fatalf("message: %+v", reply)
+	}
+	clock.Advance(time.Minute)
+	chat.RunTriggers(ts.Chat)
+	if _, got := v.call(protocol.ClientFrame{Type: protocol.TypeTyping, ID: "t", Typing: false}, protocol.TypeInvite); len(got) != 0 {
+		t.Fatalf("a chatting visitor got %+v", got)
+	}
+
+	// The suggest action marks the visitor in the live list instead.
+	hc2 := newBrowser()
+	browse(t, hc2, shop, "/", "")
+	vid2 := browse(t, hc2, shop, "/about", "")
+	visitorRaw(t, ts, hc2)
+	chat.RunTriggers(ts.Chat)
+	var live chat.LiveVisitor
+	for _, lv := range ts.Chat.LiveVisitors() {
+		if lv.VisitorID == vid2 {
+			live = lv
+		}
+	}
+	if live.Suggested != suggest.ID {
+		t.Fatalf("live visitor: %+v", live)
+	}
+	acts, err := ts.Store.Activities(testCtx(t), chat.ActivityQuery{Kinds: []chat.ActivityKind{chat.TriggerSuggested}, VisitorID: vid2})
+	if err != nil || len(acts) != 1 {
+		t.Fatalf("TriggerSuggested: %+v, %v", acts, err)
+	}
+}
+
+func TestTriggerInvalidPatternsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		trig  chat.Trigger
+		field string
+	}{
+		{chat.Trigger{ID: "a", URL: "product/*", Message: "m"}, "URL"},
+		{chat.Trigger{ID: "b", URL: "/product/***", Message: "m"}, "URL"},
+		{chat.Trigger{ID: "c", URLRegexp: "/product/([0-9]+", Message: "m"}, "URLRegexp"},
+		{chat.Trigger{ID: "d", Referrer: "google.com/x", Message: "m"}, "Referrer"},
+		{chat.Trigger{ID: "e", Action: "shout", Message: "m"}, "Action"},
+		{chat.Trigger{ID: "f", URL: "/x"}, "Message"},
+		{chat.Trigger{ID: "bad id", Message: "m"}, "ID"},
+	} {
+		_, err := chat.New(chat.Config{Store: memory.New(), Secret: testSecret, Operators: testOperators, Triggers: []chat.Trigger{tc.trig}})
+		if !errors.Is(err, chat.ErrInvalid) || !strings.Contains(err.Error(), tc.field) || !strings.Contains(err.Error(), tc.trig.ID) {
+			t.Errorf("trigger %+v: New = %v, want ErrInvalid naming %q and %s", tc.trig, err, tc.trig.ID, tc.field)
+		}
+	}
+}
+
+func TestTriggersEditedInConsole(t *testing.T) {
+	st := memory.New()
+	ts := newTestServer(t, func(c *chat.Config) {
+		c.Store = st
+		c.Triggers = []chat.Trigger{productHelp}
+	})
+	op := operatorRaw(t, ts, "alice")
+	reply, _ := op.call(protocol.ClientFrame{Type: protocol.TypeTriggers, ID: "l"}, "")
+	if len(reply.Triggers) != 1 || reply.Triggers[0].ID != productHelp.ID || reply.Triggers[0].TimeOnPage != 20 {
+		t.Fatalf("seeded triggers: %+v", reply)
+	}
+	edited := reply.Triggers[0]
+	edited.TimeOnPage, edited.Operator = 45, "alice"
+	reply, _ = op.call(protocol.ClientFrame{Type: protocol.TypeTriggers, ID: "s", Action: protocol.ActionSave, Trigger: &edited}, "")
+	if reply.Type != protocol.TypeTriggers || len(reply.Triggers) != 1 || reply.Triggers[0].TimeOnPage != 45 || reply.Triggers[0].Operator != "alice" {
+		t.Fatalf("after save: %+v", reply)
+	}
+	stored, err := st.Triggers(testCtx(t))
+	if err != nil || len(stored) != 1 || stored[0].TimeOnPage != 45*time.Second {
+		t.Fatalf("stored: %+v, %v", stored, err)
+	}
+	for _, tc := range []struct {
+		f    protocol.ClientFrame
+		code string
+	}{
+		{protocol.ClientFrame{Action: protocol.ActionSave, Trigger: &protocol.Trigger{ID: "x", URLRegexp: "(", Message: "m"}}, protocol.CodeInvalid},
+		{protocol.ClientFrame{Action: protocol.ActionSave, Trigger: &protocol.Trigger{ID: "x", Message: "m", Operator: "nobody"}}, protocol.CodeNotFound},
+		{protocol.ClientFrame{Action: protocol.ActionDelete, Trigger: &protocol.Trigger{ID: "nope"}}, protocol.CodeNotFound},
+		{protocol.ClientFrame{Action: "explode"}, protocol.CodeInvalid},
+	} {
+		tc.f.Type, tc.f.ID = protocol.TypeTriggers, "bad"
+		if reply, _ := op.call(tc.f, ""); reply.Code != tc.code {
+			t.Errorf("%+v: got %+v, want %s", tc.f, reply, tc.code)
+		}
+	}
+	reply, _ = op.call(protocol.ClientFrame{Type: protocol.TypeTriggers, ID: "d", Action: protocol.ActionDelete, Trigger: &protocol.Trigger{ID: productHelp.ID}}, "")
+	if reply.Type != protocol.TypeTriggers || len(reply.Triggers) != 0 {
+		t.Fatalf("after delete: %+v", reply)
+	}
+	if list, err := st.Triggers(testCtx(t)); err != nil || len(list) != 0 {
+		t.Fatalf("stored after delete: %+v, %v", list, err)
+	}
+	// Visitors cannot edit triggers.
+	v := visitorRaw(t, ts, ts.visitorClient(t))
+	if reply, _ := v.call(protocol.ClientFrame{Type: protocol.TypeTriggers, ID: "v"}, ""); reply.Code != protocol.CodeForbidden {
+		t.Fatalf("visitor triggers frame: %+v", reply)
+	}
+}
