@@ -325,34 +325,20 @@ func (s *Store) Conversations(ctx context.Context, f chat.ConversationFilter) ([
 	// Only the filters in use go into the statement, so that each shape
 	// gets a plan on its own index (a generic plan of "$1 = '' OR
 	// visitor_id = $1" could use none).
-	where := []string{"true"}
-	var args []any
-	arg := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
+	var w where
 	if f.VisitorID != "" {
-		arg("visitor_id = $%d", f.VisitorID)
+		w.and("visitor_id = $%d", f.VisitorID)
 	}
 	if f.OperatorID != "" {
-		arg("operator_id = $%d", f.OperatorID)
+		w.and("operator_id = $%d", f.OperatorID)
 	}
 	if len(f.Status) > 0 {
-		statuses := make([]string, len(f.Status))
-		for i, st := range f.Status {
-			statuses[i] = string(st)
-		}
-		arg("status = ANY ($%d)", statuses)
+		w.and("status = ANY ($%d)", strs(f.Status))
 	}
-	if !f.Before.IsZero() {
-		arg("created_at < $%d", f.Before)
-	}
-	if !f.Since.IsZero() {
-		arg("created_at >= $%d", f.Since)
-	}
-	args = append(args, limit)
+	w.period("created_at", f.Since, f.Before)
+	args := append(w.args, limit)
 	sql := fmt.Sprintf(`SELECT `+convCols+` FROM chat_conversations WHERE %s
-		ORDER BY created_at DESC, id DESC LIMIT $%d`, strings.Join(where, " AND "), len(args))
+		ORDER BY created_at DESC, id DESC LIMIT $%d`, w, len(args))
 	var out []*chat.Conversation
 	err := s.read(ctx, "list conversations", func() error {
 		rows, err := s.pool.Query(ctx, sql, args...)

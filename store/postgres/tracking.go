@@ -153,11 +153,7 @@ func (s *Store) Activities(ctx context.Context, q chat.ActivityQuery) ([]chat.Ac
 	}
 	var w where
 	if len(q.Kinds) > 0 {
-		kinds := make([]string, len(q.Kinds))
-		for i, k := range q.Kinds {
-			kinds[i] = string(k)
-		}
-		w.and("kind = ANY ($%d)", kinds)
+		w.and("kind = ANY ($%d)", strs(q.Kinds))
 	}
 	if q.VisitorID != "" {
 		w.and("visitor_id = $%d AND visitor_id <> ''", q.VisitorID) // <> '': the partial index
@@ -420,6 +416,15 @@ func (w where) String() string {
 		return "true"
 	}
 	return strings.Join(w.conds, " AND ")
+}
+
+// strs converts a list of a string type to a text[] argument.
+func strs[S ~string](xs []S) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = string(x)
+	}
+	return out
 }
 
 // reportLimit is the row cap of Activities and Orders.

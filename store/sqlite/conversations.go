@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/shopchat/chat"
@@ -98,40 +97,19 @@ func (s *Store) Conversations(ctx context.Context, f chat.ConversationFilter) ([
 	if limit <= 0 {
 		limit = defaultLimit
 	}
-	var b strings.Builder
-	b.WriteString("SELECT " + convCols + " FROM conversations")
-	var args []any
-	and := func(cond string, a ...any) {
-		if len(args) == 0 {
-			b.WriteString(" WHERE ")
-		} else {
-			b.WriteString(" AND ")
-		}
-		b.WriteString(cond)
-		args = append(args, a...)
-	}
+	var w where
 	if f.VisitorID != "" {
-		and("visitor_id = ?", f.VisitorID)
+		w.and("visitor_id = ?", f.VisitorID)
 	}
 	if f.OperatorID != "" {
-		and("operator_id = ?", f.OperatorID)
+		w.and("operator_id = ?", f.OperatorID)
 	}
 	if len(f.Status) > 0 {
-		a := make([]any, len(f.Status))
-		for i, st := range f.Status {
-			a[i] = string(st)
-		}
-		and("status IN (?"+strings.Repeat(", ?", len(a)-1)+")", a...)
+		w.in("status", anys(f.Status))
 	}
-	if !f.Before.IsZero() {
-		and("created_at < ?", micros(f.Before))
-	}
-	if !f.Since.IsZero() {
-		and("created_at >= ?", micros(f.Since))
-	}
-	b.WriteString(" ORDER BY created_at DESC, id DESC LIMIT ?")
-	args = append(args, limit)
-	return s.queryConvs(ctx, "conversations", nil, b.String(), args...)
+	w.period("created_at", f.Since, f.Before)
+	q := "SELECT " + convCols + " FROM conversations" + w.String() + " ORDER BY created_at DESC, id DESC LIMIT ?"
+	return s.queryConvs(ctx, "conversations", nil, q, append(w.args, limit)...)
 }
 
 // Queue implements chat.Store.
@@ -145,29 +123,7 @@ func (s *Store) Queue(ctx context.Context) ([]*chat.Conversation, error) {
 // queryConvs runs the prepared st, or q if st is nil, and scans
 // conversations.
 func (s *Store) queryConvs(ctx context.Context, op string, st *sql.Stmt, q string, args ...any) ([]*chat.Conversation, error) {
-	var rows *sql.Rows
-	var err error
-	if st != nil {
-		rows, err = st.QueryContext(ctx, args...)
-	} else {
-		rows, err = s.rdb.QueryContext(ctx, q, args...)
-	}
-	if err != nil {
-		return nil, dbErr(op, err)
-	}
-	defer rows.Close()
-	var out []*chat.Conversation
-	for rows.Next() {
-		c, err := s.scanConv(rows)
-		if err != nil {
-			return nil, dbErr(op, err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, dbErr(op, err)
-	}
-	return out, nil
+	return collect(ctx, s, op, s.scanConv, st, q, args...)
 }
 
 // current reads conversation id inside the writer's transaction.

@@ -126,7 +126,7 @@ func (s *Store) PageViews(ctx context.Context, visitorID string, limit int) ([]c
 	if limit <= 0 {
 		limit = defaultPageViews
 	}
-	return collect(ctx, "page views", s.r.trk.pageViews, "", s.rdb, scanPageView, visitorID, limit)
+	return collect(ctx, s, "page views", scanPageView, s.r.trk.pageViews, "", visitorID, limit)
 }
 
 func scanPageView(sc scanner) (chat.PageView, error) {
@@ -170,11 +170,7 @@ func (s *Store) Activities(ctx context.Context, q chat.ActivityQuery) ([]chat.Ac
 	}
 	var w where
 	if len(q.Kinds) > 0 {
-		kinds := make([]any, len(q.Kinds))
-		for i, k := range q.Kinds {
-			kinds[i] = string(k)
-		}
-		w.and("kind IN (?"+strings.Repeat(", ?", len(kinds)-1)+")", kinds...)
+		w.in("kind", anys(q.Kinds))
 	}
 	if q.VisitorID != "" {
 		w.and("visitor_id = ? AND visitor_id != ''", q.VisitorID) // != '': the partial index
@@ -190,7 +186,7 @@ func (s *Store) Activities(ctx context.Context, q chat.ActivityQuery) ([]chat.Ac
 	}
 	w.period("at", q.From, q.To)
 	query := `SELECT ` + activityCols + ` FROM activities` + w.String() + ` ORDER BY at, rid LIMIT ?`
-	return collect(ctx, "activities", nil, query, s.rdb, scanActivity, append(w.args, reportLimit(q.Limit))...)
+	return collect(ctx, s, "activities", scanActivity, nil, query, append(w.args, reportLimit(q.Limit))...)
 }
 
 func scanActivity(sc scanner) (chat.Activity, error) {
@@ -246,7 +242,7 @@ func (s *Store) Orders(ctx context.Context, q chat.OrderQuery) ([]*chat.Order, e
 	}
 	w.period("placed_at", q.From, q.To)
 	query := `SELECT ` + orderCols + ` FROM orders` + w.String() + ` ORDER BY placed_at, id LIMIT ?`
-	return collect(ctx, "orders", nil, query, s.rdb, scanOrder, append(w.args, reportLimit(q.Limit))...)
+	return collect(ctx, s, "orders", scanOrder, nil, query, append(w.args, reportLimit(q.Limit))...)
 }
 
 func scanOrder(sc scanner) (*chat.Order, error) {
@@ -293,7 +289,7 @@ func (s *Store) CannedResponses(ctx context.Context, operatorID string) ([]*chat
 	if err := s.ready(); err != nil {
 		return nil, err
 	}
-	return collect(ctx, "canned responses", s.r.trk.canned, "", s.rdb, scanCanned, operatorID)
+	return collect(ctx, s, "canned responses", scanCanned, s.r.trk.canned, "", operatorID)
 }
 
 func scanCanned(sc scanner) (*chat.CannedResponse, error) {
@@ -335,7 +331,7 @@ func (s *Store) Triggers(ctx context.Context) ([]*chat.Trigger, error) {
 	if err := s.ready(); err != nil {
 		return nil, err
 	}
-	return collect(ctx, "triggers", s.r.trk.triggers, "", s.rdb, scanTrigger)
+	return collect(ctx, s, "triggers", scanTrigger, s.r.trk.triggers, "")
 }
 
 func scanTrigger(sc scanner) (*chat.Trigger, error) {
@@ -368,17 +364,17 @@ func (s *Store) deleteByID(ctx context.Context, kind, id string, st func(w *writ
 	})
 }
 
-// collect runs the prepared st, or query on db if st is nil, and scans
-// every row. It never returns a nil slice without an error, so an empty
-// result encodes as [] in JSON.
-func collect[T any](ctx context.Context, op string, st *sql.Stmt, query string, db *sql.DB,
-	scan func(scanner) (T, error), args ...any) ([]T, error) {
+// collect runs the prepared st, or query on the read pool if st is nil,
+// and scans every row. It never returns a nil slice without an error, so an
+// empty result encodes as [] in JSON.
+func collect[T any](ctx context.Context, s *Store, op string, scan func(scanner) (T, error),
+	st *sql.Stmt, query string, args ...any) ([]T, error) {
 	var rows *sql.Rows
 	var err error
 	if st != nil {
 		rows, err = st.QueryContext(ctx, args...)
 	} else {
-		rows, err = db.QueryContext(ctx, query, args...)
+		rows, err = s.rdb.QueryContext(ctx, query, args...)
 	}
 	if err != nil {
 		return nil, dbErr(op, err)
@@ -407,6 +403,20 @@ type where struct {
 func (w *where) and(cond string, args ...any) {
 	w.conds = append(w.conds, cond)
 	w.args = append(w.args, args...)
+}
+
+// in keeps rows whose column is any of vals (at least one).
+func (w *where) in(column string, vals []any) {
+	w.and(column+" IN (?"+strings.Repeat(", ?", len(vals)-1)+")", vals...)
+}
+
+// anys converts a list of a string type to query arguments.
+func anys[S ~string](xs []S) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = string(x)
+	}
+	return out
 }
 
 // period keeps rows whose column is in [from, to); a zero bound is open.
