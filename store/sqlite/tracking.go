@@ -106,7 +106,7 @@ func (s *Store) AddPageViews(ctx context.Context, views []chat.PageView) error {
 	if len(views) == 0 {
 		return nil
 	}
-	vs := slices.Clone(views) // the writer may run after ctx ends and the caller reuses views
+	vs := slices.Clone(views) // the writer may still run it after write returns on ctx's end
 	return s.write(ctx, func(w *writeStmts) error {
 		for _, v := range vs {
 			if _, err := w.trk.insPageView.ExecContext(bg, v.VisitorID, v.URL, v.Title, v.Referrer,

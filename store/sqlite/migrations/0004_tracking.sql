@@ -68,8 +68,7 @@ CREATE TABLE canned (
 	title       TEXT NOT NULL DEFAULT '',
 	text        TEXT NOT NULL,
 	updated_at  INTEGER NOT NULL,
-	-- One response per shortcut for the team and per operator (ErrConflict);
-	-- also the order of CannedResponses.
+	-- One response per shortcut for the team and per operator (ErrConflict).
 	UNIQUE (operator_id, shortcut)
 );
 
