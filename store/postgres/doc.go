@@ -26,8 +26,9 @@
 // # Schema
 //
 // The tables are chat_visitors, chat_operators, chat_conversations,
-// chat_messages, chat_meta and chat_schema_migrations; the chat_ prefix
-// lets them live beside the shop's own tables. With WithSchema they are
+// chat_messages, chat_page_views, chat_activities, chat_orders,
+// chat_canned, chat_triggers, chat_meta and chat_schema_migrations; the
+// chat_ prefix lets them live beside the shop's own tables. With WithSchema they are
 // kept in that schema (created if missing, and put first and alone on the
 // connections' search_path); without it they go in the first existing
 // schema on the search_path: public by default, or whatever the DSN sets
