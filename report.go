@@ -496,13 +496,12 @@ func (b *reportBuilder) report(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chat: report: %w", err)
 	}
-	for _, l := range loads {
-		b.op(l.Operator.ID)
-	}
 	profiles := make(map[string]*Operator, len(loads))
-	for _, l := range loads {
+	for _, l := range loads { // every operator gets a row, idle ones too
+		b.op(l.Operator.ID)
 		profiles[l.Operator.ID] = l.Operator
 	}
+	r.Operators = make([]OperatorReport, 0, len(b.ops)) // [] rather than null in JSON
 	for id, acc := range b.ops {
 		or := OperatorReport{ID: id, ReportRow: acc.final()}
 		if p := profiles[id]; p != nil {
