@@ -16,6 +16,7 @@ func (s *Server) DeleteVisitor(ctx context.Context, id string) error {
 	if err := s.store.DeleteVisitor(ctx, id); err != nil {
 		return err
 	}
+	s.forgetVisit(id)
 	s.mu.Lock()
 	var live []*session
 	for ss := range s.sessions {

@@ -639,6 +639,18 @@ func (ss *session) onPage(ctx context.Context, f protocol.ClientFrame) error {
 	return ss.ackIfAsked(f)
 }
 
+// forgetVisit drops an erased visitor's live visit and invitation here and
+// on the other nodes.
+func (s *Server) forgetVisit(visitorID string) {
+	t := s.track
+	t.mu.Lock()
+	delete(t.live, visitorID)
+	delete(t.pend, visitorID)
+	t.dirty = true
+	t.mu.Unlock()
+	s.announceVisits(nil, []string{visitorID})
+}
+
 // noteTyping records whether a visitor is typing: triggers wait.
 func (s *Server) noteTyping(visitorID string, typing bool) {
 	t := s.track

@@ -159,6 +159,13 @@ func TestTrackPageViewsInPanelAndLiveList(t *testing.T) {
 	if list := ts.Chat.LiveVisitors(); len(list) != 1 || list[0].VisitorID != vid || list[0].CurrentURL != "/cart" {
 		t.Fatalf("LiveVisitors() = %+v", list)
 	}
+	// Erasure ends the live visit too.
+	if err := ts.Chat.DeleteVisitor(testCtx(t), vid); err != nil {
+		t.Fatal(err)
+	}
+	if list := ts.Chat.LiveVisitors(); len(list) != 0 {
+		t.Fatalf("LiveVisitors() after erasure = %+v", list)
+	}
 }
 
 func TestTrackPageFrameBadInputAndTextOnly(t *testing.T) {
