@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -183,3 +184,37 @@ func TestReportHTTP(t *testing.T) {
 }
 
 func isInvalid(err error) bool { return errors.Is(err, chat.ErrInvalid) }
+
+func TestPresenceChangesRecordedForOnlineTime(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := testCtx(t)
+	changes := func() string {
+		as, err := ts.Store.Activities(ctx, chat.ActivityQuery{Kinds: []chat.ActivityKind{chat.PresenceChanged}, OperatorID: "carol"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, a := range as {
+			got = append(got, a.Text)
+		}
+		return strings.Join(got, ",")
+	}
+	tab1 := ts.operator(t, "carol", nil)
+	tab2 := ts.operator(t, "carol", nil) // a second tab changes nothing
+	if err := tab1.SetPresence(ctx, "away"); err != nil {
+		t.Fatal(err)
+	}
+	if got := changes(); got != "online,away" {
+		t.Fatalf("presence changes = %q; want online,away", got)
+	}
+	// Offline is recorded when the last tab has gone, after the socket
+	// closes on the server's side: poll for it.
+	tab1.Close()
+	tab2.Close()
+	for deadline := time.Now().Add(10 * time.Second); changes() != "online,away,offline"; {
+		if time.Now().After(deadline) {
+			t.Fatalf("presence changes = %q; want online,away,offline", changes())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
