@@ -635,7 +635,7 @@
       case 'history': onHistory(f); break;
       case 'search': case 'visitor': resolve(f); break;
       case 'visitors': S.live = f.live || []; resolve(f); renderVisitors(); break;
-      case 'canned': setCanned(f.canned); resolve(f); break;
+      case 'canned': onCanned(f); break;
       case 'triggers': S.triggers = f.triggers || []; resolve(f); renderTriggers(); break;
       case 'error': onError(f); break;
       default: break; // frames added later are skipped
@@ -2112,9 +2112,9 @@
     const t = v.suggested && (S.triggers || []).find((x) => x.id === v.suggested);
     const me = (S.me && S.me.name) || '';
     inviteText.value = (t && t.message) || `Hi${v.name ? ' ' + v.name : ''}! I'm ${me}. Can I help you with anything?`;
+    el._parts.slot.append(inviteForm);
     formError('invite-error', '');
     inviteSend.disabled = false;
-    el._parts.slot.append(inviteForm);
     inviteText.focus();
     inviteText.select();
   }
@@ -2148,6 +2148,15 @@
     S.canned = (list || []).filter((c) => c && typeof c.text === 'string');
     renderCannedButtons();
     renderCannedList();
+  }
+
+  // A canned frame answers a request with the whole list, or tells of
+  // another operator's change with one part of it: status "team" or "personal".
+  function onCanned(f) {
+    const part = f.status === 'team' || f.status === 'personal';
+    if (!part || S.requests.has(f.id)) setCanned(f.canned);
+    else setCanned(S.canned.filter((k) => !!k.personal !== (f.status === 'personal')).concat(f.canned || []));
+    resolve(f);
   }
 
   function loadCanned() {
@@ -2408,7 +2417,7 @@
   }
 
   // chart draws the periods as bars or a line in inline SVG (no library).
-  function chart(id, title, points, kind, fmtValue) {
+  function chart(id, title, points, kind, fmtValue, least) {
     const NS = 'http://www.w3.org/2000/svg';
     const W = 600, H = 200, L = 48, B = 24, T = 10, R = 10;
     const el = (tag, attrs, text) => {
@@ -2417,7 +2426,10 @@
       if (text !== undefined) e.textContent = text;
       return e;
     };
-    const max = Math.max(1, ...points.map((p) => p.value));
+    // The scale's top: 1, 2 or 5 times a power of ten, so the gridlines read well.
+    const top = Math.max(least, ...points.map((p) => p.value));
+    const mag = Math.pow(10, Math.floor(Math.log10(top)));
+    const max = [1, 2, 5, 10].map((f) => f * mag).find((x) => x >= top);
     const svg = el('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': title, class: `chart chart-${kind}`, id, 'data-sc': id });
     svg.append(el('title', {}, title));
     const x0 = L, w = W - L - R, y = (v) => T + (H - T - B) * (1 - v / max);
@@ -2474,8 +2486,8 @@
     };
     const periods = (rep.periods || []).map((p) => ({ p, label: dayLabel(p.start) }));
     box.append(h('div', { class: 'charts' },
-      chart('report-chart-conversations', `Conversations per ${rep.period === 'week' ? 'week' : 'day'}`, periods.map(({ p, label }) => ({ label, value: p.conversations || 0 })), 'bars', (v) => String(Math.round(v))),
-      chart('report-chart-revenue', `Chat revenue per ${rep.period === 'week' ? 'week' : 'day'}`, periods.map(({ p, label }) => ({ label, value: p.revenue || 0 })), 'line', (v) => money(Math.round(v), cur))));
+      chart('report-chart-conversations', `Conversations per ${rep.period === 'week' ? 'week' : 'day'}`, periods.map(({ p, label }) => ({ label, value: p.conversations || 0 })), 'bars', (v) => String(Math.round(v)), 2),
+      chart('report-chart-revenue', `Chat revenue per ${rep.period === 'week' ? 'week' : 'day'}`, periods.map(({ p, label }) => ({ label, value: p.revenue || 0 })), 'line', (v) => money(Math.round(v), cur), 100)));
 
     const conv = rep.conversion || {};
     box.append(h('section', { class: 'card report-section', id: 'report-conversion', 'data-sc': 'report-conversion' },
