@@ -1,8 +1,10 @@
 package chat_test
 
 import (
+	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -189,5 +191,31 @@ func TestTriggersEditedInConsole(t *testing.T) {
 	v := visitorRaw(t, ts, ts.visitorClient(t))
 	if reply, _ := v.call(protocol.ClientFrame{Type: protocol.TypeTriggers, ID: "v"}, ""); reply.Code != protocol.CodeForbidden {
 		t.Fatalf("visitor triggers frame: %+v", reply)
+	}
+}
+
+func TestTriggerCartValueFromHookOncePerPageView(t *testing.T) {
+	var calls atomic.Int32
+	ts := newTestServer(t, func(c *chat.Config) {
+		c.VisitorInfo = func(ctx context.Context, v *chat.Visitor) (*chat.VisitorInfo, error) {
+			calls.Add(1)
+			return &chat.VisitorInfo{CartValue: 12500, Currency: "EUR"}, nil
+		}
+		c.Triggers = []chat.Trigger{{ID: "big-cart", MinCartValue: 10000, Message: "Free shipping over 100 EUR!"}}
+	})
+	shop := newShop(t, ts)
+	hc := newBrowser()
+	vid := browse(t, hc, shop, "/cart", "")
+	v := visitorRaw(t, ts, hc)
+	chat.RunTriggers(ts.Chat)
+	chat.RunTriggers(ts.Chat)
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("VisitorInfo called %d times for one page view", n)
+	}
+	if list := ts.Chat.LiveVisitors(); len(list) != 1 || list[0].VisitorID != vid || list[0].CartValue != 12500 || list[0].Currency != "EUR" {
+		t.Fatalf("live: %+v", list)
+	}
+	if inv := v.until(protocol.TypeInvite).Invite; inv == nil || inv.Trigger != "big-cart" {
+		t.Fatalf("invite: %+v", inv)
 	}
 }
