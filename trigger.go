@@ -19,7 +19,7 @@ const (
 	ActionMessage = "message"
 	ActionSuggest = "suggest"
 	VisitorNew    = "new"
-	VisitorReturn = "returning"
+	VisitorReturning = "returning"
 )
 
 // compiledTrigger is a validated Trigger with its patterns compiled.
@@ -74,8 +74,8 @@ func compileTrigger(t Trigger, maxMessage int) (*compiledTrigger, error) {
 		return nil, bad("MinPages", "negative")
 	case t.MinCartValue < 0:
 		return nil, bad("MinCartValue", "negative")
-	case t.Visitor != "" && t.Visitor != VisitorNew && t.Visitor != VisitorReturn:
-		return nil, bad("Visitor", "%q: want %q, %q or empty", t.Visitor, VisitorNew, VisitorReturn)
+	case t.Visitor != "" && t.Visitor != VisitorNew && t.Visitor != VisitorReturning:
+		return nil, bad("Visitor", "%q: want %q, %q or empty", t.Visitor, VisitorNew, VisitorReturning)
 	case len(t.UTMCampaign) > maxUTM || !validText(t.UTMCampaign):
 		return nil, bad("UTMCampaign", "at most %d bytes of text", maxUTM)
 	case t.Once != "" && t.Once != OnceSession && t.Once != OnceVisitor:
@@ -281,7 +281,7 @@ func (ct *compiledTrigger) matches(lv *liveVisit, now time.Time, open bool) bool
 		ct.re != nil && !ct.re.MatchString(lv.CurrentURL),
 		now.Sub(lv.PageSince) < ct.TimeOnPage,
 		lv.Pages < ct.MinPages,
-		ct.Visitor == VisitorReturn && !lv.Returning,
+		ct.Visitor == VisitorReturning && !lv.Returning,
 		ct.Visitor == VisitorNew && lv.Returning,
 		lv.CartValue < ct.MinCartValue,
 		ct.ref != nil && !ct.ref.MatchString(lv.referrer),
