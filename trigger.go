@@ -12,14 +12,14 @@ import (
 	"github.com/shopchat/chat/protocol"
 )
 
-// Trigger option values.
+// Values of Trigger.Once, Trigger.Action and Trigger.Visitor.
 const (
-	OnceSession   = "session"
-	OnceVisitor   = "visitor"
-	ActionMessage = "message"
-	ActionSuggest = "suggest"
-	VisitorNew    = "new"
-	VisitorReturning = "returning"
+	OnceSession      = "session"   // once per visit (the default)
+	OnceVisitor      = "visitor"   // once ever
+	ActionMessage    = "message"   // the widget opens with the message (the default)
+	ActionSuggest    = "suggest"   // operators see LiveVisitor.Suggested
+	VisitorNew       = "new"       // first visit
+	VisitorReturning = "returning" // visited before this visit
 )
 
 // compiledTrigger is a validated Trigger with its patterns compiled.
