@@ -1,6 +1,7 @@
 package chat_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -96,5 +97,33 @@ func TestIdentifyFollowsCustomerAcrossDevices(t *testing.T) {
 	rec := httptest.NewRecorder()
 	if _, err := ts.Chat.Identify(rec, httptest.NewRequest("GET", "/", nil), chat.Customer{}); err == nil {
 		t.Fatal("Identify accepted an empty customer id")
+	}
+}
+
+// With CookieOnInteraction the widget's passive session call on page load
+// creates no visitor and sets no cookie; the call it makes when opened does.
+func TestPassiveSessionSetsNoCookie(t *testing.T) {
+	ts := newTestServer(t, func(c *chat.Config) { c.CookieOnInteraction = true })
+	resp, err := http.Post(ts.URL+"/chat/session?passive=1", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct {
+		Visitor *struct{ ID string } `json:"visitor"`
+		Widget  map[string]any       `json:"widget"`
+	}
+	json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if len(resp.Cookies()) != 0 || body.Visitor != nil || body.Widget["cookie_on_interaction"] != true {
+		t.Fatalf("passive session: cookies %v, body %+v", resp.Cookies(), body)
+	}
+	resp, err = http.Post(ts.URL+"/chat/session", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if len(resp.Cookies()) == 0 || body.Visitor == nil || body.Visitor.ID == "" {
+		t.Fatalf("session on interaction: cookies %v, body %+v", resp.Cookies(), body)
 	}
 }
