@@ -25,6 +25,9 @@ type cartLine struct {
 type cartStore struct {
 	mu    sync.Mutex
 	carts map[string]*cart
+	// byVisitor maps chat visitor ids to cart keys, learned from the
+	// shop's pages (see linkCart), so the chat hooks find anonymous carts.
+	byVisitor map[string]string
 }
 
 type cart struct {
@@ -32,7 +35,30 @@ type cart struct {
 	touched time.Time
 }
 
-func newCartStore() *cartStore { return &cartStore{carts: map[string]*cart{}} }
+func newCartStore() *cartStore {
+	return &cartStore{carts: map[string]*cart{}, byVisitor: map[string]string{}}
+}
+
+// link records that chat visitor visitorID shops with cart key.
+func (cs *cartStore) link(visitorID, key string) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.byVisitor[visitorID] == key {
+		return
+	}
+	if len(cs.byVisitor) >= 2*maxCarts {
+		clear(cs.byVisitor) // crude but bounded: links are relearned on the next page
+	}
+	cs.byVisitor[visitorID] = key
+}
+
+// keyOf returns the cart key last linked to chat visitor visitorID.
+func (cs *cartStore) keyOf(visitorID string) (string, bool) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	key, ok := cs.byVisitor[visitorID]
+	return key, ok
+}
 
 // get returns key's cart, creating it; the caller holds mu.
 func (cs *cartStore) get(key string) *cart {

@@ -26,7 +26,36 @@ type order struct {
 	TotalCents int64       `json:"total_cents"`
 	Currency   string      `json:"currency"`
 	CreatedAt  time.Time   `json:"created_at"`
+	// Channel is chat.ChannelChat when a chat led to the order (then
+	// ConversationID and OperatorID say which), else "" (the web shop).
+	// Kept on the shop's own order so its pages and exports need no chat
+	// lookup.
+	Channel        string `json:"channel,omitempty"`
+	ConversationID string `json:"conversation_id,omitempty"`
+	OperatorID     string `json:"operator_id,omitempty"`
+	TriggerID      string `json:"trigger_id,omitempty"`
 }
+
+// ChannelLabel is the order's channel as the order page shows it: "chat"
+// or "web".
+func (o order) ChannelLabel() string {
+	if o.Channel == "" {
+		return "web"
+	}
+	return o.Channel
+}
+
+// OperatorName is the name of the operator whose chat led to the order.
+func (o order) OperatorName() string {
+	if op := findOperator(o.OperatorID); op != nil {
+		return op.Name
+	}
+	return o.OperatorID
+}
+
+// ShortConversation is the start of the conversation id, enough to find it
+// in the console.
+func (o order) ShortConversation() string { return o.ConversationID[:min(8, len(o.ConversationID))] }
 
 type orderItem struct {
 	Slug       string `json:"slug"`

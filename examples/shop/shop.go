@@ -46,8 +46,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/shopchat/chat"
+	"github.com/shopchat/chat/middleware"
 	"github.com/shopchat/chat/notify/email"
 	"github.com/shopchat/chat/store/memory"
 	"github.com/shopchat/chat/store/postgres"
@@ -209,7 +211,8 @@ func newShop(cfg shopConfig) (*shop, http.Handler, error) {
 }
 
 // chatConfig is the chat embedding: the few lines of the README plus the
-// shop's look, canned answers and the side-panel hook.
+// shop's look, canned answers with the shop's variables, proactive
+// triggers and the side-panel hook.
 func (s *shop) chatConfig() chat.Config {
 	widget := chat.WidgetConfig{
 		BrandColor: brandColor,
@@ -236,6 +239,8 @@ func (s *shop) chatConfig() chat.Config {
 		Logger:          s.log,
 		Widget:          widget,
 		CannedResponses: cannedResponses,
+		CannedVariables: s.cannedVariables,
+		Triggers:        triggers,
 		VisitorInfo:     s.visitorInfo,
 		ConsoleLoginURL: "/operator/login",
 		SneakPeek:       true,
@@ -244,7 +249,13 @@ func (s *shop) chatConfig() chat.Config {
 	}
 }
 
+// cannedResponses are the team's answers; {customer.first_name} and
+// {cart.total} come from cannedVariables, {operator.name} from the chat.
 var cannedResponses = []chat.CannedResponse{
+	{Shortcut: "hello", Title: "Greeting",
+		Text: "Hi {customer.first_name}, I'm {operator.name} from Kettle & Crumb. How can I help?"},
+	{Shortcut: "cart", Title: "Free shipping from €50",
+		Text: "Your cart comes to {cart.total} so far. Shipping is free from €50, in case you were thinking of adding a bag of beans."},
 	{Shortcut: "shipping", Title: "Shipping times and costs",
 		Text: "We roast on Tuesdays and ship within 1–2 working days. Delivery in Germany takes 1–3 days, elsewhere in the EU 2–5 days. Shipping is €4.90, free from €50."},
 	{Shortcut: "returns", Title: "Returns",
@@ -253,6 +264,15 @@ var cannedResponses = []chat.CannedResponse{
 		Text: "Happy to check! Could you tell me your order number? It starts with KC- and is in your confirmation email."},
 	{Shortcut: "grind", Title: "Grind options",
 		Text: "We send whole beans by default. Tell us your brewer (espresso, filter, French press, moka pot) in the order notes and we'll grind it fresh for you."},
+}
+
+// triggers are the demo's proactive rules; operators edit them in the
+// console's Triggers tab (these are stored on first start only).
+var triggers = []chat.Trigger{
+	{ID: "product-help", Name: "Help on product pages", URL: "/product/*", TimeOnPage: 30 * time.Second,
+		Message: "Questions about this product? We're here."},
+	// A big cart at checkout: operators are told, and may invite.
+	{ID: "big-cart", Name: "Large cart at checkout", URL: "/checkout", MinCartValue: 5000, Action: chat.ActionSuggest},
 }
 
 // closeChat closes the chat server: live sockets get "going away". Call it
@@ -307,7 +327,12 @@ func (s *shop) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusNotFound, "We could not find that page.")
 	})
-	return securityHeaders(mux)
+	// Track records the customers' page views for the console's live list
+	// and triggers, and gives the checkout the chat visitor. It skips the
+	// chat's own path and static files by itself; the operators' pages are
+	// not customers browsing.
+	track := middleware.Track(s.chat, middleware.SkipPrefixes("/static/", "/operator/"))
+	return securityHeaders(track(s.linkCart(mux)))
 }
 
 // securityHeaders sets headers every response should have. It only sets
@@ -544,6 +569,17 @@ func (s *shop) checkout(w http.ResponseWriter, r *http.Request) {
 	if ss.Customer != nil {
 		o.CustomerID = ss.Customer.ID
 	}
+	// The chat that led here, if any, is kept on the shop's own order.
+	// Chat trouble never stops a sale: on an error the order is "web".
+	v := chat.VisitorFrom(r.Context())
+	if v != nil {
+		a, err := s.chat.Attribution(r.Context(), v.ID)
+		if err != nil {
+			s.log.Warn("chat attribution", "visitor", v.ID, "err", err)
+		} else if a.Chat() {
+			o.Channel, o.ConversationID, o.OperatorID, o.TriggerID = a.Channel, a.ConversationID, a.OperatorID, a.TriggerID
+		}
+	}
 	for _, l := range f.Cart.Lines {
 		o.Items = append(o.Items, orderItem{Slug: l.Product.Slug, Name: l.Product.Name, Qty: l.Qty, PriceCents: l.Product.PriceCents})
 	}
@@ -553,7 +589,15 @@ func (s *shop) checkout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.carts.clear(ss.cartKey())
-	s.log.Info("order placed", "order", o.ID, "total", money(o.TotalCents), "customer", o.CustomerID)
+	if v != nil {
+		// For the chat's reports; recording an order twice counts it once,
+		// so a retry after an error here is safe.
+		co := chat.Order{ID: o.ID, VisitorID: v.ID, Total: o.TotalCents, Currency: o.Currency}
+		if _, err := s.chat.RecordOrder(r.Context(), co); err != nil {
+			s.log.Error("chat record order", "order", o.ID, "err", err)
+		}
+	}
+	s.log.Info("order placed", "order", o.ID, "total", money(o.TotalCents), "customer", o.CustomerID, "channel", o.ChannelLabel())
 	http.Redirect(w, r, "/order/"+o.ID, http.StatusSeeOther)
 }
 

@@ -638,7 +638,7 @@ func TestCustomerLoginFollowsChat(t *testing.T) {
 		t.Errorf("orders section = %+v", o)
 	}
 	anon, err := s.visitorInfo(ctx, &chat.Visitor{ID: "anon"})
-	if err != nil || len(anon.Sections) != 1 || !strings.Contains(anon.Sections[0].Rows[0].Label, "No cart data for anonymous visitors") {
+	if err != nil || len(anon.Sections) != 1 || anon.Sections[0].Rows[0].Label != "Empty" || !slices.Equal(anon.Labels, []string{"guest"}) {
 		t.Errorf("anonymous info = %+v, %v", anon, err)
 	}
 
@@ -836,5 +836,85 @@ func TestShopWithoutSMTPLogsMail(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "team@shop.test") && !strings.Contains(logs.String(), "would send") {
 		t.Fatalf("log does not show the mail: %s", logs.String())
+	}
+}
+
+// An order placed after a chat carries the chat channel, its conversation
+// and operator on the shop's order and its page, and counts in the chat's
+// report under that operator; an order without a chat is "web".
+func TestOrderChannel(t *testing.T) {
+	s, ts := startShop(t, shopConfig{})
+	ctx := testCtx(t)
+	ac := s.operatorCookie("alice")
+	alice, err := client.DialOperator(ctx, ts.URL, client.Options{Header: http.Header{"Cookie": {ac.Name + "=" + ac.Value}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer alice.Close()
+
+	// A visitor browses (Track gives them the chat cookie on the shop's
+	// page), chats with alice, and buys.
+	chatty := newBrowser(t, ts)
+	chatty.get("/product/house-blend")
+	if chatty.cookie("shopchat_visitor") == nil {
+		t.Fatal("a shop page did not set the chat visitor cookie (middleware.Track)")
+	}
+	chatty.post("/cart/add", url.Values{"slug": {"house-blend"}, "qty": {"2"}})
+	visitor, err := client.DialVisitor(ctx, ts.URL, client.Options{HTTPClient: chatty.hc, NoReconnect: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer visitor.Close()
+	q, err := visitor.Send(ctx, "", "Is the house blend good for espresso?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = alice.Wait(ctx, func(c *client.Conn) bool {
+		conv, ok := c.Conversation(q.Conv)
+		return ok && conv.Status == protocol.StatusAssigned
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Send(ctx, q.Conv, "Yes, it makes a sweet espresso."); err != nil {
+		t.Fatal(err)
+	}
+	chatID := checkout(t, chatty, "Eve Example")
+	_, body := chatty.get("/order/" + chatID)
+	want := `Channel: chat (conversation <span title="` + q.Conv + `">` + q.Conv[:8] + `</span>, operator Alice Martin)`
+	if !strings.Contains(body, want) {
+		t.Errorf("order page after a chat lacks %q", want)
+	}
+
+	// Another visitor who did not chat.
+	quiet := newBrowser(t, ts)
+	quiet.get("/product/sencha")
+	quiet.post("/cart/add", url.Values{"slug": {"sencha"}})
+	webID := checkout(t, quiet, "Walt Web")
+	_, body = quiet.get("/order/" + webID)
+	if !strings.Contains(body, "Channel: web</p>") || strings.Contains(body, "conversation") {
+		t.Error(`order page without a chat does not say "Channel: web" alone`)
+	}
+
+	// The shop's own orders keep the channel.
+	if o, _ := s.orders.get(chatID); o.Channel != chat.ChannelChat || o.ConversationID != q.Conv || o.OperatorID != "alice" {
+		t.Errorf("chat order = %+v", o)
+	}
+	if o, _ := s.orders.get(webID); o.Channel != "" || o.ConversationID != "" || o.OperatorID != "" {
+		t.Errorf("web order = %+v", o)
+	}
+	// The chat recorded both, and reports the chat one under alice.
+	orders, err := s.store.Orders(ctx, chat.OrderQuery{})
+	if err != nil || len(orders) != 2 {
+		t.Fatalf("chat store has %d orders (%v), want 2", len(orders), err)
+	}
+	now := time.Now()
+	rep, err := s.chat.Report(ctx, chat.ReportQuery{From: now.Add(-time.Hour), To: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(rep.Operators, func(o chat.OperatorReport) bool { return o.ID == "alice" })
+	if i < 0 || rep.Operators[i].Orders != 1 || rep.Operators[i].Revenue != 2*950 || rep.Team.Orders != 1 || rep.Currency != "EUR" {
+		t.Errorf("report: team %+v, operators %+v", rep.Team, rep.Operators)
 	}
 }

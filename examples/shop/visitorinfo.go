@@ -3,34 +3,63 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"strings"
 
 	"github.com/shopchat/chat"
 )
 
+// linkCart remembers which cart the chat visitor of a shop page (resolved
+// by middleware.Track) shops with, so that the chat's hooks below find an
+// anonymous visitor's cart, which the shop keys by its own session.
+func (s *shop) linkCart(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if v := chat.VisitorFrom(r.Context()); v != nil {
+			if ss, ok := s.readSession(r); ok {
+				s.carts.link(v.ID, ss.cartKey())
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// visitorCart returns the key of v's cart: a logged-in customer's by
+// customer id, an anonymous visitor's as linkCart saw it.
+func (s *shop) visitorCart(v *chat.Visitor) (string, bool) {
+	if c := findCustomer(v.CustomerID); c != nil {
+		return "customer:" + c.ID, true
+	}
+	return s.carts.keyOf(v.ID)
+}
+
+// cannedVariables is the chat Config.CannedVariables hook: the shop's own
+// variables in canned responses ({customer.first_name}, {cart.total}).
+// Every variable always has a value, so a response never goes out with a
+// placeholder in it.
+func (s *shop) cannedVariables(ctx context.Context, v *chat.Visitor) map[string]string {
+	name := v.Name
+	if c := findCustomer(v.CustomerID); c != nil {
+		name = c.Name
+	}
+	first, _, _ := strings.Cut(strings.TrimSpace(name), " ")
+	var total int64
+	if key, ok := s.visitorCart(v); ok {
+		total = s.cartView(key).TotalCents
+	}
+	return map[string]string{
+		"customer.first_name": orDefault(first, "there"),
+		"cart.total":          money(total),
+	}
+}
+
 // visitorInfo is the chat Config.VisitorInfo hook: what the operator's side
-// panel shows about the visitor they are talking to.
-//
-// It can only find a cart through Visitor.CustomerID. The chat's visitor
-// cookie ("shopchat_visitor") has Path=/chat/, so the browser never sends it
-// to the shop's own pages: a shop page cannot tell which chat visitor is
-// looking at it, and an anonymous visitor's cart (keyed by the shop's
-// session cookie) cannot be linked to their chat. Logged-in customers'
-// carts are keyed by customer id, which /login also binds to the chat
-// visitor with Identify, so for them the panel shows cart and orders. A
-// later release adds middleware.Track, which resolves the chat visitor on
-// every page; then anonymous carts can be shown too.
+// panel and live visitor list show about a visitor. Anonymous visitors get
+// their cart (through linkCart); logged-in customers, whom /login binds to
+// the chat visitor with Identify, also their account and orders.
 func (s *shop) visitorInfo(ctx context.Context, v *chat.Visitor) (*chat.VisitorInfo, error) {
 	info := &chat.VisitorInfo{Currency: currency}
-	if v.CustomerID == "" {
-		info.Labels = []string{"guest"}
-		info.Sections = []chat.InfoSection{{
-			Title: "Cart",
-			Rows:  []chat.InfoRow{{Label: "No cart data for anonymous visitors", Value: "ask them to log in, or for the product names"}},
-		}}
-		return info, nil
-	}
 	c := findCustomer(v.CustomerID)
-	if c == nil {
+	if v.CustomerID != "" && c == nil {
 		info.Labels = []string{"unknown customer " + v.CustomerID}
 		return info, nil
 	}
@@ -42,31 +71,40 @@ func (s *shop) visitorInfo(ctx context.Context, v *chat.Visitor) (*chat.VisitorI
 		return base + path
 	}
 
-	info.Sections = append(info.Sections, chat.InfoSection{
-		Title: "Customer",
-		Rows: []chat.InfoRow{
-			{Label: "Name", Value: c.Name},
-			{Label: "Email", Value: c.Email},
-			{Label: "Account", Value: c.ID},
-		},
-	})
-
-	cart := s.cartView("customer:" + c.ID)
-	info.CartValue = cart.TotalCents
-	cartSec := chat.InfoSection{Title: "Cart"}
-	for _, l := range cart.Lines {
-		cartSec.Rows = append(cartSec.Rows, chat.InfoRow{
-			Label: l.Product.Name,
-			Value: fmt.Sprintf("%d × %s = %s", l.Qty, money(l.Product.PriceCents), money(l.LineCents)),
-			URL:   link("/product/" + l.Product.Slug),
+	if c != nil {
+		info.Sections = append(info.Sections, chat.InfoSection{
+			Title: "Customer",
+			Rows: []chat.InfoRow{
+				{Label: "Name", Value: c.Name},
+				{Label: "Email", Value: c.Email},
+				{Label: "Account", Value: c.ID},
+			},
 		})
 	}
-	if len(cart.Lines) == 0 {
+
+	cartSec := chat.InfoSection{Title: "Cart"}
+	if key, ok := s.visitorCart(v); ok {
+		cart := s.cartView(key)
+		info.CartValue = cart.TotalCents
+		for _, l := range cart.Lines {
+			cartSec.Rows = append(cartSec.Rows, chat.InfoRow{
+				Label: l.Product.Name,
+				Value: fmt.Sprintf("%d × %s = %s", l.Qty, money(l.Product.PriceCents), money(l.LineCents)),
+				URL:   link("/product/" + l.Product.Slug),
+			})
+		}
+		if len(cart.Lines) > 0 {
+			cartSec.Rows = append(cartSec.Rows, chat.InfoRow{Label: "Total", Value: money(cart.TotalCents)})
+		}
+	}
+	if len(cartSec.Rows) == 0 {
 		cartSec.Rows = []chat.InfoRow{{Label: "Empty"}}
-	} else {
-		cartSec.Rows = append(cartSec.Rows, chat.InfoRow{Label: "Total", Value: money(cart.TotalCents)})
 	}
 	info.Sections = append(info.Sections, cartSec)
+	if c == nil {
+		info.Labels = []string{"guest"}
+		return info, nil
+	}
 
 	orders := s.orders.byCustomer(c.ID)
 	ordSec := chat.InfoSection{Title: "Orders"}
@@ -79,7 +117,7 @@ func (s *shop) visitorInfo(ctx context.Context, v *chat.Visitor) (*chat.VisitorI
 		}
 		ordSec.Rows = append(ordSec.Rows, chat.InfoRow{
 			Label: o.ID,
-			Value: fmt.Sprintf("%s · %d item(s) · %s", o.CreatedAt.Format("2 Jan 2006"), n, money(o.TotalCents)),
+			Value: fmt.Sprintf("%s · %d item(s) · %s · %s", o.CreatedAt.Format("2 Jan 2006"), n, money(o.TotalCents), o.ChannelLabel()),
 			URL:   link("/order/" + o.ID),
 		})
 	}
