@@ -10,6 +10,8 @@ import (
 	"github.com/shopchat/chat"
 )
 
+var _ chat.PageViewVisitors = (*Store)(nil)
+
 // Default limits of the tracking queries when the caller passes 0.
 const (
 	defaultPageViews = 50
@@ -56,6 +58,25 @@ func (s *Store) PageViews(_ context.Context, visitorID string, limit int) ([]cha
 		out = []chat.PageView{} // none is an empty list, as in the SQL stores
 	}
 	return head(out, limit), nil
+}
+
+// PageViewVisitors implements chat.PageViewVisitors: the ids, ascending,
+// of the visitors with a view in from <= At < to. ErrInvalid if to is
+// before from.
+func (s *Store) PageViewVisitors(_ context.Context, from, to time.Time) ([]string, error) {
+	if to.Before(from) {
+		return nil, invalid("page view range ends (%v) before it starts (%v)", to, from)
+	}
+	s.mu.Lock()
+	ids := []string{}
+	for id, views := range s.pageViews {
+		if slices.ContainsFunc(views, func(v chat.PageView) bool { return !v.At.Before(from) && v.At.Before(to) }) {
+			ids = append(ids, id)
+		}
+	}
+	s.mu.Unlock()
+	slices.Sort(ids)
+	return ids, nil
 }
 
 // Activities.

@@ -13,6 +13,8 @@ import (
 	"github.com/shopchat/chat"
 )
 
+var _ chat.PageViewVisitors = (*Store)(nil)
+
 // Defaults of the tracking queries' limits (0 in the query).
 const (
 	defaultPageViews = 50
@@ -106,6 +108,25 @@ func scanPageView(row pgx.Row) (chat.PageView, error) {
 		&v.UTM.Source, &v.UTM.Medium, &v.UTM.Campaign, &v.UTM.Term, &v.UTM.Content, &v.At)
 	v.At = v.At.UTC()
 	return v, err
+}
+
+// PageViewVisitors implements chat.PageViewVisitors: the ids, ascending,
+// of the visitors with a view in from <= At < to. ErrInvalid if to is
+// before from.
+func (s *Store) PageViewVisitors(ctx context.Context, from, to time.Time) ([]string, error) {
+	if to.Before(from) {
+		return nil, fmt.Errorf("postgres: page view range ends (%v) before it starts (%v): %w", to, from, chat.ErrInvalid)
+	}
+	// A range of chat_page_views_at (004), which covers it; visitor_id is
+	// COLLATE "C", so the order is Go's.
+	return collect(ctx, s, "page view visitors", scanID, `SELECT DISTINCT visitor_id FROM chat_page_views
+		WHERE at >= $1 AND at < $2 ORDER BY visitor_id`, from, to)
+}
+
+func scanID(row pgx.Row) (string, error) {
+	var id string
+	err := row.Scan(&id)
+	return id, err
 }
 
 // Activities.

@@ -12,6 +12,8 @@ import (
 	"github.com/shopchat/chat"
 )
 
+var _ chat.PageViewVisitors = (*Store)(nil)
+
 // Defaults of the tracking queries' limits (0 in the query).
 const (
 	defaultPageViews = 50
@@ -76,19 +78,23 @@ func (t *trackWrite) eraseVisitor(id string) error {
 // trackRead are the fixed tracking queries of the read pool, prepared and
 // closed with readStmts.
 type trackRead struct {
-	pageViews, canned, triggers *sql.Stmt
+	pageViews, pageViewVisitors, canned, triggers *sql.Stmt
 }
 
 func (t *trackRead) prepare(ctx context.Context, db *sql.DB) error {
 	return prepareAll(ctx, db.PrepareContext, map[**sql.Stmt]string{
 		&t.pageViews: `SELECT ` + pageViewCols + ` FROM page_views WHERE visitor_id = ? ORDER BY at DESC, rid DESC LIMIT ?`,
+		// A range of page_views_at (0005), which covers it.
+		&t.pageViewVisitors: `SELECT DISTINCT visitor_id FROM page_views WHERE at >= ? AND at < ? ORDER BY visitor_id`,
 		&t.canned: `SELECT ` + cannedCols + ` FROM canned WHERE operator_id = '' OR operator_id = ?
 ORDER BY shortcut, operator_id`,
 		&t.triggers: `SELECT id, doc FROM triggers ORDER BY id`,
 	})
 }
 
-func (t *trackRead) close() []error { return closeAll(t.pageViews, t.canned, t.triggers) }
+func (t *trackRead) close() []error {
+	return closeAll(t.pageViews, t.pageViewVisitors, t.canned, t.triggers)
+}
 
 // Page views.
 
@@ -136,6 +142,25 @@ func scanPageView(sc scanner) (chat.PageView, error) {
 		&v.UTM.Source, &v.UTM.Medium, &v.UTM.Campaign, &v.UTM.Term, &v.UTM.Content, &at)
 	v.At = fromMicros(at)
 	return v, err
+}
+
+// PageViewVisitors implements chat.PageViewVisitors: the ids, ascending,
+// of the visitors with a view in from <= At < to. ErrInvalid if to is
+// before from.
+func (s *Store) PageViewVisitors(ctx context.Context, from, to time.Time) ([]string, error) {
+	if to.Before(from) {
+		return nil, invalid("page view range ends (%v) before it starts (%v)", to, from)
+	}
+	if err := s.ready(); err != nil {
+		return nil, err
+	}
+	return collect(ctx, s, "page view visitors", scanID, s.r.trk.pageViewVisitors, "", micros(from), micros(to))
+}
+
+func scanID(sc scanner) (string, error) {
+	var id string
+	err := sc.Scan(&id)
+	return id, err
 }
 
 // Activities.

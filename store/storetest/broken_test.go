@@ -47,21 +47,24 @@ func TestRecorderPassesCorrectStore(t *testing.T) {
 }
 
 // TestSearchSkipsWithoutSearcher checks that a store without the optional
-// chat.Searcher skips the Search cases, saying why, and runs the rest.
+// capabilities (chat.Searcher, chat.PageViewVisitors) skips their cases,
+// saying why, and runs the rest.
 func TestSearchSkipsWithoutSearcher(t *testing.T) {
+	capability := map[string]string{"Search": "chat.Searcher", "PageViewVisitors": "chat.PageViewVisitors"}
 	for _, c := range storetest.Cases() {
 		failed, skipped, log := run(t, c, func() chat.Store { return storeOnly{memory.New()} })
 		if failed {
-			t.Errorf("%s failed on a store without chat.Searcher:\n%s", c.Name, log)
+			t.Errorf("%s failed on a store without optional capabilities:\n%s", c.Name, log)
 		}
-		search := strings.HasPrefix(c.Name, "Search/")
+		area, _, _ := strings.Cut(c.Name, "/")
+		want, optional := capability[area]
 		switch {
-		case search && !skipped:
-			t.Errorf("%s did not skip on a store without chat.Searcher", c.Name)
-		case search && !strings.Contains(log, "chat.Searcher"):
-			t.Errorf("%s skipped without naming chat.Searcher: %q", c.Name, log)
-		case !search && skipped:
-			t.Errorf("%s skipped on a store without chat.Searcher:\n%s", c.Name, log)
+		case optional && !skipped:
+			t.Errorf("%s did not skip on a store without %s", c.Name, want)
+		case optional && !strings.Contains(log, want):
+			t.Errorf("%s skipped without naming %s: %q", c.Name, want, log)
+		case !optional && skipped:
+			t.Errorf("%s skipped on a store without optional capabilities:\n%s", c.Name, log)
 		}
 	}
 }
@@ -169,6 +172,20 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 			[]string{"Tracking/Canned", "Tracking/CannedConflict"}},
 		{"ConversationsIgnoreSince", func() chat.Store { return ignoresSince{memory.New()} },
 			[]string{"Tracking/ConversationsSince"}},
+
+		// PageViewVisitors.
+		{"PageViewVisitorsToInclusive", func() chat.Store { return pageViewVisitorsToInclusive{memory.New()} },
+			[]string{"PageViewVisitors/HalfOpen", "PageViewVisitors/Empty"}},
+		{"PageViewVisitorsUnsorted", func() chat.Store { return pageViewVisitorsUnsorted{memory.New()} },
+			[]string{"PageViewVisitors/Sorted"}},
+		{"PageViewVisitorsPerView", func() chat.Store { return pageViewVisitorsPerView{memory.New()} },
+			[]string{"PageViewVisitors/Distinct"}},
+		{"PageViewVisitorsNil", func() chat.Store { return pageViewVisitorsNil{memory.New()} },
+			[]string{"PageViewVisitors/Empty"}},
+		{"PageViewVisitorsKeepsErased", func() chat.Store { return &pageViewVisitorsKeepsErased{Store: memory.New(), erased: map[string]bool{}} },
+			[]string{"PageViewVisitors/DeleteVisitor"}},
+		{"PageViewVisitorsAcceptsReversed", func() chat.Store { return pageViewVisitorsReversed{memory.New()} },
+			[]string{"PageViewVisitors/Invalid"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var failed []string
@@ -859,4 +876,81 @@ type ignoresSince struct{ chat.Store }
 func (s ignoresSince) Conversations(ctx context.Context, f chat.ConversationFilter) ([]*chat.Conversation, error) {
 	f.Since = time.Time{}
 	return s.Store.Conversations(ctx, f)
+}
+
+// pageViewVisitorsToInclusive counts a view at to as in the range.
+type pageViewVisitorsToInclusive struct{ *memory.Store }
+
+func (s pageViewVisitorsToInclusive) PageViewVisitors(ctx context.Context, from, to time.Time) ([]string, error) {
+	return s.Store.PageViewVisitors(ctx, from, to.Add(time.Nanosecond))
+}
+
+// pageViewVisitorsUnsorted returns the ids descending.
+type pageViewVisitorsUnsorted struct{ *memory.Store }
+
+func (s pageViewVisitorsUnsorted) PageViewVisitors(ctx context.Context, from, to time.Time) ([]string, error) {
+	ids, err := s.Store.PageViewVisitors(ctx, from, to)
+	slices.Reverse(ids)
+	return ids, err
+}
+
+// pageViewVisitorsPerView returns a visitor's id once per page view of
+// theirs (any time), as a SELECT without DISTINCT would.
+type pageViewVisitorsPerView struct{ *memory.Store }
+
+func (s pageViewVisitorsPerView) PageViewVisitors(ctx context.Context, from, to time.Time) ([]string, error) {
+	ids, err := s.Store.PageViewVisitors(ctx, from, to)
+	var out []string
+	for _, id := range ids {
+		vs, _ := s.Store.PageViews(ctx, id, 0)
+		for range vs {
+			out = append(out, id)
+		}
+	}
+	return out, err
+}
+
+// pageViewVisitorsNil returns nil, not an empty list, when none.
+type pageViewVisitorsNil struct{ *memory.Store }
+
+func (s pageViewVisitorsNil) PageViewVisitors(ctx context.Context, from, to time.Time) ([]string, error) {
+	ids, err := s.Store.PageViewVisitors(ctx, from, to)
+	if len(ids) == 0 {
+		return nil, err
+	}
+	return ids, err
+}
+
+// pageViewVisitorsReversed swaps the bounds of a reversed range instead of
+// refusing it.
+type pageViewVisitorsReversed struct{ *memory.Store }
+
+func (s pageViewVisitorsReversed) PageViewVisitors(ctx context.Context, from, to time.Time) ([]string, error) {
+	if to.Before(from) {
+		from, to = to, from
+	}
+	return s.Store.PageViewVisitors(ctx, from, to)
+}
+
+// pageViewVisitorsKeepsErased still lists the visitors erased after a page
+// view.
+type pageViewVisitorsKeepsErased struct {
+	*memory.Store
+	erased map[string]bool
+}
+
+func (s *pageViewVisitorsKeepsErased) DeleteVisitor(ctx context.Context, id string) error {
+	if vs, _ := s.Store.PageViews(ctx, id, 0); len(vs) > 0 {
+		s.erased[id] = true
+	}
+	return s.Store.DeleteVisitor(ctx, id)
+}
+
+func (s *pageViewVisitorsKeepsErased) PageViewVisitors(ctx context.Context, from, to time.Time) ([]string, error) {
+	ids, err := s.Store.PageViewVisitors(ctx, from, to)
+	for id := range s.erased {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids, err
 }

@@ -22,8 +22,9 @@
 //
 // Optional capabilities are checked only if the store has them: the
 // Search cases skip, saying why, unless the store implements
-// chat.Searcher, and Run logs the skipped cases in their area's output
-// (go test -v shows it).
+// chat.Searcher, the PageViewVisitors cases unless it implements
+// chat.PageViewVisitors, and Run logs the skipped cases in their area's
+// output (go test -v shows it).
 //
 // Run one area or one case with -run, e.g.
 // go test -run 'TestConformance/Conversations/Assign'.
@@ -52,7 +53,7 @@ type Case struct {
 
 // optional maps an area whose cases skip unless the store has an optional
 // capability to that capability.
-var optional = map[string]string{"Search": "chat.Searcher"}
+var optional = map[string]string{"Search": "chat.Searcher", "PageViewVisitors": "chat.PageViewVisitors"}
 
 // Cases returns the suite's cases in a stable order. Run runs them all;
 // Cases is for harnesses that need to run or select cases themselves.
@@ -66,6 +67,7 @@ func Cases() []Case {
 	cs = append(cs, dataCases()...)
 	cs = append(cs, searchCases()...)
 	cs = append(cs, trackingCases()...)
+	cs = append(cs, pageViewVisitorsCases()...)
 	return cs
 }
 
