@@ -31,6 +31,8 @@ func chromiumPath(t testing.TB) string {
 	return ""
 }
 
+const desktopUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36"
+
 // chromium is one Chromium with its own profile: its own cookies, like a
 // separate person's computer.
 type chromium struct {
@@ -54,6 +56,9 @@ func newChromium(t testing.TB, width, height int64) *chromium {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.WindowSize(int(width), int(height)),
+		// A desktop Chrome's: middleware.Track skips "HeadlessChrome" as a
+		// bot, and these tests stand for people.
+		chromedp.UserAgent(desktopUA),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
@@ -122,6 +127,20 @@ func (b *chromium) navigate(url string) {
 	b.t.Helper()
 	b.run("navigate "+url, chromedp.Navigate(url))
 	// Any alert() (an injected script running) is counted, not shown.
+	eval[bool](b, `(window.__alerts = 0, window.alert = () => { window.__alerts++ }, true)`)
+}
+
+// openConsole logs in to the shop as a demo operator (password = id) and
+// waits for the console to connect.
+func (b *chromium) openConsole(base, operator string) {
+	b.t.Helper()
+	b.navigate(base + "/operator/login?next=/chat/console/")
+	b.run("log in", chromedp.Evaluate[chromedp.Void](`(() => {
+		document.querySelector('input[name=email]').value = `+js(operator+"@shop.test")+`;
+		document.querySelector('input[name=password]').value = `+js(operator)+`;
+		document.querySelector('input[name=password]').form.submit();
+	})()`))
+	b.waitFor("the console", `location.pathname === '/chat/console/' && document.body.dataset.state === 'ready'`)
 	eval[bool](b, `(window.__alerts = 0, window.alert = () => { window.__alerts++ }, true)`)
 }
 
@@ -195,14 +214,7 @@ func TestBrowserVisitorAndOperator(t *testing.T) {
 
 	// An operator logs in to the shop and opens the console.
 	operator := newChromium(t, 1366, 768)
-	operator.navigate(ts.URL + "/operator/login?next=/chat/console/")
-	operator.run("log in", chromedp.Evaluate[chromedp.Void](`(() => {
-		document.querySelector('input[name=email]').value = 'alice@shop.test';
-		document.querySelector('input[name=password]').value = 'alice';
-		document.querySelector('input[name=password]').form.submit();
-	})()`))
-	operator.waitFor("the console", `location.pathname === '/chat/console/' && document.body.dataset.state === 'ready'`)
-	eval[bool](operator, `(window.__alerts = 0, window.alert = () => { window.__alerts++ }, true)`)
+	operator.openConsole(ts.URL, "alice")
 
 	// Now someone is online: the widget offers the chat instead.
 	visitor.waitFor("the chat input", ``+widgetQ("[data-sc=offline-form]")+`.hidden && !!`+widgetQ("[data-sc=input]"))
@@ -309,4 +321,92 @@ func TestBrowserWidgetOnAPhone(t *testing.T) {
 	if !eval[bool](phone, w+`.activeElement === `+widgetQ("[data-sc=launcher]")) {
 		t.Error("focus did not return to the launcher")
 	}
+}
+
+// The sales path of issue 7: a visitor browses two products while the
+// operator watches them live in the Visitors tab, the operator invites
+// them, they chat, the visitor checks out, the order page shows the chat
+// channel, and the Reports tab counts the order and its revenue under
+// the operator.
+func TestBrowserTrackingAndOrderChannel(t *testing.T) {
+	shots := screenshotDir(t)
+	_, ts := startShop(t, shopConfig{})
+
+	operator := newChromium(t, 1366, 768)
+	operator.openConsole(ts.URL, "alice")
+	operator.run("open Visitors", chromedp.Evaluate[chromedp.Void](`document.querySelector('#tab-visitors').click()`))
+	operator.waitFor("the Visitors tab", `!document.querySelector('[data-sc=visitors-view]').hidden`)
+
+	// The visitor browses two products; the console follows each page.
+	const row = `document.querySelector('[data-sc=visitor-row]')`
+	livePage := func(path string, pages int) string {
+		return `(() => { const r = ` + row + `; return !!r && r.querySelector('[data-sc=visitor-page]').textContent.includes(` + js(path) + `) && Number(r.querySelector('[data-sc=visitor-pages]').textContent) >= ` + fmt.Sprint(pages) + ` })()`
+	}
+	visitor := newChromium(t, 1280, 800)
+	visitor.navigate(ts.URL + "/product/house-blend")
+	visitor.waitFor("the widget", `document.querySelector('#shopchat')?.dataset.state === 'ready'`)
+	operator.waitFor("the first product live", livePage("/product/house-blend", 1))
+	visitor.navigate(ts.URL + "/product/sencha")
+	visitor.waitFor("the widget on the second page", `document.querySelector('#shopchat')?.dataset.state === 'ready'`)
+	operator.waitFor("the second product live", livePage("/product/sencha", 2))
+	if n := eval[int](operator, `document.querySelectorAll('[data-sc=visitor-row]').length`); n != 1 {
+		t.Errorf("the live list shows %d visitors, want the one (operators' own pages are not tracked)", n)
+	}
+
+	// The operator invites them.
+	const invitation = "Hi, I'm Alice. Sencha is lovely cold-brewed too. Can I help?"
+	operator.run("open the invitation", chromedp.Evaluate[chromedp.Void](row+`.querySelector('[data-sc=invite-btn]').click()`))
+	operator.waitFor("the invitation form", `!!document.querySelector('[data-sc=visitor-row] [data-sc=invite-form]')`)
+	operator.run("write the invitation", chromedp.Evaluate[chromedp.Void](setValueJS(`document.querySelector('[data-sc=invite-text]')`, invitation)))
+	operator.screenshot(shots, "console-visitors")
+	operator.run("send the invitation", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-sc=invite-send]').click()`))
+
+	// The visitor sees it, opens the widget from it and answers.
+	visitor.waitFor("the invitation", `!`+widgetQ("[data-sc=bubble]")+`.hidden && `+widgetQ("[data-sc=bubble-text]")+`.textContent.includes(`+js(invitation)+`)`)
+	visitor.run("open it", chromedp.Evaluate[chromedp.Void](widgetQ("[data-sc=bubble-text]")+`.click()`))
+	visitor.waitFor("the invitation in the panel", `(`+messagesText(w)+`).includes(`+js("operator:"+invitation)+`)`)
+	visitor.waitFor("the chat input", `!!`+widgetQ("[data-sc=input]"))
+	visitor.run("type the answer", chromedp.Evaluate[chromedp.Void](setValueJS(widgetQ("[data-sc=input]"), "Which grind for a moka pot?")))
+	visitor.run("send the answer", chromedp.Evaluate[chromedp.Void](widgetQ("[data-sc=send]")+`.click()`))
+
+	// The conversation reaches the operator, who answers.
+	operator.run("open Chats", chromedp.Evaluate[chromedp.Void](`document.querySelector('#tab-chats').click()`))
+	operator.waitFor("the conversation", `document.querySelector('[data-sc=conv-item], [data-sc=queue-item]') !== null`)
+	operator.run("accept if queued", chromedp.Evaluate[chromedp.Void](`(() => {
+		const q = document.querySelector('[data-sc=queue-item] [data-sc=accept]');
+		if (q) q.click();
+		return true })()`))
+	operator.waitFor("my conversation", `document.querySelector('[data-sc=conv-item]') !== null`)
+	operator.run("open it", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-sc=conv-item]').click()`))
+	operator.waitFor("the answer", `Array.from(document.querySelectorAll('[data-sc=thread]:not([hidden]) [data-sc=message][data-kind=visitor] [data-sc=text]')).some(e => e.textContent === 'Which grind for a moka pot?')`)
+	operator.run("reply", chromedp.Evaluate[chromedp.Void](setValueJS(`document.querySelector('[data-sc=input]')`, "Fine, like table salt. Say so in the order notes and we grind it for you.")))
+	operator.run("send the reply", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-sc=send]').click()`))
+	visitor.waitFor("the reply", `(`+messagesText(w)+`).includes('operator:Fine, like table salt.')`)
+
+	// The visitor buys the tea.
+	visitor.run("add to cart", chromedp.Evaluate[chromedp.Void](`document.querySelector('form.add').submit()`))
+	visitor.waitFor("the cart", `location.pathname === '/cart' && document.querySelector('[data-testid=cart-count]')?.textContent === '1'`)
+	visitor.navigate(ts.URL + "/checkout")
+	visitor.run("check out", chromedp.Evaluate[chromedp.Void](`(() => {
+		const f = document.querySelector('form input[name=name]').form;
+		f.elements.name.value = 'Ann Example';
+		f.elements.email.value = 'ann@example.com';
+		f.elements.address.value = '1 Main St, Springfield';
+		f.elements.notes.value = 'Moka pot grind, please';
+		f.submit();
+	})()`))
+	visitor.waitFor("the order page with the chat channel", `location.pathname.startsWith('/order/') && (document.querySelector('[data-testid=order-channel]')?.textContent || '').includes('Channel: chat (conversation ')`)
+	if ch := eval[string](visitor, `document.querySelector('[data-testid=order-channel]').textContent`); !strings.Contains(ch, "operator Alice Martin") {
+		t.Errorf("order page: %q, want the chat channel with operator Alice Martin", ch)
+	}
+
+	// The report counts the order and its revenue under alice.
+	total := eval[string](visitor, `document.querySelector('[data-testid=order-total]').textContent`) // "€8.90"
+	operator.run("open Reports", chromedp.Evaluate[chromedp.Void](`document.querySelector('#tab-reports').click()`))
+	aliceRow := `document.querySelector('[data-sc=report-operator-row][data-operator=alice]')`
+	operator.waitFor("alice's order in the report", `(() => { const r = `+aliceRow+`; if (!r) return false; const c = Array.from(r.cells, x => x.textContent.trim()); return c[6] === '1' && c[7].includes(`+js(strings.TrimPrefix(total, "€"))+`) })()`)
+	if orders := eval[string](operator, `document.querySelector('[data-sc=kpi-orders] .kpi-value').textContent`); orders != "1" {
+		t.Errorf("team orders from chat = %q, want 1", orders)
+	}
+	operator.screenshot(shots, "console-reports")
 }

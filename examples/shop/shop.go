@@ -398,6 +398,7 @@ type view struct {
 	CartCount int
 	CSRF      string
 	Path      string // the current path, for login links' next
+	Chat      bool   // include the chat widget
 	Data      any    // the page's own data
 }
 
@@ -413,7 +414,10 @@ func (s *shop) render(w http.ResponseWriter, r *http.Request, status int, name, 
 		CartCount: s.cartView(ss.cartKey()).Count,
 		CSRF:      s.csrfToken(ss),
 		Path:      r.URL.Path,
-		Data:      data,
+		// Not on the operators' login: they are not customers, and the
+		// widget would list them among the visitors on the site.
+		Chat: name != "operator_login",
+		Data: data,
 	}
 	var buf bytes.Buffer
 	if err := s.pages[name].ExecuteTemplate(&buf, "layout.html", v); err != nil {

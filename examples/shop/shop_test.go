@@ -369,6 +369,9 @@ func TestOperatorLoginAndSocket(t *testing.T) {
 	if !strings.Contains(body, `name="next" value="/chat/console/"`) {
 		t.Fatal("login form does not carry next")
 	}
+	if strings.Contains(body, "/chat/widget.js") {
+		t.Error("the operator login page loads the chat widget: operators would be listed as visitors")
+	}
 	resp, body = b.post("/operator/login", url.Values{"email": {"alice@shop.test"}, "password": {"bob"}, "next": {"/chat/console/"}})
 	wantStatus(t, resp, http.StatusUnauthorized)
 	if !strings.Contains(body, "Wrong email or password") || b.cookie(operatorCookie) != nil {
