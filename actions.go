@@ -151,6 +151,10 @@ func (ss *session) conversationFor(ctx context.Context, id string) (*Conversatio
 	return c, nil
 }
 
+// errNotAssigned refuses an operator's action on a conversation that is not
+// assigned to them.
+var errNotAssigned = userErr(ErrForbidden, "conversation is not assigned to you")
+
 // assigned loads a conversation the operator session must be assigned to.
 func (ss *session) assigned(ctx context.Context, id string) (*Conversation, error) {
 	c, err := ss.conversationFor(ctx, id)
@@ -158,7 +162,7 @@ func (ss *session) assigned(ctx context.Context, id string) (*Conversation, erro
 		return nil, err
 	}
 	if c.Status != Assigned || c.OperatorID != ss.op.ID {
-		return nil, userErr(ErrForbidden, "conversation is not assigned to you")
+		return nil, errNotAssigned
 	}
 	return c, nil
 }
@@ -246,19 +250,17 @@ func (ss *session) onMessage(ctx context.Context, f protocol.ClientFrame) error 
 		}
 		return ss.appendVisitorMessage(ctx, m, f.Conv, f.Department)
 	}
-	c, err := ss.assigned(ctx, f.Conv)
+	m.ConversationID = f.Conv
+	m.Kind, m.AuthorID, m.AuthorName = OperatorText, ss.op.ID, ss.op.Name
+	res, err := ss.appendAssigned(ctx, m)
 	if err != nil {
 		return err
 	}
-	m.ConversationID = c.ID
-	m.Kind, m.AuthorID, m.AuthorName = OperatorText, ss.op.ID, ss.op.Name
-	res, err := ss.appendAck(ctx, m)
-	if err == nil && !res.Duplicate {
-		if !f.Silent { // a silent message is never mailed
-			s.scheduleMissedReply(res.Conversation, res.Message)
-		}
+	ss.acked(m, res)
+	if !res.Duplicate && !f.Silent { // a silent message is never mailed
+		s.scheduleMissedReply(res.Conversation, res.Message)
 	}
-	return err
+	return nil
 }
 
 // appendVisitorMessage posts into the conversation the visitor named (or,
@@ -368,18 +370,47 @@ func (ss *session) appendAndAck(ctx context.Context, m *Message) error {
 }
 
 func (ss *session) appendAck(ctx context.Context, m *Message) (Appended, error) {
-	s := ss.s
-	res, err := s.store.AppendMessage(ctx, m)
+	res, err := ss.s.store.AppendMessage(ctx, m)
 	if err != nil {
 		return res, err
 	}
+	ss.acked(m, res)
+	return res, nil
+}
+
+// appendAssigned stores the operator's message m if its conversation is
+// assigned to them: checked inside the store's append where the store can
+// (one write instead of a read plus a write), else by reading first.
+func (ss *session) appendAssigned(ctx context.Context, m *Message) (Appended, error) {
+	aa, ok := ss.s.store.(AssignedAppender)
+	if !ok {
+		if _, err := ss.assigned(ctx, m.ConversationID); err != nil {
+			return Appended{}, err
+		}
+		return ss.s.store.AppendMessage(ctx, m)
+	}
+	if m.ConversationID == "" {
+		return Appended{}, userErr(ErrInvalid, "conv is required")
+	}
+	res, err := aa.AppendAssigned(ctx, m, ss.op.ID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return res, userErr(ErrNotFound, "conversation not found")
+	case errors.Is(err, ErrConflict):
+		return res, errNotAssigned
+	}
+	return res, err
+}
+
+// acked acks the stored message res to this session and publishes it.
+func (ss *session) acked(m *Message, res Appended) {
+	s := ss.s
 	ack := &protocol.ServerFrame{Type: protocol.TypeAck, ID: m.ClientID, Conv: res.Message.ConversationID, Seq: res.Message.Seq, Message: s.messageFrame(res.Message)}
 	ss.push(event{kind: evAck, msg: res.Message, frame: ack})
 	if !res.Duplicate {
 		s.add("messages_total", 1)
 		s.publishMessage(res.Conversation, res.Message)
 	}
-	return res, nil
 }
 
 // append stores a message the server writes itself and publishes it.

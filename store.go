@@ -182,6 +182,23 @@ type Searcher interface {
 	Search(ctx context.Context, q SearchQuery) ([]SearchHit, error)
 }
 
+// AssignedAppender is an optional Store capability: an append that checks
+// the operator's assignment in its own transaction, so an operator's
+// message costs one write instead of a read plus a write, and an operator
+// unassigned between the two can never slip a message in. The Server
+// detects it at run time; without it, it reads the conversation first.
+// store/memory and store/sqlite implement it.
+type AssignedAppender interface {
+	// AppendAssigned is AppendMessage for a message written by operator
+	// operatorID: it stores m only if the conversation is Assigned to
+	// operatorID, and returns ErrConflict otherwise (Queued, Closed or
+	// someone else's). A retry (a client id already used) is recognised
+	// first and returns the original with Duplicate set, as AppendMessage
+	// does. ErrNotFound for an unknown conversation; ErrInvalid for an
+	// empty operatorID or an undefined kind.
+	AppendAssigned(ctx context.Context, m *Message, operatorID string) (Appended, error)
+}
+
 // SearchQuery is a full-text search.
 type SearchQuery struct {
 	Text string

@@ -507,6 +507,20 @@ func (s *Store) MarkRead(_ context.Context, id string, by chat.MessageKind, seq 
 // empty) and m.Seq. A retry of a client id returns the original even if
 // the conversation has been closed since.
 func (s *Store) AppendMessage(_ context.Context, m *chat.Message) (chat.Appended, error) {
+	return s.appendMessage(m, "")
+}
+
+// AppendAssigned implements chat.AssignedAppender.
+func (s *Store) AppendAssigned(_ context.Context, m *chat.Message, operatorID string) (chat.Appended, error) {
+	if operatorID == "" {
+		return chat.Appended{}, fmt.Errorf("memory: append assigned: operator id is empty: %w", chat.ErrInvalid)
+	}
+	return s.appendMessage(m, operatorID)
+}
+
+// appendMessage appends m; if operatorID is set, only into a conversation
+// assigned to that operator.
+func (s *Store) appendMessage(m *chat.Message, operatorID string) (chat.Appended, error) {
 	if !m.Kind.Valid() {
 		return chat.Appended{}, fmt.Errorf("memory: message kind %q: %w", m.Kind, chat.ErrInvalid)
 	}
@@ -524,6 +538,9 @@ func (s *Store) AppendMessage(_ context.Context, m *chat.Message) (chat.Appended
 	}
 	if c.c.Status == chat.Closed {
 		return chat.Appended{}, conflict("conversation", m.ConversationID, "closed")
+	}
+	if operatorID != "" && (c.c.Status != chat.Assigned || c.c.OperatorID != operatorID) {
+		return chat.Appended{}, conflict("conversation", m.ConversationID, "not assigned to "+operatorID)
 	}
 	if m.ID == "" {
 		m.ID = uuid.NewString()

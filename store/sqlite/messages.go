@@ -22,6 +22,22 @@ import (
 // closed since), or the conversation is unknown or closed. On success it
 // also sets m.ID (if empty) and m.Seq.
 func (s *Store) AppendMessage(ctx context.Context, m *chat.Message) (chat.Appended, error) {
+	return s.appendMessage(ctx, m, "")
+}
+
+// AppendAssigned implements chat.AssignedAppender: the same UPDATE also
+// requires the conversation to be assigned to operatorID, so the check
+// costs no statement of its own.
+func (s *Store) AppendAssigned(ctx context.Context, m *chat.Message, operatorID string) (chat.Appended, error) {
+	if operatorID == "" {
+		return chat.Appended{}, invalid("append assigned: operator id is empty")
+	}
+	return s.appendMessage(ctx, m, operatorID)
+}
+
+// appendMessage appends m; if operatorID is set, only into a conversation
+// assigned to that operator.
+func (s *Store) appendMessage(ctx context.Context, m *chat.Message, operatorID string) (chat.Appended, error) {
 	if !m.Kind.Valid() {
 		return chat.Appended{}, invalid("message kind %q", m.Kind)
 	}
@@ -38,7 +54,7 @@ func (s *Store) AppendMessage(ctx context.Context, m *chat.Message) (chat.Append
 	mm.CreatedAt = fromMicros(micros(mm.CreatedAt)) // as stored
 	var out chat.Appended
 	err := s.writeAppend(ctx, func(w *writeStmts) error {
-		c, err := s.scanConv(w.bumpSeq.QueryRowContext(bg, mm.ConversationID, mm.ClientID))
+		c, err := s.scanConv(w.bumpSeq.QueryRowContext(bg, mm.ConversationID, mm.ClientID, operatorID))
 		if errors.Is(err, sql.ErrNoRows) {
 			// A retry, an unknown or a closed conversation.
 			if mm.ClientID != "" {
@@ -62,6 +78,9 @@ func (s *Store) AppendMessage(ctx context.Context, m *chat.Message) (chat.Append
 			}
 			if err != nil {
 				return dbErr("append message", err)
+			}
+			if status != string(chat.Closed) && operatorID != "" {
+				return conflict("conversation", mm.ConversationID, "not assigned to "+operatorID)
 			}
 			return conflict("conversation", mm.ConversationID, "closed")
 		}

@@ -93,9 +93,11 @@ RETURNING ` + convCols,
 
 		&w.dupMsg: `SELECT ` + msgCols + ` FROM messages WHERE conversation_id = ? AND client_id = ?`,
 		// The hot path in one statement: bump the sequence of an open
-		// conversation unless the client id was used (no row: slow path).
+		// conversation (assigned to operator ?3, if set) unless the client
+		// id was used (no row: slow path).
 		&w.bumpSeq: `UPDATE conversations SET last_seq = last_seq + 1
-WHERE id = ?1 AND status != 'closed' AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ?1 AND client_id = ?2)
+WHERE id = ?1 AND status != 'closed' AND (?3 = '' OR (status = 'assigned' AND operator_id = ?3))
+	AND NOT EXISTS (SELECT 1 FROM messages WHERE conversation_id = ?1 AND client_id = ?2)
 RETURNING ` + convCols,
 		// Undoes bumpSeq when the insert after it fails, so an append
 		// leaves nothing behind without the cost of a savepoint.

@@ -49,6 +49,8 @@ func Load(args []string) int {
 	jsonOut := fs.String("json", "", "append every median result as a JSON line to this file")
 	stores := fs.String("stores", "", "override the full-server stores of every scenario (comma-separated)")
 	timeout := fs.Duration("timeout", 20*time.Minute, "bound on the whole run")
+	serverCPUs := fs.String("server-cpus", "", "pin every server process to these CPUs with taskset (e.g. 0), overriding the scenario's own; "+
+		"run chatload itself under taskset on the others (taskset -c 1 chatload -server-cpus 0) so the figures are the server's, not the load generator's")
 	fs.Parse(args)
 	fmt.Fprintf(os.Stderr, "open files limit: %d\n", bench.RaiseFileLimit())
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -66,6 +68,9 @@ func Load(args []string) int {
 		}
 		if *stores != "" {
 			sc.Stores = strings.Split(*stores, ",")
+		}
+		if *serverCPUs != "" {
+			sc.CPUs = *serverCPUs
 		}
 		res, err := bench.RunScenario(ctx, sc, bench.Subprocess, *repeat, os.Stderr)
 		if err != nil {
