@@ -337,18 +337,21 @@ func TestBrowserTrackingAndOrderChannel(t *testing.T) {
 	operator.run("open Visitors", chromedp.Evaluate[chromedp.Void](`document.querySelector('#tab-visitors').click()`))
 	operator.waitFor("the Visitors tab", `!document.querySelector('[data-sc=visitors-view]').hidden`)
 
-	// The visitor browses two products; the console follows each page.
+	// The visitor browses two products, putting the first in the cart;
+	// the console follows each page, and the cart (the shop's VisitorInfo).
 	const row = `document.querySelector('[data-sc=visitor-row]')`
-	livePage := func(path string, pages int) string {
-		return `(() => { const r = ` + row + `; return !!r && r.querySelector('[data-sc=visitor-page]').textContent.includes(` + js(path) + `) && Number(r.querySelector('[data-sc=visitor-pages]').textContent) >= ` + fmt.Sprint(pages) + ` })()`
+	livePage := func(path string, pages int, cart string) string {
+		return `(() => { const r = ` + row + `; return !!r && r.querySelector('[data-sc=visitor-page]').textContent.includes(` + js(path) + `) && Number(r.querySelector('[data-sc=visitor-pages]').textContent) >= ` + fmt.Sprint(pages) + ` && r.querySelector('[data-sc=visitor-cart]').textContent.includes(` + js(cart) + `) })()`
 	}
 	visitor := newChromium(t, 1280, 800)
 	visitor.navigate(ts.URL + "/product/house-blend")
 	visitor.waitFor("the widget", `document.querySelector('#shopchat')?.dataset.state === 'ready'`)
-	operator.waitFor("the first product live", livePage("/product/house-blend", 1))
+	operator.waitFor("the first product live", livePage("/product/house-blend", 1, ""))
+	visitor.run("add to cart", chromedp.Evaluate[chromedp.Void](`document.querySelector('form.add').submit()`))
+	visitor.waitFor("the cart", `location.pathname === '/cart' && document.querySelector('[data-testid=cart-count]')?.textContent === '1'`)
 	visitor.navigate(ts.URL + "/product/sencha")
-	visitor.waitFor("the widget on the second page", `document.querySelector('#shopchat')?.dataset.state === 'ready'`)
-	operator.waitFor("the second product live", livePage("/product/sencha", 2))
+	visitor.waitFor("the widget on the second product", `document.querySelector('#shopchat')?.dataset.state === 'ready'`)
+	operator.waitFor("the second product live, with the cart", livePage("/product/sencha", 3, "9.50"))
 	if n := eval[int](operator, `document.querySelectorAll('[data-sc=visitor-row]').length`); n != 1 {
 		t.Errorf("the live list shows %d visitors, want the one (operators' own pages are not tracked)", n)
 	}
@@ -360,6 +363,7 @@ func TestBrowserTrackingAndOrderChannel(t *testing.T) {
 	operator.run("write the invitation", chromedp.Evaluate[chromedp.Void](setValueJS(`document.querySelector('[data-sc=invite-text]')`, invitation)))
 	operator.screenshot(shots, "console-visitors")
 	operator.run("send the invitation", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-sc=invite-send]').click()`))
+	operator.waitFor("the invitation's confirmation", `document.querySelector('#toasts').textContent.includes('Invitation sent')`)
 
 	// The visitor sees it, opens the widget from it and answers.
 	visitor.waitFor("the invitation", `!`+widgetQ("[data-sc=bubble]")+`.hidden && `+widgetQ("[data-sc=bubble-text]")+`.textContent.includes(`+js(invitation)+`)`)
@@ -383,9 +387,9 @@ func TestBrowserTrackingAndOrderChannel(t *testing.T) {
 	operator.run("send the reply", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-sc=send]').click()`))
 	visitor.waitFor("the reply", `(`+messagesText(w)+`).includes('operator:Fine, like table salt.')`)
 
-	// The visitor buys the tea.
+	// The visitor buys the tea too.
 	visitor.run("add to cart", chromedp.Evaluate[chromedp.Void](`document.querySelector('form.add').submit()`))
-	visitor.waitFor("the cart", `location.pathname === '/cart' && document.querySelector('[data-testid=cart-count]')?.textContent === '1'`)
+	visitor.waitFor("the cart", `location.pathname === '/cart' && document.querySelector('[data-testid=cart-count]')?.textContent === '2'`)
 	visitor.navigate(ts.URL + "/checkout")
 	visitor.run("check out", chromedp.Evaluate[chromedp.Void](`(() => {
 		const f = document.querySelector('form input[name=name]').form;
@@ -401,12 +405,13 @@ func TestBrowserTrackingAndOrderChannel(t *testing.T) {
 	}
 
 	// The report counts the order and its revenue under alice.
-	total := eval[string](visitor, `document.querySelector('[data-testid=order-total]').textContent`) // "€8.90"
+	total := eval[string](visitor, `document.querySelector('[data-testid=order-total]').textContent`) // "€18.40"
 	operator.run("open Reports", chromedp.Evaluate[chromedp.Void](`document.querySelector('#tab-reports').click()`))
 	aliceRow := `document.querySelector('[data-sc=report-operator-row][data-operator=alice]')`
 	operator.waitFor("alice's order in the report", `(() => { const r = `+aliceRow+`; if (!r) return false; const c = Array.from(r.cells, x => x.textContent.trim()); return c[6] === '1' && c[7].includes(`+js(strings.TrimPrefix(total, "€"))+`) })()`)
 	if orders := eval[string](operator, `document.querySelector('[data-sc=kpi-orders] .kpi-value').textContent`); orders != "1" {
 		t.Errorf("team orders from chat = %q, want 1", orders)
 	}
+	operator.run("clear the toasts", chromedp.Evaluate[chromedp.Void](`document.querySelector('#toasts').textContent = ''`))
 	operator.screenshot(shots, "console-reports")
 }

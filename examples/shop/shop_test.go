@@ -872,6 +872,17 @@ func TestOrderChannel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The chat hooks find the anonymous visitor's cart through Track.
+	v, err := s.store.Visitor(ctx, visitor.Me().ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := s.visitorInfo(ctx, v); err != nil || info.CartValue != 2*950 {
+		t.Errorf("visitor info = %+v, %v; want the cart's %d", info, err, 2*950)
+	}
+	if vars := s.cannedVariables(ctx, v); vars["cart.total"] != "€19.00" || vars["customer.first_name"] != "there" {
+		t.Errorf("canned variables = %v", vars)
+	}
 	err = alice.Wait(ctx, func(c *client.Conn) bool {
 		conv, ok := c.Conversation(q.Conv)
 		return ok && conv.Status == protocol.StatusAssigned
