@@ -75,6 +75,28 @@
 // and operator presence expires by itself when a node dies. See
 // docs/scaling.md.
 //
+// # Tracking, triggers and order attribution
+//
+// middleware.Track wraps the shop's pages: it resolves the visitor from the
+// widget's cookie, records page views (batched off the request path) for
+// the operators' live list (LiveVisitors), and puts the visitor in the
+// request's context for VisitorFrom. Config.CookieOnInteraction sets no
+// cookie until the visitor opens the widget. Config.Triggers open the
+// widget with a message (or suggest an invitation to operators) when a
+// visitor's page, time on page, pages viewed, cart value, referrer, campaign
+// or business hours match; never while they type or chat, once per visit or
+// per visitor, and at most Config.MaxProactivePerVisit times a visit.
+// (*Server).Invite does the same from the shop's code.
+//
+// The checkout calls (*Server).Attribution before placing an order (the
+// newest conversation within Config.AttributionWindow in which the visitor
+// wrote and an operator was assigned) and (*Server).RecordOrder after it;
+// recording an order twice counts it once. Report, also served as JSON
+// and CSV at {Path}reports to operators, counts conversations, response
+// times, online time, chat-attributed orders and revenue, triggers and
+// CSAT per operator and period. Canned responses take the shop's own
+// variables from Config.CannedVariables. See docs/tracking.md.
+//
 // # Metrics
 //
 // Config.Metrics receives these counters: connections_total,
