@@ -1,6 +1,7 @@
 // Command shop is shopchat's demo: a small coffee and tea shop on plain
 // net/http and html/template with the chat embedded in a few lines (see
-// chatConfig in shop.go).
+// chatConfig in shop.go), its pages tracked with middleware.Track (routes)
+// and its orders tagged with the chat that led to them (checkout).
 //
 //	go run ./examples/shop                  # http://127.0.0.1:8080
 //	go run ./examples/shop -prechat         # ask name, email and department first
