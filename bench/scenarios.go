@@ -420,7 +420,7 @@ func RunStorm(ctx context.Context, t Target, n, nOps, missed int) (res Result, e
 		return res, err
 	}
 	t0 := time.Now()
-	go saveProfileAs(t, "profile?seconds=4", "cpu.pb.gz") // the storm itself takes a few seconds
+	go saveProfileAs(t, "profile?seconds=2", "cpu.pb.gz") // the storm itself takes a few seconds
 	e.gate.release()
 	deadline := t0.Add(90 * time.Second)
 	for time.Now().Before(deadline) && ctx.Err() == nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -51,7 +52,21 @@ func Load(args []string) int {
 	timeout := fs.Duration("timeout", 20*time.Minute, "bound on the whole run")
 	serverCPUs := fs.String("server-cpus", "", "pin every server process to these CPUs with taskset (e.g. 0), overriding the scenario's own; "+
 		"run chatload itself under taskset on the others (taskset -c 1 chatload -server-cpus 0) so the figures are the server's, not the load generator's")
+	cpuProfile := fs.String("cpuprofile", "", "write the load generator's own CPU profile to this file (the servers' go to $BENCH_PROFILE_DIR)")
 	fs.Parse(args)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "chatload:", err)
+			return 2
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "chatload:", err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
+	}
 	fmt.Fprintf(os.Stderr, "open files limit: %d\n", bench.RaiseFileLimit())
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
