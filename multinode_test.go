@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -133,6 +134,8 @@ func nodeConfig(store chat.Store, b chat.Broker, ttl time.Duration) chat.Config 
 		Store: store, Broker: b, Secret: testSecret, Operators: multiAuth,
 		MaxFramesPerSecond: 100000, PresenceTTL: ttl, RequeueOffline: ttl, SneakPeek: true,
 		SyncInterval: 200 * time.Millisecond,
+		// The test repeats invitations the broker may lose.
+		MaxProactivePerVisit: 100,
 	}
 }
 
@@ -386,34 +389,68 @@ func testManyNodes(t *testing.T, kind string) {
 
 	// Typing crosses nodes both ways: the visitor's draft (sneak peek) from A
 	// reaches the operator on B; the operator's typing reaches the visitor.
+	// Typing, invitations and live-list updates are at most once across the
+	// broker (A's connection to it was dropped above), so each is repeated
+	// until it arrives, as a typing widget does anyway.
 	c0 := waitOwnedBy(t, stores[0], convs[0], "b1", "b2")
 	op := ops[c0.OperatorID]
-	if err := vs[0].Typing(ctx, convs[0], true, "is the card 4111 1111 1111 1111 ok"); err != nil {
+	sendUntilSeen(ctx, t, "the visitor's draft on the operator's node",
+		func() error { return vs[0].Typing(ctx, convs[0], true, "is the card 4111 1111 1111 1111 ok") },
+		op, logs[c0.OperatorID], func(f protocol.ServerFrame) bool {
+			return f.Type == protocol.TypeTyping && f.Conv == convs[0] && f.Draft == "is the card •••• •••• •••• 1111 ok"
+		})
+	sendUntilSeen(ctx, t, "the operator's typing on the visitor's node",
+		func() error { return op.Typing(ctx, convs[0], true, "") },
+		vs[0], vlogs[0], func(f protocol.ServerFrame) bool {
+			return f.Type == protocol.TypeTyping && f.From == protocol.RoleOperator && f.Typing
+		})
+
+	// The live list crosses nodes: the page a visitor on A opens shows in
+	// B's list; an operator on B invites them and the invitation reaches A.
+	browsing := &frameLog{}
+	vb, err := client.DialVisitor(ctx, nodeA.URL, client.Options{OnFrame: browsing.add})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := op.Wait(ctx, func(*client.Conn) bool {
-		for _, f := range logs[c0.OperatorID].all() {
-			if f.Type == protocol.TypeTyping && f.Conv == convs[0] && f.Draft == "is the card •••• •••• •••• 1111 ok" {
-				return true
-			}
-		}
-		return false
-	}); err != nil {
-		t.Fatalf("the visitor's draft never reached the operator on the other node: %v", err)
-	}
-	if err := op.Typing(ctx, convs[0], true, ""); err != nil {
+	defer vb.Close()
+	visitor := vb.Me().ID
+	if _, err := ops["b1"].LiveVisitors(ctx); err != nil { // later changes are pushed
 		t.Fatal(err)
 	}
-	if err := vs[0].Wait(ctx, func(*client.Conn) bool {
-		for _, f := range vlogs[0].all() {
-			if f.Type == protocol.TypeTyping && f.From == protocol.RoleOperator && f.Typing {
-				return true
-			}
+	page := 0
+	sendUntilSeen(ctx, t, "the visitor's page in the other node's live list",
+		func() error { page++; return vb.Page(ctx, fmt.Sprintf("/product/%d", page), "A product", "") },
+		ops["b1"], logs["b1"], func(f protocol.ServerFrame) bool {
+			return f.Type == protocol.TypeVisitors && slices.ContainsFunc(f.Live, func(l protocol.LiveVisitor) bool {
+				return l.ID == visitor && strings.HasPrefix(l.URL, "/product/")
+			})
+		})
+	sendUntilSeen(ctx, t, "the invitation from the other node",
+		func() error { return ops["b1"].Invite(ctx, visitor, "Can I help with this product?") },
+		vb, browsing, func(f protocol.ServerFrame) bool {
+			return f.Type == protocol.TypeInvite && f.Invite != nil && f.Invite.Text == "Can I help with this product?" &&
+				f.Invite.Operator != nil && f.Invite.Operator.ID == "b1"
+		})
+}
+
+// sendUntilSeen calls send, then waits up to two seconds for a frame
+// matching seen in log (the frames of receiver), and repeats until one
+// arrives or ctx ends: for frames the broker carries at most once.
+func sendUntilSeen(ctx context.Context, t *testing.T, what string, send func() error, receiver *client.Conn, log *frameLog, seen func(protocol.ServerFrame) bool) {
+	t.Helper()
+	arrived := func(*client.Conn) bool { return slices.ContainsFunc(log.all(), seen) }
+	for ctx.Err() == nil {
+		if err := send(); err != nil {
+			t.Fatalf("%s: %v", what, err)
 		}
-		return false
-	}); err != nil {
-		t.Fatalf("the operator's typing never reached the visitor on the other node: %v", err)
+		attempt, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := receiver.Wait(attempt, arrived)
+		cancel()
+		if err == nil {
+			return
+		}
 	}
+	t.Fatalf("%s never arrived: %v", what, ctx.Err())
 }
 
 func containsSeq(ms []protocol.Message, seq int64) bool {

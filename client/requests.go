@@ -326,3 +326,35 @@ func (c *Conn) action(ctx context.Context, f protocol.ClientFrame) error {
 	_, err := c.do(ctx, f, false)
 	return err
 }
+
+// Page tells the server which page the visitor is on (visitors): url is
+// the page's path and query, as the widget reports it. It feeds the live
+// list operators see and proactive triggers. Safe to repeat.
+func (c *Conn) Page(ctx context.Context, url, title, referrer string) error {
+	_, err := c.do(ctx, protocol.ClientFrame{Type: protocol.TypePage, URL: url, Title: title, Referrer: referrer}, true)
+	return err
+}
+
+// Rate rates conversation conv from 1 (bad) to 5 (good) with an optional
+// comment (visitors). Rating again replaces the rating.
+func (c *Conn) Rate(ctx context.Context, conv string, rating int, comment string) error {
+	_, err := c.do(ctx, protocol.ClientFrame{Type: protocol.TypeRate, Conv: conv, Rating: rating, Text: comment}, true)
+	return err
+}
+
+// LiveVisitors returns the visitors on the site now (operators). After the
+// first call the server also pushes "visitors" frames when the list
+// changes; Options.OnFrame sees them.
+func (c *Conn) LiveVisitors(ctx context.Context) ([]protocol.LiveVisitor, error) {
+	reply, err := c.do(ctx, protocol.ClientFrame{Type: protocol.TypeVisitors}, true)
+	if err != nil {
+		return nil, err
+	}
+	return reply.Live, nil
+}
+
+// Invite sends a personal invitation to chat to a visitor on the site
+// (operators); the visitor's widget opens with text from the caller.
+func (c *Conn) Invite(ctx context.Context, visitor, text string) error {
+	return c.action(ctx, protocol.ClientFrame{Type: protocol.TypeInvite, Visitor: visitor, Text: text})
+}

@@ -148,7 +148,9 @@ func (c *Conn) apply(h *handshake, f *protocol.ServerFrame) {
 		}
 	case protocol.TypeAvailable:
 		c.available = f.Available
-	case protocol.TypeSearch, protocol.TypeVisitor:
+	case protocol.TypeSearch, protocol.TypeVisitor, protocol.TypeVisitors, protocol.TypeCanned, protocol.TypeTriggers:
+		// Replies to requests; canned, triggers and visitors frames without
+		// an id are pushed updates, left to Options.OnFrame.
 		if r := c.pending[f.ID]; f.ID != "" && r != nil {
 			c.finish(r, *f, nil)
 		}
