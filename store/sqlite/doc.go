@@ -1,6 +1,7 @@
 // Package sqlite is the embedded default chat.Store: everything in one
 // SQLite database file, through modernc.org/sqlite (pure Go, no cgo). It
-// also implements chat.Searcher with SQLite's FTS5 full-text index.
+// also implements chat.Searcher with SQLite's FTS5 full-text index, and
+// chat.AssignedAppender.
 //
 //	store, err := sqlite.Open("chat.db")
 //	if err != nil { ... }
