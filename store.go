@@ -187,7 +187,7 @@ type Searcher interface {
 // message costs one write instead of a read plus a write, and an operator
 // unassigned between the two can never slip a message in. The Server
 // detects it at run time; without it, it reads the conversation first.
-// store/memory and store/sqlite implement it.
+// store/memory, store/sqlite and store/postgres implement it.
 type AssignedAppender interface {
 	// AppendAssigned is AppendMessage for a message written by operator
 	// operatorID: it stores m only if the conversation is Assigned to

@@ -1,4 +1,5 @@
-// Package postgres is a chat.Store (and chat.Searcher) on PostgreSQL, for
+// Package postgres is a chat.Store (and chat.Searcher and
+// chat.AssignedAppender) on PostgreSQL, for
 // shops that run more than one process: any number of shop processes may
 // share one database, and assignment, capacity, queue order and message
 // sequence numbers stay correct across them.

@@ -606,11 +606,33 @@ func scanMessage(row pgx.Row, extra ...any) (*chat.Message, error) {
 // before, or inserted by a concurrent append that committed first, rolls
 // the transaction back, so a duplicate never consumes a sequence number.
 func (s *Store) AppendMessage(ctx context.Context, m *chat.Message) (chat.Appended, error) {
+	return s.appendMessage(ctx, m, "")
+}
+
+// AppendAssigned implements chat.AssignedAppender: the UPDATE that bumps
+// last_seq also requires the conversation to be assigned to operatorID.
+func (s *Store) AppendAssigned(ctx context.Context, m *chat.Message, operatorID string) (chat.Appended, error) {
+	if operatorID == "" {
+		return chat.Appended{}, fmt.Errorf("postgres: append assigned: operator id is empty: %w", chat.ErrInvalid)
+	}
+	return s.appendMessage(ctx, m, operatorID)
+}
+
+// appendMessage appends m; if operatorID is set, only into a conversation
+// assigned to that operator.
+func (s *Store) appendMessage(ctx context.Context, m *chat.Message, operatorID string) (chat.Appended, error) {
 	if !m.Kind.Valid() {
 		return chat.Appended{}, fmt.Errorf("postgres: message kind %q: %w", m.Kind, chat.ErrInvalid)
 	}
 	if !storable(m.ConversationID) {
 		return chat.Appended{}, notFound("conversation", m.ConversationID)
+	}
+	if !storable(operatorID) { // no operator has that id, so none is assigned
+		return chat.Appended{}, s.convState(ctx, s.pool, m.ConversationID, "not assigned to that operator")
+	}
+	why := "closed"
+	if operatorID != "" {
+		why = "closed or not assigned to " + operatorID
 	}
 	id := m.ID
 	if id == "" {
@@ -632,7 +654,8 @@ func (s *Store) AppendMessage(ctx context.Context, m *chat.Message) (chat.Append
 		}
 		err := s.inTx(ctx, func(tx pgx.Tx) error {
 			c, err := s.scanConv(tx.QueryRow(ctx, `UPDATE chat_conversations SET last_seq = last_seq + 1
-				WHERE id = $1 AND status <> 'closed' RETURNING `+convCols, m.ConversationID))
+				WHERE id = $1 AND status <> 'closed' AND ($2::text = '' OR (status = 'assigned' AND operator_id = $2::text))
+				RETURNING `+convCols, m.ConversationID, operatorID))
 			if errors.Is(err, pgx.ErrNoRows) {
 				// Closed or unknown. A retry is recognised first, even of a
 				// message that a concurrent append committed after the
@@ -647,7 +670,7 @@ func (s *Store) AppendMessage(ctx context.Context, m *chat.Message) (chat.Append
 						return err
 					}
 				}
-				return s.convState(ctx, tx, m.ConversationID, "closed")
+				return s.convState(ctx, tx, m.ConversationID, why)
 			}
 			if err != nil {
 				return err
