@@ -47,10 +47,10 @@ func TestRecorderPassesCorrectStore(t *testing.T) {
 }
 
 // TestSearchSkipsWithoutSearcher checks that a store without the optional
-// capabilities (chat.Searcher, chat.PageViewVisitors) skips their cases,
-// saying why, and runs the rest.
+// capabilities (chat.Searcher, chat.PageViewVisitors, chat.AssignedAppender)
+// skips their cases, saying why, and runs the rest.
 func TestSearchSkipsWithoutSearcher(t *testing.T) {
-	capability := map[string]string{"Search": "chat.Searcher", "PageViewVisitors": "chat.PageViewVisitors"}
+	capability := map[string]string{"Search": "chat.Searcher", "PageViewVisitors": "chat.PageViewVisitors", "AssignedAppender": "chat.AssignedAppender"}
 	for _, c := range storetest.Cases() {
 		failed, skipped, log := run(t, c, func() chat.Store { return storeOnly{memory.New()} })
 		if failed {

@@ -132,53 +132,6 @@ func messageCases() []Case {
 			assert.Equal(t, []int64{1, 2}, seqs(mustMessages(t, s, chat.MessageQuery{ConversationID: "c1"})), "nothing written by refused appends")
 			assert.EqualValues(t, 2, mustGetConv(t, s, "c1").LastSeq)
 		}},
-		{"Messages/AppendAssigned", func(t testing.TB, s chat.Store) {
-			aa, ok := s.(chat.AssignedAppender)
-			if !ok {
-				t.Skip("store does not implement the optional chat.AssignedAppender capability")
-			}
-			mustOperator(t, s, "alice")
-			mustOperator(t, s, "bob")
-			mustConv(t, s, "c1", at(0))
-			by := func(op, clientID, body string, n int) (chat.Appended, error) {
-				return aa.AppendAssigned(ctx, &chat.Message{ConversationID: "c1", ClientID: clientID, Kind: chat.OperatorText,
-					AuthorID: op, AuthorName: "Op " + op, Text: body, CreatedAt: at(n)}, op)
-			}
-			_, err := by("alice", "a1", "queued", 1)
-			isErr(t, err, chat.ErrConflict, "AppendAssigned to a Queued conversation")
-			mustAssign(t, s, "c1", "", "alice", at(2))
-			_, err = by("bob", "b1", "not mine", 3)
-			isErr(t, err, chat.ErrConflict, "AppendAssigned by another operator")
-			first, err := by("alice", "a1", "hello", 4)
-			require.NoError(t, err, "AppendAssigned by the assignee")
-			assert.False(t, first.Duplicate)
-			assert.EqualValues(t, 1, first.Message.Seq, "a refused append takes no Seq")
-			assert.Equal(t, "alice", first.Conversation.OperatorID, "Appended.Conversation")
-
-			// Transferred: the former operator is refused, the new one is not,
-			// and a retry of what the former one stored still gets its original.
-			mustAssign(t, s, "c1", "alice", "bob", at(5))
-			_, err = by("alice", "a2", "too late", 6)
-			isErr(t, err, chat.ErrConflict, "AppendAssigned by the former operator")
-			retry, err := by("alice", "a1", "hello", 7)
-			require.NoError(t, err, "retry by the former operator")
-			assert.True(t, retry.Duplicate, "retry recognised before the assignment check")
-			assert.Equal(t, first.Message.ID, retry.Message.ID)
-			a, err := by("bob", "a2", "bob here", 8)
-			require.NoError(t, err, "AppendAssigned by the new assignee")
-			assert.False(t, a.Duplicate, "a refused append does not reserve its client id")
-			assert.EqualValues(t, 2, a.Message.Seq)
-
-			_, err = by("", "x", "nobody", 9)
-			isErr(t, err, chat.ErrInvalid, "AppendAssigned with an empty operator")
-			_, err = aa.AppendAssigned(ctx, text("ghost", "g1", "x", at(9)), "bob")
-			isErr(t, err, chat.ErrNotFound, "AppendAssigned to an unknown conversation")
-			mustClose(t, s, "c1", at(10))
-			_, err = by("bob", "b9", "after close", 11)
-			isErr(t, err, chat.ErrConflict, "AppendAssigned to a Closed conversation")
-			assert.Equal(t, []int64{1, 2}, seqs(mustMessages(t, s, chat.MessageQuery{ConversationID: "c1"})), "nothing written by refused appends")
-			assert.EqualValues(t, 2, mustGetConv(t, s, "c1").LastSeq)
-		}},
 		{"Messages/List", func(t testing.TB, s chat.Store) {
 			mustConv(t, s, "c1", at(0))
 			mustConv(t, s, "empty", at(0))
@@ -237,6 +190,60 @@ func messageCases() []Case {
 			dup.Message.Text = "mutated duplicate"
 			ms = mustMessages(t, s, chat.MessageQuery{ConversationID: "c1"})
 			assert.Equal(t, "original", ms[0].Text, "duplicate AppendMessage returned stored state")
+		}},
+	}
+}
+
+// assignedAppenderCases check the optional chat.AssignedAppender; they skip
+// for a store without it.
+func assignedAppenderCases() []Case {
+	return []Case{
+		{"AssignedAppender/Append", func(t testing.TB, s chat.Store) {
+			aa, ok := s.(chat.AssignedAppender)
+			if !ok {
+				t.Skip("store does not implement the optional chat.AssignedAppender capability: AssignedAppender conformance not checked")
+			}
+			mustOperator(t, s, "alice")
+			mustOperator(t, s, "bob")
+			mustConv(t, s, "c1", at(0))
+			by := func(op, clientID, body string, n int) (chat.Appended, error) {
+				return aa.AppendAssigned(ctx, &chat.Message{ConversationID: "c1", ClientID: clientID, Kind: chat.OperatorText,
+					AuthorID: op, AuthorName: "Op " + op, Text: body, CreatedAt: at(n)}, op)
+			}
+			_, err := by("alice", "a1", "queued", 1)
+			isErr(t, err, chat.ErrConflict, "AppendAssigned to a Queued conversation")
+			mustAssign(t, s, "c1", "", "alice", at(2))
+			_, err = by("bob", "b1", "not mine", 3)
+			isErr(t, err, chat.ErrConflict, "AppendAssigned by another operator")
+			first, err := by("alice", "a1", "hello", 4)
+			require.NoError(t, err, "AppendAssigned by the assignee")
+			assert.False(t, first.Duplicate)
+			assert.EqualValues(t, 1, first.Message.Seq, "a refused append takes no Seq")
+			assert.Equal(t, "alice", first.Conversation.OperatorID, "Appended.Conversation")
+
+			// Transferred: the former operator is refused, the new one is not,
+			// and a retry of what the former one stored still gets its original.
+			mustAssign(t, s, "c1", "alice", "bob", at(5))
+			_, err = by("alice", "a2", "too late", 6)
+			isErr(t, err, chat.ErrConflict, "AppendAssigned by the former operator")
+			retry, err := by("alice", "a1", "hello", 7)
+			require.NoError(t, err, "retry by the former operator")
+			assert.True(t, retry.Duplicate, "retry recognised before the assignment check")
+			assert.Equal(t, first.Message.ID, retry.Message.ID)
+			a, err := by("bob", "a2", "bob here", 8)
+			require.NoError(t, err, "AppendAssigned by the new assignee")
+			assert.False(t, a.Duplicate, "a refused append does not reserve its client id")
+			assert.EqualValues(t, 2, a.Message.Seq)
+
+			_, err = by("", "x", "nobody", 9)
+			isErr(t, err, chat.ErrInvalid, "AppendAssigned with an empty operator")
+			_, err = aa.AppendAssigned(ctx, text("ghost", "g1", "x", at(9)), "bob")
+			isErr(t, err, chat.ErrNotFound, "AppendAssigned to an unknown conversation")
+			mustClose(t, s, "c1", at(10))
+			_, err = by("bob", "b9", "after close", 11)
+			isErr(t, err, chat.ErrConflict, "AppendAssigned to a Closed conversation")
+			assert.Equal(t, []int64{1, 2}, seqs(mustMessages(t, s, chat.MessageQuery{ConversationID: "c1"})), "nothing written by refused appends")
+			assert.EqualValues(t, 2, mustGetConv(t, s, "c1").LastSeq)
 		}},
 	}
 }

@@ -23,7 +23,8 @@
 // Optional capabilities are checked only if the store has them: the
 // Search cases skip, saying why, unless the store implements
 // chat.Searcher, the PageViewVisitors cases unless it implements
-// chat.PageViewVisitors, and Run logs the skipped cases in their area's
+// chat.PageViewVisitors, the AssignedAppender cases unless it implements
+// chat.AssignedAppender, and Run logs the skipped cases in their area's
 // output (go test -v shows it).
 //
 // Run one area or one case with -run, e.g.
@@ -53,7 +54,7 @@ type Case struct {
 
 // optional maps an area whose cases skip unless the store has an optional
 // capability to that capability.
-var optional = map[string]string{"Search": "chat.Searcher", "PageViewVisitors": "chat.PageViewVisitors"}
+var optional = map[string]string{"Search": "chat.Searcher", "PageViewVisitors": "chat.PageViewVisitors", "AssignedAppender": "chat.AssignedAppender"}
 
 // Cases returns the suite's cases in a stable order. Run runs them all;
 // Cases is for harnesses that need to run or select cases themselves.
@@ -63,6 +64,7 @@ func Cases() []Case {
 	cs = append(cs, operatorCases()...)
 	cs = append(cs, conversationCases()...)
 	cs = append(cs, messageCases()...)
+	cs = append(cs, assignedAppenderCases()...)
 	cs = append(cs, concurrencyCases()...)
 	cs = append(cs, dataCases()...)
 	cs = append(cs, searchCases()...)
