@@ -39,8 +39,8 @@ type wireEvent struct {
 	Frame  json.RawMessage `json:"f,omitempty"`
 	Marks  []syncMark      `json:"m,omitempty"`
 	// "visits": the sender's live visitors that changed, and those gone.
-	Live []protocol.LiveVisitor `json:"lv,omitempty"`
-	Gone []string               `json:"g,omitempty"`
+	Live []wireVisit `json:"lv,omitempty"`
+	Gone []string    `json:"g,omitempty"`
 }
 
 type syncMark struct {

@@ -13,9 +13,19 @@ func RunTriggers(s *Server) {
 	<-done
 }
 
-// FlushPageViews stores the queued page views now.
+// FlushPageViews stores the queued page views now, as Close does: those
+// Track recorded too, without waiting for their titles.
 func FlushPageViews(s *Server) {
 	done := make(chan struct{})
-	s.track.flush <- done
+	s.track.flush <- flushRequest{done: done, all: true}
+	<-done
+}
+
+// WritePageViews does the page view writer's periodic work now, as its
+// ticker would: stores the queued views except those Track recorded that
+// still wait for their titles at the (fake) clock's time.
+func WritePageViews(s *Server) {
+	done := make(chan struct{})
+	s.track.flush <- flushRequest{done: done}
 	<-done
 }

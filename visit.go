@@ -26,6 +26,7 @@ const (
 	maxPageTitle = 300
 	maxUTM       = 200
 	maxWireURL   = 512 // URLs in bridge events: keeps each event small
+	maxHost      = 253 // a referrer's host, as triggers match it (a DNS name's maximum)
 	maxLiveFrame = 500 // visitors in one visitors frame, most recent first
 )
 
@@ -38,10 +39,19 @@ const (
 	maxPending       = 10000            // pending invitations remembered
 )
 
+// pageViewGrace is how long the writer holds a view that Track recorded for
+// the title the widget reports with its page frame, which comes after the
+// page has loaded; a view with no title by then is written without one.
+// Close writes held views at once.
+const (
+	pageViewGrace = 3 * time.Second
+	maxHeld       = pageViewBuffer // held views; beyond, the oldest is written untitled
+)
+
 // tracker is the Server's tracking state.
 type tracker struct {
 	items chan trackItem        // page views for the writer
-	flush chan chan struct{}    // tests: flush now
+	flush chan flushRequest     // tests: write now
 	kick  chan struct{}         // visits to evaluate (evalIDs)
 	loop  chan chan struct{}    // tests: run the visit loop's work now
 	mu    sync.Mutex            // guards everything below
@@ -58,7 +68,69 @@ type tracker struct {
 // trackItem is one item for the page view writer.
 type trackItem struct {
 	view PageView
-	anon bool // an AnonymousPageView: view.URL's path only
+	kind itemKind
+}
+
+type itemKind uint8
+
+const (
+	itemView  itemKind = iota // a view to write (it has its title, if any)
+	itemHold                  // a view Track recorded: held for its title
+	itemTitle                 // view.Title for the held view of view.VisitorID and view.URL
+	itemAnon                  // an AnonymousPageView: view.URL's path only
+)
+
+// flushRequest asks the writer to write now: what is due, or everything
+// (all, as on Close).
+type flushRequest struct {
+	done chan struct{}
+	all  bool
+}
+
+// heldView is a page view in the writer, with its arrival order so that a
+// batch is written in the order the views came in.
+type heldView struct {
+	seq  uint64
+	view PageView
+	due  time.Time // held until then for a title
+	done bool      // moved to the batch: skipped in the writer's FIFO
+}
+
+type viewKey struct{ visitor, url string }
+
+// heldFIFO is a ring of held views addressed by position (the count of
+// views pushed before), so that holding a view allocates nothing once the
+// ring has grown.
+type heldFIFO struct {
+	buf  []heldView
+	head int    // index of the oldest
+	n    int    // views in the ring
+	base uint64 // position of the oldest
+}
+
+func (f *heldFIFO) at(pos uint64) *heldView {
+	return &f.buf[(f.head+int(pos-f.base))%len(f.buf)]
+}
+
+// push appends h and returns its position.
+func (f *heldFIFO) push(h heldView) uint64 {
+	if f.n == len(f.buf) {
+		buf := make([]heldView, max(16, 2*len(f.buf)))
+		for i := range f.n {
+			buf[i] = f.buf[(f.head+i)%len(f.buf)]
+		}
+		f.buf, f.head = buf, 0
+	}
+	f.buf[(f.head+f.n)%len(f.buf)] = h
+	f.n++
+	return f.base + uint64(f.n-1)
+}
+
+func (f *heldFIFO) pop() {
+	f.buf[f.head] = heldView{} // its strings can go
+	f.head = (f.head + 1) % len(f.buf)
+	f.n--
+	f.base++
 }
 
 // liveVisit is one visitor's current visit.
@@ -79,7 +151,7 @@ type liveVisit struct {
 func newTracker() *tracker {
 	return &tracker{
 		items: make(chan trackItem, pageViewBuffer),
-		flush: make(chan chan struct{}),
+		flush: make(chan flushRequest),
 		kick:  make(chan struct{}, 1),
 		loop:  make(chan chan struct{}),
 		live:  make(map[string]*liveVisit),
@@ -169,7 +241,7 @@ func (s *Server) startVisit(w http.ResponseWriter, r *http.Request, token string
 	if errors.Is(err, ErrUnauthorized) {
 		if s.cfg.CookieOnInteraction {
 			if view {
-				s.queueItem(trackItem{anon: true, view: PageView{URL: capText(r.URL.Path, maxPageURL), At: now}})
+				s.queueItem(trackItem{kind: itemAnon, view: PageView{URL: capText(r.URL.Path, maxPageURL), At: now}})
 			}
 			return nil, nil
 		}
@@ -255,7 +327,7 @@ func (s *Server) pageViewLocked(lv *liveVisit, r *http.Request, now time.Time) {
 		lv.campaign = pv.UTM.Campaign
 	}
 	s.openedLocked(lv, pv.URL, "", now)
-	s.queueItem(trackItem{view: pv})
+	s.queueItem(trackItem{kind: itemHold, view: pv}) // the widget's page frame may add its title
 }
 
 // openedLocked moves lv to a new page. Called with t.mu held.
@@ -284,19 +356,74 @@ func (s *Server) queueItem(it trackItem) {
 }
 
 // pageViewWriter stores queued page views in batches: every
-// pageViewInterval or pageViewBatch views, and what is left on Close.
+// pageViewInterval or pageViewBatch views, and what is left on Close. A
+// view that Track recorded is held until the widget reports its title (then
+// written at the next batch) or for pageViewGrace (then written untitled),
+// by the Server's clock.
 func (s *Server) pageViewWriter() {
 	defer s.wg.Done()
 	t := s.track
 	tick := time.NewTicker(pageViewInterval)
 	defer tick.Stop()
-	var views []PageView
-	var anon []Activity
+	var (
+		seq   uint64
+		batch []heldView // to write, sorted by seq when written
+		views []PageView // batch as written, reused
+		anon  []Activity
+		fifo  heldFIFO                   // held views in arrival order, some done
+		held  = make(map[viewKey]uint64) // position in fifo
+	)
+	release := func(h *heldView) {
+		h.done = true
+		delete(held, viewKey{h.view.VisitorID, h.view.URL})
+		batch = append(batch, *h)
+	}
+	find := func(key viewKey) *heldView {
+		if pos, ok := held[key]; ok {
+			return fifo.at(pos)
+		}
+		return nil
+	}
+	// releaseDue moves the held views due at now (all: every one) to the
+	// batch. They arrive in order, so the first one not due ends the scan.
+	releaseDue := func(now time.Time, all bool) {
+		for fifo.n > 0 {
+			if h := fifo.at(fifo.base); !h.done {
+				if !all && now.Before(h.due) {
+					return
+				}
+				release(h)
+			}
+			fifo.pop()
+		}
+	}
 	add := func(it trackItem) {
-		if it.anon {
+		seq++
+		switch it.kind {
+		case itemAnon:
 			anon = append(anon, Activity{Kind: AnonymousPageView, Text: it.view.URL, At: it.view.At})
-		} else {
-			views = append(views, it.view)
+		case itemTitle:
+			// A title for a view written already (after the grace period,
+			// or dropped from a full queue) is lost: Track's view stays
+			// untitled, and the live list has the title.
+			if h := find(viewKey{it.view.VisitorID, it.view.URL}); h != nil {
+				h.view.Title = it.view.Title
+				release(h)
+			}
+		case itemHold:
+			key := viewKey{it.view.VisitorID, it.view.URL}
+			if old := find(key); old != nil {
+				release(old) // a reload: the title is for the newer view
+			}
+			if fifo.n == maxHeld { // bounded: the oldest goes untitled
+				if h := fifo.at(fifo.base); !h.done {
+					release(h)
+				}
+				fifo.pop()
+			}
+			held[key] = fifo.push(heldView{seq: seq, view: it.view, due: it.view.At.Add(pageViewGrace)})
+		default:
+			batch = append(batch, heldView{seq: seq, view: it.view})
 		}
 	}
 	drain := func() {
@@ -312,14 +439,21 @@ func (s *Server) pageViewWriter() {
 	write := func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 5*time.Second)
 		defer cancel()
-		if len(views) > 0 {
+		if len(batch) > 0 {
+			slices.SortFunc(batch, func(a, b heldView) int { return cmp.Compare(a.seq, b.seq) })
+			views = views[:0]
+			for _, h := range batch {
+				views = append(views, h.view)
+			}
+			clear(batch)
+			batch = batch[:0]
 			if err := s.store.AddPageViews(ctx, views); err != nil {
 				s.add("pageviews_failed_total", float64(len(views)))
 				s.logErr("store page views", err, "count", len(views))
 			} else {
 				s.add("pageviews_total", float64(len(views)))
 			}
-			views = views[:0]
+			clear(views)
 		}
 		if len(anon) > 0 {
 			if err := s.store.AddActivities(ctx, anon); err != nil {
@@ -332,19 +466,22 @@ func (s *Server) pageViewWriter() {
 		select {
 		case <-s.ctx.Done():
 			drain()
+			releaseDue(time.Time{}, true)
 			write()
 			return
 		case it := <-t.items:
 			add(it)
-			if len(views)+len(anon) >= pageViewBatch {
+			if len(batch)+len(anon) >= pageViewBatch {
 				write()
 			}
 		case <-tick.C:
+			releaseDue(s.now(), false)
 			write()
-		case done := <-t.flush:
+		case req := <-t.flush:
 			drain()
+			releaseDue(s.now(), req.all)
 			write()
-			close(done)
+			close(req.done)
 		}
 	}
 }
@@ -475,14 +612,14 @@ func (s *Server) publishVisits() {
 	t.mu.Lock()
 	dirty := t.dirty
 	t.dirty = false
-	var changed []protocol.LiveVisitor
+	var changed []wireVisit
 	for _, lv := range t.live {
 		if lv.changed {
 			lv.changed = false
 			if !lv.localAt.IsZero() {
 				f := liveFrame(lv.LiveVisitor)
 				f.URL = capText(f.URL, maxWireURL)
-				changed = append(changed, f)
+				changed = append(changed, wireVisit{LiveVisitor: f, Referrer: lv.referrer, Campaign: lv.campaign})
 			}
 		}
 	}
@@ -497,7 +634,7 @@ func (s *Server) publishVisits() {
 
 // announceVisits tells the other nodes about this node's visits, a few
 // per event so that each stays well under broker payload limits.
-func (s *Server) announceVisits(live []protocol.LiveVisitor, gone []string) {
+func (s *Server) announceVisits(live []wireVisit, gone []string) {
 	if s.bridge == nil {
 		return
 	}
@@ -513,8 +650,18 @@ func (s *Server) announceVisits(live []protocol.LiveVisitor, gone []string) {
 	}
 }
 
+// wireVisit is a live visitor in a "visits" bridge event: the console's
+// fields and, for triggers on the node that holds the visitor's widget, the
+// visit's referrer host and campaign (capped as locally; omitted if empty).
+type wireVisit struct {
+	protocol.LiveVisitor
+	Referrer string `json:"rf,omitempty"`
+	Campaign string `json:"uc,omitempty"`
+}
+
 // applyVisits merges another node's announcement: the most recent page
-// wins; a visit that is live here too is not ended by another node.
+// wins; a visit that is live here too is not ended by another node. The
+// visit's first external referrer is kept; its latest campaign wins.
 func (s *Server) applyVisits(ev wireEvent) {
 	t := s.track
 	now := s.now()
@@ -544,6 +691,12 @@ func (s *Server) applyVisits(ev wireEvent) {
 		}
 		if !local.FirstSeen.IsZero() && local.FirstSeen.Before(lv.FirstSeen) {
 			lv.FirstSeen = local.FirstSeen
+		}
+		if lv.referrer == "" {
+			lv.referrer = capText(f.Referrer, maxHost)
+		}
+		if f.Campaign != "" {
+			lv.campaign = capText(f.Campaign, maxUTM)
 		}
 		t.dirty = true
 	}
@@ -629,7 +782,12 @@ func (ss *session) onPage(ctx context.Context, f protocol.ClientFrame) error {
 		s.openedLocked(lv, f.URL, f.Title, now)
 	}
 	t.mu.Unlock()
-	if !same {
+	switch {
+	case same && f.Title != "":
+		// Track's view of this page, queued before, waits in the writer
+		// for its title (pageViewGrace).
+		s.queueItem(trackItem{kind: itemTitle, view: PageView{VisitorID: ss.visitor.ID, URL: f.URL, Title: f.Title}})
+	case !same:
 		pv := PageView{VisitorID: ss.visitor.ID, URL: f.URL, Title: f.Title, Referrer: f.Referrer, At: now}
 		if _, q, ok := strings.Cut(f.URL, "?"); ok && strings.Contains(q, "utm_") {
 			pv.UTM = parseUTM(q)
@@ -760,5 +918,5 @@ func referrerHost(ref, self string) string {
 	if err != nil || u.Host == "" || strings.EqualFold(u.Host, self) {
 		return ""
 	}
-	return strings.ToLower(u.Hostname())
+	return capText(strings.ToLower(u.Hostname()), maxHost)
 }

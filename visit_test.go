@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -245,23 +246,103 @@ func TestTrackCookieOnInteraction(t *testing.T) {
 func TestLiveVisitorsAcrossNodes(t *testing.T) {
 	bus := &testBus{}
 	store := memory.New()
+	// A trigger on the visit's referrer and campaign, which node A sees and
+	// node B, holding the widget, evaluates.
+	fromAd := chat.Trigger{ID: "spring-ad", Referrer: "*.google.*", UTMCampaign: "spring", Message: "Spring sale questions?"}
 	nodes := make([]*testServer, 2)
 	for i := range nodes {
-		nodes[i] = newTestServer(t, func(c *chat.Config) { c.Store, c.Broker = store, bus })
+		nodes[i] = newTestServer(t, func(c *chat.Config) {
+			c.Store, c.Broker = store, bus
+			c.Triggers = []chat.Trigger{fromAd}
+		})
 	}
 	shop := newShop(t, nodes[0])
-	vid := browse(t, newBrowser(), shop, "/product/3", "")
+	hc := newBrowser()
+	vid := browse(t, hc, shop, "/product/3?utm_campaign=spring", "https://www.google.com/search?q=mug")
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		chat.RunTriggers(nodes[0].Chat) // announces the change
 		list := nodes[1].Chat.LiveVisitors()
-		if len(list) == 1 && list[0].VisitorID == vid && list[0].CurrentURL == "/product/3" && list[0].Pages == 1 {
+		if len(list) == 1 && list[0].VisitorID == vid && list[0].CurrentURL == "/product/3?utm_campaign=spring" && list[0].Pages == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("node B's live list: %+v", list)
 		}
 		chat.RunTriggers(nodes[1].Chat) // a round trip through B's loop while the event travels
+	}
+	v := visitorRaw(t, nodes[1], hc)
+	chat.RunTriggers(nodes[1].Chat)
+	// The ack of a later frame comes after anything queued before it.
+	_, invites := v.call(protocol.ClientFrame{Type: protocol.TypeTyping, ID: "t", Typing: false}, protocol.TypeInvite)
+	if len(invites) != 1 || invites[0].Invite == nil || invites[0].Invite.Trigger != fromAd.ID {
+		t.Fatalf("invites on node B: %+v", invites)
+	}
+}
+
+func TestTrackPageViewGetsWidgetTitle(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	ts := newTestServer(t, func(c *chat.Config) { c.Now = clock.Now })
+	shop := newShop(t, ts)
+	hc := newBrowser()
+	vid := browse(t, hc, shop, "/product/7", "")
+	stored := func() []chat.PageView {
+		t.Helper()
+		chat.WritePageViews(ts.Chat)
+		views, err := ts.Store.PageViews(testCtx(t), vid, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return views
+	}
+	if views := stored(); len(views) != 0 {
+		t.Fatalf("written before the widget's title: %+v", views)
+	}
+	// The widget's page frame gives Track's view its title; it is written
+	// at the next batch, before the grace period ends.
+	v := visitorRaw(t, ts, hc)
+	if reply, _ := v.call(protocol.ClientFrame{Type: protocol.TypePage, ID: "p1", URL: "/product/7", Title: "Blue mug"}, ""); reply.Type != protocol.TypeAck {
+		t.Fatalf("page frame: %+v", reply)
+	}
+	if views := stored(); len(views) != 1 || views[0].URL != "/product/7" || views[0].Title != "Blue mug" {
+		t.Fatalf("views after the page frame: %+v", views)
+	}
+	// A page whose title never comes is written untitled after 3 s.
+	browse(t, hc, shop, "/cart", "")
+	clock.Advance(2 * time.Second)
+	if views := stored(); len(views) != 1 {
+		t.Fatalf("written within the grace period: %+v", views)
+	}
+	clock.Advance(time.Second)
+	views := stored()
+	if len(views) != 2 || views[0].URL != "/cart" || views[0].Title != "" || views[1].Title != "Blue mug" {
+		t.Fatalf("views after the grace period: %+v", views)
+	}
+	// A title after that is for the live list only: no second view.
+	if reply, _ := v.call(protocol.ClientFrame{Type: protocol.TypePage, ID: "p2", URL: "/cart", Title: "Cart"}, ""); reply.Type != protocol.TypeAck {
+		t.Fatalf("late page frame: %+v", reply)
+	}
+	if views := stored(); len(views) != 2 || views[0].Title != "" {
+		t.Fatalf("views after a late title: %+v", views)
+	}
+	if live := ts.Chat.LiveVisitors(); len(live) != 1 || live[0].Title != "Cart" {
+		t.Fatalf("live list: %+v", live)
+	}
+}
+
+func TestTrackCloseWritesHeldPageViews(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	ts := newTestServer(t, func(c *chat.Config) { c.Now = clock.Now })
+	vid := browse(t, newBrowser(), newShop(t, ts), "/product/1", "")
+	if err := ts.Chat.Close(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	views, err := ts.Store.PageViews(testCtx(t), vid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(views) != 1 || views[0].URL != "/product/1" {
+		t.Fatalf("views after Close: %+v", views)
 	}
 }
 
@@ -334,4 +415,40 @@ func (b *testBus) Subscribe(ctx context.Context, topic string, deliver func([]by
 		delete(b.subs, s)
 		b.mu.Unlock()
 	}, nil
+}
+
+func TestTrackHeldPageViewsBounded(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	ts := newTestServer(t, func(c *chat.Config) { c.Now = clock.Now })
+	h := middleware.Track(ts.Chat)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	get := func(path, cookie string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, path, nil)
+		r.Header.Set("User-Agent", "Mozilla/5.0")
+		r.Header.Set("Cookie", cookie)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	c := get("/p/0", "").Result().Cookies()[0]
+	cookie := c.Name + "=" + c.Value
+	const held = 4096 // the writer's bound: Track's views waiting for a title
+	for i := 1; i <= held; i++ {
+		get("/p/"+strconv.Itoa(i), cookie)
+		if i%1000 == 0 {
+			chat.WritePageViews(ts.Chat) // keeps the queue from overflowing
+		}
+	}
+	chat.WritePageViews(ts.Chat)
+	vid := strings.SplitN(c.Value, ".", 2)[0]
+	views, err := ts.Store.PageViews(testCtx(t), vid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(views) != 1 || views[0].URL != "/p/0" {
+		t.Fatalf("views written past the bound: %d, first %+v", len(views), views)
+	}
+	chat.FlushPageViews(ts.Chat)
+	if views, err = ts.Store.PageViews(testCtx(t), vid, held+1); err != nil || len(views) != held+1 {
+		t.Fatalf("views after a flush: %d, %v", len(views), err)
+	}
 }
