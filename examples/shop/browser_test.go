@@ -94,6 +94,17 @@ func eval[T any](b *chromium, expr string) T {
 }
 
 // waitFor polls a JavaScript predicate on every DOM change until it holds.
+// openConversation accepts the first conversation in the console's queue, if
+// it is still queued, and opens it.
+func (b *chromium) openConversation() {
+	b.run("accept if queued", chromedp.Evaluate[chromedp.Void](`(() => {
+		const q = document.querySelector('[data-sc=queue-item] [data-sc=accept]');
+		if (q) q.click();
+		return true })()`))
+	b.waitFor("my conversation", `document.querySelector('[data-sc=conv-item]') !== null`)
+	b.run("open it", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-sc=conv-item]').click()`))
+}
+
 func (b *chromium) waitFor(what, predicate string) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
@@ -223,12 +234,7 @@ func TestBrowserVisitorAndOperator(t *testing.T) {
 	visitor.run("type hello", chromedp.Evaluate[chromedp.Void](setValueJS(widgetQ("[data-sc=input]"), "Hi there")))
 	visitor.run("send hello", chromedp.Evaluate[chromedp.Void](widgetQ("[data-sc=send]")+`.click()`))
 	operator.waitFor("the conversation in the console", `document.querySelector('[data-sc=conv-item], [data-sc=queue-item]') !== null`)
-	operator.run("accept if queued", chromedp.Evaluate[chromedp.Void](`(() => {
-		const q = document.querySelector('[data-sc=queue-item] [data-sc=accept]');
-		if (q) q.click();
-		return true })()`))
-	operator.waitFor("my conversation", `document.querySelector('[data-sc=conv-item]') !== null`)
-	operator.run("open it", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-sc=conv-item]').click()`))
+	operator.openConversation()
 	operator.waitFor("the thread", `document.querySelector('[data-sc=thread]:not([hidden])') !== null`)
 	operator.waitFor("the hello", `Array.from(document.querySelectorAll('[data-sc=thread]:not([hidden]) [data-sc=message][data-kind=visitor] [data-sc=text]')).some(e => e.textContent === 'Hi there')`)
 	visitor.waitFor("the operator's name in the widget", `(`+widgetQ("[data-sc=operator-name]")+`?.textContent || '').includes('Alice')`)
@@ -376,12 +382,7 @@ func TestBrowserTrackingAndOrderChannel(t *testing.T) {
 	// The conversation reaches the operator, who answers.
 	operator.run("open Chats", chromedp.Evaluate[chromedp.Void](`document.querySelector('#tab-chats').click()`))
 	operator.waitFor("the conversation", `document.querySelector('[data-sc=conv-item], [data-sc=queue-item]') !== null`)
-	operator.run("accept if queued", chromedp.Evaluate[chromedp.Void](`(() => {
-		const q = document.querySelector('[data-sc=queue-item] [data-sc=accept]');
-		if (q) q.click();
-		return true })()`))
-	operator.waitFor("my conversation", `document.querySelector('[data-sc=conv-item]') !== null`)
-	operator.run("open it", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-sc=conv-item]').click()`))
+	operator.openConversation()
 	operator.waitFor("the answer", `Array.from(document.querySelectorAll('[data-sc=thread]:not([hidden]) [data-sc=message][data-kind=visitor] [data-sc=text]')).some(e => e.textContent === 'Which grind for a moka pot?')`)
 	operator.run("reply", chromedp.Evaluate[chromedp.Void](setValueJS(`document.querySelector('[data-sc=input]')`, "Fine, like table salt. Say so in the order notes and we grind it for you.")))
 	operator.run("send the reply", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-sc=send]').click()`))

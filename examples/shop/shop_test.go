@@ -176,6 +176,20 @@ func wantRedirect(t *testing.T, resp *http.Response, prefix string) string {
 	return loc
 }
 
+// dialOperator connects operator id to the shop's chat with the shop's
+// operator cookie; the connection closes with the test.
+func (s *shop) dialOperator(t testing.TB, ctx context.Context, ts *httptest.Server, id string, opts client.Options) *client.Conn {
+	t.Helper()
+	c := s.operatorCookie(id)
+	opts.Header = http.Header{"Cookie": {c.Name + "=" + c.Value}}
+	conn, err := client.DialOperator(ctx, ts.URL, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
 func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	t.Cleanup(cancel)
@@ -414,12 +428,7 @@ func TestOperatorLoginAndSocket(t *testing.T) {
 		t.Errorf("operator = %+v", me)
 	}
 	// ...and the test helper's cookie in a header.
-	bc := s.operatorCookie("bob")
-	bob, err := client.DialOperator(ctx, ts.URL, client.Options{Header: http.Header{"Cookie": {bc.Name + "=" + bc.Value}}, NoReconnect: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bob.Close()
+	bob := s.dialOperator(t, ctx, ts, "bob", client.Options{NoReconnect: true})
 	if bob.Me().ID != "bob" {
 		t.Errorf("operator = %+v, want bob", bob.Me())
 	}
@@ -664,12 +673,7 @@ func TestCustomerLoginFollowsChat(t *testing.T) {
 func TestChatEndToEnd(t *testing.T) {
 	s, ts := startShop(t, shopConfig{})
 	ctx := testCtx(t)
-	ac := s.operatorCookie("alice")
-	alice, err := client.DialOperator(ctx, ts.URL, client.Options{Header: http.Header{"Cookie": {ac.Name + "=" + ac.Value}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer alice.Close()
+	alice := s.dialOperator(t, ctx, ts, "alice", client.Options{})
 	visitor, err := client.DialVisitor(ctx, ts.URL, client.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -848,12 +852,7 @@ func TestShopWithoutSMTPLogsMail(t *testing.T) {
 func TestOrderChannel(t *testing.T) {
 	s, ts := startShop(t, shopConfig{})
 	ctx := testCtx(t)
-	ac := s.operatorCookie("alice")
-	alice, err := client.DialOperator(ctx, ts.URL, client.Options{Header: http.Header{"Cookie": {ac.Name + "=" + ac.Value}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer alice.Close()
+	alice := s.dialOperator(t, ctx, ts, "alice", client.Options{})
 
 	// A visitor browses (Track gives them the chat cookie on the shop's
 	// page), chats with alice, and buys.
