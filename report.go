@@ -48,8 +48,9 @@ type Report struct {
 //
 // A conversation counts in the period it was created in and for the
 // operator it was last assigned to. Missed: closed (or still queued after
-// its period) without an operator message. Offline: opened while no
-// operator was online or outside business hours. First response: the first
+// its period) without an operator answering the visitor (an invitation
+// that opened it is no answer). Offline: opened while no operator was
+// online or outside business hours. First response: the first
 // operator message after the first visitor message; response: every
 // operator message that answers visitor messages, from the first of them.
 // Duration: creation to close. MaxConcurrent: the most of the row's
@@ -342,14 +343,16 @@ func (b *reportBuilder) conversation(c *Conversation, ms []*Message) {
 			}
 		}
 	}
-	hadOperatorMessage := slices.ContainsFunc(ms, func(m *Message) bool { return m.Kind == OperatorText })
+	// An invitation (an operator message before the visitor wrote) is no
+	// answer: a chat it opened that nobody answered is missed.
+	replied := answered || (firstVisitor.IsZero() && slices.ContainsFunc(ms, func(m *Message) bool { return m.Kind == OperatorText }))
 	if wrote {
 		b.chatted[c.VisitorID] = true
 	} else if _, ok := b.chatted[c.VisitorID]; !ok {
 		b.chatted[c.VisitorID] = false
 	}
 	i := b.period(c.CreatedAt)
-	missed := !hadOperatorMessage && (c.Status == Closed || (c.Status == Queued && !b.now.Before(b.periodEnd(i))))
+	missed := !replied && (c.Status == Closed || (c.Status == Queued && !b.now.Before(b.periodEnd(i))))
 	offline := !b.anyOnline(c.CreatedAt) || !b.s.cfg.BusinessHours.IsOpen(c.CreatedAt)
 	for _, r := range b.rows(c.OperatorID, c.CreatedAt) {
 		r.row.Conversations++

@@ -218,3 +218,19 @@ func TestPresenceChangesRecordedForOnlineTime(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// An operator's invitation opens its conversation with an operator message
+// before the visitor writes: that is no answer, so a chat nobody answered
+// after it is missed and has no first response.
+func TestReportInvitationIsNoAnswer(t *testing.T) {
+	clock := &fakeClock{now: day0.AddDate(0, 0, 3)}
+	ts := newTestServer(t, func(c *chat.Config) { c.Now = clock.Now })
+	seedChat(t, ts.Store, "invited", "alice", day0, time.Hour, operatorSays(0), visitorSays(10*time.Second))
+	rep, err := ts.Chat.Report(testCtx(t), reportRange)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Team.Conversations != 1 || rep.Team.Missed != 1 || rep.Team.FirstResponseMedian != 0 {
+		t.Errorf("team: %+v; want 1 conversation, missed, without a first response", rep.Team)
+	}
+}
