@@ -29,3 +29,10 @@ func WritePageViews(s *Server) {
 	s.track.flush <- flushRequest{done: done}
 	<-done
 }
+
+// SetMaxLive sets how many live visits the Server keeps (default 50,000).
+func SetMaxLive(s *Server, n int) {
+	s.track.mu.Lock()
+	s.track.max = n
+	s.track.mu.Unlock()
+}

@@ -37,6 +37,11 @@ const (
 	visitTick        = time.Second
 	typingExpiry     = 30 * time.Second // a lost "stopped typing" frame
 	maxPending       = 10000            // pending invitations remembered
+	// maxLive caps the live visits a node keeps: every request without a
+	// cookie starts one, so a client that drops its cookies could grow the
+	// map without end. Beyond, a new visit is not listed (its page views
+	// are still stored) until visits expire.
+	maxLive = 50000
 )
 
 // pageViewGrace is how long the writer holds a view that Track recorded for
@@ -59,6 +64,7 @@ type tracker struct {
 	pend  map[string]*Activity  // visitor id -> unanswered invitation
 	eval  map[string]struct{}   // visits to evaluate on the next kick
 	dirty bool                  // the live list changed since published
+	max   int                   // live visits kept (maxLive)
 
 	triggers       []*compiledTrigger
 	triggersLoaded bool
@@ -157,6 +163,7 @@ func newTracker() *tracker {
 		live:  make(map[string]*liveVisit),
 		pend:  make(map[string]*Activity),
 		eval:  make(map[string]struct{}),
+		max:   maxLive,
 	}
 }
 
@@ -290,19 +297,25 @@ func (s *Server) tokenAge(token string, now time.Time) time.Duration {
 }
 
 // visitLocked returns v's live visit, starting a new one if there is none
-// or the last ended (VisitTimeout without activity). Called with t.mu held.
+// or the last ended (VisitTimeout without activity). When the live list is
+// full (maxLive), a new visit is returned unlisted. Called with t.mu held.
 func (s *Server) visitLocked(v *Visitor, now time.Time) *liveVisit {
 	t := s.track
 	lv := t.live[v.ID]
 	if lv != nil && now.Sub(lv.LastSeen) <= s.cfg.VisitTimeout {
 		return lv
 	}
+	listed := lv != nil || len(t.live) < t.max
 	lv = &liveVisit{visitor: v, localAt: now}
 	lv.VisitorID, lv.Name = v.ID, v.Name
 	lv.FirstSeen, lv.LastSeen, lv.PageSince = now, now, now
 	// A visitor created within the last minute was created by this visit
 	// (the widget's session request comes just before its page frame).
 	lv.Returning = v.CreatedAt.Before(now.Add(-time.Minute))
+	if !listed {
+		s.add("visits_unlisted_total", 1)
+		return lv
+	}
 	t.live[v.ID] = lv
 	t.dirty = true
 	lv.changed = true
@@ -676,6 +689,9 @@ func (s *Server) applyVisits(ev wireEvent) {
 	for _, f := range ev.Live {
 		lv := t.live[f.ID]
 		if lv == nil {
+			if len(t.live) >= t.max {
+				continue // full (maxLive): listed on the node that has it
+			}
 			lv = &liveVisit{}
 			t.live[f.ID] = lv
 		} else if f.PageSince.Before(lv.PageSince) {

@@ -452,3 +452,34 @@ func TestTrackHeldPageViewsBounded(t *testing.T) {
 		t.Fatalf("views after a flush: %d, %v", len(views), err)
 	}
 }
+
+// Every request without a cookie starts a visit, so the live list is
+// capped: beyond it, a visit is tracked (visitor, stored page views) but not
+// listed until visits expire.
+func TestLiveVisitsCapped(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	ts := newTestServer(t, func(c *chat.Config) { c.Now = clock.Now })
+	chat.SetMaxLive(ts.Chat, 2)
+	shop := newShop(t, ts)
+	browse(t, newBrowser(), shop, "/a", "")
+	browse(t, newBrowser(), shop, "/b", "")
+	late := newBrowser()
+	vid := browse(t, late, shop, "/c", "")
+	if vid == "" {
+		t.Fatal("no visitor in the context beyond the cap")
+	}
+	if list := ts.Chat.LiveVisitors(); len(list) != 2 {
+		t.Fatalf("live list of %d visits beyond a cap of 2: %+v", len(list), list)
+	}
+	chat.FlushPageViews(ts.Chat)
+	if views, err := ts.Store.PageViews(testCtx(t), vid, 0); err != nil || len(views) != 1 || views[0].URL != "/c" {
+		t.Fatalf("unlisted visitor's page views: %+v, %v", views, err)
+	}
+	// Once the others' visits end, the visitor is listed again.
+	clock.Advance(31 * time.Minute)
+	chat.RunTriggers(ts.Chat)
+	browse(t, late, shop, "/d", "")
+	if list := ts.Chat.LiveVisitors(); len(list) != 1 || list[0].VisitorID != vid || list[0].CurrentURL != "/d" {
+		t.Fatalf("live list after the others' visits ended: %+v", list)
+	}
+}
