@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -232,5 +233,34 @@ func TestReportInvitationIsNoAnswer(t *testing.T) {
 	}
 	if rep.Team.Conversations != 1 || rep.Team.Missed != 1 || rep.Team.FirstResponseMedian != 0 {
 		t.Errorf("team: %+v; want 1 conversation, missed, without a first response", rep.Team)
+	}
+}
+
+// Operator names are the shop's text: in the CSV export a cell that a
+// spreadsheet would run as a formula is prefixed with a quote.
+func TestReportCSVNoFormulas(t *testing.T) {
+	ts := newTestServer(t)
+	evil := &chat.Operator{ID: "@evil", Name: `=HYPERLINK("https://evil.example/","x")`}
+	if err := ts.Store.PutOperator(testCtx(t), evil); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequestWithContext(testCtx(t), "GET", ts.URL+"/chat/reports?format=csv", nil)
+	req.Header.Set("X-Operator", "alice")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	rows, err := csv.NewReader(resp.Body).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range rows {
+		if strings.Contains(row[1], "HYPERLINK") && (row[0] != "'"+evil.ID || row[1] != "'"+evil.Name) {
+			t.Errorf("csv row %q: want the id and name quoted", row)
+		}
+	}
+	if !slices.ContainsFunc(rows, func(r []string) bool { return r[0] == "'"+evil.ID }) {
+		t.Errorf("csv has no row for %s: %q", evil.ID, rows)
 	}
 }
