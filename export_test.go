@@ -1,5 +1,7 @@
 package chat
 
+import "time"
+
 // CheckMissedReply runs the missed-reply check for a conversation now, as
 // its timer would.
 func CheckMissedReply(s *Server, convID string) { s.checkMissedReply(convID) }
@@ -35,4 +37,11 @@ func SetMaxLive(s *Server, n int) {
 	s.track.mu.Lock()
 	s.track.max = n
 	s.track.mu.Unlock()
+}
+
+// PresenceSweeper returns one sweep of the presence loop, keeping the
+// loop's state between calls, so a test drives it with the fake clock.
+func PresenceSweeper(s *Server) func() {
+	offlineSince, last := map[string]time.Time{}, map[string]Presence{}
+	return func() { s.requeueOffline(s.ctx, offlineSince, last) }
 }

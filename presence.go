@@ -14,23 +14,37 @@ func (s *Server) presenceSweep() {
 	tick := time.NewTicker(max(s.cfg.PresenceTTL/3, 10*time.Millisecond))
 	defer tick.Stop()
 	offlineSince := map[string]time.Time{}
+	last := map[string]Presence{}
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-tick.C:
 		}
-		s.requeueOffline(s.ctx, offlineSince)
+		s.requeueOffline(s.ctx, offlineSince, last)
 	}
 }
 
-func (s *Server) requeueOffline(ctx context.Context, offlineSince map[string]time.Time) {
+// requeueOffline is one sweep. offlineSince and last carry state between
+// sweeps: when each operator with conversations was first seen offline, and
+// each operator's presence at the last sweep.
+func (s *Server) requeueOffline(ctx context.Context, offlineSince map[string]time.Time, last map[string]Presence) {
 	loads, err := s.store.OperatorLoads(ctx, s.now())
 	if err != nil {
 		s.logErr("presence sweep", err)
 		return
 	}
 	now := s.now()
+	for _, l := range loads {
+		// An operator whose node died never says goodbye: their presence
+		// just expires. Record it, so reports' online time ends here
+		// rather than at the report's end. Every node may record it once;
+		// a repeated "offline" changes no report.
+		if was, seen := last[l.Operator.ID]; seen && was != Offline && l.Presence == Offline {
+			s.recordPresence(ctx, l.Operator.ID, Offline)
+		}
+		last[l.Operator.ID] = l.Presence
+	}
 	moved := false
 	for _, l := range loads {
 		id := l.Operator.ID

@@ -264,3 +264,40 @@ func TestReportCSVNoFormulas(t *testing.T) {
 		t.Errorf("csv has no row for %s: %q", evil.ID, rows)
 	}
 }
+
+// An operator whose node dies writes no "offline": the presence sweep
+// records it when their presence expires, so online time ends there.
+func TestExpiredPresenceEndsOnlineTime(t *testing.T) {
+	clock := &fakeClock{now: day0}
+	ts := newTestServer(t, func(c *chat.Config) { c.Now = clock.Now })
+	ctx := testCtx(t)
+	if err := ts.Store.PutOperator(ctx, testTeam["carol"]); err != nil {
+		t.Fatal(err)
+	}
+	// Carol's node said "online" and then died: no heartbeat renews it.
+	if err := ts.Store.SetPresence(ctx, "carol", chat.Online, clock.Now().Add(30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.Store.AddActivities(ctx, []chat.Activity{{Kind: chat.PresenceChanged, OperatorID: "carol", Text: "online", At: clock.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	sweep := chat.PresenceSweeper(ts.Chat)
+	sweep() // sees her online
+	clock.Advance(time.Minute)
+	sweep() // sees the presence expired
+	clock.Advance(time.Hour)
+	sweep() // nothing new
+	r, err := ts.Chat.Report(ctx, chat.ReportQuery{From: day0.Add(-time.Hour), To: day0.Add(2 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var online float64
+	for _, op := range r.Operators {
+		if op.ID == "carol" {
+			online = op.OnlineSeconds
+		}
+	}
+	if online != 60 {
+		t.Fatalf("carol's online time = %vs; want 60 (online until the sweep saw her presence expire)", online)
+	}
+}
