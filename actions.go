@@ -192,6 +192,8 @@ func (ss *session) handle(ctx context.Context, f protocol.ClientFrame) error {
 		return ss.onPage(ctx, f)
 	case protocol.TypeRate:
 		return ss.onRate(ctx, f)
+	case protocol.TypeInvite: // visitors dismiss with it
+		return ss.onInvite(ctx, f)
 	}
 	if ss.op == nil {
 		return userErr(ErrForbidden, "%s is for operators", f.Type)
@@ -209,8 +211,6 @@ func (ss *session) handle(ctx context.Context, f protocol.ClientFrame) error {
 		return ss.onPresence(ctx, f)
 	case protocol.TypeVisitor:
 		return ss.onVisitorDetails(ctx, f)
-	case protocol.TypeInvite:
-		return ss.onInvite(ctx, f)
 	case protocol.TypeCanned:
 		return ss.onCanned(ctx, f)
 	case protocol.TypeTriggers:

@@ -2,10 +2,12 @@ package chat
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
-
-	"github.com/google/uuid"
+	"time"
 
 	"github.com/shopchat/chat/protocol"
 )
@@ -51,29 +53,63 @@ func (s *Server) Invite(ctx context.Context, visitorID, text, operatorID string)
 	} else if !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	t := s.track
-	t.mu.Lock()
-	lv := t.live[visitorID]
-	capped := lv != nil && lv.shown >= s.cfg.MaxProactivePerVisit
-	t.mu.Unlock()
-	if capped {
+	undo, ok := s.reserveProactive(visitorID)
+	if !ok {
 		return userErr(ErrConflict, "the visitor had %d proactive messages this visit", s.cfg.MaxProactivePerVisit)
 	}
-	return s.sendInvite(ctx, Activity{Kind: InvitationSent, VisitorID: visitorID, OperatorID: operatorID, Text: text}, from)
+	if err := s.sendInvite(ctx, Activity{Kind: InvitationSent, VisitorID: visitorID, OperatorID: operatorID, Text: text}, from); err != nil {
+		undo()
+		return err
+	}
+	return nil
+}
+
+// reserveProactive counts a proactive message against the visit's
+// Config.MaxProactivePerVisit in the same critical section as the check,
+// so that concurrent invitations cannot exceed the cap; ok is false at the
+// cap. A visit this node does not list is not counted. undo gives the slot
+// back when the message could not be sent.
+func (s *Server) reserveProactive(visitorID string) (undo func(), ok bool) {
+	t := s.track
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lv := t.live[visitorID]
+	if lv == nil {
+		return func() {}, true
+	}
+	if lv.shown >= s.cfg.MaxProactivePerVisit {
+		return nil, false
+	}
+	lv.shown++
+	return func() {
+		t.mu.Lock()
+		lv.shown--
+		t.mu.Unlock()
+	}, true
+}
+
+// inviteID names an invitation in its invite frame. It derives from the
+// stored activity so that any node can tell which invitation a visitor's
+// dismiss names.
+func inviteID(a *Activity) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%d\x00%s", a.Kind, a.VisitorID, a.TriggerID, a.OperatorID, a.At.UnixMicro(), a.Text)
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // sendInvite records a proactive message (a, TriggerShown or
 // InvitationSent), remembers it for the visitor's answer and sends the
-// invite frame to the visitor's widgets on every node.
+// invite frame to the visitor's widgets on every node. The caller has
+// counted it (reserveProactive).
 func (s *Server) sendInvite(ctx context.Context, a Activity, from *protocol.Person) error {
-	a.At = s.now()
+	// Stores keep microseconds: inviteID must be the same from the Store.
+	a.At = s.now().Truncate(time.Microsecond)
 	if err := s.store.AddActivities(ctx, []Activity{a}); err != nil {
 		return err
 	}
 	t := s.track
 	t.mu.Lock()
 	if lv := t.live[a.VisitorID]; lv != nil {
-		lv.shown++
 		if a.TriggerID != "" {
 			if lv.fired == nil {
 				lv.fired = make(map[string]bool)
@@ -91,42 +127,103 @@ func (s *Server) sendInvite(ctx context.Context, a Activity, from *protocol.Pers
 	t.pend[a.VisitorID] = &pending
 	t.mu.Unlock()
 	s.add("invitations_total", 1)
-	inv := &protocol.Invite{ID: uuid.NewString(), Text: a.Text, Operator: from, Trigger: a.TriggerID}
+	inv := &protocol.Invite{ID: inviteID(&a), Text: a.Text, Operator: from, Trigger: a.TriggerID}
 	s.sendFrame(visitorTopic(a.VisitorID), &protocol.ServerFrame{Type: protocol.TypeInvite, Invite: inv})
 	return nil
 }
 
-// onInvite sends an operator's personal invitation.
+// onInvite sends an operator's personal invitation, or takes a visitor's
+// dismissal of one (ActionDismiss); visitors may do nothing else with it.
 func (ss *session) onInvite(ctx context.Context, f protocol.ClientFrame) error {
+	if ss.op == nil {
+		if f.Action != protocol.ActionDismiss {
+			return userErr(ErrForbidden, "%s is for operators", f.Type)
+		}
+		if f.Invite == nil {
+			return userErr(ErrInvalid, "dismiss needs the invite id")
+		}
+		if err := ss.s.dismissInvitation(ctx, ss.visitor.ID, f.Invite.ID); err != nil {
+			return err
+		}
+		return ss.ackIfAsked(f)
+	}
+	if f.Action != "" {
+		return userErr(ErrInvalid, "an operator's invite frame has no action")
+	}
 	if err := ss.s.Invite(ctx, f.Visitor, f.Text, ss.op.ID); err != nil {
 		return err
 	}
 	return ss.ackIfAsked(f)
 }
 
+// dismissInvitation forgets the invitation id that the visitor closed
+// without answering, and records InvitationDismissed so that no node opens
+// the visitor's next conversation with it. An id that is not the visit's
+// latest invitation (replaced, expired or unknown) changes nothing: the
+// widget may dismiss late.
+func (s *Server) dismissInvitation(ctx context.Context, visitorID, id string) error {
+	if id == "" || len(id) > maxClientID {
+		return userErr(ErrInvalid, "dismiss needs the invite id")
+	}
+	t := s.track
+	t.mu.Lock()
+	a := t.pend[visitorID]
+	if a != nil && inviteID(a) == id {
+		delete(t.pend, visitorID)
+	} else {
+		a = nil
+	}
+	t.mu.Unlock()
+	if a == nil { // sent by another node or before a restart?
+		last, err := s.lastInvitation(ctx, visitorID)
+		if err != nil || last == nil || inviteID(last) != id {
+			return err
+		}
+		a = last
+	}
+	d := Activity{Kind: InvitationDismissed, VisitorID: visitorID, TriggerID: a.TriggerID, OperatorID: a.OperatorID, Text: id, At: s.now()}
+	return s.store.AddActivities(ctx, []Activity{d})
+}
+
 // pendingInvitation returns (and forgets) the invitation the visitor's new
 // conversation answers: remembered here, or, if sent by another node or
-// before a restart, found in the Store within the visit.
+// before a restart, found in the Store within the visit. Either way the
+// Store has the last word: an invitation answered since (perhaps on
+// another node) or dismissed is no longer pending.
 func (s *Server) pendingInvitation(ctx context.Context, visitorID string) (*Activity, error) {
 	t := s.track
 	t.mu.Lock()
 	a := t.pend[visitorID]
 	delete(t.pend, visitorID)
 	t.mu.Unlock()
-	if a != nil {
-		return a, nil
+	if a == nil {
+		var err error
+		if a, err = s.lastInvitation(ctx, visitorID); err != nil || a == nil {
+			return nil, err
+		}
 	}
+	done, err := s.store.Activities(ctx, ActivityQuery{Kinds: []ActivityKind{InvitationAccepted, InvitationDismissed}, VisitorID: visitorID, From: a.At})
+	if err != nil {
+		return nil, err
+	}
+	id := inviteID(a)
+	for _, d := range done {
+		if d.Kind == InvitationAccepted || d.Text == id {
+			return nil, nil
+		}
+	}
+	return a, nil
+}
+
+// lastInvitation returns the visitor's latest proactive message within the
+// visit from the Store, or nil.
+func (s *Server) lastInvitation(ctx context.Context, visitorID string) (*Activity, error) {
 	from := s.now().Add(-s.cfg.VisitTimeout)
 	sent, err := s.store.Activities(ctx, ActivityQuery{Kinds: []ActivityKind{TriggerShown, InvitationSent}, VisitorID: visitorID, From: from})
 	if err != nil || len(sent) == 0 {
 		return nil, err
 	}
-	last := sent[len(sent)-1]
-	answered, err := s.store.Activities(ctx, ActivityQuery{Kinds: []ActivityKind{InvitationAccepted}, VisitorID: visitorID, From: last.At, Limit: 1})
-	if err != nil || len(answered) > 0 {
-		return nil, err
-	}
-	return &last, nil
+	return &sent[len(sent)-1], nil
 }
 
 // acceptInvitation starts a new conversation that answers an invitation

@@ -1,10 +1,15 @@
 package chat_test
 
 import (
+	"context"
+	"errors"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/shopchat/chat"
 	"github.com/shopchat/chat/protocol"
+	"github.com/shopchat/chat/store/memory"
 )
 
 // firstMessages returns a conversation's stored messages.
@@ -99,5 +104,177 @@ func TestServerInviteFromCode(t *testing.T) {
 	// Chatting now: no more invitations.
 	if err := ts.Chat.Invite(testCtx(t), vid, "Anything else?", ""); err == nil {
 		t.Fatal("invited a visitor who is chatting")
+	}
+}
+
+// activitiesOf returns the visitor's activities of the given kinds.
+func activitiesOf(t *testing.T, st chat.Store, vid string, kinds ...chat.ActivityKind) []chat.Activity {
+	t.Helper()
+	as, err := st.Activities(testCtx(t), chat.ActivityQuery{Kinds: kinds, VisitorID: vid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return as
+}
+
+// dismiss sends the widget's dismiss of invitation id.
+func dismiss(v *rawConn, id string) protocol.ServerFrame {
+	reply, _ := v.call(protocol.ClientFrame{Type: protocol.TypeInvite, ID: "dismiss-" + id, Action: protocol.ActionDismiss, Invite: &protocol.Invite{ID: id}}, "")
+	return reply
+}
+
+// startChat sends the visitor's first message and returns the conversation's
+// stored messages.
+func startChat(t *testing.T, ts *testServer, v *rawConn, text string) []*chat.Message {
+	t.Helper()
+	reply, _ := v.call(protocol.ClientFrame{Type: protocol.TypeMessage, ID: "m-" + text, Text: text}, "")
+	if reply.Type != protocol.TypeAck {
+		t.Fatalf("message: %+v", reply)
+	}
+	return firstMessages(t, ts, reply.Conv)
+}
+
+func TestInvitationDismissedDoesNotOpenTheChat(t *testing.T) {
+	ts := newTestServer(t)
+	shop := newShop(t, ts)
+	hc := newBrowser()
+	vid := browse(t, hc, shop, "/product/mug", "")
+	v := visitorRaw(t, ts, hc)
+	operatorRaw(t, ts, "alice")
+	if err := ts.Chat.Invite(testCtx(t), vid, "Hi, I'm Alice. Need help?", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	inv := v.until(protocol.TypeInvite).Invite
+	// Visitors may dismiss, not invite.
+	if reply, _ := v.call(protocol.ClientFrame{Type: protocol.TypeInvite, ID: "i", Visitor: vid, Text: "Hi"}, ""); reply.Code != protocol.CodeForbidden {
+		t.Fatalf("visitor's invitation: %+v", reply)
+	}
+	if reply, _ := v.call(protocol.ClientFrame{Type: protocol.TypeInvite, ID: "d0", Action: protocol.ActionDismiss}, ""); reply.Code != protocol.CodeInvalid {
+		t.Fatalf("dismiss without id: %+v", reply)
+	}
+	// A late dismiss of some other invitation changes nothing.
+	if reply := dismiss(v, "not-"+inv.ID); reply.Type != protocol.TypeAck {
+		t.Fatalf("dismiss of another id: %+v", reply)
+	}
+	if got := activitiesOf(t, ts.Store, vid, chat.InvitationDismissed); len(got) != 0 {
+		t.Fatalf("dismissed by another id: %+v", got)
+	}
+	if reply := dismiss(v, inv.ID); reply.Type != protocol.TypeAck {
+		t.Fatalf("dismiss: %+v", reply)
+	}
+	if ms := startChat(t, ts, v, "Where is my order?"); ms[0].Text != "Where is my order?" {
+		t.Fatalf("first message: %+v, want the visitor's", ms[0])
+	}
+	if got := activitiesOf(t, ts.Store, vid, chat.InvitationAccepted); len(got) != 0 {
+		t.Fatalf("dismissed invitation accepted: %+v", got)
+	}
+	if got := activitiesOf(t, ts.Store, vid, chat.InvitationDismissed); len(got) != 1 || got[0].OperatorID != "alice" || got[0].Text != inv.ID {
+		t.Fatalf("dismissal: %+v", got)
+	}
+}
+
+// The invitation is pending on node A, which sent it; the widget on node B
+// dismisses it; the visitor then chats through node A.
+func TestInvitationDismissedOnAnotherNode(t *testing.T) {
+	bus, st := &testBus{}, memory.New()
+	nodes := make([]*testServer, 2)
+	for i := range nodes {
+		nodes[i] = newTestServer(t, func(c *chat.Config) { c.Store, c.Broker = st, bus })
+	}
+	hc := newBrowser()
+	vid := browse(t, hc, newShop(t, nodes[0]), "/product/mug", "")
+	onB := visitorRaw(t, nodes[1], hc)
+	operatorRaw(t, nodes[0], "alice")
+	if err := nodes[0].Chat.Invite(testCtx(t), vid, "Questions about the mug?", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	inv := onB.until(protocol.TypeInvite).Invite
+	if reply := dismiss(onB, inv.ID); reply.Type != protocol.TypeAck {
+		t.Fatalf("dismiss on B: %+v", reply)
+	}
+	onA := visitorRaw(t, nodes[0], hc)
+	if ms := startChat(t, nodes[0], onA, "Just browsing"); ms[0].Text != "Just browsing" {
+		t.Fatalf("first message: %+v, want the visitor's", ms[0])
+	}
+	if got := activitiesOf(t, st, vid, chat.InvitationAccepted); len(got) != 0 {
+		t.Fatalf("dismissed invitation accepted: %+v", got)
+	}
+}
+
+// An invitation answered already (InvitationAccepted, recorded by another
+// node) is not used again by the node that remembers it.
+func TestInvitationAnsweredElsewhereNotReused(t *testing.T) {
+	clock := &fakeClock{now: day0}
+	ts := newTestServer(t, func(c *chat.Config) { c.Now = clock.Now })
+	hc := newBrowser()
+	vid := browse(t, hc, newShop(t, ts), "/product/mug", "")
+	v := visitorRaw(t, ts, hc)
+	operatorRaw(t, ts, "alice")
+	if err := ts.Chat.Invite(testCtx(t), vid, "Hi, I'm Alice.", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	v.until(protocol.TypeInvite)
+	clock.Advance(time.Minute)
+	elsewhere := chat.Activity{Kind: chat.InvitationAccepted, VisitorID: vid, ConversationID: "c-elsewhere", OperatorID: "alice", At: clock.Now()}
+	if err := ts.Store.AddActivities(testCtx(t), []chat.Activity{elsewhere}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Minute)
+	if ms := startChat(t, ts, v, "Another question"); ms[0].Text != "Another question" {
+		t.Fatalf("first message: %+v, want the visitor's", ms[0])
+	}
+	if got := activitiesOf(t, ts.Store, vid, chat.InvitationAccepted); len(got) != 1 {
+		t.Fatalf("accepted twice: %+v", got)
+	}
+}
+
+// gatedStore holds the first invitation's write until released, and fails
+// invitation writes while failing is set.
+type gatedStore struct {
+	chat.Store
+	entered, release chan struct{}
+	mu               sync.Mutex
+	failing, held    bool
+}
+
+func (g *gatedStore) AddActivities(ctx context.Context, as []chat.Activity) error {
+	if len(as) == 1 && as[0].Kind == chat.InvitationSent {
+		g.mu.Lock()
+		failing, hold := g.failing, !g.failing && !g.held
+		g.held = g.held || hold
+		g.mu.Unlock()
+		if failing {
+			return errors.New("store down")
+		}
+		if hold {
+			close(g.entered)
+			<-g.release
+		}
+	}
+	return g.Store.AddActivities(ctx, as)
+}
+
+func TestInviteCapHoldsForConcurrentInvites(t *testing.T) {
+	g := &gatedStore{Store: memory.New(), entered: make(chan struct{}), release: make(chan struct{}), failing: true}
+	ts := newTestServer(t, func(c *chat.Config) { c.Store, c.MaxProactivePerVisit = g, 1 })
+	ctx := testCtx(t)
+	vid := browse(t, newBrowser(), newShop(t, ts), "/", "")
+	// An invitation that could not be sent does not count.
+	if err := ts.Chat.Invite(ctx, vid, "Hi", ""); err == nil || errors.Is(err, chat.ErrConflict) {
+		t.Fatalf("invite with the store down: %v", err)
+	}
+	g.mu.Lock()
+	g.failing = false
+	g.mu.Unlock()
+	first := make(chan error, 1)
+	go func() { first <- ts.Chat.Invite(ctx, vid, "Hi", "") }()
+	<-g.entered // the first is being sent
+	err := ts.Chat.Invite(ctx, vid, "Hello?", "")
+	close(g.release)
+	if !errors.Is(err, chat.ErrConflict) {
+		t.Fatalf("second invitation while the first is sent: %v, want ErrConflict", err)
+	}
+	if err := <-first; err != nil {
+		t.Fatalf("first invitation: %v", err)
 	}
 }

@@ -65,6 +65,10 @@ const (
 	// (TriggerID) or an operator's invitation (OperatorID), opening
 	// ConversationID.
 	InvitationAccepted ActivityKind = "invitation_accepted"
+	// InvitationDismissed: a visitor closed a trigger's message or an
+	// invitation (TriggerID, OperatorID as sent) without answering; Text is
+	// the invite frame's id. Its conversation, if any, does not answer it.
+	InvitationDismissed ActivityKind = "invitation_dismissed"
 	// Rated: a visitor rated ConversationID (Value 1-5, Text a comment),
 	// whose operator was OperatorID.
 	Rated ActivityKind = "rated"

@@ -232,10 +232,8 @@ func (ss *session) onTriggers(ctx context.Context, f protocol.ClientFrame) error
 		if err != nil {
 			return err
 		}
-		if ct.OperatorID != "" {
-			if _, err := s.operator(ctx, ct.OperatorID); err != nil {
-				return err
-			}
+		if err := ss.checkTriggerOperator(ctx, ct.ID, ct.OperatorID); err != nil {
+			return err
 		}
 		if err := s.store.PutTrigger(ctx, &ct.Trigger); err != nil {
 			return err
@@ -269,6 +267,30 @@ func (ss *session) onTriggers(ctx context.Context, f protocol.ClientFrame) error
 	}
 	ss.push(event{kind: evFrame, frame: reply})
 	return nil
+}
+
+// checkTriggerOperator refuses a trigger that would speak as, and route
+// its chats to, another operator: an operator may name themselves or keep
+// the operator already stored for the trigger (editing a colleague's
+// trigger), else ErrForbidden; ErrNotFound for an unknown operator.
+func (ss *session) checkTriggerOperator(ctx context.Context, triggerID, operatorID string) error {
+	switch operatorID {
+	case "":
+		return nil
+	case ss.op.ID:
+		_, err := ss.s.operator(ctx, operatorID)
+		return err
+	}
+	stored, err := ss.s.store.Triggers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range stored {
+		if t.ID == triggerID && t.OperatorID == operatorID {
+			return nil
+		}
+	}
+	return userErr(ErrForbidden, "a trigger may speak as you, not as %q", operatorID)
 }
 
 // matches reports whether the trigger's conditions hold for lv now.
@@ -398,5 +420,14 @@ func (s *Server) fire(ctx context.Context, d dueTrigger) error {
 	if from != nil {
 		a.OperatorID = from.ID
 	}
-	return s.sendInvite(ctx, a, from)
+	// evaluate saw room under the cap; an invitation may have taken it since.
+	undo, ok := s.reserveProactive(d.visitorID)
+	if !ok {
+		return nil
+	}
+	if err := s.sendInvite(ctx, a, from); err != nil {
+		undo()
+		return err
+	}
+	return nil
 }

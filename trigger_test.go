@@ -171,7 +171,7 @@ func TestTriggersEditedInConsole(t *testing.T) {
 		code string
 	}{
 		{protocol.ClientFrame{Action: protocol.ActionSave, Trigger: &protocol.Trigger{ID: "x", URLRegexp: "(", Message: "m"}}, protocol.CodeInvalid},
-		{protocol.ClientFrame{Action: protocol.ActionSave, Trigger: &protocol.Trigger{ID: "x", Message: "m", Operator: "nobody"}}, protocol.CodeNotFound},
+		{protocol.ClientFrame{Action: protocol.ActionSave, Trigger: &protocol.Trigger{ID: "x", Message: "m", Operator: "nobody"}}, protocol.CodeForbidden},
 		{protocol.ClientFrame{Action: protocol.ActionDelete, Trigger: &protocol.Trigger{ID: "nope"}}, protocol.CodeNotFound},
 		{protocol.ClientFrame{Action: "explode"}, protocol.CodeInvalid},
 	} {
@@ -217,5 +217,66 @@ func TestTriggerCartValueFromHookOncePerPageView(t *testing.T) {
 	}
 	if inv := v.until(protocol.TypeInvite).Invite; inv == nil || inv.Trigger != "big-cart" {
 		t.Fatalf("invite: %+v", inv)
+	}
+}
+
+// An operator's trigger may speak as that operator or keep the operator it
+// has; speaking as (and routing chats to) a colleague is forbidden.
+func TestTriggerOperatorIsSelfOrKept(t *testing.T) {
+	st := memory.New()
+	byAlice := chat.Trigger{ID: "alice-help", URL: "/product/*", Message: "Alice here: questions?", OperatorID: "alice"}
+	ts := newTestServer(t, func(c *chat.Config) {
+		c.Store = st
+		c.Triggers = []chat.Trigger{byAlice} // set up in Go: not checked
+	})
+	bob := operatorRaw(t, ts, "bob")
+	save := func(id string, tr protocol.Trigger) protocol.ServerFrame {
+		t.Helper()
+		reply, _ := bob.call(protocol.ClientFrame{Type: protocol.TypeTriggers, ID: id, Action: protocol.ActionSave, Trigger: &tr}, "")
+		return reply
+	}
+	stored := func(id string) *chat.Trigger {
+		t.Helper()
+		list, err := st.Triggers(testCtx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tr := range list {
+			if tr.ID == id {
+				return tr
+			}
+		}
+		return nil
+	}
+	// As a colleague, new or edited: refused, nothing stored.
+	if reply := save("new-as-alice", protocol.Trigger{ID: "sneaky", Message: "Hi", Operator: "alice"}); reply.Code != protocol.CodeForbidden {
+		t.Fatalf("new trigger as alice: %+v", reply)
+	}
+	if tr := stored("sneaky"); tr != nil {
+		t.Fatalf("stored: %+v", tr)
+	}
+	if reply := save("mine-as-carol", protocol.Trigger{ID: byAlice.ID, URL: byAlice.URL, Message: byAlice.Message, Operator: "carol"}); reply.Code != protocol.CodeForbidden {
+		t.Fatalf("alice's trigger moved to carol: %+v", reply)
+	}
+	if tr := stored(byAlice.ID); tr == nil || tr.OperatorID != "alice" {
+		t.Fatalf("alice's trigger: %+v", tr)
+	}
+	// Editing alice's trigger and keeping her: allowed.
+	if reply := save("edit", protocol.Trigger{ID: byAlice.ID, URL: byAlice.URL, Message: "Alice here: need a size?", Operator: "alice"}); reply.Type != protocol.TypeTriggers {
+		t.Fatalf("edit keeping alice: %+v", reply)
+	}
+	if tr := stored(byAlice.ID); tr == nil || tr.OperatorID != "alice" || tr.Message != "Alice here: need a size?" {
+		t.Fatalf("edited: %+v", tr)
+	}
+	// As themselves or as the team: allowed.
+	if reply := save("own", protocol.Trigger{ID: "bob-help", Message: "Bob here", Operator: "bob"}); reply.Type != protocol.TypeTriggers {
+		t.Fatalf("own trigger: %+v", reply)
+	}
+	if reply := save("take", protocol.Trigger{ID: byAlice.ID, URL: byAlice.URL, Message: "Ask us", Operator: ""}); reply.Type != protocol.TypeTriggers {
+		t.Fatalf("as the team: %+v", reply)
+	}
+	// Once it speaks as the team, putting alice back is speaking as her.
+	if reply := save("back", protocol.Trigger{ID: byAlice.ID, URL: byAlice.URL, Message: "Ask us", Operator: "alice"}); reply.Code != protocol.CodeForbidden {
+		t.Fatalf("alice put back by bob: %+v", reply)
 	}
 }

@@ -47,11 +47,13 @@ const (
 	TypeVisitors   = "visitors"   // operator: the live list of visitors on the site (also the reply and updates)
 )
 
-// Actions of canned and triggers frames.
+// Actions of canned and triggers frames, and (ActionDismiss) of the
+// visitor's invite frame.
 const (
-	ActionList   = "list"
-	ActionSave   = "save"
-	ActionDelete = "delete"
+	ActionList    = "list"
+	ActionSave    = "save"
+	ActionDelete  = "delete"
+	ActionDismiss = "dismiss" // visitor: closed the invitation (Invite.ID) without answering
 )
 
 // Frame types sent by servers.
@@ -150,6 +152,8 @@ type ClientFrame struct {
 	Action  string   `json:"action,omitempty"`
 	Canned  *Canned  `json:"canned,omitempty"`
 	Trigger *Trigger `json:"trigger,omitempty"`
+	// Invite frames from a visitor: ActionDismiss with the invitation's id.
+	Invite *Invite `json:"invite,omitempty"`
 }
 
 // ResumePoint is what a reconnecting client already holds of one

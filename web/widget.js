@@ -243,7 +243,7 @@
     for (const e of outbox) {
       if (e.fail || sentNow.has(e.id) || (e.wait && outbox.some(x => x.id === e.wait))) continue;
       const f = { type: e.type, id: e.id };
-      if (e.type === 'message') { f.text = e.text; if (e.dept) f.department = e.dept; } else Object.assign(f, { conv: e.conv, status: e.status, name: e.name || undefined, email: e.email || undefined, fields: e.fields, rating: e.rating, text: e.text });
+      if (e.type === 'message') { f.text = e.text; if (e.dept) f.department = e.dept; } else Object.assign(f, { conv: e.conv, status: e.status, name: e.name || undefined, email: e.email || undefined, fields: e.fields, rating: e.rating, text: e.text, action: e.action, invite: e.invite });
       if (send(f)) { sentNow.add(e.id); watch(); }
     }
   };
@@ -457,6 +457,7 @@
     }
     outbox.splice(outbox.indexOf(e), 1);
     if (e.type === 'rate' && f.code === 'conflict') return rateDone(e.conv); // rated already
+    if (e.type === 'invite') return; // a dismiss the server could not take: nothing to show
     if (ui) {
       if (e.id === detId) ui.detMsg.textContent = t.bad;
       else notice(t.bad);
@@ -685,11 +686,14 @@
     const [c, m] = last;
     bubble(((m.author && m.author.name) ? m.author.name + ': ' : '') + m.text, 'm:' + c.id + ':' + m.seq);
   };
+  // The server must hear of it, or the visitor's next chat would open with
+  // the invitation; queued, so that it goes before any later message.
+  const dismissInvite = () => { const id = invite.id; invite = null; enqueue({ type: 'invite', id: uuid(), action: 'dismiss', invite: { id } }); };
   const dismissBubble = () => {
     const k = ui.bubble._k;
     ui.bubble.hidden = true;
     if (k) { dismissed.add(k); st(1, KEY + 'dismissed', [...dismissed].slice(-50)); }
-    if (invite && k === 'i:' + invite.id) { invite = null; save(); render(); }
+    if (invite && k === 'i:' + invite.id) { dismissInvite(); render(); }
     ui.launcher.focus();
   };
 
@@ -719,7 +723,7 @@
     if (!isOpen) return;
     const inside = ui.panel.contains(root.activeElement);
     isOpen = false;
-    if (invite && !outbox.some(e => e.type === 'message')) { invite = null; save(); } // closing an unanswered invitation dismisses it
+    if (invite && !outbox.some(e => e.type === 'message')) dismissInvite(); // closing an unanswered invitation dismisses it
     stopTyping();
     ui.panel.hidden = true;
     ui.wrap.classList.remove('open');
