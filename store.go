@@ -166,7 +166,18 @@ type Store interface {
 	DeleteTrigger(ctx context.Context, id string) error
 	// Triggers returns every trigger, ordered by ID.
 	Triggers(ctx context.Context) ([]*Trigger, error)
+
+	// Claim atomically records key as taken until expires and reports
+	// whether this call took it: false if an unexpired claim on key exists
+	// (from any process sharing the store). A claim whose expiry has passed
+	// may be taken again. ErrInvalid for an empty key or one longer than 200
+	// bytes. Nodes use it to do a thing once across processes (a trigger's
+	// message per visit, an invitation's acceptance).
+	Claim(ctx context.Context, key string, now, expires time.Time) (bool, error)
 }
+
+// MaxClaimKey is the longest key Store.Claim takes, in bytes.
+const MaxClaimKey = 200
 
 // Searcher is an optional Store capability: full-text search over message
 // text, the team's knowledge base. The Server detects it at run time with a

@@ -55,6 +55,7 @@ type Store struct {
 	orders     map[string]*chat.Order
 	canned     map[string]*chat.CannedResponse
 	triggers   map[string]*chat.Trigger
+	claims     map[string]time.Time // key -> expires (claims.go)
 }
 
 type operator struct {
@@ -90,6 +91,7 @@ func New() *Store {
 		orders:    make(map[string]*chat.Order),
 		canned:    make(map[string]*chat.CannedResponse),
 		triggers:  make(map[string]*chat.Trigger),
+		claims:    make(map[string]time.Time),
 	}
 }
 
@@ -620,10 +622,11 @@ func (s *Store) DeleteVisitor(_ context.Context, id string) error {
 }
 
 // PurgeClosed implements chat.Store. A conversation closed exactly at
-// cutoff is kept.
+// cutoff is kept. Claims expired before cutoff go too.
 func (s *Store) PurgeClosed(_ context.Context, cutoff time.Time) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.purgeClaims(cutoff)
 	n := 0
 	for cid, c := range s.convs {
 		if c.c.Status == chat.Closed && c.c.ClosedAt.Before(cutoff) {

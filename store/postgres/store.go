@@ -568,10 +568,18 @@ func (s *Store) MarkRead(ctx context.Context, id string, by chat.MessageKind, se
 
 // PurgeClosed implements chat.Store. Messages go with their conversations
 // (ON DELETE CASCADE). A closed conversation without a close time counts as
-// closed at Go's zero time, before any cutoff.
+// closed at Go's zero time, before any cutoff. Claims expired before cutoff
+// go first.
 func (s *Store) PurgeClosed(ctx context.Context, cutoff time.Time) (int, error) {
+	err := s.write(ctx, "purge expired claims", func() error {
+		_, err := s.pool.Exec(ctx, `DELETE FROM chat_claims WHERE expires < $1`, cutoff)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
 	var n int64
-	err := s.write(ctx, "purge closed conversations", func() error {
+	err = s.write(ctx, "purge closed conversations", func() error {
 		tag, err := s.pool.Exec(ctx, `DELETE FROM chat_conversations
 			WHERE status = 'closed' AND (closed_at < $1 OR closed_at IS NULL)`, cutoff)
 		n = tag.RowsAffected()

@@ -13,8 +13,8 @@ import (
 )
 
 // TestMigrateToTracking: a schema of the build before the tracking tables
-// (version 2, made here by taking migrations 3 and later back out of a
-// fresh one)
+// (version 2, made here by taking migrations 3 and later, with their
+// tables, back out of a fresh one)
 // opens with its data, gains the tables, and erasing one of its visitors
 // reaches them.
 func TestMigrateToTracking(t *testing.T) {
@@ -29,7 +29,7 @@ func TestMigrateToTracking(t *testing.T) {
 	s.Close()
 	q := func(table string) string { return pgx.Identifier{schema, table}.Sanitize() }
 	adminExec(t, dsn, `DROP TABLE `+q("chat_page_views")+`, `+q("chat_activities")+`, `+q("chat_orders")+`, `+
-		q("chat_canned")+`, `+q("chat_triggers")+`; DELETE FROM `+q("chat_schema_migrations")+` WHERE version >= 3`)
+		q("chat_canned")+`, `+q("chat_triggers")+`, `+q("chat_claims")+`; DELETE FROM `+q("chat_schema_migrations")+` WHERE version >= 3`)
 
 	s = openStore(t, dsn, schema)
 	var version int

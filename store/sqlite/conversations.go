@@ -293,8 +293,16 @@ const purgeChunk = 100
 
 // PurgeClosed implements chat.Store. It deletes in chunks, each its own
 // transaction, so appends keep flowing during a large purge; it stops at
-// the first error, returning how many it had deleted.
+// the first error, returning how many it had deleted. Claims expired
+// before cutoff go first, in one write.
 func (s *Store) PurgeClosed(ctx context.Context, cutoff time.Time) (int, error) {
+	err := s.write(ctx, func(w *writeStmts) error {
+		_, err := w.purgeClaims.ExecContext(bg, micros(cutoff))
+		return dbErr("purge expired claims", err)
+	})
+	if err != nil {
+		return 0, err
+	}
 	total := 0
 	for {
 		var n int64

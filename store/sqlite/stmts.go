@@ -41,6 +41,7 @@ type writeStmts struct {
 	reopen, readVisitor, readOperator   *sql.Stmt
 	mailOptOut                          *sql.Stmt
 	countAssigned, purge                *sql.Stmt
+	claim, purgeClaims                  *sql.Stmt
 	dupMsg, bumpSeq, insMsg, indexFTS   *sql.Stmt
 	unbumpSeq                           *sql.Stmt
 	trk                                 trackWrite // tracking.go
@@ -90,6 +91,11 @@ RETURNING ` + convCols,
 		&w.countAssigned: `SELECT count(*) FROM conversations WHERE operator_id = ? AND status = 'assigned'`,
 		&w.purge: `DELETE FROM conversations WHERE id IN
 	(SELECT id FROM conversations WHERE status = 'closed' AND closed_at < ? LIMIT ?)`,
+		// Takes a key that is free or expired (claims.expires <= now);
+		// an unexpired claim leaves no row changed.
+		&w.claim: `INSERT INTO claims (key, expires) VALUES (?1, ?2)
+ON CONFLICT (key) DO UPDATE SET expires = excluded.expires WHERE claims.expires <= ?3`,
+		&w.purgeClaims: `DELETE FROM claims WHERE expires < ?`,
 
 		&w.dupMsg: `SELECT ` + msgCols + ` FROM messages WHERE conversation_id = ? AND client_id = ?`,
 		// The hot path in one statement: bump the sequence of an open
@@ -113,7 +119,7 @@ func (w *writeStmts) close() []error {
 		w.insVisitor, w.updVisitor, w.delVisitor, w.putOperator, w.setPresence, w.setLastAt,
 		w.visitorExists, w.operatorExists, w.conv, w.convStatus, w.openConvID, w.insConv,
 		w.assign, w.requeue, w.closeConv, w.reopen, w.readVisitor, w.readOperator, w.mailOptOut,
-		w.countAssigned, w.purge, w.dupMsg, w.bumpSeq, w.insMsg, w.indexFTS, w.unbumpSeq)...)
+		w.countAssigned, w.purge, w.claim, w.purgeClaims, w.dupMsg, w.bumpSeq, w.insMsg, w.indexFTS, w.unbumpSeq)...)
 }
 
 // readStmts are prepared on the read pool.

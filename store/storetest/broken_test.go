@@ -173,6 +173,10 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 		{"ConversationsIgnoreSince", func() chat.Store { return ignoresSince{memory.New()} },
 			[]string{"Tracking/ConversationsSince"}},
 
+		// Claims.
+		{"ClaimAlwaysGranted", func() chat.Store { return claimAlways{memory.New()} },
+			[]string{"Claims/Once", "Claims/Expiry", "Claims/DistinctKeys", "Claims/Race", "Claims/PurgeKeepsUnexpired"}},
+
 		// PageViewVisitors.
 		{"PageViewVisitorsToInclusive", func() chat.Store { return pageViewVisitorsToInclusive{memory.New()} },
 			[]string{"PageViewVisitors/HalfOpen", "PageViewVisitors/Empty"}},
@@ -953,4 +957,15 @@ func (s *pageViewVisitorsKeepsErased) PageViewVisitors(ctx context.Context, from
 	}
 	slices.Sort(ids)
 	return ids, err
+}
+
+// claimAlways grants every valid claim, as a check-then-write that lost
+// every race would.
+type claimAlways struct{ chat.Store }
+
+func (s claimAlways) Claim(ctx context.Context, key string, now, expires time.Time) (bool, error) {
+	if _, err := s.Store.Claim(ctx, key, now, expires); err != nil {
+		return false, err
+	}
+	return true, nil
 }

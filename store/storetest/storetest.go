@@ -70,6 +70,7 @@ func Cases() []Case {
 	cs = append(cs, searchCases()...)
 	cs = append(cs, trackingCases()...)
 	cs = append(cs, pageViewVisitorsCases()...)
+	cs = append(cs, claimCases()...)
 	return cs
 }
 
