@@ -329,10 +329,26 @@
   };
   const reconnectNow = () => { if (!ws && !connecting && !dormant) { attempt = 0; connect(); } };
   const wake = () => { lazy = false; if (dormant) { dormant = false; reconnectNow(); } };
-  // page: where the widget is, once per connection and page (SPA navigation: popstate, pageshow)
+  // page: where the widget is, once per connection and page (SPA navigation: history, popstate, title changes)
+  const pageK = () => location.pathname + location.search + '\n' + document.title;
   const sendPage = () => {
-    const url = location.pathname + location.search, k = url + '\n' + document.title;
+    const url = location.pathname + location.search, k = pageK();
     if (ready && k !== pageKey && send({ type: 'page', url: cut(url, 2048), title: cut(document.title, 300), referrer: cut(document.referrer, 2048) })) pageKey = k;
+  };
+  // An SPA sets the URL, then the title: one frame per 300 ms carries both.
+  let pageT = 0;
+  const pageSoon = () => { if (!pageT && pageK() !== pageKey) pageT = setTimeout(() => { pageT = 0; sendPage(); }, 300); };
+  const watchNav = () => {
+    for (const m of ['pushState', 'replaceState']) {
+      const orig = history[m];
+      if (typeof orig !== 'function' || orig.sc) continue;
+      // The shop's call keeps its this, result and exceptions; ours never reach it.
+      const w = function (...a) { const r = orig.apply(this, a); try { pageSoon(); } catch (e) { } return r; };
+      w.sc = 1;
+      try { history[m] = w; } catch (e) { }
+    }
+    // the title: its text changes or a new <title> replaces it (head subtree); other head churn fails pageK's check
+    if (document.head) new MutationObserver(pageSoon).observe(document.head, { childList: true, subtree: true, characterData: true });
   };
 
   // ---- frames from the server
@@ -880,7 +896,8 @@
     connect();
     addEventListener('online', reconnectNow);
     addEventListener('pageshow', sendPage);
-    addEventListener('popstate', () => setTimeout(sendPage, 0)); // after the app set its title
+    addEventListener('popstate', pageSoon); // after the app set its title
+    watchNav();
     addEventListener('pagehide', saveNow);
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState !== 'visible') return saveNow();
