@@ -278,3 +278,37 @@ func TestInviteCapHoldsForConcurrentInvites(t *testing.T) {
 		t.Fatalf("first invitation: %v", err)
 	}
 }
+
+// Two nodes take the visitor's answer to one invitation, each before it
+// sees the other's InvitationAccepted (hidden here): the invitation's
+// claim lets the first open its conversation with it, and the second opens
+// a plain one.
+func TestInvitationAcceptedOnceAcrossNodes(t *testing.T) {
+	bus, mem := &testBus{}, memory.New()
+	st := staleActivities{Store: mem, hide: chat.InvitationAccepted}
+	nodes := make([]*testServer, 2)
+	for i := range nodes {
+		nodes[i] = newTestServer(t, func(c *chat.Config) { c.Store, c.Broker = st, bus })
+	}
+	hc := newBrowser()
+	vid := browse(t, hc, newShop(t, nodes[0]), "/product/mug", "")
+	onA, onB := visitorRaw(t, nodes[0], hc), visitorRaw(t, nodes[1], hc)
+	if err := nodes[0].Chat.Invite(testCtx(t), vid, "Questions about the mug?", ""); err != nil {
+		t.Fatal(err)
+	}
+	onA.until(protocol.TypeInvite)
+	onB.until(protocol.TypeInvite)
+	first := startChat(t, nodes[0], onA, "Yes please")
+	if len(first) != 2 || first[0].Text != "Questions about the mug?" {
+		t.Fatalf("node A's conversation: %+v, want the invitation first", first)
+	}
+	if _, err := mem.CloseConversation(testCtx(t), first[0].ConversationID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if ms := startChat(t, nodes[1], onB, "Another question"); ms[0].Text != "Another question" {
+		t.Fatalf("node B's conversation: %+v, want the visitor's message first", ms)
+	}
+	if got := activitiesOf(t, mem, vid, chat.InvitationAccepted); len(got) != 1 || got[0].ConversationID != first[0].ConversationID {
+		t.Fatalf("InvitationAccepted: %+v, want one for %s", got, first[0].ConversationID)
+	}
+}

@@ -2,6 +2,8 @@ package chat
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
@@ -361,8 +363,29 @@ func (s *Server) evaluate(ctx context.Context, all bool) {
 	}
 }
 
-// fire runs a due trigger's action unless the Store says it ran already
-// (on any node) within its Once scope, or the visitor is chatting.
+// triggerClaimEver is how long a once-per-visitor trigger's claim lasts.
+const triggerClaimEver = 10 * 365 * 24 * time.Hour
+
+// triggerClaim is the Store.Claim key and expiry that let one node, of all
+// that hold the visitor's widget, run a trigger within its Once scope. A
+// session claim lasts a visit's timeout: a later visit begins at least
+// that long after the claim (taken during this one), and nodes need not
+// agree on when this visit began. The visitor id is hashed: a visitor
+// erased (DeleteVisitor) leaves no id in the claims.
+func (s *Server) triggerClaim(ct *compiledTrigger, visitorID string) (key string, expires time.Time) {
+	h := sha256.Sum256([]byte(visitorID))
+	key = "trigger:" + ct.ID + ":" + hex.EncodeToString(h[:16]) + ":"
+	if ct.Once == OnceVisitor {
+		return key + "ever", s.now().Add(triggerClaimEver)
+	}
+	return key + "session", s.now().Add(s.cfg.VisitTimeout)
+}
+
+// fire runs a due trigger's action unless it ran already within its Once
+// scope (the Store's activities say so, on any node) or another node takes
+// its claim first, or the visitor is chatting. The claim decides between
+// nodes evaluating at once; the activities cover a visit longer than the
+// claim and history from before claims.
 func (s *Server) fire(ctx context.Context, d dueTrigger) error {
 	ct := d.trigger
 	q := ActivityQuery{Kinds: []ActivityKind{TriggerShown, TriggerSuggested}, VisitorID: d.visitorID, TriggerID: ct.ID, Limit: 1}
@@ -394,7 +417,20 @@ func (s *Server) fire(ctx context.Context, d dueTrigger) error {
 	} else if !errors.Is(err, ErrNotFound) {
 		return err
 	}
+	// claim takes the trigger for this node; a claim taken and then not
+	// acted on (a failed write) leaves the trigger unshown: at most once.
+	claim := func() (bool, error) {
+		key, expires := s.triggerClaim(ct, d.visitorID)
+		took, err := s.store.Claim(ctx, key, s.now(), expires)
+		if err == nil && !took {
+			mark() // another node runs it
+		}
+		return took, err
+	}
 	if ct.Action == ActionSuggest {
+		if took, err := claim(); err != nil || !took {
+			return err
+		}
 		a := Activity{Kind: TriggerSuggested, VisitorID: d.visitorID, TriggerID: ct.ID, At: s.now()}
 		if err := s.store.AddActivities(ctx, []Activity{a}); err != nil {
 			return err
@@ -420,10 +456,16 @@ func (s *Server) fire(ctx context.Context, d dueTrigger) error {
 	if from != nil {
 		a.OperatorID = from.ID
 	}
-	// evaluate saw room under the cap; an invitation may have taken it since.
+	// evaluate saw room under the cap; an invitation may have taken it
+	// since. The slot is reserved before the claim, so that a claim is
+	// never spent on a message the cap would hold back.
 	undo, ok := s.reserveProactive(d.visitorID)
 	if !ok {
 		return nil
+	}
+	if took, err := claim(); err != nil || !took {
+		undo()
+		return err
 	}
 	if err := s.sendInvite(ctx, a, from); err != nil {
 		undo()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -278,5 +279,81 @@ func TestTriggerOperatorIsSelfOrKept(t *testing.T) {
 	// Once it speaks as the team, putting alice back is speaking as her.
 	if reply := save("back", protocol.Trigger{ID: byAlice.ID, URL: byAlice.URL, Message: "Ask us", Operator: "alice"}); reply.Code != protocol.CodeForbidden {
 		t.Fatalf("alice put back by bob: %+v", reply)
+	}
+}
+
+// staleActivities hides activities of the given kinds from Activities, as
+// a node sees the Store before another node's write: both nodes below
+// check for an earlier TriggerShown "at the same instant".
+type staleActivities struct {
+	chat.Store
+	hide chat.ActivityKind
+}
+
+func (s staleActivities) Activities(ctx context.Context, q chat.ActivityQuery) ([]chat.Activity, error) {
+	as, err := s.Store.Activities(ctx, q)
+	kept := as[:0]
+	for _, a := range as {
+		if a.Kind != s.hide {
+			kept = append(kept, a)
+		}
+	}
+	return kept, err
+}
+
+// Two nodes hold the visitor's widget and evaluate the due trigger at once:
+// the Store's claim lets one of them show it.
+func TestTriggerOnceAcrossNodes(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	bus, mem := &testBus{}, memory.New()
+	st := staleActivities{Store: mem, hide: chat.TriggerShown}
+	nodes := make([]*testServer, 2)
+	for i := range nodes {
+		nodes[i] = newTestServer(t, func(c *chat.Config) {
+			c.Store, c.Broker, c.Now = st, bus, clock.Now
+			c.Triggers = []chat.Trigger{productHelp}
+		})
+	}
+	hc := newBrowser()
+	vid := browse(t, hc, newShop(t, nodes[0]), "/product/7", "")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		chat.RunTriggers(nodes[0].Chat) // announces the visit to node B
+		if list := nodes[1].Chat.LiveVisitors(); len(list) == 1 && list[0].VisitorID == vid && list[0].CurrentURL == "/product/7" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node B's live list: %+v", nodes[1].Chat.LiveVisitors())
+		}
+		chat.RunTriggers(nodes[1].Chat)
+	}
+	widgets := []*rawConn{visitorRaw(t, nodes[0], hc), visitorRaw(t, nodes[1], hc)}
+	clock.Advance(25 * time.Second)
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		wg.Go(func() { chat.RunTriggers(n.Chat) })
+	}
+	wg.Wait()
+	shown := activitiesOf(t, mem, vid, chat.TriggerShown)
+	if len(shown) != 1 {
+		t.Fatalf("TriggerShown on the two nodes: %+v", shown)
+	}
+	// Each widget gets the one invite (sent to the visitor on every node),
+	// and nothing more by a later frame's ack.
+	for i, w := range widgets {
+		if inv := w.until(protocol.TypeInvite).Invite; inv == nil || inv.Trigger != productHelp.ID {
+			t.Fatalf("widget %d: invite %+v", i, inv)
+		}
+		if _, more := w.call(protocol.ClientFrame{Type: protocol.TypeTyping, ID: "t", Typing: false}, protocol.TypeInvite); len(more) != 0 {
+			t.Fatalf("widget %d: invites after the first: %+v", i, more)
+		}
+	}
+	// Later ticks on either node show it no more.
+	clock.Advance(time.Minute)
+	for _, n := range nodes {
+		chat.RunTriggers(n.Chat)
+	}
+	if shown := activitiesOf(t, mem, vid, chat.TriggerShown); len(shown) != 1 {
+		t.Fatalf("TriggerShown after later ticks: %+v", shown)
 	}
 }
