@@ -416,3 +416,63 @@ func TestBrowserTrackingAndOrderChannel(t *testing.T) {
 	operator.run("clear the toasts", chromedp.Evaluate[chromedp.Void](`document.querySelector('#toasts').textContent = ''`))
 	operator.screenshot(shots, "console-reports")
 }
+
+// Issue 7's single-page apps and dismissed invitations: a shop page that
+// navigates with history.pushState and a new title shows the new page in
+// the Visitors tab; an invitation the visitor closes is not used, so the
+// chat they start afterwards opens with their own message.
+func TestBrowserSPANavigationAndDismissedInvitation(t *testing.T) {
+	_, ts := startShop(t, shopConfig{})
+
+	operator := newChromium(t, 1366, 768)
+	operator.openConsole(ts.URL, "alice")
+	operator.run("open Visitors", chromedp.Evaluate[chromedp.Void](`document.querySelector('#tab-visitors').click()`))
+	operator.waitFor("the Visitors tab", `!document.querySelector('[data-sc=visitors-view]').hidden`)
+
+	const row = `document.querySelector('[data-sc=visitor-row]')`
+	onPage := func(url, title string) string {
+		return `(() => { const p = ` + row + `?.querySelector('[data-sc=visitor-page]'); return !!p && p.querySelector('.lv-url').textContent.includes(` + js(url) + `) && p.querySelector('.lv-title').textContent === ` + js(title) + ` })()`
+	}
+	visitor := newChromium(t, 1280, 800)
+	visitor.navigate(ts.URL + "/product/house-blend")
+	visitor.waitFor("the widget", `document.querySelector('#shopchat')?.dataset.state === 'ready'`)
+	loaded := eval[string](visitor, `document.title`)
+	operator.waitFor("the loaded page", onPage("/product/house-blend", loaded))
+
+	// The app changes the URL, then the title, without loading a page.
+	visitor.run("navigate in the app", chromedp.Evaluate[chromedp.Void](`(() => { history.pushState({}, '', '/product/sencha?spa=1'); document.title = 'SPA Sencha'; return true })()`))
+	operator.waitFor("the app's page and title", onPage("/product/sencha?spa=1", "SPA Sencha"))
+
+	// The operator invites the visitor; the visitor closes the invitation.
+	const invitation = "Hi, I'm Alice. Looking for a green tea?"
+	operator.run("open the invitation", chromedp.Evaluate[chromedp.Void](row+`.querySelector('[data-sc=invite-btn]').click()`))
+	operator.waitFor("the invitation form", `!!document.querySelector('[data-sc=visitor-row] [data-sc=invite-form]')`)
+	operator.run("write the invitation", chromedp.Evaluate[chromedp.Void](setValueJS(`document.querySelector('[data-sc=invite-text]')`, invitation)))
+	operator.run("send the invitation", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-sc=invite-send]').click()`))
+	visitor.waitFor("the invitation", `!`+widgetQ("[data-sc=bubble]")+`.hidden && `+widgetQ("[data-sc=bubble-text]")+`.textContent.includes(`+js(invitation)+`)`)
+	visitor.run("close the invitation", chromedp.Evaluate[chromedp.Void](widgetQ("[data-sc=bubble-close]")+`.click()`))
+	visitor.waitFor("the bubble to close", widgetQ("[data-sc=bubble]")+`.hidden`)
+
+	// Later the visitor opens the widget and starts a chat of their own.
+	visitor.run("open the widget", chromedp.Evaluate[chromedp.Void](widgetQ("[data-sc=launcher]")+`.click()`))
+	visitor.waitFor("the chat input", `!`+widgetQ("[data-sc=panel]")+`.hidden && !!`+widgetQ("[data-sc=input]"))
+	if got := eval[string](visitor, messagesText(w)); strings.Contains(got, invitation) {
+		t.Errorf("the widget shows the dismissed invitation: %q", got)
+	}
+	const question = "Do you have matcha?"
+	visitor.run("type a question", chromedp.Evaluate[chromedp.Void](setValueJS(widgetQ("[data-sc=input]"), question)))
+	visitor.run("send it", chromedp.Evaluate[chromedp.Void](widgetQ("[data-sc=send]")+`.click()`))
+
+	operator.run("open Chats", chromedp.Evaluate[chromedp.Void](`document.querySelector('#tab-chats').click()`))
+	operator.waitFor("the conversation", `document.querySelector('[data-sc=conv-item], [data-sc=queue-item]') !== null`)
+	operator.openConversation()
+	thread := `document.querySelector('[data-sc=thread]:not([hidden])')`
+	operator.waitFor("the question", `(`+messagesText(thread)+`).includes(`+js("visitor:"+question)+`)`)
+	got := eval[string](operator, messagesText(thread))
+	if first, _, _ := strings.Cut(got, "\n"); first != "visitor:"+question {
+		t.Errorf("the operator's thread starts with %q, want the visitor's question (all: %q)", first, got)
+	}
+	if strings.Contains(got, invitation) {
+		t.Errorf("the conversation opened with the dismissed invitation: %q", got)
+	}
+}
