@@ -94,6 +94,16 @@ func eval[T any](b *chromium, expr string) T {
 }
 
 // waitFor polls a JavaScript predicate on every DOM change until it holds.
+// consoleOnVisitors opens operator id's console at baseURL on its Visitors
+// tab.
+func consoleOnVisitors(t *testing.T, baseURL, id string) *chromium {
+	operator := newChromium(t, 1366, 768)
+	operator.openConsole(baseURL, id)
+	operator.run("open Visitors", chromedp.Evaluate[chromedp.Void](`document.querySelector('#tab-visitors').click()`))
+	operator.waitFor("the Visitors tab", `!document.querySelector('[data-sc=visitors-view]').hidden`)
+	return operator
+}
+
 // openConversation accepts the first conversation in the console's queue, if
 // it is still queued, and opens it.
 func (b *chromium) openConversation() {
@@ -338,10 +348,7 @@ func TestBrowserTrackingAndOrderChannel(t *testing.T) {
 	shots := screenshotDir(t)
 	_, ts := startShop(t, shopConfig{})
 
-	operator := newChromium(t, 1366, 768)
-	operator.openConsole(ts.URL, "alice")
-	operator.run("open Visitors", chromedp.Evaluate[chromedp.Void](`document.querySelector('#tab-visitors').click()`))
-	operator.waitFor("the Visitors tab", `!document.querySelector('[data-sc=visitors-view]').hidden`)
+	operator := consoleOnVisitors(t, ts.URL, "alice")
 
 	// The visitor browses two products, putting the first in the cart;
 	// the console follows each page, and the cart (the shop's VisitorInfo).
@@ -424,10 +431,7 @@ func TestBrowserTrackingAndOrderChannel(t *testing.T) {
 func TestBrowserSPANavigationAndDismissedInvitation(t *testing.T) {
 	_, ts := startShop(t, shopConfig{})
 
-	operator := newChromium(t, 1366, 768)
-	operator.openConsole(ts.URL, "alice")
-	operator.run("open Visitors", chromedp.Evaluate[chromedp.Void](`document.querySelector('#tab-visitors').click()`))
-	operator.waitFor("the Visitors tab", `!document.querySelector('[data-sc=visitors-view]').hidden`)
+	operator := consoleOnVisitors(t, ts.URL, "alice")
 
 	const row = `document.querySelector('[data-sc=visitor-row]')`
 	onPage := func(url, title string) string {
