@@ -621,7 +621,7 @@ func (ss *session) onClose(ctx context.Context, f protocol.ClientFrame) error {
 	}
 	s.publishState(c)
 	s.notifyAbout(ConversationClosed, c)
-	if s.cfg.TranscriptOnClose {
+	if s.cfg.TranscriptOnClose && (ss.visitor == nil || s.allowVisitorMail(ctx, ss.visitor.ID) == nil) {
 		if err := s.SendTranscript(ctx, c.ID); err != nil && !errors.Is(err, ErrInvalid) {
 			s.logErr("transcript on close", err, "conversation", c.ID)
 		}

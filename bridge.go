@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,7 +29,8 @@ import (
 // small frame for one topic: typing, read), "queue" (the queue changed:
 // recompute), "ops" (presence or load changed: recompute), "sync" (the
 // high-water marks of conversations), "visits" (live visitors changed:
-// live, gone), "triggers" (triggers edited: reload).
+// live, gone), "triggers" (triggers edited: reload), "kick" (a logout:
+// close the sockets of topic, for a visitor those older than generation seq).
 type wireEvent struct {
 	Node   string          `json:"n"`
 	Kind   string          `json:"k"`
@@ -173,6 +175,12 @@ func (b *bridge) apply(ev wireEvent) {
 		s.dispatchMu.Unlock()
 	case "visits":
 		s.applyVisits(ev)
+	case "kick": // a logout: close the sockets it names
+		if id, ok := strings.CutPrefix(ev.Topic, "v:"); ok {
+			s.closeVisitorSessionsLocal(id, ev.Seq)
+		} else if id, ok := strings.CutPrefix(ev.Topic, "o:"); ok {
+			s.closeOperatorSessions(id)
+		}
 	case "triggers":
 		if err := s.loadTriggers(ctx); err != nil {
 			s.logErr("load triggers", err)

@@ -51,6 +51,11 @@ func newTestServer(t testing.TB, edit ...func(*chat.Config)) *testServer {
 		Operators:          testOperators,
 		SneakPeek:          true,
 		MaxFramesPerSecond: 100000,
+		// Every test client comes from 127.0.0.1: the per-address limits
+		// are off here and tested on their own (hardening_test.go).
+		MaxConnsPerIP:           -1,
+		MaxFramesPerSecondPerIP: -1,
+		NewVisitorsPerMinute:    -1,
 	}
 	for _, e := range edit {
 		e(&cfg)

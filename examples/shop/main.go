@@ -173,7 +173,11 @@ func run(log *slog.Logger, addr, db, secretFile, baseURL string, mailCfg email.C
 		ln.Close()
 		return err
 	}
-	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// Timeouts a shop needs against slow clients (docs/security.md): a body
+	// trickled a byte at a time ends at ReadTimeout. The chat's sockets are
+	// hijacked and keep their own deadlines (pings), so these do not cut them.
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 

@@ -87,6 +87,12 @@ func (t *Transport) Accept(w http.ResponseWriter, r *http.Request) (transport.Co
 	if t.opts.Compression {
 		ao.CompressionMode = ws.CompressionNoContextTakeover
 	}
+	// net/http's ReadTimeout and WriteTimeout set deadlines on the
+	// connection that outlive the hijack: clear them, or every socket dies
+	// when they pass. Pings keep the socket's own liveness.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
 	wc, err := ws.Accept(w, r, ao)
 	if err != nil {
 		return nil, err
@@ -161,9 +167,15 @@ func (c *Conn) ping(timeout time.Duration) {
 	}
 }
 
-// Read returns the next frame.
+// Read returns the next frame. A binary frame closes the connection with
+// StatusUnsupported: the protocol is JSON text.
 func (c *Conn) Read(ctx context.Context) ([]byte, error) {
-	_, data, err := c.ws.Read(ctx)
+	typ, data, err := c.ws.Read(ctx)
+	if err == nil && typ != ws.MessageText {
+		c.gone()
+		c.ws.Close(ws.StatusUnsupportedData, "text frames only")
+		return nil, fmt.Errorf("%w: %w", transport.ErrUnsupported, transport.ErrClosed)
+	}
 	if err != nil {
 		c.gone()
 		if errors.Is(err, ws.ErrMessageTooBig) {
