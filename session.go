@@ -30,6 +30,11 @@ type session struct {
 	tokenGen  int64         // visitors: the token generation the socket was opened with
 	authReq   *http.Request // operators: the upgrade request, re-checked with Config.Operators
 	helloDone chan struct{} // closed once hello succeeded (or the session ended)
+	// writeCtx bounds the writer's writes; shutdown cancels it, so a write
+	// blocked on a client that does not read ends at once and the queue it
+	// holds is freed then, not at WriteTimeout.
+	writeCtx    context.Context
+	cancelWrite context.CancelFunc
 
 	mu      sync.Mutex
 	queue   []event
@@ -82,7 +87,9 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, ss *session
 	}
 	ss.delivered = make(map[string]int64)
 	ss.helloDone = make(chan struct{})
+	ss.writeCtx, ss.cancelWrite = context.WithCancel(s.ctx)
 	if status, msg := s.admit(ss); status != 0 {
+		ss.cancelWrite()
 		s.add("connections_refused_total", 1)
 		http.Error(w, msg, status)
 		return
@@ -139,6 +146,7 @@ func (s *Server) admit(ss *session) (int, string) {
 }
 
 func (s *Server) release(ss *session) {
+	ss.cancelWrite()
 	s.mu.Lock()
 	delete(s.sessions, ss)
 	decrement(s.perIP, ss.ip)
@@ -203,6 +211,7 @@ func (ss *session) run(ctx context.Context) {
 //
 //go:noinline
 func (ss *session) frame(ctx context.Context, data []byte, hello *bool) bool {
+	defer ss.s.add("frames_total", 1) // handled: what it queued is queued
 	// Every frame counts, valid or not, against its sender and its address.
 	allowed := ss.s.allowFrame(ss)
 	f, err := protocol.DecodeClient(data)
@@ -284,6 +293,7 @@ func (ss *session) shutdown(code transport.StatusCode, reason string) {
 	ss.closed = true
 	conn := ss.conn
 	ss.mu.Unlock()
+	ss.cancelWrite()
 	if conn != nil { // nil: not accepted yet; serveSocket sees closed
 		go conn.Close(code, reason)
 	}
@@ -492,7 +502,7 @@ func (ss *session) write(f *protocol.ServerFrame) error {
 }
 
 func (ss *session) writeData(data []byte) error {
-	ctx, cancel := context.WithTimeout(ss.s.ctx, ss.s.cfg.WriteTimeout)
+	ctx, cancel := context.WithTimeout(ss.writeCtx, ss.s.cfg.WriteTimeout)
 	defer cancel()
 	return ss.conn.Write(ctx, data)
 }
