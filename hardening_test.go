@@ -172,7 +172,7 @@ func identityShop(t *testing.T, ts *testServer) *httptest.Server {
 
 // rawSession POSTs to the session endpoint with cookie (if any) and returns
 // the response's visitor cookie value.
-func rawPost(t *testing.T, url, cookie string, header http.Header) *http.Response {
+func rawPost(t testing.TB, url, cookie string, header http.Header) *http.Response {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, url, nil)
 	for k, v := range header {
@@ -199,7 +199,7 @@ func visitorCookie(resp *http.Response) *http.Cookie {
 	return nil
 }
 
-func newToken(t *testing.T, ts *testServer) string {
+func newToken(t testing.TB, ts *testServer) string {
 	t.Helper()
 	c := visitorCookie(rawPost(t, ts.URL+"/chat/session", "", nil))
 	if c == nil {
@@ -494,4 +494,54 @@ func TestCookieSecureBehindProxyAndCrossSiteRefused(t *testing.T) {
 	if same.StatusCode != http.StatusOK || visitorCookie(same) == nil {
 		t.Fatalf("same-origin POST: %s", same.Status)
 	}
+}
+
+// Cookies, forwarding headers and Origin are attacker bytes: the session
+// endpoint never panics, answers 200, 403 or 429, and keeps a visitor id
+// only for a token the server signed.
+func FuzzSessionRequest(f *testing.F) {
+	ts := newTestServer(f, func(c *chat.Config) { c.TrustedProxies = []string{"127.0.0.1/32", "::1/128"} })
+	good := newToken(f, ts)
+	goodID, _, _ := strings.Cut(good, ".")
+	goodID = strings.Repeat("A", len(goodID)) // a forged id of the right shape
+	f.Add(good, "203.0.113.7, 10.0.0.1", `for="[2001:db8::1]:4711";proto=https`, "")
+	f.Add(good[:len(good)-2]+"xx", "", "", "https://evil.example")
+	f.Add(goodID+".9.1700000000.forged", "garbage, , ::ffff:1.2.3.4", "for=unknown", "null")
+	f.Add("", strings.Repeat("1.1.1.1,", 200), "for=", "http://[::1")
+	h := ts.Chat.Handler()
+	f.Fuzz(func(t *testing.T, cookie, xff, forwarded, origin string) {
+		r := httptest.NewRequest(http.MethodPost, "/chat/session", nil)
+		r.RemoteAddr = "127.0.0.1:40000"
+		r.Header.Set("Cookie", "shopchat_visitor="+cookie)
+		r.Header.Set("X-Forwarded-For", xff)
+		r.Header.Set("Forwarded", forwarded)
+		if origin != "" {
+			r.Header.Set("Origin", origin)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		switch w.Code {
+		case http.StatusOK, http.StatusForbidden, http.StatusTooManyRequests:
+		default:
+			t.Fatalf("status %d for cookie %q", w.Code, cookie)
+		}
+		if w.Code != http.StatusOK {
+			return
+		}
+		set := visitorCookie(w.Result())
+		if set == nil {
+			t.Fatal("200 without a visitor cookie")
+		}
+		id, _, _ := strings.Cut(set.Value, ".")
+		if cid, _, _ := strings.Cut(cookie, "."); id == cid {
+			// Kept: the socket endpoint must take the same token.
+			sr := httptest.NewRequest(http.MethodGet, "/chat/ws", nil)
+			sr.Header.Set("Cookie", "shopchat_visitor="+cookie)
+			sw := httptest.NewRecorder()
+			h.ServeHTTP(sw, sr)
+			if sw.Code == http.StatusUnauthorized {
+				t.Fatalf("token %q that the socket refuses kept its visitor id", cookie)
+			}
+		}
+	})
 }

@@ -87,12 +87,6 @@ func (t *Transport) Accept(w http.ResponseWriter, r *http.Request) (transport.Co
 	if t.opts.Compression {
 		ao.CompressionMode = ws.CompressionNoContextTakeover
 	}
-	// net/http's ReadTimeout and WriteTimeout set deadlines on the
-	// connection that outlive the hijack: clear them, or every socket dies
-	// when they pass. Pings keep the socket's own liveness.
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Time{})
-	_ = rc.SetWriteDeadline(time.Time{})
 	wc, err := ws.Accept(w, r, ao)
 	if err != nil {
 		return nil, err
