@@ -545,3 +545,31 @@ func FuzzSessionRequest(f *testing.F) {
 		}
 	})
 }
+
+// 1. One history request makes the server hold at most one bounded page;
+// paging with before still reaches every message.
+func TestHistoryPageBoundedInBytes(t *testing.T) {
+	ts := newTestServer(t)
+	c := visitorRaw(t, ts, ts.visitorClient(t))
+	conv := fillConversation(t, c, 200, 3900)
+	seen, before, pages := 0, int64(0), 0
+	for {
+		reply, _ := c.call(protocol.ClientFrame{Type: protocol.TypeHistory, ID: fmt.Sprintf("p%d", pages), Conv: conv, Limit: 200, Before: before}, "")
+		pages++
+		text := 0
+		for _, m := range reply.Messages {
+			text += len(m.Text)
+		}
+		if text > 256<<10 {
+			t.Fatalf("a history page carried %d bytes of text", text)
+		}
+		seen += len(reply.Messages)
+		if !reply.More {
+			break
+		}
+		before = reply.Messages[0].Seq
+	}
+	if seen != 200 || pages < 3 {
+		t.Fatalf("paged through %d messages in %d pages, want 200 in several", seen, pages)
+	}
+}
