@@ -573,3 +573,40 @@ func TestHistoryPageBoundedInBytes(t *testing.T) {
 		t.Fatalf("paged through %d messages in %d pages, want 200 in several", seen, pages)
 	}
 }
+
+// 6. A page URL that is not UTF-8 is not recorded, and a referrer that is
+// not is dropped: Track stores no mangled text.
+func TestTrackRefusesInvalidUTF8(t *testing.T) {
+	ts := newTestServer(t)
+	track := middleware.Track(ts.Chat)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	get := func(uri, referrer, cookie string) *http.Response {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RequestURI = uri
+		r.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64)")
+		r.Header.Set("Referer", referrer)
+		if cookie != "" {
+			r.Header.Set("Cookie", "shopchat_visitor="+cookie)
+		}
+		w := httptest.NewRecorder()
+		track.ServeHTTP(w, r)
+		return w.Result()
+	}
+	token := visitorCookie(get("/first", "", "")).Value
+	get("/caf\xe9", "", token)
+	get("/ok", "https://ex.example/\xff", token)
+	conn, _ := ts.dialToken(t, ts.URL, "/chat/ws", token) // stores the visitor and its views
+	conn.hello()
+	chat.FlushPageViews(ts.Chat)
+	id, _, _ := strings.Cut(token, ".")
+	views, err := ts.Store.PageViews(testCtx(t), id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range views {
+		got = append(got, v.URL+" <"+v.Referrer+">")
+	}
+	if strings.Join(got, ", ") != "/ok <>, /first <>" {
+		t.Fatalf("stored views: %q, want /ok without its referrer and /first", got)
+	}
+}
