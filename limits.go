@@ -265,8 +265,9 @@ func (s *Server) shedSlowest() {
 }
 
 // watchHello closes ss if it has not said hello within Config.HelloTimeout.
+// The timer is stopped by hello and by the session's end.
 func (s *Server) watchHello(ss *session) {
-	t := time.AfterFunc(s.cfg.HelloTimeout, func() {
+	ss.helloTimer = time.AfterFunc(s.cfg.HelloTimeout, func() {
 		select {
 		case <-ss.helloDone:
 		default:
@@ -274,13 +275,6 @@ func (s *Server) watchHello(ss *session) {
 			ss.shutdown(transport.StatusPolicy, "no hello in time")
 		}
 	})
-	go func() {
-		select {
-		case <-ss.helloDone:
-		case <-s.ctx.Done():
-		}
-		t.Stop()
-	}()
 }
 
 // authRequest keeps what Config.Operators needs to check the operator again

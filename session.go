@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/shopchat/chat/protocol"
 	"github.com/shopchat/chat/transport"
@@ -22,14 +23,15 @@ type session struct {
 	visitor *Visitor // for visitors; the reader may replace it (profile)
 	// visitorID is the visitor's id, fixed at connect: the writer reads it
 	// instead of visitor, which the reader may replace meanwhile.
-	visitorID string
-	op        *Operator
-	lastConv  string // visitors: the conversation last written to (reader only)
-	ip        string
-	topics    []string
-	tokenGen  int64         // visitors: the token generation the socket was opened with
-	authReq   *http.Request // operators: the upgrade request, re-checked with Config.Operators
-	helloDone chan struct{} // closed once hello succeeded (or the session ended)
+	visitorID  string
+	op         *Operator
+	lastConv   string // visitors: the conversation last written to (reader only)
+	ip         string
+	topics     []string
+	tokenGen   int64         // visitors: the token generation the socket was opened with
+	authReq    *http.Request // operators: the upgrade request, re-checked with Config.Operators
+	helloDone  chan struct{} // closed once hello succeeded
+	helloTimer *time.Timer   // closes a session that says no hello (watchHello)
 	// writeCtx bounds the writer's writes; shutdown cancels it, so a write
 	// blocked on a client that does not read ends at once and the queue it
 	// holds is freed then, not at WriteTimeout.
@@ -243,6 +245,7 @@ func (ss *session) frame(ctx context.Context, data []byte, hello *bool) bool {
 		}
 		*hello = true
 		close(ss.helloDone)
+		ss.helloTimer.Stop()
 		return true
 	}
 	if !*hello {
@@ -268,6 +271,7 @@ func (ss *session) closeAfterFlush(ctx context.Context, code transport.StatusCod
 
 // end tears the session down after its reader stopped.
 func (ss *session) end() {
+	ss.helloTimer.Stop()
 	ss.mu.Lock()
 	if !ss.closed {
 		ss.dropQueue()
