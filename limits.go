@@ -268,9 +268,7 @@ func (s *Server) shedSlowest() {
 // The timer is stopped by hello and by the session's end.
 func (s *Server) watchHello(ss *session) {
 	ss.helloTimer = time.AfterFunc(s.cfg.HelloTimeout, func() {
-		select {
-		case <-ss.helloDone:
-		default:
+		if !ss.saidHello.Load() {
 			s.add("hello_timeouts_total", 1)
 			ss.shutdown(transport.StatusPolicy, "no hello in time")
 		}

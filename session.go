@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shopchat/chat/protocol"
@@ -30,7 +31,7 @@ type session struct {
 	topics     []string
 	tokenGen   int64         // visitors: the token generation the socket was opened with
 	authReq    *http.Request // operators: the upgrade request, re-checked with Config.Operators
-	helloDone  chan struct{} // closed once hello succeeded
+	saidHello  atomic.Bool   // a hello frame arrived
 	helloTimer *time.Timer   // closes a session that says no hello (watchHello)
 	// writeCtx bounds the writer's writes; shutdown cancels it, so a write
 	// blocked on a client that does not read ends at once and the queue it
@@ -88,7 +89,6 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, ss *session
 		ss.visitorID = ss.visitor.ID
 	}
 	ss.delivered = make(map[string]int64)
-	ss.helloDone = make(chan struct{})
 	ss.writeCtx, ss.cancelWrite = context.WithCancel(s.ctx)
 	if status, msg := s.admit(ss); status != 0 {
 		ss.cancelWrite()
@@ -229,6 +229,9 @@ func (ss *session) frame(ctx context.Context, data []byte, hello *bool) bool {
 		return true
 	}
 	if f.Type == protocol.TypeHello {
+		if ss.saidHello.CompareAndSwap(false, true) {
+			ss.helloTimer.Stop() // it said hello in time, however long hello takes
+		}
 		if f.V != protocol.Version {
 			ss.sendError(f.ID, f.Type, protocol.CodeVersion, fmt.Sprintf("this server speaks protocol version %d", protocol.Version))
 			ss.closeAfterFlush(ctx, transport.StatusPolicy, "unsupported protocol version")
@@ -244,8 +247,6 @@ func (ss *session) frame(ctx context.Context, data []byte, hello *bool) bool {
 			return false
 		}
 		*hello = true
-		close(ss.helloDone)
-		ss.helloTimer.Stop()
 		return true
 	}
 	if !*hello {
