@@ -33,18 +33,17 @@ type session struct {
 	authReq    *http.Request // operators: the upgrade request, re-checked with Config.Operators
 	saidHello  atomic.Bool   // a hello frame arrived
 	helloTimer *time.Timer   // closes a session that says no hello (watchHello)
-	// writeCtx bounds the writer's writes; shutdown cancels it, so a write
-	// blocked on a client that does not read ends at once and the queue it
-	// holds is freed then, not at WriteTimeout.
-	writeCtx    context.Context
-	cancelWrite context.CancelFunc
 
 	mu      sync.Mutex
 	queue   []event
 	queued  int  // bytes the queue (and the writer's batch in hand) holds
 	writing bool // a writer goroutine is draining queue
-	held    bool // hold the writer until hello's subscriptions are in place
-	closed  bool
+	// cancelWrite cancels the write in flight, if any: shutdown calls it,
+	// so a write blocked on a client that does not read ends at once and
+	// the queue the writer holds is freed then, not at WriteTimeout.
+	cancelWrite context.CancelFunc
+	held        bool // hold the writer until hello's subscriptions are in place
+	closed      bool
 
 	// Owned by the writer.
 	delivered map[string]int64 // conversation id -> last seq delivered
@@ -89,9 +88,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, ss *session
 		ss.visitorID = ss.visitor.ID
 	}
 	ss.delivered = make(map[string]int64)
-	ss.writeCtx, ss.cancelWrite = context.WithCancel(s.ctx)
 	if status, msg := s.admit(ss); status != 0 {
-		ss.cancelWrite()
 		s.add("connections_refused_total", 1)
 		http.Error(w, msg, status)
 		return
@@ -148,7 +145,6 @@ func (s *Server) admit(ss *session) (int, string) {
 }
 
 func (s *Server) release(ss *session) {
-	ss.cancelWrite()
 	s.mu.Lock()
 	delete(s.sessions, ss)
 	decrement(s.perIP, ss.ip)
@@ -297,8 +293,11 @@ func (ss *session) shutdown(code transport.StatusCode, reason string) {
 	ss.dropQueue()
 	ss.closed = true
 	conn := ss.conn
+	cancelWrite := ss.cancelWrite
 	ss.mu.Unlock()
-	ss.cancelWrite()
+	if cancelWrite != nil {
+		cancelWrite()
+	}
 	if conn != nil { // nil: not accepted yet; serveSocket sees closed
 		go conn.Close(code, reason)
 	}
@@ -507,9 +506,20 @@ func (ss *session) write(f *protocol.ServerFrame) error {
 }
 
 func (ss *session) writeData(data []byte) error {
-	ctx, cancel := context.WithTimeout(ss.writeCtx, ss.s.cfg.WriteTimeout)
+	ctx, cancel := context.WithTimeout(ss.s.ctx, ss.s.cfg.WriteTimeout)
 	defer cancel()
-	return ss.conn.Write(ctx, data)
+	ss.mu.Lock()
+	if ss.closed {
+		ss.mu.Unlock()
+		return transport.ErrClosed
+	}
+	ss.cancelWrite = cancel
+	ss.mu.Unlock()
+	err := ss.conn.Write(ctx, data)
+	ss.mu.Lock()
+	ss.cancelWrite = nil
+	ss.mu.Unlock()
+	return err
 }
 
 // sendError queues an error frame answering the frame with id and type.
