@@ -227,6 +227,7 @@ func (ss *session) frame(ctx context.Context, data []byte, hello *bool) bool {
 	if f.Type == protocol.TypeHello {
 		if ss.saidHello.CompareAndSwap(false, true) {
 			ss.helloTimer.Stop() // it said hello in time, however long hello takes
+			ss.helloTimer = nil  // the reader's alone: frees it for an idle session
 		}
 		if f.V != protocol.Version {
 			ss.sendError(f.ID, f.Type, protocol.CodeVersion, fmt.Sprintf("this server speaks protocol version %d", protocol.Version))
@@ -268,7 +269,9 @@ func (ss *session) closeAfterFlush(ctx context.Context, code transport.StatusCod
 
 // end tears the session down after its reader stopped.
 func (ss *session) end() {
-	ss.helloTimer.Stop()
+	if ss.helloTimer != nil {
+		ss.helloTimer.Stop()
+	}
 	ss.mu.Lock()
 	if !ss.closed {
 		ss.dropQueue()
