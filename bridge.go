@@ -116,6 +116,23 @@ func (b *bridge) send(ev wireEvent) {
 	}
 }
 
+// kick announces a logout to the other nodes, now and again syncRepeats
+// times a SyncInterval apart: the broker is at most once, and a socket that
+// missed it would go on receiving (a revoked token cannot open a new one).
+func (b *bridge) kick(ev wireEvent) {
+	if b == nil {
+		return
+	}
+	b.send(ev)
+	for i := 1; i <= syncRepeats; i++ {
+		time.AfterFunc(time.Duration(i)*b.s.cfg.SyncInterval, func() {
+			if b.s.ctx.Err() == nil { // not after Close
+				b.send(ev)
+			}
+		})
+	}
+}
+
 // message announces a stored message to the other nodes.
 func (b *bridge) message(m *Message, topics []string) {
 	if b == nil {
