@@ -236,6 +236,7 @@ func (s *Server) operatorConnected(ctx context.Context, id string) (bool, error)
 func (s *Server) operatorJoined(ctx context.Context, op *Operator, p Presence) error {
 	s.mu.Lock()
 	s.opSessions[op.ID]++
+	first := s.opSessions[op.ID] == 1
 	startHeartbeat := !s.heartbeat && !s.closed
 	if startHeartbeat {
 		s.heartbeat = true
@@ -245,11 +246,16 @@ func (s *Server) operatorJoined(ctx context.Context, op *Operator, p Presence) e
 	if startHeartbeat {
 		go s.heartbeatLoop()
 	}
+	if first {
+		s.bridge.operatorHere(op.ID, true)
+	}
 	return s.setPresence(ctx, op, p)
 }
 
-// operatorLeft records the end of an operator session; the operator goes
-// offline with their last session.
+// operatorLeft records the end of an operator session. Presence is the
+// union of the operator's sessions on every node: they go offline with
+// their last session here unless another live node has one, which keeps
+// renewing their presence (and, when it ends, the bridge settles it).
 func (s *Server) operatorLeft(op *Operator) {
 	s.mu.Lock()
 	decrement(s.opSessions, op.ID)
@@ -261,12 +267,29 @@ func (s *Server) operatorLeft(op *Operator) {
 	if !last {
 		return
 	}
+	s.bridge.operatorHere(op.ID, false)
+	if s.bridge.connectedElsewhere(op.ID) {
+		s.bridge.leftHere(op.ID)
+		return
+	}
+	s.operatorOffline(op.ID)
+}
+
+// operatorOffline stores that operator id went offline, unless a session
+// of theirs began here meanwhile.
+func (s *Server) operatorOffline(id string) {
+	s.mu.Lock()
+	back := s.opSessions[id] > 0
+	s.mu.Unlock()
+	if back {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := s.store.SetPresence(ctx, op.ID, Offline, s.now()); err != nil {
-		s.logErr("presence", err, "operator", op.ID)
+	if err := s.store.SetPresence(ctx, id, Offline, s.now()); err != nil {
+		s.logErr("presence", err, "operator", id)
 	}
-	s.recordPresence(ctx, op.ID, Offline)
+	s.recordPresence(ctx, id, Offline)
 	s.publishOperators(ctx)
 	s.publishAvailability(ctx)
 }

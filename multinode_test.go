@@ -174,6 +174,26 @@ func runNodeChild(raw string) int {
 	return 0
 }
 
+// startNodeChild starts a node in a child process and returns its URL and
+// process, killed when the test ends.
+func startNodeChild(t testing.TB, spec nodeSpec) (string, *exec.Cmd) {
+	t.Helper()
+	raw, _ := json.Marshal(spec)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), nodeChildEnv+"="+string(raw))
+	cmd.Stderr = os.Stderr
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("node %s: %v", spec.Name, err)
+	}
+	return strings.TrimSpace(line), cmd
+}
+
 func TestManyNodes(t *testing.T) {
 	for _, kind := range []string{"postgres", "redis", "nats"} {
 		t.Run(kind, func(t *testing.T) { testManyNodes(t, kind) })
@@ -207,20 +227,7 @@ func testManyNodes(t *testing.T, kind string) {
 		nodes[i] = newTestServer(t, func(c *chat.Config) { *c = cfg })
 	}
 	nodeA, nodeB := nodes[0], nodes[1]
-	spec, _ := json.Marshal(nodeSpec{DSN: dsn, Schema: schema, Broker: kind, BrokerAddr: addr, Name: run + "-c", PresenceTTL: ttl})
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), nodeChildEnv+"="+string(spec))
-	cmd.Stderr = os.Stderr
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("node C: %v", err)
-	}
-	urlC := strings.TrimSpace(line)
+	urlC, cmd := startNodeChild(t, nodeSpec{DSN: dsn, Schema: schema, Broker: kind, BrokerAddr: addr, Name: run + "-c", PresenceTTL: ttl})
 
 	// Operators on B and C; visitors on A, whose connections the test cuts.
 	ops := map[string]*client.Conn{}
