@@ -71,10 +71,10 @@ type syncMark struct {
 
 // Bridge limits and timings.
 const (
-	outboxSize     = 4096             // events waiting for the broker
-	publishTimeout = 5 * time.Second  // one Publish; the outbox absorbs the wait
-	rosterBytes    = 3000             // operator ids in one heartbeat, well under any broker's payload limit
-	liveHeartbeats = 3                // a node unheard for this many SyncIntervals is gone
+	outboxSize     = 4096            // events waiting for the broker
+	publishTimeout = 5 * time.Second // one Publish; the outbox absorbs the wait
+	rosterBytes    = 3000            // operator ids in one heartbeat, well under any broker's payload limit
+	liveHeartbeats = 3               // a node unheard for this many SyncIntervals is gone
 )
 
 type bridge struct {
