@@ -266,10 +266,14 @@ func (b *bridge) requestHeal() {
 }
 
 // healLoop catches every session of this node up from the Store when a
-// gap was seen, at most once per SyncInterval: requests that arrive
-// meanwhile are served by the next one.
+// gap was seen. Requests that arrive while it waits are served by the next
+// heal; it waits SyncInterval after a heal, and twice as long after each
+// heal that another request followed at once, up to 8 SyncIntervals, so a
+// broker that keeps losing events does not turn into a store that reads
+// every session's conversations every SyncInterval.
 func (b *bridge) healLoop() {
 	defer b.s.wg.Done()
+	streak := 0
 	for {
 		select {
 		case <-b.s.ctx.Done():
@@ -282,7 +286,12 @@ func (b *bridge) healLoop() {
 		select {
 		case <-b.s.ctx.Done():
 			return
-		case <-time.After(b.s.cfg.SyncInterval):
+		case <-time.After(b.s.cfg.SyncInterval << min(streak, 3)):
+		}
+		if len(b.heal) > 0 {
+			streak++
+		} else {
+			streak = 0
 		}
 	}
 }
@@ -303,6 +312,20 @@ func (b *bridge) heartbeatLoop() {
 		}
 		b.heartbeat()
 		b.settleAbsent()
+		b.forgetGone()
+	}
+}
+
+// forgetGone forgets nodes unheard for a long time (they stopped, or
+// restarted under a new id): a node that comes back is heard anew.
+func (b *bridge) forgetGone() {
+	gone := b.s.now().Add(-100 * liveHeartbeats * b.s.cfg.SyncInterval)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for node, p := range b.peers {
+		if p.heard.Before(gone) {
+			delete(b.peers, node)
+		}
 	}
 }
 
@@ -474,28 +497,35 @@ func (s *Server) healSessions() int {
 	return len(live)
 }
 
-// heal runs in the writer: it resends the state of the session's open
-// conversations (an operator's assigned ones) and delivers every stored
-// message it lacks of those and of every conversation it was following.
+// heal runs in the writer: it resends the state of the session's
+// conversations (an operator's assigned ones, a visitor's followed ones)
+// and delivers every stored message it lacks of those and of every other
+// conversation it was following.
 func (ss *session) heal() error {
 	s := ss.s
-	filter := ConversationFilter{OperatorID: ss.opID(), Status: []Status{Assigned}, Limit: 500}
-	if ss.visitorID != "" {
-		filter = ConversationFilter{VisitorID: ss.visitorID, Limit: 20}
-	}
-	list, err := s.store.Conversations(s.ctx, filter)
-	if err != nil {
-		s.logErr("heal", err)
-		return nil // the next heal or message retries; the session lives on
+	var list []*Conversation
+	if ss.visitorID == "" {
+		var err error
+		list, err = s.store.Conversations(s.ctx, ConversationFilter{OperatorID: ss.opID(), Status: []Status{Assigned}, Limit: 500})
+		if err != nil {
+			s.logErr("heal", err)
+			return nil // the next heal or message retries; the session lives on
+		}
+	} else {
+		for id := range ss.delivered {
+			c, err := s.store.Conversation(s.ctx, id)
+			if err != nil {
+				s.logErr("heal", err)
+				return nil
+			}
+			list = append(list, c)
+		}
 	}
 	follow := make(map[string]bool, len(ss.delivered)+len(list))
 	for id := range ss.delivered {
 		follow[id] = true
 	}
 	for _, c := range list {
-		if !c.Open() && !follow[c.ID] {
-			continue
-		}
 		if err := ss.write(&protocol.ServerFrame{Type: protocol.TypeState, Conv: c.ID, Conversation: s.conversationFrame(c, ss.role)}); err != nil {
 			return err
 		}

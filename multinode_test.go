@@ -36,6 +36,9 @@ const nodeChildEnv = "SHOPCHAT_TEST_NODE"
 type nodeSpec struct {
 	DSN, Schema, Broker, BrokerAddr, Name string
 	PresenceTTL                           time.Duration
+	// Topic is the broker topic, if not the default: tests that run beside
+	// others on the same broker hear only their own nodes.
+	Topic string
 }
 
 func brokerAddr(t testing.TB, kind string) string {
@@ -158,7 +161,9 @@ func runNodeChild(raw string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	srv, err := chat.New(nodeConfig(store, b, spec.PresenceTTL))
+	cfg := nodeConfig(store, b, spec.PresenceTTL)
+	cfg.BrokerTopic = spec.Topic
+	srv, err := chat.New(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

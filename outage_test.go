@@ -62,8 +62,9 @@ func startProxiedNodes(t *testing.T, ctx context.Context, kind string, ttl time.
 	}
 	t.Cleanup(func() { closeB() })
 	cfg := nodeConfig(stores[0], b, ttl)
+	cfg.BrokerTopic = run // other tests' nodes on this broker are not heard
 	a := newTestServer(t, func(c *chat.Config) { *c = cfg })
-	urlB, _ := startNodeChild(t, nodeSpec{DSN: dsn, Schema: schema, Broker: kind, BrokerAddr: proxied, Name: run + "-b", PresenceTTL: ttl})
+	urlB, _ := startNodeChild(t, nodeSpec{DSN: dsn, Schema: schema, Broker: kind, BrokerAddr: proxied, Name: run + "-b", PresenceTTL: ttl, Topic: run})
 	return &proxiedNodes{a: a, urlB: urlB, proxy: proxy, store: stores[0]}
 }
 
