@@ -184,3 +184,34 @@ func TestBrokerPublishFailuresWarnOncePerOutage(t *testing.T) {
 		}
 	}
 }
+
+// An operator whose sessions on two nodes end at once goes offline: each
+// node first leaves their presence to the other, then sees the other's
+// session end too.
+func TestOperatorLeavingTwoNodesAtOnceGoesOffline(t *testing.T) {
+	ctx := testCtx(t)
+	bus := &lossyBus{}
+	store := memory.New()
+	var nodes [2]*testServer
+	var conns [2]*client.Conn
+	for i := range nodes {
+		nodes[i] = newTestServer(t, func(c *chat.Config) { c.Store, c.Broker, c.SyncInterval = store, bus, 50*time.Millisecond })
+	}
+	for i := range nodes {
+		c, err := client.DialOperator(ctx, nodes[i].URL, client.Options{Header: http.Header{"X-Operator": {"alice"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c
+	}
+	for i := range nodes {
+		waitFor(t, ctx, "each node hears of the other's session", func() bool { return chat.ConnectedElsewhere(nodes[i].Chat, "alice") })
+	}
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.Close() }()
+	}
+	wg.Wait()
+	waitFor(t, ctx, "alice offline", func() bool { return presenceOf(t, ctx, store, "alice") == chat.Offline })
+}
