@@ -227,7 +227,7 @@ func (b *bridge) heard(ev wireEvent) {
 	if ev.Num != 0 {
 		p.last = ev.Num
 	}
-	now := b.s.now()
+	now := time.Now() // wall time, like the heartbeat tickers: not Config.Now, which tests may fake
 	p.heard = now
 	roster := ev.Kind == "hb"
 	if roster {
@@ -319,7 +319,7 @@ func (b *bridge) heartbeatLoop() {
 // forgetGone forgets nodes unheard for a long time (they stopped, or
 // restarted under a new id): a node that comes back is heard anew.
 func (b *bridge) forgetGone() {
-	gone := b.s.now().Add(-100 * liveHeartbeats * b.s.cfg.SyncInterval)
+	gone := time.Now().Add(-100 * liveHeartbeats * b.s.cfg.SyncInterval)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for node, p := range b.peers {
@@ -380,7 +380,7 @@ func (b *bridge) connectedElsewhere(id string) bool {
 }
 
 func (b *bridge) connectedElsewhereLocked(id string) bool {
-	live := b.s.now().Add(-liveHeartbeats * b.s.cfg.SyncInterval)
+	live := time.Now().Add(-liveHeartbeats * b.s.cfg.SyncInterval)
 	for node, p := range b.peers {
 		if at, ok := p.ops[id]; ok && node != b.node && at.After(live) {
 			return true
