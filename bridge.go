@@ -39,8 +39,9 @@ import (
 // wireEvent is one bridge event. Kinds: "msg" (a message stored: conv,
 // seq, topics), "state" (a conversation changed: conv, topics), "frame" (a
 // small frame for one topic: typing, read), "queue" (the queue changed:
-// recompute), "ops" (presence or load changed: recompute), "hb" (heartbeat:
-// the node's connected operators), "visits" (live visitors changed: live,
+// recompute), "ops" (presence or load changed: recompute), "presence" (an
+// operator set their presence: nodes with their sessions renew that one),
+// "hb" (heartbeat: the node's connected operators), "visits" (live visitors changed: live,
 // gone), "triggers" (triggers edited: reload). "sync" (high-water marks of
 // conversations) is sent by older versions and still applied.
 type wireEvent struct {
@@ -58,6 +59,8 @@ type wireEvent struct {
 	// or more heartbeats), and operators whose last session there ended.
 	Ops  []string `json:"o,omitempty"`
 	Left []string `json:"l,omitempty"`
+	// "presence": the presence an operator (Ops) set on the sender.
+	Presence string `json:"p,omitempty"`
 	// "visits": the sender's live visitors that changed, and those gone.
 	Live []wireVisit `json:"lv,omitempty"`
 	Gone []string    `json:"g,omitempty"`
@@ -445,6 +448,8 @@ func (b *bridge) apply(ev wireEvent) {
 		s.dispatchMu.Lock()
 		s.publishQueueLocal(ctx)
 		s.dispatchMu.Unlock()
+	case "presence":
+		s.adoptPresence(ev.Ops, Presence(ev.Presence))
 	case "visits":
 		s.applyVisits(ev)
 	case "triggers":

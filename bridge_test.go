@@ -215,3 +215,36 @@ func TestOperatorLeavingTwoNodesAtOnceGoesOffline(t *testing.T) {
 	wg.Wait()
 	waitFor(t, ctx, "alice offline", func() bool { return presenceOf(t, ctx, store, "alice") == chat.Offline })
 }
+
+// An operator on two nodes who sets "away" on one stays away: the other
+// node renews "away" too, instead of turning them online again at its next
+// heartbeat.
+func TestPresenceSetOnOneNodeIsRenewedByAll(t *testing.T) {
+	ctx := testCtx(t)
+	bus := &lossyBus{}
+	store := memory.New()
+	var nodes [2]*testServer
+	var conns [2]*client.Conn
+	for i := range nodes {
+		nodes[i] = newTestServer(t, func(c *chat.Config) {
+			c.Store, c.Broker, c.SyncInterval, c.PresenceTTL = store, bus, 50*time.Millisecond, 300*time.Millisecond
+		})
+		c, err := client.DialOperator(ctx, nodes[i].URL, client.Options{Header: http.Header{"X-Operator": {"alice"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		conns[i] = c
+	}
+	if err := conns[0].SetPresence(ctx, "away"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "node B renewing away", func() bool { p, _ := chat.LocalPresence(nodes[1].Chat, "alice"); return p == chat.Away })
+	if p := presenceOf(t, ctx, store, "alice"); p != chat.Away {
+		t.Fatalf("alice is %s after setting away", p)
+	}
+	if err := conns[1].SetPresence(ctx, "online"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "node A renewing online", func() bool { p, _ := chat.LocalPresence(nodes[0].Chat, "alice"); return p == chat.Online })
+}

@@ -305,12 +305,30 @@ func (s *Server) setPresence(ctx context.Context, op *Operator, p Presence) erro
 	if !known || previous != p { // another tab joining changes nothing
 		s.recordPresence(ctx, op.ID, p)
 	}
+	// Other nodes with sessions of this operator renew this presence from
+	// now on, rather than each its own.
+	s.bridge.send(wireEvent{Kind: "presence", Ops: []string{op.ID}, Presence: string(p)})
 	s.publishOperators(ctx)
 	s.publishAvailability(ctx)
 	if p == Online {
 		s.dispatch(ctx)
 	}
 	return nil
+}
+
+// adoptPresence takes on presence p, set on another node, for the
+// operators with sessions here, so that this node's heartbeats renew it.
+func (s *Server) adoptPresence(ids []string, p Presence) {
+	if p != Online && p != Away {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		if _, here := s.opPresence[id]; here {
+			s.opPresence[id] = p
+		}
+	}
 }
 
 // heartbeatLoop renews connected operators' presence until none is left.

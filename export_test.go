@@ -57,3 +57,12 @@ func LeftWhileElsewhere(s *Server, id string) bool {
 	defer s.bridge.mu.Unlock()
 	return s.bridge.absent[id]
 }
+
+// LocalPresence returns the presence s renews for operator id, and whether
+// s has a session of theirs.
+func LocalPresence(s *Server, id string) (Presence, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.opPresence[id]
+	return p, ok
+}
