@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,9 +42,11 @@ import (
 // small frame for one topic: typing, read), "queue" (the queue changed:
 // recompute), "ops" (presence or load changed: recompute), "presence" (an
 // operator set their presence: nodes with their sessions renew that one),
-// "hb" (heartbeat: the node's connected operators), "visits" (live visitors changed: live,
-// gone), "triggers" (triggers edited: reload). "sync" (high-water marks of
-// conversations) is sent by older versions and still applied.
+// "hb" (heartbeat: the node's connected operators), "visits" (live
+// visitors changed: live, gone), "triggers" (triggers edited: reload),
+// "kick" (a logout: close the sockets of topic, for a visitor those older
+// than generation seq). "sync" (high-water marks of conversations) is sent
+// by older versions and still applied.
 type wireEvent struct {
 	Node string `json:"n"`
 	// Num numbers the node's events: 1, 2, 3... A gap means lost events.
@@ -452,6 +455,12 @@ func (b *bridge) apply(ev wireEvent) {
 		s.adoptPresence(ev.Ops, Presence(ev.Presence))
 	case "visits":
 		s.applyVisits(ev)
+	case "kick": // a logout: close the sockets it names
+		if id, ok := strings.CutPrefix(ev.Topic, "v:"); ok {
+			s.closeVisitorSessionsLocal(id, ev.Seq)
+		} else if id, ok := strings.CutPrefix(ev.Topic, "o:"); ok {
+			s.closeOperatorSessions(id)
+		}
 	case "triggers":
 		if err := s.loadTriggers(ctx); err != nil {
 			s.logErr("load triggers", err)

@@ -136,7 +136,8 @@ func nodeConfig(store chat.Store, b chat.Broker, ttl time.Duration) chat.Config 
 	return chat.Config{
 		Store: store, Broker: b, Secret: testSecret, Operators: multiAuth,
 		MaxFramesPerSecond: 100000, PresenceTTL: ttl, RequeueOffline: ttl, SneakPeek: true,
-		SyncInterval: 200 * time.Millisecond,
+		SyncInterval:  200 * time.Millisecond,
+		MaxConnsPerIP: -1, MaxFramesPerSecondPerIP: -1, NewVisitorsPerMinute: -1,
 		// The test repeats invitations the broker may lose.
 		MaxProactivePerVisit: 100,
 	}

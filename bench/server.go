@@ -100,6 +100,8 @@ func NewHandler(cfg ServerConfig) (http.Handler, func(), error) {
 		},
 		MaxFramesPerSecond: 1 << 20,
 		Broker:             broker,
+		// The load generator is one address with many visitors.
+		MaxConnsPerIP: -1, MaxFramesPerSecondPerIP: -1, NewVisitorsPerMinute: -1,
 	})
 	if err != nil {
 		closeBroker()

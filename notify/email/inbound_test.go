@@ -383,9 +383,13 @@ func TestWebhookSecret(t *testing.T) {
 	if code := do(e.hook.URL+"?secret=wrong", ""); code != http.StatusForbidden {
 		t.Errorf("wrong query secret: %d", code)
 	}
+	// A secret in the URL is refused even when right: URLs end up in logs.
+	if code := do(e.hook.URL+"?secret=webhook-secret", ""); code != http.StatusForbidden {
+		t.Errorf("right secret in the query: %d, want 403", code)
+	}
 	e.posted(t, 0)
-	if code := do(e.hook.URL+"?secret=webhook-secret", ""); code != http.StatusAccepted {
-		t.Errorf("query secret: %d", code)
+	if code := do(e.hook.URL, "webhook-secret"); code != http.StatusAccepted {
+		t.Errorf("header secret: %d", code)
 	}
 	resp, err := http.Get(e.hook.URL + "?secret=webhook-secret")
 	if err != nil {
