@@ -86,9 +86,11 @@
 //
 // With store/postgres and a Broker (broker/postgres, broker/redis,
 // broker/nats), any number of shop processes serve the same chat: events
-// cross nodes as ids and sequence numbers, gaps are filled from the store,
-// and operator presence expires by itself when a node dies. See
-// docs/scaling.md.
+// cross nodes as ids and sequence numbers, off the path that acks clients;
+// every lost event is noticed and healed from the store within a stated
+// bound after a broker outage; an operator is online while any of their
+// sessions on any node is, and their presence expires by itself when a
+// node dies. See docs/scaling.md.
 //
 // # Tracking, triggers and order attribution
 //

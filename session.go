@@ -436,6 +436,8 @@ func (ss *session) process(ev *event) error {
 	case evClose:
 		ss.shutdown(ev.code, ev.reason)
 		return nil
+	case evHeal:
+		return ss.heal()
 	case evReplay:
 		if ev.after < ss.delivered[ev.convID] {
 			ev.after = ss.delivered[ev.convID]
