@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/shopchat/chat/protocol"
+	"github.com/shopchat/chat/transport"
 )
 
 // The bridge carries events between the nodes of a shop that runs several
@@ -194,15 +195,17 @@ func (b *bridge) publishLoop() {
 	}
 }
 
-// kick announces a logout to the other nodes, now and again syncRepeats
+// kick announces a logout to the other nodes, now and again kickRepeats
 // times a SyncInterval apart: the broker is at most once, and a socket that
 // missed it would go on receiving (a revoked token cannot open a new one).
+// A node that saw a gap also checks its visitors' tokens when it heals.
 func (b *bridge) kick(ev wireEvent) {
 	if b == nil {
 		return
 	}
+	const kickRepeats = 3
 	b.send(ev)
-	for i := 1; i <= syncRepeats; i++ {
+	for i := 1; i <= kickRepeats; i++ {
 		time.AfterFunc(time.Duration(i)*b.s.cfg.SyncInterval, func() {
 			if b.s.ctx.Err() == nil { // not after Close
 				b.send(ev)
@@ -543,6 +546,11 @@ func (ss *session) heal() error {
 			return nil // the next heal or message retries; the session lives on
 		}
 	} else {
+		// A logout's kick may be among the lost events.
+		if v, err := s.store.Visitor(s.ctx, ss.visitorID); err == nil && v.TokenGen > ss.tokenGen {
+			ss.shutdown(transport.StatusPolicy, "logged out")
+			return nil
+		}
 		for id := range ss.delivered {
 			c, err := s.store.Conversation(s.ctx, id)
 			if err != nil {
