@@ -96,7 +96,7 @@ func (in *Inbound) parse(raw io.Reader, env envelope) (chat.InboundReply, error)
 	case plain != "":
 		r.Text = ExtractReply(plain)
 	case html != "":
-		r.Text = ExtractReply(htmlToText(html))
+		r.Text = extractHTMLReply(html)
 	}
 	if strings.TrimSpace(r.Text) == "" {
 		return r, ErrNoText
