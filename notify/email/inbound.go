@@ -176,7 +176,9 @@ func reason(err error) string {
 		return "MIME nesting too deep"
 	case errors.Is(err, ErrMalformed):
 		return "malformed"
-	case errors.Is(err, ErrNoText), errors.Is(err, chat.ErrInvalid):
+	case errors.Is(err, ErrNoText):
+		return "empty reply: only our quoted mail"
+	case errors.Is(err, chat.ErrInvalid):
 		return "no text"
 	case errors.Is(err, chat.ErrNotFound):
 		return "conversation gone"
@@ -190,19 +192,19 @@ type errClass int
 
 const (
 	temporary errClass = iota // the store failed: try again later
-	dropped                   // on purpose: auto-reply, bounce
+	dropped                   // on purpose: auto-reply, bounce, empty reply
 	refused                   // permanently: bad token, sender, content
 	tooLarge
 )
 
 func class(err error) errClass {
 	switch {
-	case errors.Is(err, ErrAutoReply), errors.Is(err, ErrBounce):
+	case errors.Is(err, ErrAutoReply), errors.Is(err, ErrBounce), errors.Is(err, ErrNoText):
 		return dropped
 	case errors.Is(err, ErrTooLarge):
 		return tooLarge
 	case errors.Is(err, ErrNoToken), errors.Is(err, chat.ErrUnauthorized), errors.Is(err, chat.ErrForbidden),
-		errors.Is(err, ErrTooDeep), errors.Is(err, ErrMalformed), errors.Is(err, ErrNoText),
+		errors.Is(err, ErrTooDeep), errors.Is(err, ErrMalformed),
 		errors.Is(err, chat.ErrInvalid), errors.Is(err, chat.ErrNotFound), errors.Is(err, chat.ErrConflict):
 		return refused
 	}
@@ -219,8 +221,9 @@ func (in *Inbound) add(name string) {
 // mail providers' inbound webhooks send it (any Content-Type; at most
 // MaxSize bytes). The request must carry InboundConfig.Secret in the
 // X-Shopchat-Secret header or the secret query parameter. Responses: 202
-// posted; 200 dropped on purpose (auto-reply, bounce, duplicate), so the
-// provider does not retry; 403 bad or unconfigured secret; 405 not POST;
+// posted; 200 dropped on purpose (auto-reply, bounce, duplicate, a reply
+// with nothing of its own), so the provider does not retry; 403 bad or
+// unconfigured secret; 405 not POST;
 // 413 too large; 422 bad token, wrong sender or unparsable; 503 temporary
 // failure (the provider should retry).
 func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {

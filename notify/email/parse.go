@@ -38,7 +38,9 @@ var (
 	// transfer encoding or multipart structure, no usable From).
 	ErrMalformed = errors.New("email: malformed message")
 	// ErrNoText: the mail has no text of its own once quoted history and
-	// signature are removed.
+	// signature are removed, and no attachment: the sender sent our mail
+	// back unchanged. It is dropped (logged), not refused, so the sender
+	// gets no bounce.
 	ErrNoText = errors.New("email: no reply text")
 )
 
@@ -88,7 +90,7 @@ func (in *Inbound) parse(raw io.Reader, env envelope) (chat.InboundReply, error)
 	r.Token = token
 	r.MessageID = messageID(h, data)
 
-	plain, html, err := in.bodies(e)
+	plain, html, attached, err := in.bodies(e)
 	if err != nil {
 		return r, err
 	}
@@ -98,10 +100,44 @@ func (in *Inbound) parse(raw io.Reader, env envelope) (chat.InboundReply, error)
 	case html != "":
 		r.Text = extractHTMLReply(html)
 	}
-	if strings.TrimSpace(r.Text) == "" {
+	if len(attached) > 0 {
+		// The chat does not take mailed files; the team learns of them.
+		note := "[Attachments sent by email, not shown in the chat: " + strings.Join(attached, ", ") + "]"
+		r.Text = strings.TrimSpace(r.Text + "\n\n" + note)
+	}
+	if r.Text == "" {
 		return r, ErrNoText
 	}
 	return r, nil
+}
+
+// maxAttachmentNames bounds the attachments named in a reply's note.
+const maxAttachmentNames = 10
+
+// attachmentName returns the name a part gives its file, made safe to
+// show as text, or "" for none.
+func attachmentName(h message.Header) string {
+	_, params, _ := h.ContentDisposition()
+	name := params["filename"]
+	if name == "" {
+		_, ctParams, _ := h.ContentType()
+		name = ctParams["name"]
+	}
+	if dec, err := wordDecoder.DecodeHeader(name); err == nil {
+		name = dec
+	}
+	name = strings.Join(strings.Fields(bodyText(name)), " ")
+	return truncateRunes(name, 100)
+}
+
+func truncateRunes(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i] + "…"
+		}
+		n--
+	}
+	return s
 }
 
 // checkAutomatic refuses bounces and automatic mail.
@@ -224,8 +260,9 @@ func messageID(h message.Header, data []byte) string {
 }
 
 // bodies walks the MIME tree (at most MaxDepth levels) and returns the
-// first inline text/plain and text/html parts, decoded to UTF-8.
-func (in *Inbound) bodies(root *message.Entity) (plain, html string, err error) {
+// first inline text/plain and text/html parts, decoded to UTF-8, and the
+// names of the attached files (at most maxAttachmentNames).
+func (in *Inbound) bodies(root *message.Entity) (plain, html string, attached []string, err error) {
 	var walk func(e *message.Entity, depth int) error
 	walk = func(e *message.Entity, depth int) error {
 		if depth > in.cfg.MaxDepth {
@@ -249,10 +286,17 @@ func (in *Inbound) bodies(root *message.Entity) (plain, html string, err error) 
 		if cterr != nil {
 			t = "text/plain" // RFC 2045: a broken Content-Type is text/plain
 		}
-		if disp, _, _ := e.Header.ContentDisposition(); disp == "attachment" {
-			return nil
-		}
-		if t != "text/plain" && t != "text/html" {
+		disp, _, _ := e.Header.ContentDisposition()
+		isText := (t == "text/plain" || t == "text/html") && disp != "attachment"
+		if !isText {
+			// A file: an attachment, or an inline image or document.
+			// Parts of a multipart/related HTML body (Outlook's logos)
+			// have no disposition and are not the sender's files.
+			if name := attachmentName(e.Header); name != "" && (disp == "attachment" || disp == "inline") {
+				if len(attached) < maxAttachmentNames {
+					attached = append(attached, name)
+				}
+			}
 			return nil
 		}
 		if (t == "text/plain" && plain != "") || (t == "text/html" && html != "") {
@@ -281,7 +325,7 @@ func (in *Inbound) bodies(root *message.Entity) (plain, html string, err error) 
 		return nil
 	}
 	err = walk(root, 1)
-	return plain, html, err
+	return plain, html, attached, err
 }
 
 // unflow joins the soft line breaks of format=flowed text (RFC 3676).
