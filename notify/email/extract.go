@@ -80,22 +80,48 @@ func cleanText(text string, keepMarks bool) string {
 // extractor walks the lines of one mail once; every look ahead is bounded
 // by a constant number of lines, so extraction is linear in the input.
 type extractor struct {
-	lines   []string // as written, right-trimmed
-	trimmed []string // space-trimmed
-	next    []int    // next[i]: the first non-blank line at or after i (len(lines) if none)
+	lines  []string    // as written, right-trimmed
+	next   []int32     // next[i]: the first non-blank line at or after i (len(lines) if none)
+	fields []fieldMemo // headerField of each line, once asked
+}
+
+// fieldMemo is what headerBlock needs of a line, computed once: a header
+// block's lines are looked at from each line above them.
+type fieldMemo struct {
+	known, at, dated bool
+	kind             fieldKind
+	inline           fieldKind // further fields on the same line
+}
+
+// t returns line i trimmed.
+func (x *extractor) t(i int) string { return strings.TrimSpace(x.lines[i]) }
+
+// field returns line i as a header field.
+func (x *extractor) field(i int) fieldMemo {
+	if f := x.fields[i]; f.known {
+		return f
+	}
+	kind, value := headerField(x.t(i))
+	f := fieldMemo{known: true, kind: kind}
+	if kind != 0 {
+		f.at = strings.Contains(value, "@")
+		f.dated = kind == fieldDate && hasDigit(value)
+		f.inline = inlineFields(value)
+	}
+	x.fields[i] = f
+	return f
 }
 
 func newExtractor(text string) *extractor {
 	lines := strings.Split(text, "\n")
-	x := &extractor{lines: lines, trimmed: make([]string, len(lines)), next: make([]int, len(lines)+1)}
-	x.next[len(lines)] = len(lines)
+	x := &extractor{lines: lines, next: make([]int32, len(lines)+1), fields: make([]fieldMemo, len(lines))}
+	x.next[len(lines)] = int32(len(lines))
 	for i := len(lines) - 1; i >= 0; i-- {
 		lines[i] = strings.TrimRight(lines[i], " \t")
-		x.trimmed[i] = strings.TrimSpace(strings.ReplaceAll(lines[i], "\u00a0", " "))
-		if x.trimmed[i] == "" {
+		if strings.TrimSpace(lines[i]) == "" {
 			x.next[i] = x.next[i+1]
 		} else {
-			x.next[i] = i
+			x.next[i] = int32(i)
 		}
 	}
 	return x
@@ -104,8 +130,8 @@ func newExtractor(text string) *extractor {
 // quoteFollows reports whether the first non-blank line after line i is
 // quoted.
 func (x *extractor) quoteFollows(i int) bool {
-	j := x.next[min(i+1, len(x.lines))]
-	return j < len(x.lines) && isQuoted(x.trimmed[j])
+	j := int(x.next[min(i+1, len(x.lines))])
+	return j < len(x.lines) && isQuoted(x.t(j))
 }
 
 // extractReply returns the reply in text (cleaned by cleanText) and
@@ -124,7 +150,7 @@ func extractReply(text string, guessSignature bool) (reply string, history bool)
 	}
 lines:
 	for i := 0; i < n; i++ {
-		raw, t := x.lines[i], x.trimmed[i]
+		raw, t := x.lines[i], x.t(i)
 		if l, ok := strings.CutPrefix(raw, literalMark); ok {
 			if !isQuoted(strings.TrimSpace(l)) {
 				add(l)
@@ -149,7 +175,7 @@ lines:
 		case isForward(t):
 			// The customer's content: kept as it is (quotes excepted).
 			for ; i < n; i++ {
-				if u := x.trimmed[i]; !isQuoted(u) {
+				if u := x.t(i); !isQuoted(u) {
 					add(strings.TrimPrefix(x.lines[i], literalMark))
 				}
 			}
@@ -193,10 +219,10 @@ lines:
 // "_nonce=3dd518)"). An inline answer is a sentence, and usually set off
 // by blank lines.
 func (x *extractor) wrappedInQuote(i int) bool {
-	if i == 0 || i+1 >= len(x.lines) || !isQuoted(x.trimmed[i-1]) || !isQuoted(x.trimmed[i+1]) {
+	if i == 0 || i+1 >= len(x.lines) || !isQuoted(x.t(i-1)) || !isQuoted(x.t(i+1)) {
 		return false
 	}
-	t := x.trimmed[i]
+	t := x.t(i)
 	return strings.Contains(t, "://") || !strings.Contains(t, " ") && strings.ContainsAny(t, "=_/")
 }
 
@@ -230,7 +256,7 @@ const (
 // how many lines its marker runs, and the reply's text that shares the
 // marker's line ("Sounds good. On ... wrote:").
 func (x *extractor) quoteStarts(i int) (kind quoteKind, used int, keep string) {
-	t := x.trimmed[i]
+	t := x.t(i)
 	if inner, ok := dashed(t); ok {
 		if isOriginalMessage(inner) {
 			return historyBlock, 1, ""
@@ -241,7 +267,7 @@ func (x *extractor) quoteStarts(i int) (kind quoteKind, used int, keep string) {
 		}
 	}
 	if isRule(t) {
-		if j := x.next[i+1]; j < len(x.lines) && j <= i+3 && x.headerBlock(j) {
+		if j := int(x.next[i+1]); j < len(x.lines) && j <= i+3 && x.headerBlock(j) {
 			return historyBlock, 1, ""
 		}
 		return noQuote, 1, ""
@@ -259,7 +285,7 @@ func (x *extractor) quoteStarts(i int) (kind quoteKind, used int, keep string) {
 	}
 	joined := t
 	for k := 1; k <= 5 && i+k < len(x.lines); k++ {
-		u := x.trimmed[i+k]
+		u := x.t(i + k)
 		if u == "" {
 			continue
 		}
@@ -309,40 +335,38 @@ func sharedLine(t string, quoteFollows bool) string {
 // ...\nTo: ...\nSubject: ..." and its translations, in any order Outlook,
 // Hotmail or webmail write it).
 func (x *extractor) headerBlock(i int) bool {
-	kind, value := headerField(x.trimmed[i])
-	if kind != fieldFrom && kind != fieldDate {
+	f := x.field(i)
+	if f.kind != fieldFrom && f.kind != fieldDate {
 		return false
 	}
-	kinds := kind | inlineFields(value)
-	evidence := strings.Contains(value, "@")
-	datedValue := kind == fieldDate && hasDigit(value)
+	kinds := f.kind | f.inline
+	evidence, dated := f.at, f.dated
 	for k, other := i+1, 0; k < len(x.lines) && k <= i+8 && other < 2; k++ {
-		u := x.trimmed[k]
-		if u == "" {
-			continue
+		if x.next[k] != int32(k) {
+			continue // blank
 		}
-		kk, v := headerField(u)
-		if kk == 0 {
+		g := x.field(k)
+		if g.kind == 0 {
 			other++ // a wrapped value, or the end of the block
 			continue
 		}
-		kinds |= kk
-		evidence = evidence || strings.Contains(v, "@")
-		datedValue = datedValue || kk == fieldDate && hasDigit(v)
+		kinds |= g.kind
+		evidence = evidence || g.at
+		dated = dated || g.dated
 	}
 	distinct := 0
 	for k := kinds; k != 0; k &= k - 1 {
 		distinct++
 	}
 	// Windows Mail links the addresses: From, a dated Sent and To suffice.
-	return distinct >= 2 && (evidence || kinds&fieldSubject != 0) || distinct >= 3 && datedValue
+	return distinct >= 2 && (evidence || kinds&fieldSubject != 0) || distinct >= 3 && dated
 }
 
 // listFooter reports whether the rule at line i starts a mailing list's
 // footer.
 func (x *extractor) listFooter(i int) bool {
 	for k := i + 1; k < len(x.lines) && k <= i+4; k++ {
-		if u := x.trimmed[k]; len(u) <= maxMarker && listFooterRE.MatchString(u) {
+		if u := x.t(k); len(u) <= maxMarker && listFooterRE.MatchString(u) {
 			return true
 		}
 	}

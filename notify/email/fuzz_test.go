@@ -31,6 +31,9 @@ func checkReplyText(t *testing.T, in, out string) {
 	if out != strings.TrimSpace(out) {
 		t.Fatalf("untrimmed %q", out)
 	}
+	if strings.ContainsRune(out, '\uE001') {
+		t.Fatalf("internal mark left in %q", out)
+	}
 }
 
 func fixtureSeeds(t testing.TB) [][]byte {
@@ -64,6 +67,13 @@ func FuzzExtractReply(f *testing.F) {
 		"<p>Hi</p><blockquote><blockquote>x</blockquote></blockquote><script>",
 		"\x00>\x01> \u00a0>\u2028> \r>",
 		"caf\xe9\r\n\r\n> q",
+		"Hi\nOn Tue, Nov 3, 2026 at 10:00 AM Shop\n\n<\nmailto:s@shop.test\n> wrote:\nold\n",
+		"reply--- On Wed, 4 Apr 2026 at 3:59 PM, a@b.test wrote:\n> q\n",
+		"Yes\n\nDate: Tue, 3 Nov 2026\nFrom: a@b.test\n",
+		"x\n\nThanks!\nAnn\n\n---\nAnn\n-Ann\nSent from my iPhone\n",
+		"---------- Forwarded message ---------\n> x\n\uE001> y",
+		"<blockquote>a<blockquote>b</blockquote></blockquote><div class=gmail_quote>--- Forwarded message ---</div>",
+		"<p>1.1.2026, a@b.test:</p><blockquote>\uE001x</blockquote><div class=gmail_signature>s</div>",
 	} {
 		f.Add(s)
 	}
