@@ -28,12 +28,42 @@
 // provider's inbound webhook (ServeHTTP, authenticated by a shared
 // secret), or from any other source (Handle). It takes the token only from
 // a recipient address and the sender only from the From header's address,
-// drops auto-replies and bounces, strips quoted history and signatures
-// (Gmail, Outlook, Apple Mail, Thunderbird and their translations),
-// converts HTML-only mail to text, and hands the reply to
+// drops auto-replies and bounces, extracts the reply (ExtractReply; HTML-only
+// mail is converted to text first) and hands it to
 // (*chat.Server).PostReply, which checks the token, that the sender is the
 // conversation's visitor, and posts the text at most once per Message-ID.
 // Refused mail is logged with its reason and never posted.
+//
+// # Reply extraction
+//
+// ExtractReply keeps what the customer wrote and drops the quoted history:
+// ">" lines and the attribution above them, in the forms mail clients
+// write (Gmail, Apple Mail, Outlook, Thunderbird, Yandex, mail.ru, phones;
+// date first, wrapped over lines, glued to the address, between dashes,
+// sharing the reply's last line) in English, Spanish, Russian, German,
+// French, Italian, Portuguese, Dutch, Polish, Swedish, Danish, Norwegian,
+// Finnish, Vietnamese, Japanese and Chinese; and everything below
+// Outlook's "-----Original Message-----" (and translations) or a header
+// block ("From:/Sent:/To:/Subject:", "Date:" first, bold, behind a rule,
+// translated). Text below a quote is kept (bottom-posted and inline
+// answers), and so is a forwarded message, which is the customer's
+// content. Signatures go: below "-- ", mobile footers ("Sent from my
+// iPhone" and translations), and, when they follow the reply, a closing
+// with a name ("Thanks!\nAnn"), a dashed name ("-Ann"), a name with an
+// address or link, a short block below a rule, a mailing list's footer.
+// In HTML, the quote is found by its markup (Gmail's gmail_quote, cite
+// blockquotes, a blockquote below an attribution) and signatures by
+// theirs; a blockquote of the writer's own is kept.
+//
+// When unsure, text is kept: losing the customer's words is worse than
+// leaving a quote in. A lone name or phone number, a list after a colon,
+// "On Monday I wrote:" without a date, "Sent from my desk, ..." all stay.
+// A mail whose reply is empty is never refused (no 550 for the customer):
+// quoting without an attribution is undone and the text posted; a mail
+// with attachments is posted with a line naming them (the chat does not
+// take mailed files); a mail that only quotes our own mail is dropped with
+// the logged reason "empty reply" (ErrNoText). Extraction is linear in the
+// input: see BenchmarkExtractReply in bench/.
 //
 // The SMTP listener is meant to sit behind the shop's MX: point the reply
 // domain's MX record at the shop's host, or have the existing mail server
