@@ -60,6 +60,12 @@ type Notification struct {
 	// visitor's answer lands in the same conversation
 	// ((*Server).PostReply checks it).
 	ReplyToken string
+	// TeamReplyToken, on mail to the team (OfflineMessage,
+	// NewConversation), names the conversation in a signed token of its
+	// own: notify/email puts it in the Reply-To address, so an operator's
+	// mailed answer is posted as that operator ((*Server).PostReply checks
+	// that the sender is a known operator's address).
+	TeamReplyToken string
 }
 
 // Multi returns a Notifier that notifies each of ns in turn and returns the

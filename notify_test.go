@@ -355,3 +355,54 @@ func TestMailOptOutAndSilentMessages(t *testing.T) {
 		t.Fatalf("opting out another's conversation: %v", err)
 	}
 }
+
+// A team token (on mail to the team) posts as the operator whose stored
+// address sent it; it is refused from anyone else, and the visitor's and
+// the team's tokens do not stand in for each other.
+func TestTeamReplyByEmail(t *testing.T) {
+	rec := newRecorder()
+	clock := &fakeClock{now: time.Now()}
+	ts := newTestServer(t, func(c *chat.Config) {
+		c.Notifier = rec
+		c.MissedReplyDelay = time.Millisecond
+		c.Now = clock.Now
+	})
+	ctx := testCtx(t)
+	if err := ts.Store.PutOperator(ctx, &chat.Operator{ID: "dave", Name: "Dave", Email: "Dave@Shop.example"}); err != nil {
+		t.Fatal(err)
+	}
+	v := ts.visitor(t, nil)
+	if err := v.SetProfile(ctx, client.Profile{Name: "Ann", Email: "ann@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	q, err := v.Send(ctx, "", "Is the blue mug dishwasher safe?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := rec.await(t, chat.OfflineMessage)
+	team := off.TeamReplyToken
+	if team == "" || team == off.ReplyToken || team != ts.Chat.TeamReplyToken(q.Conv) {
+		t.Fatalf("offline notification team token %q (visitor's %q)", team, off.ReplyToken)
+	}
+	m, err := ts.Chat.PostReply(ctx, chat.InboundReply{Token: team, From: "dave@shop.example", MessageID: "<t1@shop.example>", Text: "Yes, it is."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Kind != chat.OperatorText || m.AuthorID != "dave" || m.AuthorName != "Dave" || m.ConversationID != q.Conv {
+		t.Fatalf("posted %+v, want an operator message from dave", m)
+	}
+	waitText(t, v, q.Conv, "Yes, it is.") // live to the visitor
+	for name, r := range map[string]chat.InboundReply{
+		"the visitor with the team token": {Token: team, From: "ann@example.com", MessageID: "<t2@x>", Text: "hi"},
+		"a stranger with the team token":  {Token: team, From: "mallory@example.com", MessageID: "<t3@x>", Text: "hi"},
+		"an operator with the visitor's":  {Token: ts.Chat.ReplyToken(q.Conv), From: "dave@shop.example", MessageID: "<t4@x>", Text: "hi"},
+	} {
+		if _, err := ts.Chat.PostReply(ctx, r); !errors.Is(err, chat.ErrForbidden) {
+			t.Errorf("%s: %v, want ErrForbidden", name, err)
+		}
+	}
+	clock.Advance(31 * 24 * time.Hour)
+	if _, err := ts.Chat.PostReply(ctx, chat.InboundReply{Token: team, From: "dave@shop.example", MessageID: "<t5@x>", Text: "late"}); !errors.Is(err, chat.ErrReplyToken) {
+		t.Fatalf("expired team token: %v", err)
+	}
+}

@@ -97,9 +97,13 @@ func (n *Notifier) compose(note chat.Notification) (*job, error) {
 		for _, msg := range note.Messages {
 			data.Messages = append(data.Messages, n.line(msg, visitorName, false))
 		}
-		// No Reply-To: operators answer in the console, so the answer is
-		// part of the conversation; the visitor's address is theirs to
-		// type and unverified.
+		// Reply-To carries the team's token, never the visitor's address
+		// (theirs to type, unverified): an operator's mailed answer is
+		// posted into the conversation as that operator.
+		if validToken(note.TeamReplyToken) {
+			data.CanReply = true
+			m.ReplyToMailAddress(&mail.Address{Name: n.cfg.SiteName + " chat", Address: "reply+" + note.TeamReplyToken + "@" + n.cfg.ReplyDomain})
+		}
 	case chat.MissedReply, chat.Transcript:
 		if visitorEmail == "" {
 			n.skip(note, "the visitor left no valid email address")

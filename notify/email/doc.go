@@ -8,7 +8,10 @@
 // mailboxes (Config.Operators), MissedReply and Transcript to the visitor.
 // Mail to a visitor comes from "Alice at Shop" <Config.From.Address> with
 // Reply-To reply+<token>@Config.ReplyDomain, the token being the Server's
-// signed, expiring reply token for the conversation. Every mail carries
+// signed, expiring reply token for the conversation. Mail to the team has
+// a Reply-To with the team's token for the conversation: an operator's
+// answer to it, from the address of their operator profile, is posted as
+// that operator (to the visitor live, or mailed on if they are away). Every mail carries
 // Auto-Submitted: auto-generated, a unique Message-ID and In-Reply-To /
 // References naming the conversation, so mail clients thread it. Bodies
 // are plain text and HTML from embedded templates (html/template escapes
