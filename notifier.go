@@ -66,6 +66,14 @@ type Notification struct {
 	// mailed answer is posted as that operator ((*Server).PostReply checks
 	// that the sender is a known operator's address).
 	TeamReplyToken string
+	// UnsubscribeToken, on mail to a visitor, names the conversation in a
+	// signed token for the Server's unsubscribe endpoint
+	// (Config.Path + "mail/unsubscribe?t=<token>"), which stops mail about
+	// the conversation: notify/email links it and sets List-Unsubscribe.
+	UnsubscribeToken string
+	// Question, on MissedReply, is what the answer replies to: the
+	// visitor's last messages before it (at most three), oldest first.
+	Question []*Message
 }
 
 // Multi returns a Notifier that notifies each of ns in turn and returns the

@@ -183,6 +183,9 @@ func (s *Server) enrich(ctx context.Context, n *Notification) {
 	if n.TeamReplyToken == "" && (n.Kind == OfflineMessage || n.Kind == NewConversation) {
 		n.TeamReplyToken = s.TeamReplyToken(c.ID)
 	}
+	if n.UnsubscribeToken == "" && (n.Kind == MissedReply || n.Kind == Transcript) {
+		n.UnsubscribeToken = s.UnsubscribeToken(c.ID)
+	}
 }
 
 // notifyAbout queues a notification about conversation c.
@@ -310,9 +313,37 @@ func (s *Server) checkMissedReply(convID string) {
 			unseen = append(unseen, m)
 		}
 	}
-	if len(unseen) > 0 {
-		s.notifyAbout(MissedReply, c, unseen...)
+	if len(unseen) == 0 {
+		return
 	}
+	n := Notification{Kind: MissedReply, Conversation: c, Messages: unseen,
+		ID: fmt.Sprintf("%s:%s:%d:%d", MissedReply, c.ID, c.Epoch, unseen[len(unseen)-1].Seq)}
+	n.Question = s.question(ctx, convID, first)
+	s.notify(n)
+}
+
+// maxQuestion bounds the visitor's messages quoted above an answer.
+const maxQuestion = 3
+
+// question returns the visitor's last messages before seq (at most
+// maxQuestion, in order), which the answer at seq replies to.
+func (s *Server) question(ctx context.Context, convID string, seq int64) []*Message {
+	before, err := s.store.Messages(ctx, MessageQuery{ConversationID: convID, BeforeSeq: seq, Limit: 20})
+	if err != nil {
+		return nil
+	}
+	var q []*Message
+	for i := len(before) - 1; i >= 0 && len(q) < maxQuestion; i-- {
+		switch before[i].Kind {
+		case VisitorText:
+			q = append([]*Message{before[i]}, q...)
+		case OperatorText:
+			if len(q) > 0 {
+				return q // the visitor's turn ends at the operator's
+			}
+		}
+	}
+	return q
 }
 
 // SendTranscript mails the whole conversation (what the visitor may see)
@@ -394,21 +425,25 @@ const (
 
 // ReplyToken returns a signed token naming conversation convID that
 // PostReply accepts until Config.ReplyTokenTTL has passed.
-func (s *Server) ReplyToken(convID string) string { return s.replyToken(visitorTokenLabel, convID) }
+func (s *Server) ReplyToken(convID string) string {
+	return s.replyToken(visitorTokenLabel, convID, s.cfg.ReplyTokenTTL)
+}
 
 // TeamReplyToken returns a signed token naming conversation convID for
 // mail to the team: PostReply posts a reply carrying it as the operator
 // whose known address (Operator.Email) sent it, until
 // Config.ReplyTokenTTL has passed. It is never valid as a visitor's token,
 // nor a visitor's as a team token.
-func (s *Server) TeamReplyToken(convID string) string { return s.replyToken(teamTokenLabel, convID) }
+func (s *Server) TeamReplyToken(convID string) string {
+	return s.replyToken(teamTokenLabel, convID, s.cfg.ReplyTokenTTL)
+}
 
-func (s *Server) replyToken(label, convID string) string {
+func (s *Server) replyToken(label, convID string, ttl time.Duration) string {
 	id, err := uuid.Parse(convID)
 	if err != nil {
 		return "" // not a conversation this server created
 	}
-	hours := uint32(s.now().Add(s.cfg.ReplyTokenTTL).Sub(replyEpoch) / time.Hour)
+	hours := uint32(s.now().Add(ttl).Sub(replyEpoch) / time.Hour)
 	buf := make([]byte, 0, 30)
 	buf = append(buf, id[:]...)
 	buf = binary.BigEndian.AppendUint32(buf, hours)

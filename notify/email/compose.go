@@ -37,7 +37,9 @@ type mailData struct {
 	VisitorLabel   string // operator mail: "Ann <ann@example.com>"
 	ConversationID string
 	ConsoleURL     string
-	CanReply       bool // visitor mail with a reply address
+	CanReply       bool // mail with a reply address
+	UnsubscribeURL string
+	Question       []mailLine // what the answers reply to
 	Messages       []mailLine
 }
 
@@ -86,7 +88,9 @@ func (n *Notifier) compose(note chat.Notification) (*job, error) {
 		}
 		label := visitorLabel(visitorName, visitorEmail)
 		data.VisitorLabel = label
-		data.ConsoleURL = n.cfg.ConsoleURL
+		if n.cfg.ConsoleURL != "" {
+			data.ConsoleURL = n.cfg.ConsoleURL + "#conv=" + conv // the console opens it
+		}
 		if note.Kind == chat.OfflineMessage {
 			j.subject = fmt.Sprintf("[%s] New message from %s", n.cfg.SiteName, label)
 			data.Heading = label + " wrote while no one was available:"
@@ -115,14 +119,22 @@ func (n *Notifier) compose(note chat.Notification) (*job, error) {
 		if opName != "" {
 			from.Name = headerText(opName+" at "+n.cfg.SiteName, 100)
 		}
-		j.subject = "Your conversation with " + n.cfg.SiteName
 		if note.Kind == chat.MissedReply {
 			who := opName
 			if who == "" {
 				who = n.cfg.SiteName
 			}
+			// One subject for every reply, so Gmail threads them (it
+			// threads by subject); the transcript's differs.
+			j.subject = "New reply: your conversation with " + n.cfg.SiteName
 			data.Heading = who + " replied to your message:"
+			for _, msg := range note.Question {
+				if msg != nil && msg.Kind == chat.VisitorText {
+					data.Question = append(data.Question, n.line(msg, visitorName, true))
+				}
+			}
 		} else {
+			j.subject = "Transcript: your conversation with " + n.cfg.SiteName
 			data.Heading = "Here is the transcript of your conversation with " + n.cfg.SiteName + "."
 		}
 		for _, msg := range note.Messages {
@@ -136,6 +148,13 @@ func (n *Notifier) compose(note chat.Notification) (*job, error) {
 			m.ReplyToMailAddress(&mail.Address{Name: n.cfg.SiteName, Address: "reply+" + note.ReplyToken + "@" + n.cfg.ReplyDomain})
 		} else {
 			n.log.Warn("email: notification has no reply token: replies go to From", "kind", note.Kind, "conversation", conv)
+		}
+		if n.cfg.ChatURL != "" && validToken(note.UnsubscribeToken) {
+			// RFC 2369 and RFC 8058: mail clients offer "unsubscribe",
+			// and providers POST List-Unsubscribe=One-Click to it.
+			data.UnsubscribeURL = n.cfg.ChatURL + "mail/unsubscribe?t=" + note.UnsubscribeToken
+			m.SetGenHeaderPreformatted("List-Unsubscribe", "<"+data.UnsubscribeURL+">")
+			m.SetGenHeaderPreformatted("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
 		}
 	default:
 		return nil, nil

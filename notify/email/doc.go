@@ -11,7 +11,13 @@
 // signed, expiring reply token for the conversation. Mail to the team has
 // a Reply-To with the team's token for the conversation: an operator's
 // answer to it, from the address of their operator profile, is posted as
-// that operator (to the visitor live, or mailed on if they are away). Every mail carries
+// that operator (to the visitor live, or mailed on if they are away).
+// The missed-reply mail quotes the visitor's question above the answer;
+// missed replies and transcripts have subjects of their own; team mail
+// links the conversation in the console (ConsoleURL#conv=<id>). Mail to a
+// visitor carries List-Unsubscribe with RFC 8058 one-click and a visible
+// link to the chat handler's unsubscribe endpoint (Config.ChatURL), which
+// stops mail about the conversation. Every mail carries
 // Auto-Submitted: auto-generated, a unique Message-ID and In-Reply-To /
 // References naming the conversation, so mail clients thread it. Bodies
 // are plain text and HTML from embedded templates (html/template escapes

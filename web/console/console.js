@@ -685,6 +685,10 @@
     renderOutboxStatus();
     request({ type: 'visitors' }, null, true); // then kept live by visitors frames
     if (S.tab === 'triggers') loadTriggers();
+    if (!S.linkOpened) { // once: a reconnect must not pull the operator back
+      S.linkOpened = true;
+      openLinkedConv();
+    }
     // Refresh what the panes show.
     for (const p of S.panes) {
       if (!p.conv) continue;
@@ -693,6 +697,14 @@
     }
     if (S.split && !splitMQ.matches) setSplit(false);
   }
+
+  // openLinkedConv opens the conversation a link names (#conv=<id>), as
+  // the team's notification mail links it.
+  function openLinkedConv() {
+    const m = /^#conv=([0-9a-fA-F-]{36})$/.exec(location.hash);
+    if (m && S.ready) openConv(m[1].toLowerCase());
+  }
+  window.addEventListener('hashchange', openLinkedConv);
 
   function onQueue(list) {
     const before = S.queueIds;
