@@ -71,6 +71,11 @@ type Notification struct {
 	// (Config.Path + "mail/unsubscribe?t=<token>"), which stops mail about
 	// the conversation: notify/email links it and sets List-Unsubscribe.
 	UnsubscribeToken string
+	// BounceToken, on mail to a visitor, names the conversation in a
+	// signed token for the return path: notify/email sends from
+	// bounce+<token>@<reply domain>, and a delivery failure reported there
+	// stops mail about the conversation ((*Server).PostBounce).
+	BounceToken string
 	// Question, on MissedReply, is what the answer replies to: the
 	// visitor's last messages before it (at most three), oldest first.
 	Question []*Message

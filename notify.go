@@ -186,6 +186,9 @@ func (s *Server) enrich(ctx context.Context, n *Notification) {
 	if n.UnsubscribeToken == "" && (n.Kind == MissedReply || n.Kind == Transcript) {
 		n.UnsubscribeToken = s.UnsubscribeToken(c.ID)
 	}
+	if n.BounceToken == "" && (n.Kind == MissedReply || n.Kind == Transcript) {
+		n.BounceToken = s.BounceToken(c.ID)
+	}
 }
 
 // notifyAbout queues a notification about conversation c.

@@ -406,3 +406,57 @@ func TestTeamReplyByEmail(t *testing.T) {
 		t.Fatalf("expired team token: %v", err)
 	}
 }
+
+// PostBounce stops mail about the conversation for a permanent failure of
+// the visitor's address, once, and refuses anything else.
+func TestPostBounce(t *testing.T) {
+	rec := newRecorder()
+	ts := newTestServer(t, func(c *chat.Config) { c.Notifier = rec })
+	ctx := testCtx(t)
+	v := ts.visitor(t, nil)
+	if err := v.SetProfile(ctx, client.Profile{Name: "Ann", Email: "ann@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	q, err := v.Send(ctx, "", "Hello?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := ts.Chat.BounceToken(q.Conv)
+	for name, c := range map[string]struct {
+		b    chat.Bounce
+		want error
+	}{
+		"a reply token":         {chat.Bounce{Token: ts.Chat.ReplyToken(q.Conv), Recipient: "ann@example.com", Status: "5.1.1"}, chat.ErrReplyToken},
+		"a delay":               {chat.Bounce{Token: token, Recipient: "ann@example.com", Status: "4.4.7"}, chat.ErrInvalid},
+		"another recipient":     {chat.Bounce{Token: token, Recipient: "bob@example.com", Status: "5.1.1"}, chat.ErrForbidden},
+		"no status":             {chat.Bounce{Token: token, Recipient: "ann@example.com"}, chat.ErrInvalid},
+		"a forged bounce token": {chat.Bounce{Token: strings.Repeat("a", 48), Status: "5.1.1"}, chat.ErrReplyToken},
+	} {
+		if err := ts.Chat.PostBounce(ctx, c.b); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", name, err, c.want)
+		}
+	}
+	if c, _ := ts.Store.Conversation(ctx, q.Conv); c.MailOptOut {
+		t.Fatal("mail stopped by a refused bounce")
+	}
+	b := chat.Bounce{Token: token, Recipient: "ANN@example.com", Status: "5.1.1", Diagnostic: "550 user\x00 unknown\r\nX-Injected: 1", MessageID: "<d1@mx>"}
+	for range 2 {
+		if err := ts.Chat.PostBounce(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, _ := ts.Store.Conversation(ctx, q.Conv)
+	if !c.MailOptOut {
+		t.Fatal("a permanent failure did not stop mail")
+	}
+	ms, _ := ts.Store.Messages(ctx, chat.MessageQuery{ConversationID: q.Conv})
+	var notes []string
+	for _, m := range ms {
+		if m.Kind == chat.Note {
+			notes = append(notes, m.Text)
+		}
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "bounced (5.1.1: 550 user unknown X-Injected: 1)") {
+		t.Fatalf("notes %q, want one naming the failure on one line", notes)
+	}
+}

@@ -149,6 +149,13 @@ func (n *Notifier) compose(note chat.Notification) (*job, error) {
 		} else {
 			n.log.Warn("email: notification has no reply token: replies go to From", "kind", note.Kind, "conversation", conv)
 		}
+		if validToken(note.BounceToken) {
+			// VERP: a delivery failure comes back to an address that
+			// names the conversation (Inbound records it).
+			if err := m.EnvelopeFrom("bounce+" + note.BounceToken + "@" + n.cfg.ReplyDomain); err != nil {
+				return nil, fmt.Errorf("email: return path: %w", err)
+			}
+		}
 		if n.cfg.ChatURL != "" && validToken(note.UnsubscribeToken) {
 			// RFC 2369 and RFC 8058: mail clients offer "unsubscribe",
 			// and providers POST List-Unsubscribe=One-Click to it.

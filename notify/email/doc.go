@@ -17,7 +17,15 @@
 // links the conversation in the console (ConsoleURL#conv=<id>). Mail to a
 // visitor carries List-Unsubscribe with RFC 8058 one-click and a visible
 // link to the chat handler's unsubscribe endpoint (Config.ChatURL), which
-// stops mail about the conversation. Every mail carries
+// stops mail about the conversation.
+//
+// Mail to a visitor is sent with a signed, per-conversation return path,
+// bounce+<token>@Config.ReplyDomain (VERP). The Inbound accepts mail to it
+// too: a delivery status notification (RFC 3464) reporting a permanent
+// failure (Action failed, Status 5.x.x) is handed to
+// (*chat.Server).PostBounce, which stops mail about the conversation and
+// tells the team in an internal note; anything else sent there (an
+// out-of-office reply, a delay) is dropped. Every mail carries
 // Auto-Submitted: auto-generated, a unique Message-ID and In-Reply-To /
 // References naming the conversation, so mail clients thread it. Bodies
 // are plain text and HTML from embedded templates (html/template escapes
@@ -81,9 +89,10 @@
 //	# /etc/postfix/transport
 //	reply.shop.example  smtp:[127.0.0.1]:2525
 //
-// It needs no authentication and accepts only reply addresses (others get
-// 550), up to MaxSize bytes; permanent refusals are answered 550,
-// temporary failures (the store is down) 451 so the sender retries.
+// It needs no authentication and accepts only reply and return-path
+// addresses (others get 550), up to MaxSize bytes; permanent refusals are
+// answered 550, temporary failures (the store is down) 451 so the sender
+// retries.
 //
 // # Wiring
 //

@@ -98,7 +98,9 @@ func (in *Inbound) Parse(raw io.Reader) (chat.InboundReply, error) {
 // before the headers. Refused mail (auto-replies, bounces, a bad or
 // expired token, a sender who is not the visitor, unparsable mail) is
 // logged with the reason, never posted, and its error returned. A mail
-// whose Message-ID was posted before returns the message posted then.
+// whose Message-ID was posted before returns the message posted then. A
+// delivery status notification to the return path (bounce+<token>@Domain)
+// is recorded with (*chat.Server).PostBounce and returns no message.
 func (in *Inbound) Handle(ctx context.Context, raw io.Reader, envelopeRcpts []string) (*chat.Message, error) {
 	m, _, err := in.handle(ctx, raw, envelope{rcpts: envelopeRcpts})
 	return m, err
@@ -106,7 +108,14 @@ func (in *Inbound) Handle(ctx context.Context, raw io.Reader, envelopeRcpts []st
 
 // handle is Handle, also saying whether the mail was a duplicate.
 func (in *Inbound) handle(ctx context.Context, raw io.Reader, env envelope) (*chat.Message, bool, error) {
-	r, err := in.parse(raw, env)
+	var r chat.InboundReply
+	data, e, err := in.read(raw)
+	if err == nil {
+		if token := in.findToken(e.Header, env.rcpts, bouncePrefix); token != "" {
+			return nil, false, in.handleBounce(ctx, e, token, messageID(e.Header, data))
+		}
+		r, err = in.parseReply(data, e, env)
+	}
 	if err != nil {
 		in.refused(err, r)
 		return nil, false, err

@@ -58,18 +58,32 @@ type envelope struct {
 // from a recipient address, the sender only from the From header's
 // address.
 func (in *Inbound) parse(raw io.Reader, env envelope) (chat.InboundReply, error) {
-	var r chat.InboundReply
+	data, e, err := in.read(raw)
+	if err != nil {
+		return chat.InboundReply{}, err
+	}
+	return in.parseReply(data, e, env)
+}
+
+// read reads one raw mail, at most MaxSize bytes, and its header.
+func (in *Inbound) read(raw io.Reader) ([]byte, *message.Entity, error) {
 	data, err := io.ReadAll(io.LimitReader(raw, in.cfg.MaxSize+1))
 	if err != nil {
-		return r, fmt.Errorf("%w: reading: %v", ErrMalformed, err)
+		return nil, nil, fmt.Errorf("%w: reading: %v", ErrMalformed, err)
 	}
 	if int64(len(data)) > in.cfg.MaxSize {
-		return r, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, in.cfg.MaxSize)
+		return nil, nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, in.cfg.MaxSize)
 	}
 	e, err := message.ReadWithOptions(bytes.NewReader(data), &message.ReadOptions{MaxHeaderBytes: 256 << 10})
 	if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
-		return r, fmt.Errorf("%w: header: %v", ErrMalformed, err)
+		return nil, nil, fmt.Errorf("%w: header: %v", ErrMalformed, err)
 	}
+	return data, e, nil
+}
+
+// parseReply extracts the reply from a mail read by read.
+func (in *Inbound) parseReply(data []byte, e *message.Entity, env envelope) (chat.InboundReply, error) {
+	var r chat.InboundReply
 	h := e.Header
 
 	if err := checkAutomatic(h, env); err != nil {
@@ -83,7 +97,7 @@ func (in *Inbound) parse(raw io.Reader, env envelope) (chat.InboundReply, error)
 		return r, fmt.Errorf("%w: from %s", ErrBounce, from)
 	}
 	r.From = from
-	token := in.findToken(h, env.rcpts)
+	token := in.findToken(h, env.rcpts, replyPrefix)
 	if token == "" {
 		return r, ErrNoToken
 	}
@@ -204,11 +218,18 @@ func localPart(addr string) string {
 	return addr
 }
 
-var tokenRE = regexp.MustCompile(`(?i)(?:^|[\s<,:;"])reply\+([a-z2-7]{1,58})@([a-z0-9.-]+)`)
+var tokenRE = regexp.MustCompile(`(?i)(?:^|[\s<,:;"])(reply|bounce)\+([a-z2-7]{1,58})@([a-z0-9.-]+)`)
 
-// findToken returns the token of the first reply+<token>@Domain recipient:
+// The local parts of our addresses: replies to our mail, and the return
+// path of mail to visitors (delivery status notifications).
+const (
+	replyPrefix  = "reply+"
+	bouncePrefix = "bounce+"
+)
+
+// findToken returns the token of the first prefix<token>@Domain recipient:
 // the SMTP envelope's first, then Delivered-To, X-Original-To, To and Cc.
-func (in *Inbound) findToken(h message.Header, rcpts []string) string {
+func (in *Inbound) findToken(h message.Header, rcpts []string, prefix string) string {
 	var candidates []string
 	candidates = append(candidates, rcpts...)
 	p := mail.AddressParser{WordDecoder: wordDecoder}
@@ -222,26 +243,26 @@ func (in *Inbound) findToken(h message.Header, rcpts []string) string {
 			}
 			// An unparsable list: take addresses that look like ours.
 			for _, m := range tokenRE.FindAllStringSubmatch(v, -1) {
-				candidates = append(candidates, "reply+"+m[1]+"@"+m[2])
+				candidates = append(candidates, m[1]+"+"+m[2]+"@"+m[3])
 			}
 		}
 	}
 	for _, c := range candidates {
-		if t := in.tokenOf(c); t != "" {
+		if t := in.tokenOf(c, prefix); t != "" {
 			return t
 		}
 	}
 	return ""
 }
 
-// tokenOf returns the token in addr if addr is reply+<token>@Domain.
-func (in *Inbound) tokenOf(addr string) string {
+// tokenOf returns the token in addr if addr is prefix<token>@Domain.
+func (in *Inbound) tokenOf(addr, prefix string) string {
 	addr = strings.ToLower(strings.Trim(strings.TrimSpace(addr), "<>"))
 	at := strings.LastIndexByte(addr, '@')
 	if at < 0 || addr[at+1:] != in.cfg.Domain {
 		return ""
 	}
-	token, ok := strings.CutPrefix(addr[:at], "reply+")
+	token, ok := strings.CutPrefix(addr[:at], prefix)
 	if !ok || !validToken(token) {
 		return ""
 	}
