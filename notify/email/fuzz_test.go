@@ -112,3 +112,24 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDeliveryStatus: the DSN reader (mail to the return path) never
+// panics and reports at most maxReportRecipients permanent failures.
+//
+//	go test -run=^$ -fuzz=FuzzDeliveryStatus -fuzztime=5s ./notify/email/
+func FuzzDeliveryStatus(f *testing.F) {
+	f.Add("Reporting-MTA: dns; mx\r\n\r\nFinal-Recipient: rfc822; a@b.test\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550\r\n  user unknown\r\n")
+	f.Add("Action: delayed\nStatus: 4.4.7\n\nAction: failed\nStatus: 5.0.0\n\n\n")
+	f.Add("\n\n: \n\t\x00folded\nAction:failed\nStatus:5.")
+	f.Fuzz(func(t *testing.T, body string) {
+		got := parseDeliveryStatus(strings.NewReader(body))
+		if len(got) > maxReportRecipients {
+			t.Fatalf("%d failures", len(got))
+		}
+		for _, g := range got {
+			if !strings.HasPrefix(g.status, "5.") {
+				t.Fatalf("status %q reported as a permanent failure", g.status)
+			}
+		}
+	})
+}

@@ -268,11 +268,14 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cannot read the body", http.StatusBadRequest)
 		return
 	}
-	_, dup, err := in.handle(r.Context(), bytes.NewReader(body), envelope{})
+	m, dup, err := in.handle(r.Context(), bytes.NewReader(body), envelope{})
 	switch {
 	case err == nil && dup:
 		w.WriteHeader(http.StatusOK)
 		io.WriteString(w, "duplicate: posted before\n")
+	case err == nil && m == nil:
+		w.WriteHeader(http.StatusAccepted)
+		io.WriteString(w, "bounce recorded\n")
 	case err == nil:
 		w.WriteHeader(http.StatusAccepted)
 		io.WriteString(w, "posted\n")
