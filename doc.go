@@ -103,6 +103,7 @@
 // conversations_total, messages_total, frames_rate_limited_total,
 // slow_consumer_disconnects_total, notifications_total,
 // notifications_failed_total, notifications_dropped_total,
-// email_replies_total, pageviews_total, pageviews_dropped_total (the page
+// email_replies_total, email_bounces_total, email_unsubscribes_total,
+// pageviews_total, pageviews_dropped_total (the page
 // view queue was full), pageviews_failed_total, invitations_total.
 package chat

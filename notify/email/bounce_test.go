@@ -166,3 +166,22 @@ func TestBounceStopsMailAndShowsInConsole(t *testing.T) {
 		t.Errorf("%d bounce notes, want 1", notes)
 	}
 }
+
+// A provider's webhook delivers the DSN: the same record, answered 202.
+func TestBounceByWebhook(t *testing.T) {
+	e := newInboundEnv(t, nil, nil)
+	returnPath := "bounce+" + e.srv.BounceToken(e.conv) + "@" + testDomain
+	if code := e.post(t, dsn(returnPath, "w-1", testVisitor, "failed", "5.2.1")); code != http.StatusAccepted {
+		t.Fatalf("webhook: %d, want 202", code)
+	}
+	c, err := e.store.Conversation(context.Background(), e.conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.MailOptOut {
+		t.Error("the bounce did not stop mail")
+	}
+	if got := e.met.get("email_inbound_bounces_total"); got != 1 {
+		t.Errorf("bounces counted %v, want 1", got)
+	}
+}

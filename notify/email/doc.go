@@ -132,5 +132,6 @@
 // Outbound: email_sent_total, email_send_failures_total,
 // email_send_retries_total, email_queue_full_total, email_skipped_total.
 // Inbound: email_inbound_posted_total, email_inbound_dropped_total,
-// email_inbound_refused_total, email_inbound_failed_total.
+// email_inbound_refused_total, email_inbound_failed_total,
+// email_inbound_bounces_total.
 package email

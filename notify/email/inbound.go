@@ -37,8 +37,9 @@ type InboundConfig struct {
 	Logger *slog.Logger
 	// Metrics receives the counters email_inbound_posted_total,
 	// email_inbound_dropped_total (auto-replies, bounces, duplicates),
-	// email_inbound_refused_total (bad token, wrong sender, unparsable) and
-	// email_inbound_failed_total (temporary: the store failed). Default
+	// email_inbound_refused_total (bad token, wrong sender, unparsable),
+	// email_inbound_failed_total (temporary: the store failed) and
+	// email_inbound_bounces_total (permanent failures recorded). Default
 	// none.
 	Metrics chat.Metrics
 }
