@@ -133,6 +133,9 @@ type ClientFrame struct {
 	Comment    string        `json:"comment,omitempty"`
 	Status     string        `json:"status,omitempty"`
 	Resume     []ResumePoint `json:"resume,omitempty"`
+	// Lang, on the widget's hello, is the widget's language ("en", "es",
+	// "ru", "de"): the conversations it opens keep it for their mail.
+	Lang string `json:"lang,omitempty"`
 	// Profile frames: the visitor's name, email and pre-chat form answers.
 	Name   string            `json:"name,omitempty"`
 	Email  string            `json:"email,omitempty"`

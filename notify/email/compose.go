@@ -39,6 +39,7 @@ type mailData struct {
 	ConsoleURL     string
 	CanReply       bool // mail with a reply address
 	UnsubscribeURL string
+	T              *phrases   // the words of mail to the visitor, in their language
 	Question       []mailLine // what the answers reply to
 	Messages       []mailLine
 }
@@ -64,7 +65,15 @@ func (n *Notifier) compose(note chat.Notification) (*job, error) {
 	}
 	j := &job{kind: note.Kind, conv: conv}
 	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
-	data := mailData{SiteName: n.cfg.SiteName, ConversationID: conv}
+	lang := ""
+	if note.Conversation != nil {
+		lang = note.Conversation.Language
+	}
+	p := phrasesFor(lang)
+	if note.Kind == chat.OfflineMessage || note.Kind == chat.NewConversation {
+		p = phrasesFor("en") // the team's mail
+	}
+	data := mailData{SiteName: n.cfg.SiteName, ConversationID: conv, T: p}
 	from := n.cfg.From
 	visitorName, visitorEmail := "", ""
 	if note.Visitor != nil {
@@ -99,7 +108,7 @@ func (n *Notifier) compose(note chat.Notification) (*job, error) {
 			data.Heading = label + " is waiting while every operator is away:"
 		}
 		for _, msg := range note.Messages {
-			data.Messages = append(data.Messages, n.line(msg, visitorName, false))
+			data.Messages = append(data.Messages, n.line(msg, visitorName, false, p))
 		}
 		// Reply-To carries the team's token, never the visitor's address
 		// (theirs to type, unverified): an operator's mailed answer is
@@ -117,7 +126,7 @@ func (n *Notifier) compose(note chat.Notification) (*job, error) {
 		m.ToMailAddress(&mail.Address{Name: visitorName, Address: visitorEmail})
 		opName := operatorName(note)
 		if opName != "" {
-			from.Name = headerText(opName+" at "+n.cfg.SiteName, 100)
+			from.Name = headerText(p.f(p.OperatorAt, opName, n.cfg.SiteName), 100)
 		}
 		if note.Kind == chat.MissedReply {
 			who := opName
@@ -126,22 +135,22 @@ func (n *Notifier) compose(note chat.Notification) (*job, error) {
 			}
 			// One subject for every reply, so Gmail threads them (it
 			// threads by subject); the transcript's differs.
-			j.subject = "New reply: your conversation with " + n.cfg.SiteName
-			data.Heading = who + " replied to your message:"
+			j.subject = p.f(p.SubjectReply, n.cfg.SiteName)
+			data.Heading = p.f(p.Replied, who)
 			for _, msg := range note.Question {
 				if msg != nil && msg.Kind == chat.VisitorText {
-					data.Question = append(data.Question, n.line(msg, visitorName, true))
+					data.Question = append(data.Question, n.line(msg, visitorName, true, p))
 				}
 			}
 		} else {
-			j.subject = "Transcript: your conversation with " + n.cfg.SiteName
-			data.Heading = "Here is the transcript of your conversation with " + n.cfg.SiteName + "."
+			j.subject = p.f(p.SubjectTranscript, n.cfg.SiteName)
+			data.Heading = p.f(p.TranscriptHeading, n.cfg.SiteName)
 		}
 		for _, msg := range note.Messages {
 			if msg == nil || !msg.Kind.VisibleToVisitor() {
 				continue // internal notes never leave the team
 			}
-			data.Messages = append(data.Messages, n.line(msg, visitorName, true))
+			data.Messages = append(data.Messages, n.line(msg, visitorName, true, p))
 		}
 		if validToken(note.ReplyToken) {
 			data.CanReply = true
@@ -214,19 +223,19 @@ func (n *Notifier) skip(note chat.Notification, why string) {
 }
 
 // line renders one chat message for a mail body.
-func (n *Notifier) line(m *chat.Message, visitorName string, toVisitor bool) mailLine {
+func (n *Notifier) line(m *chat.Message, visitorName string, toVisitor bool, p *phrases) mailLine {
 	if m == nil {
 		return mailLine{}
 	}
 	l := mailLine{Text: bodyText(m.Text)}
 	if !m.CreatedAt.IsZero() {
-		l.Time = m.CreatedAt.In(n.cfg.Location).Format("Mon, 2 Jan 2006 15:04 MST")
+		l.Time = p.time(m.CreatedAt.In(n.cfg.Location))
 	}
 	switch m.Kind {
 	case chat.VisitorText:
 		switch {
 		case toVisitor:
-			l.Author = "You"
+			l.Author = p.You
 		case visitorName != "":
 			l.Author = visitorName
 		default:

@@ -12,12 +12,14 @@
 // a Reply-To with the team's token for the conversation: an operator's
 // answer to it, from the address of their operator profile, is posted as
 // that operator (to the visitor live, or mailed on if they are away).
-// The missed-reply mail quotes the visitor's question above the answer;
-// missed replies and transcripts have subjects of their own; team mail
-// links the conversation in the console (ConsoleURL#conv=<id>). Mail to a
-// visitor carries List-Unsubscribe with RFC 8058 one-click and a visible
-// link to the chat handler's unsubscribe endpoint (Config.ChatURL), which
-// stops mail about the conversation.
+// Mail to a visitor is written in the widget's language when the
+// conversation opened (chat.Conversation.Language: en, es, ru, de; else
+// English). The missed-reply mail quotes the visitor's question above the
+// answer; missed replies and transcripts have subjects of their own; team
+// mail links the conversation in the console (ConsoleURL#conv=<id>). Mail
+// to a visitor carries List-Unsubscribe with RFC 8058 one-click and a
+// visible link to the chat handler's unsubscribe endpoint
+// (Config.ChatURL), which stops mail about the conversation.
 //
 // Mail to a visitor is sent with a signed, per-conversation return path,
 // bounce+<token>@Config.ReplyDomain (VERP). The Inbound accepts mail to it

@@ -150,3 +150,81 @@ func TestVisitorMailQuotesAndUnsubscribes(t *testing.T) {
 	}
 	rec.none()
 }
+
+// Mail to the visitor speaks the widget's language when the conversation
+// opened (the hello's lang); unknown languages get English.
+func TestVisitorMailInTheWidgetsLanguage(t *testing.T) {
+	for _, c := range []struct {
+		lang, subject, from, asked, hint string
+	}{
+		{"de", "Neue Antwort: Ihr Gespräch mit Shop", "Alice von Shop", "Sie haben gefragt:", "Antworten Sie einfach auf diese E-Mail"},
+		{"es", "Nueva respuesta: su conversación con Shop", "Alice de Shop", "Usted preguntó:", "Responda a este correo"},
+		{"ru", "Новый ответ: ваша переписка с Shop", "Alice, Shop", "Вы спросили:", "Ответьте на это письмо"},
+		{"xx", "New reply: your conversation with Shop", "Alice at Shop", "You asked:", "Reply to this email"},
+	} {
+		t.Run(c.lang, func(t *testing.T) {
+			rec := newRecorder(t, "127.0.0.1:0", recOpts{})
+			n := newNotifier(t, rec)
+			env := newChat(t, func(cfg *chat.Config) {
+				cfg.Notifier = n
+				cfg.MissedReplyDelay = 20 * time.Millisecond
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			visitor, err := client.DialVisitor(ctx, env.http.URL, client.Options{Lang: c.lang})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := visitor.SetProfile(ctx, client.Profile{Name: "Ann", Email: testVisitor}); err != nil {
+				t.Fatal(err)
+			}
+			q, err := visitor.Send(ctx, "", "Haben Sie das in Blau?")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec.nextTo("team@shop.test") // the team's mail stays English
+			visitor.Close()
+			stored, err := env.store.Conversation(ctx, q.Conv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := c.lang
+			if want == "xx" {
+				want = "" // not one of chat.Languages
+			}
+			if stored.Language != want {
+				t.Fatalf("conversation language %q, want %q", stored.Language, want)
+			}
+			op, err := client.DialOperator(ctx, env.http.URL, client.Options{Header: http.Header{"X-Operator": {"alice"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer op.Close()
+			if err := op.Wait(ctx, func(cn *client.Conn) bool {
+				cv, ok := cn.Conversation(q.Conv)
+				return ok && cv.Status == protocol.StatusAssigned ||
+					slices.ContainsFunc(cn.Queue(), func(x protocol.Conversation) bool { return x.ID == q.Conv })
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if cv, ok := op.Conversation(q.Conv); !ok || cv.Status != protocol.StatusAssigned {
+				if err := op.Accept(ctx, q.Conv); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := op.Send(ctx, q.Conv, "Ja."); err != nil {
+				t.Fatal(err)
+			}
+			m := rec.nextTo(testVisitor)
+			if got := decodeHeader(t, m.Header.Get("Subject")); got != c.subject {
+				t.Errorf("subject %q, want %q", got, c.subject)
+			}
+			if got := decodeHeader(t, m.Header.Get("From")); !strings.Contains(got, c.from) {
+				t.Errorf("From %q, want %q", got, c.from)
+			}
+			if !strings.Contains(m.Text, c.asked) || !strings.Contains(m.Text, c.hint) || !strings.Contains(m.HTML, c.asked) {
+				t.Errorf("body lacks %q or %q:\n%s", c.asked, c.hint, m.Text)
+			}
+		})
+	}
+}

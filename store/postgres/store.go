@@ -221,14 +221,14 @@ func (s *Store) OperatorLoads(ctx context.Context, now time.Time) ([]chat.Operat
 // Conversations.
 
 const convCols = `id, visitor_id, status, coalesce(operator_id, ''), department, last_seq,
-	visitor_read_seq, operator_read_seq, created_at, queued_at, assigned_at, closed_at, mail_opt_out`
+	visitor_read_seq, operator_read_seq, created_at, queued_at, assigned_at, closed_at, mail_opt_out, language`
 
 func (s *Store) scanConv(row pgx.Row) (*chat.Conversation, error) {
 	var c chat.Conversation
 	var status string
 	var assigned, closed *time.Time
 	if err := row.Scan(&c.ID, &c.VisitorID, &status, &c.OperatorID, &c.Department, &c.LastSeq,
-		&c.VisitorReadSeq, &c.OperatorReadSeq, &c.CreatedAt, &c.QueuedAt, &assigned, &closed, &c.MailOptOut); err != nil {
+		&c.VisitorReadSeq, &c.OperatorReadSeq, &c.CreatedAt, &c.QueuedAt, &assigned, &closed, &c.MailOptOut, &c.Language); err != nil {
 		return nil, err
 	}
 	c.Status = chat.Status(status)
@@ -258,9 +258,9 @@ func (s *Store) CreateConversation(ctx context.Context, c *chat.Conversation) er
 		return fmt.Errorf("postgres: conversation id is empty: %w", chat.ErrInvalid)
 	}
 	err := s.write(ctx, fmt.Sprintf("create conversation %q", c.ID), func() error {
-		_, err := s.pool.Exec(ctx, `INSERT INTO chat_conversations (id, visitor_id, status, department, created_at, queued_at)
-			VALUES ($1, $2, 'queued', $3, $4, $5)`,
-			c.ID, c.VisitorID, c.Department, c.CreatedAt, c.QueuedAt)
+		_, err := s.pool.Exec(ctx, `INSERT INTO chat_conversations (id, visitor_id, status, department, created_at, queued_at, language)
+			VALUES ($1, $2, 'queued', $3, $4, $5, $6)`,
+			c.ID, c.VisitorID, c.Department, c.CreatedAt, c.QueuedAt, c.Language)
 		switch {
 		case isCode(err, codeForeignKeyViolation):
 			return notFound("visitor", c.VisitorID)

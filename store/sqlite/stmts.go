@@ -14,7 +14,7 @@ const (
 	visitorCols  = `id, coalesce(customer_id, ''), name, email, created_at, last_seen_at`
 	operatorCols = `id, name, email, avatar_url, departments, capacity, presence, presence_expires, last_assigned_at`
 	convCols     = `id, visitor_id, status, operator_id, department, last_seq, visitor_read_seq, operator_read_seq,
-	created_at, queued_at, assigned_at, closed_at, mail_opt_out`
+	created_at, queued_at, assigned_at, closed_at, mail_opt_out, language`
 	msgCols    = `id, conversation_id, seq, coalesce(client_id, ''), kind, author_id, author_name, text, created_at`
 	searchCols = `m.id, m.conversation_id, m.seq, coalesce(m.client_id, ''), m.kind, m.author_id, m.author_name, m.text,
 	m.created_at, snippet(messages_fts, 0, '', '', '` + ellipsis + `', 24), bm25(messages_fts)`
@@ -78,8 +78,8 @@ ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email, ava
 		&w.conv:       `SELECT ` + convCols + ` FROM conversations WHERE id = ?`,
 		&w.convStatus: `SELECT status FROM conversations WHERE id = ?`,
 		&w.openConvID: `SELECT id FROM conversations WHERE visitor_id = ? AND status != 'closed'`,
-		&w.insConv: `INSERT INTO conversations (id, visitor_id, status, department, created_at, queued_at, assigned_at, closed_at)
-VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)`,
+		&w.insConv: `INSERT INTO conversations (id, visitor_id, status, department, created_at, queued_at, assigned_at, closed_at, language)
+VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
 		&w.assign:    `UPDATE conversations SET status = 'assigned', operator_id = ?, assigned_at = ? WHERE id = ? RETURNING ` + convCols,
 		&w.requeue:   `UPDATE conversations SET status = 'queued', operator_id = '', department = ?, queued_at = ? WHERE id = ? RETURNING ` + convCols,
 		&w.closeConv: `UPDATE conversations SET status = 'closed', closed_at = ? WHERE id = ? RETURNING ` + convCols,
@@ -231,7 +231,7 @@ func (s *Store) scanConv(sc scanner) (*chat.Conversation, error) {
 	var status string
 	var created, queued, assigned, closed int64
 	if err := sc.Scan(&c.ID, &c.VisitorID, &status, &c.OperatorID, &c.Department, &c.LastSeq,
-		&c.VisitorReadSeq, &c.OperatorReadSeq, &created, &queued, &assigned, &closed, &c.MailOptOut); err != nil {
+		&c.VisitorReadSeq, &c.OperatorReadSeq, &created, &queued, &assigned, &closed, &c.MailOptOut, &c.Language); err != nil {
 		return nil, err
 	}
 	c.Status = chat.Status(status)
