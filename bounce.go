@@ -36,9 +36,10 @@ type Bounce struct {
 const maxDiagnostic = 200
 
 // PostBounce records that mail to a conversation's visitor bounced for
-// good: the conversation gets no more mail (as if the visitor had switched
-// mail off, which they can switch back on in the widget) and an internal
-// note tells the team why, in the console. Errors: ErrReplyToken for a bad
+// good: the visitor's address is marked (Visitor.BouncedEmail: no mail goes
+// to it, about any conversation, until the visitor gives another), the
+// conversation's mail is switched off (as the widget's switch does) and an
+// internal note tells the team why, in the console. Errors: ErrReplyToken for a bad
 // token; ErrForbidden if the failed recipient is not the visitor's
 // address; ErrInvalid if the status is not a permanent failure (5.x.x).
 func (s *Server) PostBounce(ctx context.Context, b Bounce) error {
@@ -72,7 +73,13 @@ func (s *Server) PostBounce(ctx context.Context, b Bounce) error {
 	note := &Message{ConversationID: c.ID, ClientID: "bounce:" + hex.EncodeToString(sum[:16]), Kind: Note, AuthorName: "Mail delivery", CreatedAt: s.now(),
 		Text: fmt.Sprintf("Mail to %s bounced (%s). No more mail is sent about this conversation; ask the visitor for another address.", addr, why)}
 	// Mail stops first: a redelivered DSN finds the note stored and stops
-	// there.
+	// there. The address is marked for every conversation of the visitor.
+	if v.Email != "" && !v.MailBounces() {
+		v.BouncedEmail = v.Email
+		if err := s.store.UpdateVisitor(ctx, v); err != nil {
+			return err
+		}
+	}
 	if !c.MailOptOut {
 		if c, err = s.store.SetMailOptOut(ctx, c.ID, true); err != nil {
 			return err

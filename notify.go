@@ -302,7 +302,7 @@ func (s *Server) checkMissedReply(convID string) {
 		return // all seen
 	}
 	v, err := s.store.Visitor(ctx, c.VisitorID)
-	if err != nil || v.Email == "" {
+	if err != nil || v.Email == "" || v.MailBounces() {
 		return // nobody to mail; the widget shows them on return
 	}
 	ms, err := s.store.Messages(ctx, MessageQuery{ConversationID: convID, AfterSeq: first - 1})
@@ -362,6 +362,9 @@ func (s *Server) SendTranscript(ctx context.Context, convID string) error {
 	}
 	if v.Email == "" {
 		return userErr(ErrInvalid, "no email address to send the transcript to")
+	}
+	if v.MailBounces() {
+		return userErr(ErrInvalid, "mail to %s bounces; ask the visitor for another address", v.Email)
 	}
 	if s.cfg.Notifier == nil {
 		return userErr(ErrInvalid, "email is not configured")

@@ -459,4 +459,18 @@ func TestPostBounce(t *testing.T) {
 	if len(notes) != 1 || !strings.Contains(notes[0], "bounced (5.1.1: 550 user unknown X-Injected: 1)") {
 		t.Fatalf("notes %q, want one naming the failure on one line", notes)
 	}
+	// The address is marked: no transcript to it, until the visitor gives
+	// another.
+	if err := ts.Chat.SendTranscript(ctx, q.Conv); !errors.Is(err, chat.ErrInvalid) {
+		t.Fatalf("transcript to a bouncing address: %v, want ErrInvalid", err)
+	}
+	if err := v.SetProfile(ctx, client.Profile{Email: "ann@work.example"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.Chat.SendTranscript(ctx, q.Conv); err != nil {
+		t.Fatalf("transcript to the new address: %v", err)
+	}
+	if got := rec.await(t, chat.Transcript); got.Visitor.Email != "ann@work.example" {
+		t.Fatalf("transcript to %q", got.Visitor.Email)
+	}
 }

@@ -2,6 +2,7 @@ package email
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"os/exec"
 	"slices"
@@ -141,6 +142,18 @@ func TestBounceStopsMailAndShowsInConsole(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatalf("the console never showed the bounce: %v; messages %+v", err, op.Messages(q.Conv))
+	}
+	// The address is marked for the visitor, shown beside it in the side
+	// panel, and no mail goes to it, about this conversation or another.
+	details, err := op.VisitorDetails(ctx, q.Conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if details.Email != testVisitor || !details.EmailBounces {
+		t.Errorf("visitor details %+v, want the address marked as bouncing", details)
+	}
+	if err := env.srv.SendTranscript(ctx, q.Conv); !errors.Is(err, chat.ErrInvalid) {
+		t.Errorf("transcript to a bouncing address: %v, want ErrInvalid", err)
 	}
 	// The same DSN again records nothing new; a forged return path is
 	// refused.

@@ -122,6 +122,10 @@ func (n *Notifier) compose(note chat.Notification) (*job, error) {
 			n.skip(note, "the visitor left no valid email address")
 			return nil, nil
 		}
+		if note.Visitor.MailBounces() {
+			n.skip(note, "mail to the visitor's address bounces")
+			return nil, nil
+		}
 		j.to = []string{visitorEmail}
 		m.ToMailAddress(&mail.Address{Name: visitorName, Address: visitorEmail})
 		opName := operatorName(note)

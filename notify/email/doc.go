@@ -25,9 +25,10 @@
 // bounce+<token>@Config.ReplyDomain (VERP). The Inbound accepts mail to it
 // too: a delivery status notification (RFC 3464) reporting a permanent
 // failure (Action failed, Status 5.x.x) is handed to
-// (*chat.Server).PostBounce, which stops mail about the conversation and
-// tells the team in an internal note; anything else sent there (an
-// out-of-office reply, a delay) is dropped. Every mail carries
+// (*chat.Server).PostBounce, which marks the visitor's address as bouncing
+// (no more mail to it until the visitor gives another), switches mail off
+// for the conversation and tells the team in an internal note; anything
+// else sent there (an out-of-office reply, a delay) is dropped. Every mail carries
 // Auto-Submitted: auto-generated, a unique Message-ID and In-Reply-To /
 // References naming the conversation, so mail clients thread it. Bodies
 // are plain text and HTML from embedded templates (html/template escapes

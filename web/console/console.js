@@ -1889,7 +1889,8 @@
     byId('v-name').textContent = name;
     fillAvatar(byId('v-avatar'), name, '', (d && d.id) || c.visitorId || c.id);
     const email = byId('v-email');
-    email.textContent = (d && d.email) || '';
+    email.textContent = (d && d.email) ? d.email + (d.email_bounces ? ' (bounces: no mail is sent)' : '') : '';
+    email.classList.toggle('bounces', !!(d && d.email_bounces));
     email.hidden = !(d && d.email);
     show(byId('v-loading'), !d && c.detailsLoading);
 
