@@ -6,9 +6,10 @@ import (
 	"unicode"
 )
 
-// literalMark prefixes the lines htmlToText keeps as written; a rune of
-// the Unicode private use area, removed from any other input.
-const literalMark = "\uE001" // a line prefix: the writer's own blockquote, kept as written
+// literalMark prefixes the lines htmlToText keeps as written (the
+// writer's own blockquote); a rune of the Unicode private use area,
+// removed from any other input.
+const literalMark = "\uE001"
 
 // ExtractReply returns what the sender wrote in a plain-text reply,
 // without the quoted history: lines quoted with ">" and the attribution
@@ -20,10 +21,11 @@ const literalMark = "\uE001" // a line prefix: the writer's own blockquote, kept
 // is removed: below a "-- " line, a mobile footer ("Sent from my
 // iPhone"), or a closing block that follows the reply ("Thanks!\nAnn",
 // "-Ann", a name with an address or link). When unsure, text is kept:
-// losing the customer's words is worse than keeping a quote. The result
-// is valid UTF-8 with LF line ends, without control characters other than
-// newline and tab, and trimmed; it is empty if the mail says nothing of
-// its own.
+// losing the customer's words is worse than keeping a quote: a text that
+// is all quote with no attribution naming a writer comes back whole, its
+// quoting undone. The result is valid UTF-8 with LF line ends, without
+// control characters other than newline and tab, and trimmed; it is empty
+// only when the mail quotes history and adds nothing.
 func ExtractReply(text string) string {
 	text = cleanText(text, false)
 	reply, history := extractReply(text, true)
