@@ -406,6 +406,11 @@ func (ss *session) onTranscript(ctx context.Context, f protocol.ClientFrame) err
 		}
 		ss.visitor = v
 	}
+	if ss.visitor != nil {
+		if err := ss.s.allowVisitorMail(ctx, ss.visitor.ID); err != nil {
+			return err
+		}
+	}
 	if err := ss.s.SendTranscript(ctx, c.ID); err != nil {
 		return err
 	}
@@ -542,8 +547,11 @@ func (s *Server) PostReply(ctx context.Context, r InboundReply) (*Message, error
 		m.Kind, m.AuthorID, m.AuthorName = VisitorText, v.ID, v.Name
 	}
 	m.Text = strings.TrimSpace(r.Text)
-	if m.Text == "" || !validText(m.Text) {
+	if m.Text == "" {
 		return nil, invalidf("the reply has no text")
+	}
+	if !validText(m.Text) {
+		return nil, invalidf("the reply's text is not valid UTF-8 or has control characters")
 	}
 	if len(m.Text) > s.cfg.MaxMessageLength {
 		m.Text = truncateUTF8(m.Text, s.cfg.MaxMessageLength)

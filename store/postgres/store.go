@@ -16,12 +16,12 @@ import (
 
 // Visitors.
 
-const visitorCols = `id, customer_id, name, email, created_at, last_seen_at, bounced_email`
+const visitorCols = `id, customer_id, name, email, created_at, last_seen_at, token_gen, bounced_email`
 
 func scanVisitor(row pgx.Row) (*chat.Visitor, error) {
 	var v chat.Visitor
 	var seen *time.Time
-	if err := row.Scan(&v.ID, &v.CustomerID, &v.Name, &v.Email, &v.CreatedAt, &seen, &v.BouncedEmail); err != nil {
+	if err := row.Scan(&v.ID, &v.CustomerID, &v.Name, &v.Email, &v.CreatedAt, &seen, &v.TokenGen, &v.BouncedEmail); err != nil {
 		return nil, err
 	}
 	v.CreatedAt = v.CreatedAt.UTC()
@@ -35,8 +35,8 @@ func (s *Store) CreateVisitor(ctx context.Context, v *chat.Visitor) error {
 		return fmt.Errorf("postgres: visitor id is empty: %w", chat.ErrInvalid)
 	}
 	return s.write(ctx, fmt.Sprintf("create visitor %q", v.ID), func() error {
-		_, err := s.pool.Exec(ctx, `INSERT INTO chat_visitors (`+visitorCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			v.ID, v.CustomerID, v.Name, v.Email, v.CreatedAt, nullTime(v.LastSeenAt), v.BouncedEmail)
+		_, err := s.pool.Exec(ctx, `INSERT INTO chat_visitors (`+visitorCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			v.ID, v.CustomerID, v.Name, v.Email, v.CreatedAt, nullTime(v.LastSeenAt), v.TokenGen, v.BouncedEmail)
 		switch {
 		case isConstraint(err, "chat_visitors_pkey"):
 			return conflict("visitor", v.ID, "already exists")
@@ -80,9 +80,10 @@ func (s *Store) UpdateVisitor(ctx context.Context, v *chat.Visitor) error {
 	}
 	return s.write(ctx, fmt.Sprintf("update visitor %q", v.ID), func() error {
 		tag, err := s.pool.Exec(ctx, `UPDATE chat_visitors
-			SET customer_id = $2, name = $3, email = $4, created_at = $5, last_seen_at = $6, bounced_email = $7
+			SET customer_id = $2, name = $3, email = $4, created_at = $5, last_seen_at = $6,
+			    token_gen = greatest(token_gen, $7), bounced_email = $8
 			WHERE id = $1`,
-			v.ID, v.CustomerID, v.Name, v.Email, v.CreatedAt, nullTime(v.LastSeenAt), v.BouncedEmail)
+			v.ID, v.CustomerID, v.Name, v.Email, v.CreatedAt, nullTime(v.LastSeenAt), v.TokenGen, v.BouncedEmail)
 		if isConstraint(err, "chat_visitors_customer") {
 			return conflict("customer", v.CustomerID, "bound to another visitor")
 		}
