@@ -444,6 +444,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+p+"widget.js", s.serveWidget)
 	mux.HandleFunc("GET "+p+"console/{file...}", s.serveConsole)
 	mux.HandleFunc("GET "+p+"reports", s.serveReports)
+	mux.HandleFunc(p+"mail/unsubscribe", s.serveUnsubscribe)
 	return mux
 }
 

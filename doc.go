@@ -125,6 +125,7 @@
 // operators_logged_out_total, visitor_mail_rate_limited_total,
 // pageviews_invalid_total (not UTF-8), notifications_total,
 // notifications_failed_total, notifications_dropped_total,
-// email_replies_total, pageviews_total, pageviews_dropped_total (the page
+// email_replies_total, email_bounces_total, email_unsubscribes_total,
+// pageviews_total, pageviews_dropped_total (the page
 // view queue was full), pageviews_failed_total, invitations_total.
 package chat

@@ -27,6 +27,7 @@ type session struct {
 	visitorID  string
 	op         *Operator
 	lastConv   string // visitors: the conversation last written to (reader only)
+	lang       string // visitors: the widget's language, from hello (reader only)
 	ip         string
 	topics     []string
 	tokenGen   int64         // visitors: the token generation the socket was opened with

@@ -308,7 +308,7 @@
     s.onopen = () => {
       opened = true;
       const resume = [...convs.values()].filter(c => c.msgs.size).map(c => ({ conv: c.id, seq: maxSeq(c), epoch: c.epoch || 0 }));
-      send(resume.length ? { v: 1, type: 'hello', resume } : { v: 1, type: 'hello' });
+      send(resume.length ? { v: 1, type: 'hello', lang, resume } : { v: 1, type: 'hello', lang });
     };
     s.onmessage = e => {
       if (ws !== s) return;

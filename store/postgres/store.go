@@ -16,12 +16,12 @@ import (
 
 // Visitors.
 
-const visitorCols = `id, customer_id, name, email, created_at, last_seen_at, token_gen`
+const visitorCols = `id, customer_id, name, email, created_at, last_seen_at, token_gen, bounced_email`
 
 func scanVisitor(row pgx.Row) (*chat.Visitor, error) {
 	var v chat.Visitor
 	var seen *time.Time
-	if err := row.Scan(&v.ID, &v.CustomerID, &v.Name, &v.Email, &v.CreatedAt, &seen, &v.TokenGen); err != nil {
+	if err := row.Scan(&v.ID, &v.CustomerID, &v.Name, &v.Email, &v.CreatedAt, &seen, &v.TokenGen, &v.BouncedEmail); err != nil {
 		return nil, err
 	}
 	v.CreatedAt = v.CreatedAt.UTC()
@@ -35,8 +35,8 @@ func (s *Store) CreateVisitor(ctx context.Context, v *chat.Visitor) error {
 		return fmt.Errorf("postgres: visitor id is empty: %w", chat.ErrInvalid)
 	}
 	return s.write(ctx, fmt.Sprintf("create visitor %q", v.ID), func() error {
-		_, err := s.pool.Exec(ctx, `INSERT INTO chat_visitors (`+visitorCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			v.ID, v.CustomerID, v.Name, v.Email, v.CreatedAt, nullTime(v.LastSeenAt), v.TokenGen)
+		_, err := s.pool.Exec(ctx, `INSERT INTO chat_visitors (`+visitorCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			v.ID, v.CustomerID, v.Name, v.Email, v.CreatedAt, nullTime(v.LastSeenAt), v.TokenGen, v.BouncedEmail)
 		switch {
 		case isConstraint(err, "chat_visitors_pkey"):
 			return conflict("visitor", v.ID, "already exists")
@@ -81,9 +81,9 @@ func (s *Store) UpdateVisitor(ctx context.Context, v *chat.Visitor) error {
 	return s.write(ctx, fmt.Sprintf("update visitor %q", v.ID), func() error {
 		tag, err := s.pool.Exec(ctx, `UPDATE chat_visitors
 			SET customer_id = $2, name = $3, email = $4, created_at = $5, last_seen_at = $6,
-			    token_gen = greatest(token_gen, $7)
+			    token_gen = greatest(token_gen, $7), bounced_email = $8
 			WHERE id = $1`,
-			v.ID, v.CustomerID, v.Name, v.Email, v.CreatedAt, nullTime(v.LastSeenAt), v.TokenGen)
+			v.ID, v.CustomerID, v.Name, v.Email, v.CreatedAt, nullTime(v.LastSeenAt), v.TokenGen, v.BouncedEmail)
 		if isConstraint(err, "chat_visitors_customer") {
 			return conflict("customer", v.CustomerID, "bound to another visitor")
 		}
@@ -222,7 +222,7 @@ func (s *Store) OperatorLoads(ctx context.Context, now time.Time) ([]chat.Operat
 // Conversations.
 
 const convCols = `id, visitor_id, status, coalesce(operator_id, ''), department, last_seq,
-	visitor_read_seq, operator_read_seq, created_at, queued_at, assigned_at, closed_at, mail_opt_out`
+	visitor_read_seq, operator_read_seq, created_at, queued_at, assigned_at, closed_at, mail_opt_out, language`
 
 func (s *Store) scanConv(row pgx.Row) (*chat.Conversation, error) {
 	c, dest, finish := s.convScanner()
@@ -241,7 +241,7 @@ func (s *Store) convScanner() (*chat.Conversation, []any, func()) {
 	var status string
 	var assigned, closed *time.Time
 	dest := []any{&c.ID, &c.VisitorID, &status, &c.OperatorID, &c.Department, &c.LastSeq,
-		&c.VisitorReadSeq, &c.OperatorReadSeq, &c.CreatedAt, &c.QueuedAt, &assigned, &closed, &c.MailOptOut}
+		&c.VisitorReadSeq, &c.OperatorReadSeq, &c.CreatedAt, &c.QueuedAt, &assigned, &closed, &c.MailOptOut, &c.Language}
 	return &c, dest, func() {
 		c.Status = chat.Status(status)
 		c.Epoch = s.epoch
@@ -270,9 +270,9 @@ func (s *Store) CreateConversation(ctx context.Context, c *chat.Conversation) er
 		return fmt.Errorf("postgres: conversation id is empty: %w", chat.ErrInvalid)
 	}
 	err := s.write(ctx, fmt.Sprintf("create conversation %q", c.ID), func() error {
-		_, err := s.pool.Exec(ctx, `INSERT INTO chat_conversations (id, visitor_id, status, department, created_at, queued_at)
-			VALUES ($1, $2, 'queued', $3, $4, $5)`,
-			c.ID, c.VisitorID, c.Department, c.CreatedAt, c.QueuedAt)
+		_, err := s.pool.Exec(ctx, `INSERT INTO chat_conversations (id, visitor_id, status, department, created_at, queued_at, language)
+			VALUES ($1, $2, 'queued', $3, $4, $5, $6)`,
+			c.ID, c.VisitorID, c.Department, c.CreatedAt, c.QueuedAt, c.Language)
 		switch {
 		case isCode(err, codeForeignKeyViolation):
 			return notFound("visitor", c.VisitorID)
