@@ -188,8 +188,8 @@ func TestOpenNewerSchema(t *testing.T) {
 	require.NoError(t, s.Close())
 	supported := rawInt(t, path, "SELECT max(version) FROM schema_version")
 
-	// A newer build added version 7.
-	rawExec(t, path, "INSERT INTO schema_version (version, name, applied_at) VALUES (7, 'future', '2030-01-01T00:00:00Z')")
+	// A newer build added the next version.
+	rawExec(t, path, fmt.Sprintf("INSERT INTO schema_version (version, name, applied_at) VALUES (%d, 'future', '2030-01-01T00:00:00Z')", supported+1))
 	before := readFile(t, path)
 	_, err = os.Stat(path + "-wal")
 	require.ErrorIs(t, err, fs.ErrNotExist, "the raw handle left a WAL behind")
@@ -197,10 +197,10 @@ func TestOpenNewerSchema(t *testing.T) {
 	_, err = sqlite.Open(path)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, sqlite.ErrSchemaTooNew)
-	assert.Contains(t, err.Error(), fmt.Sprintf("database schema version 7 is newer than this build supports (%d); upgrade shopchat", supported))
+	assert.Contains(t, err.Error(), fmt.Sprintf("database schema version %d is newer than this build supports (%d); upgrade shopchat", supported+1, supported))
 	assert.Equal(t, before, readFile(t, path), "Open changed a database with a newer schema")
 	noSideFiles(t, path)
-	assert.EqualValues(t, 7, rawInt(t, path, "SELECT max(version) FROM schema_version"))
+	assert.EqualValues(t, supported+1, rawInt(t, path, "SELECT max(version) FROM schema_version"))
 }
 
 func TestOpenTwiceMigratesOnce(t *testing.T) {
@@ -246,7 +246,7 @@ func TestRestart(t *testing.T) {
 	op := &chat.Operator{ID: "alice", Name: "Alice", Departments: []string{"sales", "returns"}, Capacity: 4}
 	require.NoError(t, s.PutOperator(ctx, op))
 	require.NoError(t, s.SetPresence(ctx, "alice", chat.Online, time.Time{}))
-	c := &chat.Conversation{ID: "c1", VisitorID: "v1", Department: "sales", CreatedAt: t0, QueuedAt: t0}
+	c := &chat.Conversation{ID: "c1", VisitorID: "v1", Department: "sales", CreatedAt: t0, QueuedAt: t0, LiveUntil: t0.Add(2 * time.Hour)}
 	require.NoError(t, s.CreateConversation(ctx, c))
 	assert.Equal(t, epoch, c.Epoch)
 	_, err = s.Assign(ctx, "c1", "", "alice", 4, t0.Add(2*time.Second))
@@ -275,7 +275,7 @@ func TestRestart(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, loads, 1)
 	assert.Equal(t, chat.Online, loads[0].Presence, "a presence without expiry survives")
-	assert.Equal(t, 1, loads[0].Active)
+	assert.Equal(t, 1, loads[0].Active, "the conversation is live until t0+2h")
 	assert.True(t, loads[0].LastAssignedAt.Equal(t0.Add(2*time.Second)))
 
 	gotC, err := s.Conversation(ctx, "c1")
