@@ -38,6 +38,7 @@ func (s *Server) conversationFrame(c *Conversation, role string) *protocol.Conve
 		}
 	}
 	if role == protocol.RoleOperator {
+		pc.Live = c.Open() && c.Live(s.now())
 		pc.Visitor = &protocol.Person{ID: c.VisitorID}
 		if v, err := s.store.Visitor(s.ctx, c.VisitorID); err == nil {
 			pc.Visitor.Name = v.Name

@@ -45,3 +45,18 @@ func PresenceSweeper(s *Server) func() {
 	offlineSince, last := map[string]time.Time{}, map[string]Presence{}
 	return func() { s.requeueOffline(s.ctx, offlineSince, last) }
 }
+
+// LiveSweeper returns one round of the live loop (renew this node's
+// visitors, route what changed), keeping its state between calls, so a
+// test drives it with the fake clock.
+func LiveSweeper(s *Server) func() {
+	var last uint64
+	return func() { s.liveSweep(s.ctx, &last) }
+}
+
+// ConnectedVisitors counts the visitors with a socket on this node.
+func ConnectedVisitors(s *Server) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.perVisitor)
+}

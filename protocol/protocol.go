@@ -141,6 +141,10 @@ type ClientFrame struct {
 	Visitor string `json:"visitor,omitempty"`
 	// Silent, on an operator's message, keeps it out of missed-reply mail.
 	Silent bool `json:"silent,omitempty"`
+	// Force, on an operator's accept, takes a live conversation beyond the
+	// operator's capacity: their explicit choice (automatic routing never
+	// does). Without it such an accept fails with code "capacity".
+	Force bool `json:"force,omitempty"`
 	// Page frames: where the widget is. URL is the page's path and query.
 	URL      string `json:"url,omitempty"`
 	Title    string `json:"title,omitempty"`
@@ -234,6 +238,10 @@ type Conversation struct {
 	OperatorRead int64     `json:"operator_read,omitempty"`
 	Created      time.Time `json:"created"`
 	Waiting      time.Time `json:"waiting,omitempty"` // when it joined the queue
+	// Live (operators only): the visitor is on the site now. A queued
+	// conversation that is not live waits for a reply (by email if the
+	// visitor stays away) and takes no operator's capacity.
+	Live bool `json:"live,omitempty"`
 }
 
 // SearchHit is one message found by a search, with a plain-text snippet
