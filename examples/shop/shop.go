@@ -98,6 +98,10 @@ type shopConfig struct {
 	// Broker connects the chat of several shop processes (with
 	// PostgresDSN). Default none: one process.
 	Broker chat.Broker
+	// PresenceTTL is the chat's Config.PresenceTTL: how long an operator's
+	// presence, and a visitor's "on the site" after their widget
+	// disconnects, last. Zero: the chat's default (30 s); tests shorten it.
+	PresenceTTL time.Duration
 }
 
 // shop is the demo shop. Its handlers are safe for concurrent use.
@@ -246,6 +250,7 @@ func (s *shop) chatConfig() chat.Config {
 		SneakPeek:       true,
 		Notifier:        s.mail,
 		Broker:          s.cfg.Broker,
+		PresenceTTL:     s.cfg.PresenceTTL,
 	}
 }
 

@@ -224,7 +224,8 @@
     retryAt: 0,
     retryTimer: 0,
     convs: new Map(), // id -> Conv
-    queue: [], // protocol.Conversation, FIFO
+    queue: [], // protocol.Conversation, FIFO: live visitors waiting for an operator
+    replyWait: [], // protocol.Conversation, FIFO: waiting for a reply (the visitor is away)
     queueIds: new Set(),
     operators: [],
     canned: [],
@@ -694,20 +695,30 @@
     if (S.split && !splitMQ.matches) setSplit(false);
   }
 
+  // onQueue takes the queue frame: live visitors waiting for an operator,
+  // then conversations waiting for a reply (the visitor is away). A visitor
+  // who starts waiting alerts every online operator: sound (unless muted),
+  // the live region, and a desktop notification when the tab is hidden.
   function onQueue(list) {
     const before = S.queueIds;
-    S.queue = list.filter((c) => c && c.id);
-    S.queueIds = new Set(S.queue.map((c) => c.id));
-    if (S.everSynced && S.ready) {
-      const fresh = S.queue.filter((c) => !before.has(c.id));
-      if (fresh.length && document.hidden) {
-        beep();
-        desktopNotify('A visitor is waiting', `${visitorName(fresh[0], fresh[0].id)} is waiting in the queue`, fresh[0].id);
+    const beforeLive = new Set(S.queue.map((c) => c.id));
+    const all = list.filter((c) => c && c.id);
+    S.queue = all.filter((c) => c.live);
+    S.replyWait = all.filter((c) => !c.live);
+    S.queueIds = new Set(all.map((c) => c.id));
+    if (S.everSynced && S.ready && S.presence === 'online') {
+      const fresh = S.queue.filter((c) => !beforeLive.has(c.id));
+      if (fresh.length) {
+        const who = visitorName(fresh[0], fresh[0].id);
+        const text = fresh.length > 1 ? `${fresh.length} visitors are waiting` : `${who} is waiting`;
+        if (prefs.sound !== false) beep();
+        announce(text);
+        if (document.hidden) desktopNotify('A visitor is waiting', text, fresh[0].id);
       }
     }
-    for (const c of S.queue) {
+    for (const c of all) {
       const conv = S.convs.get(c.id);
-      if (conv && !conv.mine) conv.state = Object.assign({}, conv.state || {}, c);
+      if (conv && !conv.mine) conv.state = Object.assign({}, conv.state || {}, c, { live: !!c.live });
     }
     // A previewed conversation that left the queue: refresh its state.
     for (const p of S.panes) {
@@ -808,6 +819,7 @@
     if (S.queueIds.has(c.id) && pc.status !== 'queued') {
       S.queueIds.delete(c.id);
       S.queue = S.queue.filter((q) => q.id !== c.id);
+      S.replyWait = S.replyWait.filter((q) => q.id !== c.id);
     }
   }
 
@@ -815,6 +827,7 @@
     const last = c.lastMessage();
     const wasOther = prev && prev.status === 'assigned' && prev.operator && S.me && prev.operator.id !== S.me.id;
     const title = wasOther ? `${c.name} was transferred to you` : `New conversation: ${c.name}`;
+    announce(title);
     if (!isInView(c)) {
       beep();
       desktopNotify(title, last ? last.text : '', c.id);
@@ -1088,13 +1101,24 @@
 
   // ---------------------------------------------------------------- actions
 
-  function accept(convId, btn) {
+  // accept takes a conversation from the queue. At capacity the server
+  // refuses; the operator may then choose to take it anyway (force).
+  function accept(convId, btn, force) {
     if (btn) btn.disabled = true;
-    const id = request({ type: 'accept', conv: convId }, (reply, err) => {
+    const f = { type: 'accept', conv: convId };
+    if (force) f.force = true;
+    const id = request(f, (reply, err) => {
       if (btn) btn.disabled = false;
-      if (err) return;
+      if (err && err.code === 'capacity' && !force) {
+        if (window.confirm(`${humanError(err.error, err.code)}.\n\nTake this visitor as well?`)) accept(convId, btn, true);
+        return;
+      }
+      if (err) {
+        toast(humanError(err.error, err.code), 'error');
+        return;
+      }
       openConv(convId);
-    });
+    }, true);
     if (!id && btn) btn.disabled = false;
   }
 
@@ -1364,6 +1388,7 @@
       this.subEl.textContent = statusLine(c);
       const st = c.status;
       show(this.acceptBtn, st === 'queued');
+      this.acceptBtn.textContent = st === 'queued' && !(c.state && c.state.live) ? 'Answer' : 'Accept';
       show(this.reopenBtn, st === 'closed');
       show(this.closeBtn, c.assignedToMe);
       this.splitBtn.textContent = S.split ? 'Single view' : 'Split view';
@@ -1563,7 +1588,7 @@
         if (c.assignedToMe) return `Assigned to you${dept}`;
         return `Assigned to ${(st.operator && (st.operator.name || st.operator.id)) || 'another operator'}${dept} · read-only`;
       case 'queued':
-        return `Waiting in the queue${dept}`;
+        return st.live ? `Waiting for an operator${dept}` : `Waiting for reply${dept} · the visitor is away: a reply goes by email`;
       case 'closed':
         return `Closed${dept}`;
       default:
@@ -1678,9 +1703,35 @@
   function renderTitle() {
     let n = 0;
     for (const c of S.convs.values()) n += c.unread();
-    const title = n > 0 ? `(${n}) ${TITLE}` : TITLE;
+    const waiting = S.presence === 'online' ? S.queue.length : 0;
+    let title = n > 0 ? `(${n}) ${TITLE}` : TITLE;
+    if (waiting) title = `${waiting} waiting · ${title}`;
     if (document.title !== title) document.title = title;
   }
+
+  // announce tells screen readers something happened (a visitor waiting,
+  // a new conversation) without moving focus.
+  let announceT = 0;
+  function announce(text) {
+    const el = byId('announcer');
+    el.textContent = '';
+    clearTimeout(announceT);
+    announceT = setTimeout(() => { el.textContent = text; }, 50);
+  }
+
+  function renderSound() {
+    const btn = byId('sound-btn');
+    const on = prefs.sound !== false;
+    btn.setAttribute('aria-pressed', String(on));
+    btn.classList.toggle('muted', !on);
+    btn.title = on ? 'Sound for waiting visitors is on' : 'Sound for waiting visitors is off';
+  }
+  byId('sound-btn').addEventListener('click', () => {
+    prefs.sound = prefs.sound === false;
+    saveJSON(localStorage, PREF_KEY, prefs);
+    renderSound();
+    if (prefs.sound) { unlockAudio(); beep(); }
+  });
 
   function renderLists() {
     renderQueue();
@@ -1712,22 +1763,36 @@
   }
 
   const queueEls = new Map();
+  const replyEls = new Map();
   function renderQueue() {
-    const list = S.queue;
-    reconcile(byId('queue'), queueEls, list.map((c) => c.id), (id) => {
+    renderWaitList(S.queue, 'queue', queueEls);
+    renderWaitList(S.replyWait, 'reply-queue', replyEls);
+    const n = S.queue.length, r = S.replyWait.length;
+    byId('queue-count').textContent = n ? String(n) : '';
+    show(byId('queue-empty'), n === 0);
+    byId('reply-count').textContent = r ? String(r) : '';
+    show(byId('reply-empty'), r === 0);
+    document.body.classList.toggle('visitors-waiting', n > 0 && S.presence === 'online');
+  }
+
+  // renderWaitList draws one of the two waiting lists; every entry has an
+  // Accept (live) or Answer (waiting for reply) button.
+  function renderWaitList(list, containerId, els) {
+    const live = containerId === 'queue';
+    reconcile(byId(containerId), els, list.map((c) => c.id), (id) => {
       const avatar = h('span', { class: 'avatar avatar-sm', 'aria-hidden': 'true' });
       const name = h('div', { class: 'item-name' });
       const wait = h('span', { class: 'qi-wait' });
       const dept = h('span', { class: 'chip', hidden: true });
-      const btn = h('button', { type: 'button', class: 'btn btn-primary btn-small', 'data-sc': 'accept', text: 'Accept' });
+      const btn = h('button', { type: 'button', class: 'btn btn-primary btn-small', 'data-sc': 'accept', text: live ? 'Accept' : 'Answer' });
       btn.addEventListener('click', (ev) => {
         ev.stopPropagation();
         accept(id, btn);
       });
-      const el = h('div', { class: 'item queue-item', 'data-sc': 'queue-item', 'data-conv': id, tabindex: '0', role: 'button', title: 'Preview' },
-        avatar, h('div', { class: 'item-main' }, name, h('div', { class: 'item-sub' }, wait, dept)), btn);
+      const preview = h('button', { type: 'button', class: 'btn-icon item-open', 'aria-label': 'Preview', text: '›' });
+      const el = h('div', { class: 'item queue-item', 'data-sc': live ? 'queue-item' : 'reply-item', 'data-conv': id, role: 'listitem' },
+        avatar, h('div', { class: 'item-main' }, name, h('div', { class: 'item-sub' }, wait, dept)), btn, preview);
       el.addEventListener('click', () => openConv(id));
-      el.addEventListener('keydown', (ev) => { if (ev.key === 'Enter' && ev.target === el) openConv(id); });
       el._parts = { avatar, name, wait, dept };
       return el;
     }, (el, id) => {
@@ -1736,6 +1801,7 @@
       const nm = visitorName(q, id);
       fillAvatar(p.avatar, nm, '', (q.visitor && q.visitor.id) || id);
       p.name.textContent = nm;
+      el.querySelector('.item-open').setAttribute('aria-label', `Preview ${nm}`);
       const since = parseTime(q.waiting) || parseTime(q.created);
       p.wait.textContent = since ? `waiting ${duration((Date.now() - since.getTime()) / 1000)}` : 'waiting';
       p.wait.dataset.since = since ? String(since.getTime()) : '';
@@ -1743,12 +1809,10 @@
       p.dept.hidden = !q.department;
       el.classList.toggle('active', !!(S.focused && S.focused.conv && S.focused.conv.id === id));
     });
-    byId('queue-count').textContent = list.length ? String(list.length) : '';
-    show(byId('queue-empty'), list.length === 0);
   }
 
   function updateWaitTimes() {
-    for (const el of byId('queue').querySelectorAll('.qi-wait')) {
+    for (const el of document.querySelectorAll('#queue .qi-wait, #reply-queue .qi-wait')) {
       const since = Number(el.dataset.since);
       if (since) el.textContent = `waiting ${duration((Date.now() - since) / 1000)}`;
     }
@@ -2590,6 +2654,7 @@
   first.render();
   renderMe();
   renderNotifyButton();
+  renderSound();
   renderDetails();
   renderLists();
   connect();
