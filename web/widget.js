@@ -15,7 +15,7 @@
   // ---- strings: one table, English is the fallback for missing keys
   const T = {
     en: {
-      open: 'Open chat', close: 'Close chat', title: 'Support', hi: 'Hi! How can we help?',
+      open: 'Open chat', unread: 'Open chat, {n} unread', close: 'Close chat', title: 'Support', hi: 'Hi! How can we help?',
       ph: 'Write a message…', send: 'Send', msg: 'Message', details: 'Your details', name: 'Name',
       email: 'Email', save: 'Save', saved: 'Saved', sending: 'Sending…', seen: 'Seen',
       typing: '{n} is typing…', someone: 'Someone', queue: 'You are number {p} in line',
@@ -30,7 +30,7 @@
       rate: 'How was your chat?', star: '{n} of 5', comment: 'Comment (optional)', thanks: 'Thank you for your feedback!',
     },
     es: {
-      open: 'Abrir chat', close: 'Cerrar chat', title: 'Soporte', hi: '¡Hola! ¿En qué podemos ayudarte?',
+      open: 'Abrir chat', unread: 'Abrir chat, {n} sin leer', close: 'Cerrar chat', title: 'Soporte', hi: '¡Hola! ¿En qué podemos ayudarte?',
       ph: 'Escribe un mensaje…', send: 'Enviar', msg: 'Mensaje', details: 'Tus datos', name: 'Nombre',
       email: 'Correo electrónico', save: 'Guardar', saved: 'Guardado', sending: 'Enviando…', seen: 'Visto',
       typing: '{n} está escribiendo…', someone: 'Alguien', queue: 'Eres el número {p} en la cola',
@@ -46,7 +46,7 @@
       rate: '¿Qué tal fue el chat?', star: '{n} de 5', comment: 'Comentario (opcional)', thanks: '¡Gracias por tu opinión!',
     },
     ru: {
-      open: 'Открыть чат', close: 'Закрыть чат', title: 'Поддержка', hi: 'Здравствуйте! Чем можем помочь?',
+      open: 'Открыть чат', unread: 'Открыть чат, непрочитанных: {n}', close: 'Закрыть чат', title: 'Поддержка', hi: 'Здравствуйте! Чем можем помочь?',
       ph: 'Напишите сообщение…', send: 'Отправить', msg: 'Сообщение', details: 'Ваши данные', name: 'Имя',
       email: 'Эл. почта', save: 'Сохранить', saved: 'Сохранено', sending: 'Отправка…', seen: 'Прочитано',
       typing: '{n} печатает…', someone: 'Оператор', queue: 'Вы {p}-й в очереди',
@@ -62,7 +62,7 @@
       rate: 'Как прошёл разговор?', star: '{n} из 5', comment: 'Комментарий (необязательно)', thanks: 'Спасибо за отзыв!',
     },
     de: {
-      open: 'Chat öffnen', close: 'Chat schließen', hi: 'Hallo! Wie können wir helfen?',
+      open: 'Chat öffnen', unread: 'Chat öffnen, {n} ungelesen', close: 'Chat schließen', hi: 'Hallo! Wie können wir helfen?',
       ph: 'Nachricht schreiben…', send: 'Senden', msg: 'Nachricht', details: 'Ihre Angaben',
       email: 'E-Mail', save: 'Speichern', saved: 'Gespeichert', sending: 'Wird gesendet…', seen: 'Gesehen',
       typing: '{n} schreibt…', someone: 'Jemand', queue: 'Sie sind Nummer {p} in der Warteschlange',
@@ -667,6 +667,12 @@
     const [n] = unread();
     ui.badge.textContent = n > 9 ? '9+' : String(n);
     ui.badge.hidden = isOpen || !n;
+    ui.launcher.setAttribute('aria-label', isOpen ? t.close : n ? fmt(t.unread, { n }) : t.open);
+    // On a phone the open panel covers the page: a modal dialog, the page behind it inert.
+    const modal = isOpen && phone.matches;
+    if (modal) ui.panel.setAttribute('aria-modal', 'true'); else ui.panel.removeAttribute('aria-modal');
+    if (modal) for (const e of document.body.children) { if (e !== host && !e.inert) { e.inert = true; inerted.add(e); } }
+    else { for (const e of inerted) e.inert = false; inerted.clear(); }
     // focus inside a part that just hid: move it to what is shown now
     const a = root.activeElement;
     if (isOpen && a && a !== ui.panel && ui.panel.contains(a) && a.closest('[hidden]')) focusFirst();
@@ -719,6 +725,7 @@
     const el = f ? f.querySelector('input,select,textarea') : !ui.comp.hidden ? ui.input : !ui.offDone.hidden ? ui.offDone : ui.closeBtn;
     if (el) el.focus();
   };
+  const phone = matchMedia('(max-width:480px)'), inerted = new Set();
   const open = () => {
     wake();
     if (!ui) { wantOpen = true; return; }
@@ -727,7 +734,6 @@
     ui.panel.hidden = false;
     ui.wrap.classList.add('open');
     ui.launcher.setAttribute('aria-expanded', 'true');
-    ui.launcher.setAttribute('aria-label', t.close);
     ui.bubble.hidden = true;
     toBottom = true;
     renderNow();
@@ -744,7 +750,6 @@
     ui.panel.hidden = true;
     ui.wrap.classList.remove('open');
     ui.launcher.setAttribute('aria-expanded', 'false');
-    ui.launcher.setAttribute('aria-label', t.open);
     renderNow();
     if (inside) ui.launcher.focus();
   };
@@ -779,7 +784,9 @@
     const color = /^#([0-9a-f]{3}){1,2}$/i.test(c.brand_color || '') ? c.brand_color : '#2563eb';
     let hex = color.slice(1);
     if (hex.length === 3) hex = hex.replace(/./g, '$&$&');
-    const lum = [0, 2, 4].map(i => parseInt(hex.slice(i, i + 2), 16) / 255).reduce((s, v, i) => s + v * [0.299, 0.587, 0.114][i], 0);
+    // WCAG relative luminance; text on the brand colour is white, else dark grey, else black: whichever reads at 4.5:1 first (one always does).
+    const lum = [0, 2, 4].map(i => parseInt(hex.slice(i, i + 2), 16) / 255).map(v => v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4).reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+    const on = 1.05 / (lum + 0.05) >= 4.5 ? '#fff' : (lum + 0.05) / 0.0593 >= 4.5 ? '#111827' : '#000';
     nodes.clear(); seenNode = null; facesKey = '';
     const u = {};
     const x = () => svg(I_X, 'x');
@@ -870,10 +877,15 @@
     u.status = h('div', { sc: 'status', class: 'status', role: 'status' });
     u.panel = h('div', { sc: 'panel', id: 'sc-panel', class: 'fx panel', role: 'dialog', 'aria-label': title, hidden: !isOpen, onkeydown: ev => {
       if (ev.key === 'Escape') { ev.stopPropagation(); close(); }
+      if (ev.key === 'Tab' && u.panel.hasAttribute('aria-modal')) { // keep focus in the modal panel
+        const f = [...u.panel.querySelectorAll('button,input,textarea,select,a[href],[tabindex="0"]')].filter(e => !e.disabled && e.getClientRects().length);
+        const i = f.indexOf(root.activeElement);
+        if (f.length && (ev.shiftKey ? i <= 0 : i === f.length - 1)) { ev.preventDefault(); f[ev.shiftKey ? f.length - 1 : 0].focus(); }
+      }
     } }, head, u.details, u.status, u.body, u.pre, u.off, u.offDone, u.note, u.comp);
     u.wrap = h('div', { class: 'sc' + (isOpen ? ' open' : ''), 'data-pos': c.position === 'left' ? 'left' : 'right', dir: 'ltr' }, u.bubble, u.panel, u.launcher);
     u.wrap.style.setProperty('--sc-brand', color);
-    u.wrap.style.setProperty('--sc-on', lum > 0.62 ? '#111827' : '#fff');
+    u.wrap.style.setProperty('--sc-on', on);
     root.replaceChildren(h('style', { text: CSS }), u.wrap);
     ui = u;
     setConn(host.getAttribute('data-state'));
@@ -895,6 +907,7 @@
     keep.observe(document.body, { childList: true });
     connect();
     addEventListener('online', reconnectNow);
+    phone.addEventListener('change', () => ui && renderNow());
     addEventListener('pageshow', sendPage);
     addEventListener('popstate', pageSoon); // after the app set its title
     watchNav();

@@ -1191,8 +1191,10 @@
     const entry = { id: uid(), conv: c.id, type, text, ts: Date.now(), status: 'queued', silent: !!silent };
     S.outbox.push(entry);
     persist();
-    renderPending(c, entry);
+    // Connected: straight to the wire, so no "waiting for connection" line
+    // flashes into the thread (a live region) first.
     if (S.ready) transmit(entry);
+    else renderPending(c, entry);
     scrollToBottom(c);
     return entry;
   }
@@ -1204,6 +1206,7 @@
     renderPending(getConv(e.conv), e);
   }
 
+  const slowSends = new WeakMap(); // outbox entry -> timer of its "Sending…"
   function renderPending(c, e) {
     let el = c.pendingEls.get(e.id);
     if (!S.outbox.includes(e)) {
@@ -1233,7 +1236,12 @@
         h('button', { type: 'button', class: 'link-btn', text: 'Retry', onclick: () => { e.status = 'queued'; if (S.ready) transmit(e); else renderPending(c, e); } }), ' ',
         h('button', { type: 'button', class: 'link-btn', text: 'Discard', onclick: () => { S.outbox = S.outbox.filter((x) => x !== e); persist(); renderPending(c, e); } }));
     } else if (e.status === 'sent' && S.ready) {
-      status.textContent = 'Sending…';
+      // Only a slow send says so: an ordinary one is acked before anyone
+      // (or a screen reader) would notice.
+      clearTimeout(slowSends.get(e));
+      slowSends.set(e, setTimeout(() => {
+        if (S.outbox.includes(e) && e.status === 'sent') status.textContent = 'Sending…';
+      }, 1500));
     } else {
       status.textContent = 'Waiting for connection — will send automatically';
     }
@@ -1274,9 +1282,9 @@
           this.index === 0 ? this.splitBtn : this.paneCloseBtn));
 
       this.threads = P('threads');
-      this.typingEl = h('div', { class: 'typing', 'data-sc': 'typing', hidden: true },
+      this.typingEl = h('div', { class: 'typing', 'data-sc': 'typing', hidden: true, role: 'status' },
         h('span', { class: 'dots', 'aria-hidden': 'true' }, h('i'), h('i'), h('i')), ' Visitor is typing…');
-      this.draftEl = h('div', { class: 'draft', 'data-sc': 'draft', hidden: true, title: 'What the visitor is typing (not sent yet)' });
+      this.draftEl = h('div', { class: 'draft', 'data-sc': 'draft', hidden: true, 'aria-live': 'polite', title: 'What the visitor is typing (not sent yet)' });
       this.peek = P('peek', null, this.typingEl, this.draftEl);
 
       this.cannedList = h('div', { class: 'canned-list', 'data-sc': 'canned-list', role: 'listbox', hidden: true });
