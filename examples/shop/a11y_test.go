@@ -159,3 +159,23 @@ func TestBrowserWidgetFocusAndAnnouncements(t *testing.T) {
 		t.Errorf("launcher label with one unread reply: %q", label)
 	}
 }
+
+// TestBrowserBrandColourContrast: whatever brand colour a shop picks, the
+// widget's text on it is readable (axe finds no contrast violation on the
+// header, the launcher and the visitor's own messages).
+func TestBrowserBrandColourContrast(t *testing.T) {
+	needAxe(t)
+	b := newChromium(t, 1366, 768)
+	for _, colour := range []string{"#f59e0b", "#777777", "#ffff00", "#1e3a8a", "#0ea5e9"} {
+		_, ts := startShop(t, shopConfig{BrandColor: colour})
+		b.navigate(ts.URL + "/")
+		b.waitFor("the widget", `document.querySelector('#shopchat')?.dataset.state === 'ready' && !!`+widgetQ("[data-sc=launcher]"))
+		b.run("open", chromedp.Evaluate[chromedp.Void](widgetQ("[data-sc=launcher]")+`.click()`))
+		b.waitFor("the offline form", `!`+widgetQ("[data-sc=offline-form]")+`.hidden`)
+		b.run("email", chromedp.Evaluate[chromedp.Void](setValueJS(widgetQ("[data-sc=offline-form] input[name=email]"), "ann@example.com")))
+		b.run("leave a message", chromedp.Evaluate[chromedp.Void](setValueJS(widgetQ("[data-sc=offline-form] textarea"), "Do you ship to Norway?")))
+		b.run("send", chromedp.Evaluate[chromedp.Void](widgetQ("[data-sc=offline-submit]")+`.click()`))
+		b.waitFor("the message", `(`+messagesText(w)+`).includes('Norway')`)
+		b.axe("widget brand "+colour, "#shopchat")
+	}
+}

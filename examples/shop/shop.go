@@ -102,6 +102,9 @@ type shopConfig struct {
 	// presence, and a visitor's "on the site" after their widget
 	// disconnects, last. Zero: the chat's default (30 s); tests shorten it.
 	PresenceTTL time.Duration
+	// BrandColor replaces the shop's brand colour in the widget (tests of
+	// colours that fail contrast). Empty: the shop's own.
+	BrandColor string
 }
 
 // shop is the demo shop. Its handlers are safe for concurrent use.
@@ -222,6 +225,9 @@ func (s *shop) chatConfig() chat.Config {
 		BrandColor: brandColor,
 		TeamName:   shopName,
 		Greeting:   "Hi! Questions about coffee, tea or your order? We usually answer within a few minutes.",
+	}
+	if s.cfg.BrandColor != "" {
+		widget.BrandColor = s.cfg.BrandColor
 	}
 	if s.cfg.BaseURL != "" {
 		for _, op := range demoOperators {
