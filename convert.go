@@ -31,10 +31,13 @@ func (s *Server) conversationFrame(c *Conversation, role string) *protocol.Conve
 	if c.Status == Queued {
 		pc.Waiting = c.QueuedAt
 		s.mu.Lock()
-		pos, gap := s.queueSpots[c.ID], s.dequeueGap
+		pos, gap, avail := s.queueSpots[c.ID], s.dequeueGap, s.lastAvail
 		s.mu.Unlock()
 		if pos > 0 {
-			pc.Queue = &protocol.QueueSpot{Position: pos, WaitSeconds: int(math.Ceil(float64(pos) * gap.Seconds()))}
+			pc.Queue = &protocol.QueueSpot{Position: pos}
+			if avail { // an estimate only while someone online could answer
+				pc.Queue.WaitSeconds = int(math.Ceil(float64(pos) * gap.Seconds()))
+			}
 		}
 	}
 	if role == protocol.RoleOperator {

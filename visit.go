@@ -147,6 +147,7 @@ type liveVisit struct {
 	referrer string   // the host that referred the visit, for triggers
 	campaign string   // the visit's utm_campaign
 	typing   time.Time
+	closedAt time.Time       // when their last conversation closed: the proactive cooldown
 	shown    int             // proactive messages this visit
 	fired    map[string]bool // triggers that ran this visit
 	infoDue  bool            // call Config.VisitorInfo for the current page
@@ -849,6 +850,9 @@ func (s *Server) noteConversation(c *Conversation) {
 	if lv := t.live[c.VisitorID]; lv != nil && lv.Chatting != c.Open() {
 		lv.Chatting = c.Open()
 		lv.changed, t.dirty = true, true
+		if !c.Open() {
+			lv.closedAt = s.now()
+		}
 	}
 	t.mu.Unlock()
 }

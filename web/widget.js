@@ -576,10 +576,11 @@
     const n = h('div', { sc: 'message', class: 'm ' + kind, 'data-kind': kind, 'data-seq': m.seq || null, 'data-status': pending ? 'sending' : 'sent' });
     const b = h('div', { class: 'b' });
     if (kind === 'operator') {
-      const src = safeURL(a.avatar);
+      // No operator named (a trigger speaking for the team): the team's name and first photo, never a "?".
+      const nm = a.name || (cfg && cfg.team_name) || t.title, src = safeURL(a.avatar) || (!a.name && safeURL(((cfg && cfg.team_photos) || [])[0]));
       n.append(src ? h('img', { sc: 'avatar', class: 'av', src, alt: '', referrerpolicy: 'no-referrer', onerror: ev => { ev.target.hidden = true; } })
-        : h('span', { class: 'av ini', 'aria-hidden': 'true', text: (a.name || '?').slice(0, 1).toUpperCase() }));
-      b.append(h('div', { sc: 'author', class: 'au', text: a.name || (cfg && cfg.team_name) || t.title }));
+        : h('span', { sc: 'avatar', class: 'av ini', 'aria-hidden': 'true', text: nm.slice(0, 1).toUpperCase() }));
+      b.append(h('div', { sc: 'author', class: 'au', text: nm }));
     } else if (kind === 'visitor') b.append(h('span', { class: 'vh', text: t.you + ': ' }));
     const tx = h('div', { sc: 'text', class: 'tx' });
     fill(tx, String(m.text || ''));
@@ -637,15 +638,16 @@
     ui.opName.hidden = !ui.opName.textContent;
     ui.sub.textContent = asg || avail == null ? '' : avail ? t.online : t.away;
     ui.sub.hidden = !ui.sub.textContent;
-    const photos = op ? [safeURL(op.avatar) || '#' + (op.name || '?')] : (cfg.team_photos || []).map(safeURL).filter(Boolean).slice(0, 3);
+    const photos = op ? [safeURL(op.avatar) || '#' + (op.name || (cfg && cfg.team_name) || t.title)] : (cfg.team_photos || []).map(safeURL).filter(Boolean).slice(0, 3);
     if (photos.join() !== facesKey) {
       facesKey = photos.join();
       ui.faces.replaceChildren(...photos.map(s => s[0] === '#' ? h('span', { class: 'face ini', 'aria-hidden': 'true', text: s.slice(1, 2).toUpperCase() })
         : h('img', { class: 'face', src: s, alt: '', referrerpolicy: 'no-referrer', onerror: ev => { ev.target.hidden = true; } })));
     }
     const q = cur && cur.status === 'queued' ? cur.queue : null;
-    ui.queue.hidden = !cur || cur.status !== 'queued';
-    const qt = q && q.position ? fmt(t.queue, { p: q.position }) + (q.wait_seconds > 0 ? ' · ' + fmt(t.wait, { m: Math.max(1, Math.ceil(q.wait_seconds / 60)) }) : '') : t.waiting;
+    // Nobody online: the email path (offline form) alone, never a place in line beside it.
+    ui.queue.hidden = !cur || cur.status !== 'queued' || avail === false;
+    const qt = q && q.position ? fmt(t.queue, { p: q.position }) + (q.wait_seconds > 0 && avail ? ' · ' + fmt(t.wait, { m: Math.max(1, Math.ceil(q.wait_seconds / 60)) }) : '') : t.waiting;
     if (ui.queue.textContent !== qt) ui.queue.textContent = qt;
     if (!asg) typingOn(false);
     const pending = outbox.some(e => e.type === 'message');
