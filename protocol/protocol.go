@@ -219,7 +219,28 @@ type Message struct {
 	Author   *Person   `json:"author,omitempty"`
 	Text     string    `json:"text"`
 	Time     time.Time `json:"ts"`
+	// Event, on a system message the server wrote, says what happened so a
+	// client can show it in its own language; Text stays the English line.
+	Event *Event `json:"event,omitempty"`
 }
+
+// Event is a system message's meaning: Code is EventJoined, EventTransferred,
+// EventClosed, EventVisitorClosed or EventOperatorOffline; Name is who (an
+// operator), To the new operator or department of a transfer.
+type Event struct {
+	Code string `json:"code"`
+	Name string `json:"name,omitempty"`
+	To   string `json:"to,omitempty"`
+}
+
+// System message events.
+const (
+	EventJoined          = "joined"
+	EventTransferred     = "transferred"
+	EventClosed          = "closed"
+	EventVisitorClosed   = "visitor_closed"
+	EventOperatorOffline = "operator_offline"
+)
 
 // Conversation is a conversation's state as a client sees it.
 type Conversation struct {

@@ -15,6 +15,7 @@
   // ---- strings: one table, English is the fallback for missing keys
   const T = {
     en: {
+      ev: { joined: '{n} joined the conversation', transferred: '{n} transferred the conversation to {m}', closed: '{n} closed the conversation', visitor_closed: 'You closed the conversation', operator_offline: '{n} is offline; the conversation waits for another operator' },
       open: 'Open chat', unread: 'Open chat, {n} unread', close: 'Close chat', title: 'Support', hi: 'Hi! How can we help?',
       ph: 'Write a message…', send: 'Send', msg: 'Message', details: 'Your details', name: 'Name',
       email: 'Email', save: 'Save', saved: 'Saved', sending: 'Sending…', seen: 'Seen',
@@ -30,6 +31,7 @@
       rate: 'How was your chat?', star: '{n} of 5', comment: 'Comment (optional)', thanks: 'Thank you for your feedback!',
     },
     es: {
+      ev: { joined: '{n} se unió a la conversación', transferred: '{n} transfirió la conversación a {m}', closed: '{n} cerró la conversación', visitor_closed: 'Cerraste la conversación', operator_offline: '{n} no está conectado; la conversación espera a otro agente' },
       open: 'Abrir chat', unread: 'Abrir chat, {n} sin leer', close: 'Cerrar chat', title: 'Soporte', hi: '¡Hola! ¿En qué podemos ayudarte?',
       ph: 'Escribe un mensaje…', send: 'Enviar', msg: 'Mensaje', details: 'Tus datos', name: 'Nombre',
       email: 'Correo electrónico', save: 'Guardar', saved: 'Guardado', sending: 'Enviando…', seen: 'Visto',
@@ -46,6 +48,7 @@
       rate: '¿Qué tal fue el chat?', star: '{n} de 5', comment: 'Comentario (opcional)', thanks: '¡Gracias por tu opinión!',
     },
     ru: {
+      ev: { joined: '{n} присоединяется к разговору', transferred: '{n} передаёт разговор: {m}', closed: '{n} завершает разговор', visitor_closed: 'Вы завершили разговор', operator_offline: '{n} не в сети; разговор ждёт другого оператора' },
       open: 'Открыть чат', unread: 'Открыть чат, непрочитанных: {n}', close: 'Закрыть чат', title: 'Поддержка', hi: 'Здравствуйте! Чем можем помочь?',
       ph: 'Напишите сообщение…', send: 'Отправить', msg: 'Сообщение', details: 'Ваши данные', name: 'Имя',
       email: 'Эл. почта', save: 'Сохранить', saved: 'Сохранено', sending: 'Отправка…', seen: 'Прочитано',
@@ -62,6 +65,7 @@
       rate: 'Как прошёл разговор?', star: '{n} из 5', comment: 'Комментарий (необязательно)', thanks: 'Спасибо за отзыв!',
     },
     de: {
+      ev: { joined: '{n} ist dem Chat beigetreten', transferred: '{n} hat den Chat an {m} übergeben', closed: '{n} hat den Chat beendet', visitor_closed: 'Sie haben den Chat beendet', operator_offline: '{n} ist offline; der Chat wartet auf einen anderen Mitarbeiter' },
       open: 'Chat öffnen', unread: 'Chat öffnen, {n} ungelesen', close: 'Chat schließen', hi: 'Hallo! Wie können wir helfen?',
       ph: 'Nachricht schreiben…', send: 'Senden', msg: 'Nachricht', details: 'Ihre Angaben',
       email: 'E-Mail', save: 'Speichern', saved: 'Gespeichert', sending: 'Wird gesendet…', seen: 'Gesehen',
@@ -78,7 +82,7 @@
       rate: 'Wie war der Chat?', star: '{n} von 5', comment: 'Kommentar (optional)', thanks: 'Danke für Ihr Feedback!',
     },
   };
-  let lang = 'en', t = T.en;
+  let lang = 'en', t = T.en, tr = {}, team = ''; // tr: the shop's strings in lang
   const fmt = (s, o) => s.replace(/\{(\w)\}/g, (_, k) => o[k]);
 
   // ---- small helpers
@@ -577,13 +581,13 @@
     const b = h('div', { class: 'b' });
     if (kind === 'operator') {
       // No operator named (a trigger speaking for the team): the team's name and first photo, never a "?".
-      const nm = a.name || (cfg && cfg.team_name) || t.title, src = safeURL(a.avatar) || (!a.name && safeURL(((cfg && cfg.team_photos) || [])[0]));
+      const nm = a.name || team, src = safeURL(a.avatar) || (!a.name && safeURL(((cfg && cfg.team_photos) || [])[0]));
       n.append(src ? h('img', { sc: 'avatar', class: 'av', src, alt: '', referrerpolicy: 'no-referrer', onerror: ev => { ev.target.hidden = true; } })
         : h('span', { sc: 'avatar', class: 'av ini', 'aria-hidden': 'true', text: nm.slice(0, 1).toUpperCase() }));
       b.append(h('div', { sc: 'author', class: 'au', text: nm }));
     } else if (kind === 'visitor') b.append(h('span', { class: 'vh', text: t.you + ': ' }));
-    const tx = h('div', { sc: 'text', class: 'tx' });
-    fill(tx, String(m.text || ''));
+    const tx = h('div', { sc: 'text', class: 'tx' }), ev = m.event && t.ev[m.event.code];
+    fill(tx, ev ? fmt(ev, { n: m.event.name || '', m: m.event.to || '' }) : String(m.text || ''));
     b.append(tx);
     n._st = h('span', { class: 'st' });
     if (kind !== 'system') b.append(h('div', { class: 'meta' }, h('span', { text: when(m.ts, { hour: '2-digit', minute: '2-digit' }) }), n._st));
@@ -638,7 +642,7 @@
     ui.opName.hidden = !ui.opName.textContent;
     ui.sub.textContent = asg || avail == null ? '' : avail ? t.online : t.away;
     ui.sub.hidden = !ui.sub.textContent;
-    const photos = op ? [safeURL(op.avatar) || '#' + (op.name || (cfg && cfg.team_name) || t.title)] : (cfg.team_photos || []).map(safeURL).filter(Boolean).slice(0, 3);
+    const photos = op ? [safeURL(op.avatar) || '#' + (op.name || team)] : (cfg.team_photos || []).map(safeURL).filter(Boolean).slice(0, 3);
     if (photos.join() !== facesKey) {
       facesKey = photos.join();
       ui.faces.replaceChildren(...photos.map(s => s[0] === '#' ? h('span', { class: 'face ini', 'aria-hidden': 'true', text: s.slice(1, 2).toUpperCase() })
@@ -772,17 +776,20 @@
     const id = 'sc-' + p + '-' + f.name, a = { id, name: f.name, required: !!f.required };
     let input;
     if (f.type === 'textarea') input = h('textarea', Object.assign(a, { rows: 3, maxlength: 4000 }));
-    else if (f.type === 'select') input = h('select', a, h('option', { value: '', text: t.choose }), ...(f.options || []).map(o => h('option', { value: o, text: o })));
+    else if (f.type === 'select') input = h('select', a, h('option', { value: '', text: t.choose }), ...(f.options || []).map(o => h('option', { value: o, text: (tr.options || {})[o] || o })));
     else input = h('input', Object.assign(a, { type: f.type === 'email' ? 'email' : 'text', maxlength: f.type === 'email' ? 254 : f.name === 'name' ? 100 : 1000, autocomplete: f.name === 'email' ? 'email' : f.name === 'name' ? 'name' : 'off' }));
     if (value) input.value = value;
-    return h('div', { class: 'fld' }, h('label', { for: id, text: f.label + (f.required ? ' *' : '') }), input);
+    return h('div', { class: 'fld' }, h('label', { for: id, text: ((tr.labels || {})[f.name] || f.label) + (f.required ? ' *' : '') }), input);
   };
 
   const build = () => {
-    const c = cfg || {}, lc = String(c.locale || document.documentElement.lang || 'en').toLowerCase().slice(0, 2);
-    lang = T[lc] ? lc : 'en';
+    // Language: the shop's fixed locale; "page": the page's lang; default: the visitor's browser languages, then the page's.
+    const c = cfg || {}, has = l => (l = String(l || '').toLowerCase().slice(0, 2)) && T[l] ? l : '', page = has(document.documentElement.lang);
+    lang = c.locale === 'page' ? page || 'en' : has(c.locale) || (navigator.languages || [navigator.language]).map(has).find(Boolean) || page || 'en';
     t = Object.assign({}, T.en, T[lang]);
-    const title = c.team_name || t.title;
+    tr = (c.translations || {})[lang] || {};
+    team = tr.team_name || c.team_name || t.title;
+    const title = team;
     const color = /^#([0-9a-f]{3}){1,2}$/i.test(c.brand_color || '') ? c.brand_color : '#2563eb';
     let hex = color.slice(1);
     if (hex.length === 3) hex = hex.replace(/./g, '$&$&');
@@ -829,7 +836,7 @@
     u.body = h('div', { class: 'body' },
       u.earlier = h('button', { type: 'button', sc: 'earlier', class: 'link', hidden: true, text: t.earlier, onclick: loadEarlier }),
       u.list = h('div', { sc: 'messages', class: 'list', role: 'log', 'aria-live': 'polite', 'aria-label': t.chat || title }),
-      u.greet = h('div', { sc: 'greeting', class: 'greet', text: c.greeting || t.hi }),
+      u.greet = h('div', { sc: 'greeting', class: 'greet', text: tr.greeting || c.greeting || t.hi }),
       u.typing = h('div', { sc: 'typing', class: 'typing', hidden: true, 'aria-live': 'polite' }),
       u.queue = h('div', { sc: 'queue', class: 'queue', hidden: true, role: 'status' }),
       u.rate = h('form', { sc: 'rate-form', class: 'form rate', hidden: true, onsubmit: ev => {
@@ -863,7 +870,7 @@
       u.off.reset();
       renderNow(); save();
       u.offDone.focus();
-    } }, h('p', { text: t.offline }),
+    } }, h('p', { text: tr.offline || c.offline || t.offline }),
     field({ name: 'name', label: t.name }, 'o', me.name), field({ name: 'email', label: t.email, type: 'email', required: true }, 'o', me.email),
     field({ name: 'message', label: t.msg, type: 'textarea', required: true }, 'o'),
     h('button', { type: 'submit', sc: 'offline-submit', class: 'btn', text: t.send }));

@@ -241,6 +241,7 @@ func (s *shop) chatConfig() chat.Config {
 			{Name: "department", Label: "What is it about?", Type: "select", Required: true, Options: []string{"sales", "support"}},
 		}
 	}
+	widget.Translations = widgetTranslations
 	return chat.Config{
 		Store:           s.store,
 		Secret:          deriveKey(s.cfg.Secret, "chat"),
@@ -258,6 +259,21 @@ func (s *shop) chatConfig() chat.Config {
 		Broker:          s.cfg.Broker,
 		PresenceTTL:     s.cfg.PresenceTTL,
 	}
+}
+
+// widgetTranslations are the shop's widget strings in the other languages
+// the widget speaks; the department options stay "sales" and "support" on
+// the wire (routing), shown translated.
+var widgetTranslations = map[string]chat.WidgetText{
+	"es": {Greeting: "¡Hola! ¿Preguntas sobre café, té o tu pedido? Solemos responder en pocos minutos.",
+		Labels:  map[string]string{"name": "Tu nombre", "email": "Correo, para responderte si te vas", "department": "¿De qué se trata?"},
+		Options: map[string]string{"sales": "ventas", "support": "soporte"}},
+	"de": {Greeting: "Hallo! Fragen zu Kaffee, Tee oder Ihrer Bestellung? Wir antworten meist in wenigen Minuten.",
+		Labels:  map[string]string{"name": "Ihr Name", "email": "E-Mail, damit wir antworten können, wenn Sie gehen", "department": "Worum geht es?"},
+		Options: map[string]string{"sales": "Verkauf", "support": "Kundendienst"}},
+	"ru": {Greeting: "Здравствуйте! Вопросы о кофе, чае или заказе? Обычно отвечаем за несколько минут.",
+		Labels:  map[string]string{"name": "Ваше имя", "email": "Эл. почта, чтобы ответить, если вы уйдёте", "department": "О чём вопрос?"},
+		Options: map[string]string{"sales": "покупка", "support": "поддержка"}},
 }
 
 // cannedResponses are the team's answers; {customer.first_name} and
