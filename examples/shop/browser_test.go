@@ -407,10 +407,19 @@ func TestBrowserTrackingAndOrderChannel(t *testing.T) {
 		f.elements.notes.value = 'Moka pot grind, please';
 		f.submit();
 	})()`))
-	visitor.waitFor("the order page with the chat channel", `location.pathname.startsWith('/order/') && (document.querySelector('[data-testid=order-channel]')?.textContent || '').includes('Channel: chat (conversation ')`)
-	if ch := eval[string](visitor, `document.querySelector('[data-testid=order-channel]').textContent`); !strings.Contains(ch, "operator Alice Martin") {
-		t.Errorf("order page: %q, want the chat channel with operator Alice Martin", ch)
+	visitor.waitFor("the receipt", `location.pathname.startsWith('/order/') && !!document.querySelector('[data-testid=order-total]')`)
+	if eval[bool](visitor, `!!document.querySelector('[data-testid=order-channel]') || document.body.innerText.includes('Alice Martin')`) {
+		t.Error("the customer's receipt shows the chat channel")
 	}
+	// The staff order page (same address, an operator's session) shows it.
+	orderURL := eval[string](visitor, `location.href`)
+	operator.navigate(orderURL)
+	operator.waitFor("the staff order page with the chat channel", `(document.querySelector('[data-testid=order-channel]')?.textContent || '').includes('channel: chat (conversation ')`)
+	if ch := eval[string](operator, `document.querySelector('[data-testid=order-channel]').textContent`); !strings.Contains(ch, "operator Alice Martin") {
+		t.Errorf("staff order page: %q, want the chat channel with operator Alice Martin", ch)
+	}
+	operator.navigate(ts.URL + "/chat/console/")
+	operator.waitFor("the console again", `document.body.dataset.state === 'ready'`)
 
 	// The report counts the order and its revenue under alice.
 	total := eval[string](visitor, `document.querySelector('[data-testid=order-total]').textContent`) // "€18.40"

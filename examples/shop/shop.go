@@ -645,7 +645,14 @@ func (s *shop) orderPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusNotFound, "We could not find that order. If you placed it while logged in, please log in to see it.")
 		return
 	}
-	s.render(w, r, http.StatusOK, "order", "Order "+o.ID, o)
+	s.render(w, r, http.StatusOK, "order", "Order "+o.ID, orderView{order: o, Staff: s.currentOperator(r) != nil})
+}
+
+// orderView is the order page: the customer's receipt, with the sales
+// channel (which chat, which operator) for the shop's staff only.
+type orderView struct {
+	order
+	Staff bool
 }
 
 // loginForm is the data of both login pages.
