@@ -60,3 +60,6 @@ func ConnectedVisitors(s *Server) int {
 	defer s.mu.Unlock()
 	return len(s.perVisitor)
 }
+
+// MajorUnits is the CSV's money format.
+var MajorUnits = majorUnits

@@ -2480,7 +2480,8 @@
   }
 
   const pct = (x) => (typeof x === 'number' && isFinite(x) ? `${Math.round(x * 1000) / 10}%` : '—');
-  const secs = (x) => (typeof x === 'number' && x > 0 ? duration(x) : '—');
+  // Seconds as the JSON has them: under 10 s with decimals (0.92 s reads "0.92s", not "0s").
+  const secs = (x) => (typeof x === 'number' && x > 0 ? (x < 1 ? `${Math.max(0.01, Math.round(x * 100) / 100)}s` : x < 10 ? `${Math.round(x * 10) / 10}s` : duration(x)) : '—');
 
   function table(id, heads, rows) {
     return h('table', { class: 'report-table', id, 'data-sc': id },
@@ -2539,6 +2540,7 @@
     if (!rep || typeof rep !== 'object') return;
     const cur = rep.currency || '';
     const team = rep.team || {};
+    const empty = !team.conversations && !team.orders && !(rep.conversion && (rep.conversion.orders_chatted || rep.conversion.orders_not_chatted)) && !(rep.triggers || []).some((x) => x.shown || x.accepted);
     const kpi = (label, value, sub, key) => h('div', { class: 'kpi', 'data-sc': `kpi-${key}` },
       h('div', { class: 'kpi-label', text: label }), h('div', { class: 'kpi-value', text: value }), sub ? h('div', { class: 'kpi-sub', text: sub }) : null);
     box.append(h('div', { class: 'kpis', id: 'report-kpis' },
@@ -2557,6 +2559,10 @@
       return m ? fmtDay.format(new Date(+m[1], m[2] - 1, +m[3])) : '';
     };
     const periods = (rep.periods || []).map((p) => ({ p, label: dayLabel(p.start) }));
+    if (empty) {
+      box.append(h('p', { class: 'card report-empty', 'data-sc': 'report-empty', text: `No data yet for this range: no conversations and no orders${cur ? ` (amounts in ${cur})` : ''}.` }));
+      return;
+    }
     box.append(h('div', { class: 'charts' },
       chart('report-chart-conversations', `Conversations per ${rep.period === 'week' ? 'week' : 'day'}`, periods.map(({ p, label }) => ({ label, value: p.conversations || 0 })), 'bars', (v) => String(Math.round(v)), 2),
       chart('report-chart-revenue', `Chat revenue per ${rep.period === 'week' ? 'week' : 'day'}`, periods.map(({ p, label }) => ({ label, value: p.revenue || 0 })), 'line', (v) => money(Math.round(v), cur), 100)));
@@ -2564,9 +2570,10 @@
     const conv = rep.conversion || {};
     box.append(h('section', { class: 'card report-section', id: 'report-conversion', 'data-sc': 'report-conversion' },
       h('h3', { text: 'Conversion' }),
+      h('p', { class: 'report-def', text: `An order is from chat when it was placed within ${duration(rep.attribution_window_seconds || 604800)} after the visitor chatted with an operator: the same orders as “Orders from chat” above. An order placed before chatting is not.` }),
       h('div', { class: 'conv-compare' },
         h('div', { class: 'kpi' }, h('div', { class: 'kpi-label', text: 'Visitors who chatted' }), h('div', { class: 'kpi-value', text: pct(conv.rate_chatted) }),
-          h('div', { class: 'kpi-sub', text: `${conv.orders_chatted || 0} orders from ${conv.visitors_chatted || 0} visitors` })),
+          h('div', { class: 'kpi-sub', text: `${conv.orders_chatted || 0} orders from chat, ${conv.visitors_chatted || 0} visitors` })),
         h('div', { class: 'kpi' }, h('div', { class: 'kpi-label', text: 'Visitors who did not chat' }), h('div', { class: 'kpi-value', text: pct(conv.rate_not_chatted) }),
           h('div', { class: 'kpi-sub', text: `${conv.orders_not_chatted || 0} orders from ${conv.visitors_not_chatted || 0} visitors` })))));
 
