@@ -36,7 +36,10 @@ func TestBrowserReportsSayOneThing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := alice.Wait(ctx, func(c *client.Conn) bool { x, ok := c.Conversation(m.Conv); return ok && x.Status == protocol.StatusAssigned }); err != nil {
+	if err := alice.Wait(ctx, func(c *client.Conn) bool {
+		x, ok := c.Conversation(m.Conv)
+		return ok && x.Status == protocol.StatusAssigned
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := alice.Send(ctx, m.Conv, "Yes, it is."); err != nil {
