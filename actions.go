@@ -55,6 +55,7 @@ func (ss *session) hello(ctx context.Context, f protocol.ClientFrame) error {
 	} else {
 		op := ss.op
 		welcome.Me = &protocol.Person{ID: op.ID, Name: op.Name, Avatar: op.AvatarURL}
+		welcome.Brand = s.cfg.Widget.BrandColor
 		list, err := s.store.Conversations(ctx, ConversationFilter{OperatorID: op.ID, Status: []Status{Assigned}, Limit: 500})
 		if err != nil {
 			return err

@@ -191,7 +191,10 @@ type ServerFrame struct {
 	Triggers      []Trigger       `json:"triggers,omitempty"` // triggers frames (operators)
 	// Available tells visitors whether an operator is online to answer now
 	// (welcome and available frames); absent means nobody is.
-	Available bool   `json:"available,omitempty"`
+	Available bool `json:"available,omitempty"`
+	// Brand is the shop's brand colour ("#rrggbb"), in an operator's
+	// welcome: the console takes it as its accent.
+	Brand     string `json:"brand,omitempty"`
 	From      string `json:"from,omitempty"`
 	Typing    bool   `json:"typing,omitempty"`
 	Draft     string `json:"draft,omitempty"`

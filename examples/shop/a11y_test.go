@@ -28,14 +28,14 @@ func TestBrowserAccessibilityWidget(t *testing.T) {
 		b := newChromium(t, size.w, size.h)
 		b.navigate(ts.URL + "/")
 		b.waitFor("the widget", `document.querySelector('#shopchat')?.dataset.state === 'ready' && !!`+widgetQ("[data-sc=launcher]"))
-		total += b.axe(state("closed"), "#shopchat")
+		total += b.axeLightDark(state("closed"), "#shopchat")
 		b.run("open", chromedp.Evaluate[chromedp.Void](widgetQ("[data-sc=launcher]")+`.click()`))
 		b.waitFor("the offline form", `!`+widgetQ("[data-sc=offline-form]")+`.hidden`)
-		total += b.axe(state("offline form"), "#shopchat")
+		total += b.axeLightDark(state("offline form"), "#shopchat")
 
 		alice := s.dialOperator(t, ctx, ts, "alice", client.Options{})
 		b.waitFor("the chat input", widgetQ("[data-sc=offline-form]")+`.hidden && !!`+widgetQ("[data-sc=input]"))
-		total += b.axe(state("open online"), "#shopchat")
+		total += b.axeLightDark(state("open online"), "#shopchat")
 
 		b.run("type", chromedp.Evaluate[chromedp.Void](setValueJS(widgetQ("[data-sc=input]"), "Do you ship to Norway?")))
 		b.run("send", chromedp.Evaluate[chromedp.Void](widgetQ("[data-sc=send]")+`.click()`))
@@ -55,13 +55,13 @@ func TestBrowserAccessibilityWidget(t *testing.T) {
 			t.Fatal(err)
 		}
 		b.waitFor("the reply", `(`+messagesText(w)+`).includes('Yes, in 3-5 days.')`)
-		total += b.axe(state("in a conversation"), "#shopchat")
+		total += b.axeLightDark(state("in a conversation"), "#shopchat")
 
 		if err := alice.CloseConversation(ctx, conv); err != nil {
 			t.Fatal(err)
 		}
 		b.waitFor("the rating", `!`+widgetQ("[data-sc=rate-form]")+`.hidden`)
-		total += b.axe(state("rating"), "#shopchat")
+		total += b.axeLightDark(state("rating"), "#shopchat")
 		alice.Close()
 
 		p := newChromium(t, size.w, size.h)
@@ -70,10 +70,10 @@ func TestBrowserAccessibilityWidget(t *testing.T) {
 		p.waitFor("the widget", `document.querySelector('#shopchat')?.dataset.state === 'ready' && !!`+widgetQ("[data-sc=launcher]"))
 		p.run("open", chromedp.Evaluate[chromedp.Void](widgetQ("[data-sc=launcher]")+`.click()`))
 		p.waitFor("the pre-chat form", `!`+widgetQ("[data-sc=prechat-form]")+`.hidden`)
-		total += p.axe(state("pre-chat form"), "#shopchat")
+		total += p.axeLightDark(state("pre-chat form"), "#shopchat")
 		preAlice.Close()
 	}
-	t.Logf("axe: %d violations over %d widget states", total, 6*len(a11ySizes))
+	t.Logf("axe: %d violations over %d widget states (light and dark)", total, 2*6*len(a11ySizes))
 }
 
 // TestBrowserAccessibilityConsole runs axe-core on every console tab (Chats
@@ -86,7 +86,7 @@ func TestBrowserAccessibilityConsole(t *testing.T) {
 	op := newChromium(t, 1366, 768)
 	op.openConsole(ts.URL, "alice")
 	total, states := 0, 0
-	check := func(state string) { total += op.axe("console "+state, ""); states++ }
+	check := func(state string) { total += op.axeLightDark("console "+state, ""); states += 2 }
 	check("chats, empty")
 
 	v, err := client.DialVisitor(ctx, ts.URL, client.Options{})

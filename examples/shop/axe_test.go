@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -108,4 +109,26 @@ func (b *chromium) axe(state, selector string) int {
 	}
 	b.t.Logf("axe %-40s %d violations (%d elements)", state, len(vs), nodes)
 	return len(vs)
+}
+
+// dark switches the page to prefers-color-scheme: dark (or back to light).
+func (b *chromium) dark(on bool) {
+	b.t.Helper()
+	v := "light"
+	if on {
+		v = "dark"
+	}
+	if _, err := chromedp.Call(b.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v}}}); err != nil {
+		b.t.Fatalf("color scheme %s: %v", v, err)
+	}
+}
+
+// axeLightDark runs axe on the state in the light and the dark scheme.
+func (b *chromium) axeLightDark(state, selector string) int {
+	b.t.Helper()
+	n := b.axe(state+" light", selector)
+	b.dark(true)
+	n += b.axe(state+" dark", selector)
+	b.dark(false)
+	return n
 }

@@ -158,6 +158,28 @@
     return (minor / 100).toFixed(2);
   }
 
+  // applyBrand makes the shop's brand colour the console's accent, darkened
+  // until white text on it (and it as text on white) reads at 4.5:1.
+  function applyBrand(hex) {
+    const m = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(hex || '');
+    if (!m) return;
+    const x = m[1].length === 3 ? m[1].replace(/./g, '$&$&') : m[1];
+    const base = [0, 2, 4].map((i) => parseInt(x.slice(i, i + 2), 16));
+    const lum = (c) => c.map((v) => v / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)).reduce((a, v, i) => a + v * [0.2126, 0.7152, 0.0722][i], 0);
+    const ratio = (a, b) => (Math.max(lum(a), lum(b)) + 0.05) / (Math.min(lum(a), lum(b)) + 0.05);
+    const mix = (c, d, f) => c.map((v, i) => Math.round(v + (d[i] - v) * f));
+    const css = (c) => `rgb(${c.join(',')})`;
+    const white = [255, 255, 255], panelDark = [23, 29, 38];
+    let accent = base;
+    while (ratio(accent, white) < 4.6) accent = mix(accent, [0, 0, 0], 0.08);
+    let darkText = base;
+    while (ratio(darkText, panelDark) < 4.6) darkText = mix(darkText, white, 0.08);
+    let style = byId('brand-style');
+    if (!style) document.head.append(style = h('style', { id: 'brand-style' }));
+    style.textContent = `:root{--accent:${css(accent)};--accent-hover:${css(mix(accent, [0, 0, 0], 0.15))};--accent-weak:${css(mix(base, white, 0.9))};--accent-text:${css(mix(accent, [0, 0, 0], 0.2))}}` +
+      `@media (prefers-color-scheme: dark){:root{--accent-weak:${css(mix(base, panelDark, 0.75))};--accent-text:${css(darkText)}}}`;
+  }
+
   function humanError(text, code) {
     if (code === 'capacity' && !text) text = 'You are at capacity';
     if (!text) text = code ? `Something went wrong (${code})` : 'Something went wrong';
@@ -648,6 +670,7 @@
     const me = f.me || {};
     const first = !S.me;
     S.me = { id: me.id || '', name: me.name || me.id || 'Operator', avatar: me.avatar || '' };
+    if (f.brand) applyBrand(f.brand);
     S.operators = f.operators || [];
     setCanned(f.canned);
     if (first) restore();
