@@ -181,6 +181,16 @@ func (b *chromium) screenshot(dir, name string) string {
 	return path
 }
 
+// screenshots saves name.png in the light scheme and name-dark.png in the
+// dark one.
+func (b *chromium) screenshots(dir, name string) {
+	b.t.Helper()
+	b.screenshot(dir, name)
+	b.dark(true)
+	b.screenshot(dir, name+"-dark")
+	b.dark(false)
+}
+
 // screenshotDir is docs/screenshots when SHOPCHAT_UPDATE_SCREENSHOTS=1
 // (to refresh the README's pictures), else a temporary directory.
 func screenshotDir(t testing.TB) string {
@@ -225,13 +235,13 @@ func TestBrowserVisitorAndOperator(t *testing.T) {
 	if !eval[bool](visitor, `document.elementFromPoint(innerWidth/2, innerHeight/2) !== document.querySelector('#shopchat')`) {
 		t.Error("the widget covers the middle of the page")
 	}
-	visitor.screenshot(shots, "widget-closed")
+	visitor.screenshots(shots, "widget-closed")
 
 	// Nobody is online: opening the widget shows the offline form.
 	visitor.run("open the widget", chromedp.Evaluate[chromedp.Void](widgetQ("[data-sc=launcher]")+`.click()`))
 	visitor.waitFor("the panel", `!`+widgetQ("[data-sc=panel]")+`.hidden`)
 	visitor.waitFor("the offline form", `!`+widgetQ("[data-sc=offline-form]")+`.hidden`)
-	visitor.screenshot(shots, "widget-offline")
+	visitor.screenshots(shots, "widget-offline")
 
 	// An operator logs in to the shop and opens the console.
 	operator := newChromium(t, 1366, 768)
@@ -291,8 +301,8 @@ func TestBrowserVisitorAndOperator(t *testing.T) {
 			t.Errorf("%s ran the injected script (%d alerts)", name, n)
 		}
 	}
-	visitor.screenshot(shots, "widget-open")
-	operator.screenshot(shots, "console")
+	visitor.screenshots(shots, "widget-open")
+	operator.screenshots(shots, "console")
 
 	// The visitor asks for a transcript by email from the widget.
 	visitor.run("open details", chromedp.Evaluate[chromedp.Void](widgetQ("[data-sc=details-toggle]")+`.click()`))
@@ -374,7 +384,7 @@ func TestBrowserTrackingAndOrderChannel(t *testing.T) {
 	operator.run("open the invitation", chromedp.Evaluate[chromedp.Void](row+`.querySelector('[data-sc=invite-btn]').click()`))
 	operator.waitFor("the invitation form", `!!document.querySelector('[data-sc=visitor-row] [data-sc=invite-form]')`)
 	operator.run("write the invitation", chromedp.Evaluate[chromedp.Void](setValueJS(`document.querySelector('[data-sc=invite-text]')`, invitation)))
-	operator.screenshot(shots, "console-visitors")
+	operator.screenshots(shots, "console-visitors")
 	operator.run("send the invitation", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-sc=invite-send]').click()`))
 	operator.waitFor("the invitation's confirmation", `document.querySelector('#toasts').textContent.includes('Invitation sent')`)
 
@@ -430,7 +440,7 @@ func TestBrowserTrackingAndOrderChannel(t *testing.T) {
 		t.Errorf("team orders from chat = %q, want 1", orders)
 	}
 	operator.run("clear the toasts", chromedp.Evaluate[chromedp.Void](`document.querySelector('#toasts').textContent = ''`))
-	operator.screenshot(shots, "console-reports")
+	operator.screenshots(shots, "console-reports")
 }
 
 // Issue 7's single-page apps and dismissed invitations: a shop page that

@@ -85,6 +85,7 @@ func TestBrowserMorningLiveChatsFirst(t *testing.T) {
 	if _, err := axeSource(); err == nil || os.Getenv("CI") != "" {
 		alice.axe("console chats, waiting lists full", "")
 	}
+	alice.screenshots(screenshotDir(t), "console-morning")
 
 	// She answers the oldest message waiting for a reply: it is hers, and
 	// it takes no live slot (the fourth live visitor is still hers).

@@ -172,12 +172,17 @@
     const white = [255, 255, 255], panelDark = [23, 29, 38];
     let accent = base;
     while (ratio(accent, white) < 4.6) accent = mix(accent, [0, 0, 0], 0.08);
-    let darkText = base;
-    while (ratio(darkText, panelDark) < 4.6) darkText = mix(darkText, white, 0.08);
-    let style = byId('brand-style');
-    if (!style) document.head.append(style = h('style', { id: 'brand-style' }));
-    style.textContent = `:root{--accent:${css(accent)};--accent-hover:${css(mix(accent, [0, 0, 0], 0.15))};--accent-weak:${css(mix(base, white, 0.9))};--accent-text:${css(mix(accent, [0, 0, 0], 0.2))}}` +
-      `@media (prefers-color-scheme: dark){:root{--accent-weak:${css(mix(base, panelDark, 0.75))};--accent-text:${css(darkText)}}}`;
+    const weakDark = mix(base, panelDark, 0.82);
+    let darkText = base; // readable on the dark panel and on the dark accent-weak
+    while (ratio(darkText, weakDark) < 4.6) darkText = mix(darkText, white, 0.08);
+    // Custom properties the stylesheet's light and dark :root pick from (the CSP allows no <style>).
+    const set = (k, c) => document.documentElement.style.setProperty(k, css(c));
+    set('--brand-accent', accent);
+    set('--brand-hover', mix(accent, [0, 0, 0], 0.15));
+    set('--brand-weak', mix(base, white, 0.9));
+    set('--brand-text', mix(accent, [0, 0, 0], 0.2));
+    set('--brand-weak-dark', weakDark);
+    set('--brand-text-dark', darkText);
   }
 
   function humanError(text, code) {
