@@ -63,3 +63,6 @@ func ConnectedVisitors(s *Server) int {
 
 // MajorUnits is the CSV's money format.
 var MajorUnits = majorUnits
+
+// DeviceOf is the live list's device name from a user agent.
+var DeviceOf = deviceOf

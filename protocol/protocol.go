@@ -311,6 +311,11 @@ type LiveVisitor struct {
 	Currency  string    `json:"currency,omitempty"`
 	// Suggested names the trigger that suggests inviting this visitor.
 	Suggested string `json:"suggested,omitempty"`
+	Device    string `json:"device,omitempty"`   // "Firefox on Android"
+	Referrer  string `json:"referrer,omitempty"` // the referring host
+	// OnSite: on the site now (widget connected or a page within two
+	// minutes); otherwise recently left, and not invitable.
+	OnSite bool `json:"on_site,omitempty"`
 }
 
 // Trigger is a proactive-message rule as the console edits it; durations

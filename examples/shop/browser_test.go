@@ -383,6 +383,14 @@ func TestBrowserTrackingAndOrderChannel(t *testing.T) {
 	const invitation = "Hi, I'm Alice. Sencha is lovely cold-brewed too. Can I help?"
 	operator.run("open the invitation", chromedp.Evaluate[chromedp.Void](row+`.querySelector('[data-sc=invite-btn]').click()`))
 	operator.waitFor("the invitation form", `!!document.querySelector('[data-sc=visitor-row] [data-sc=invite-form]')`)
+	// On the site now, with device, referrer and time on site; the
+	// invitation box starts empty, its suggestion a placeholder.
+	if about := eval[string](operator, row+`.querySelector('[data-sc=visitor-about]').textContent`); !strings.Contains(about, "Chrome on Linux") || !strings.Contains(about, "on site") || eval[string](operator, row+`.dataset.onSite`) != "true" {
+		t.Errorf("live visitor row: %q", about)
+	}
+	if v, ph := eval[string](operator, `document.querySelector('[data-sc=invite-text]').value`), eval[string](operator, `document.querySelector('[data-sc=invite-text]').placeholder`); v != "" || ph == "" {
+		t.Errorf("invitation box starts with %q (placeholder %q), want empty with a placeholder", v, ph)
+	}
 	operator.run("write the invitation", chromedp.Evaluate[chromedp.Void](setValueJS(`document.querySelector('[data-sc=invite-text]')`, invitation)))
 	operator.screenshots(shots, "console-visitors")
 	operator.run("send the invitation", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-sc=invite-send]').click()`))

@@ -2142,10 +2142,14 @@
     const list = S.live.filter((v) => v && v.id);
     // Suggested first, then the longest on the site.
     list.sort((a, b) => Number(!!b.suggested) - Number(!!a.suggested) || (Date.parse(a.first_seen) || 0) - (Date.parse(b.first_seen) || 0));
-    byId('visitors-count').textContent = list.length ? String(list.length) : '';
+    const onSite = list.filter((v) => v.on_site).length;
+    byId('visitors-count').textContent = onSite ? String(onSite) : '';
     if (S.tab !== 'visitors') return;
-    const chatting = list.filter((v) => v.chatting).length;
-    byId('visitors-sub').textContent = list.length ? `${list.length} on the site · ${chatting} chatting` : '';
+    // On the site now first; those who left recently after them, not invitable.
+    list.sort((a, b) => Number(!!b.on_site) - Number(!!a.on_site));
+    const here = list.filter((v) => v.on_site);
+    const chatting = here.filter((v) => v.chatting).length;
+    byId('visitors-sub').textContent = list.length ? `${here.length} on the site · ${chatting} chatting · ${list.length - here.length} recently left` : '';
     show(byId('visitors-empty'), list.length === 0);
     reconcile(byId('visitors-list'), liveEls, list.map((v) => v.id), (id) => {
       const p = {
@@ -2153,6 +2157,7 @@
         name: h('span', { class: 'item-name', 'data-sc': 'visitor-name' }),
         badges: h('span', { class: 'lv-badges' }),
         page: h('span', { class: 'lv-page', 'data-sc': 'visitor-page' }),
+        about: h('span', { class: 'lv-about', 'data-sc': 'visitor-about' }),
         time: h('span', { class: 'lv-time', 'data-sc': 'visitor-time' }),
         pages: h('span', { class: 'lv-num', 'data-sc': 'visitor-pages' }),
         cart: h('span', { class: 'lv-num', 'data-sc': 'visitor-cart' }),
@@ -2162,7 +2167,7 @@
       p.invite.addEventListener('click', () => (inviting === id ? closeInvite() : openInvite(id)));
       const el = h('div', { class: 'lv', role: 'listitem', 'data-sc': 'visitor-row', 'data-visitor': id },
         h('div', { class: 'lv-row' },
-          h('span', { class: 'lv-who' }, p.avatar, h('span', { class: 'lv-who-text' }, p.name, p.badges)),
+          h('span', { class: 'lv-who' }, p.avatar, h('span', { class: 'lv-who-text' }, p.name, p.badges, p.about)),
           p.page, p.time, p.pages, p.cart, h('span', { class: 'lv-act' }, p.invite)),
         p.slot);
       el._parts = p;
@@ -2188,8 +2193,14 @@
       p.time.dataset.since = since ? String(since.getTime()) : '';
       p.pages.textContent = String(v.pages || 0);
       p.cart.textContent = v.cart_value ? money(v.cart_value, v.currency || '') : '';
-      p.invite.disabled = !!v.chatting;
+      p.invite.disabled = !!v.chatting || !v.on_site;
+      p.invite.title = v.on_site ? '' : 'They have left the site';
       el.classList.toggle('suggested', !!v.suggested);
+      el.classList.toggle('left', !v.on_site);
+      el.dataset.onSite = v.on_site ? 'true' : 'false';
+      const first = parseTime(v.first_seen);
+      p.about.dataset.first = first ? String(first.getTime()) : '';
+      p.about.dataset.text = [v.device, v.referrer ? `from ${v.referrer}` : 'direct', v.on_site ? '' : 'left'].filter(Boolean).join(' · ');
     });
     tickVisitors();
     if (inviting && !liveEls.has(inviting)) closeInvite();
@@ -2201,6 +2212,10 @@
       const since = Number(el.dataset.since);
       el.textContent = since ? duration((Date.now() - since) / 1000) : '';
     }
+    for (const el of byId('visitors-list').querySelectorAll('.lv-about')) {
+      const first = Number(el.dataset.first);
+      el.textContent = [el.dataset.text, first ? `${duration((Date.now() - first) / 1000)} on site` : ''].filter(Boolean).join(' · ');
+    }
   }
   setInterval(tickVisitors, 1000);
 
@@ -2211,12 +2226,13 @@
     inviting = id;
     const t = v.suggested && (S.triggers || []).find((x) => x.id === v.suggested);
     const me = (S.me && S.me.name) || '';
-    inviteText.value = (t && t.message) || `Hi${v.name ? ' ' + v.name : ''}! I'm ${me}. Can I help you with anything?`;
+    // The box starts empty (a suggestion as placeholder): what the operator types is all that is sent.
+    inviteText.value = '';
+    inviteText.placeholder = (t && t.message) || `Hi${v.name ? ' ' + v.name : ''}! I'm ${me}. Can I help you with anything?`;
     el._parts.slot.append(inviteForm);
     formError('invite-error', '');
     inviteSend.disabled = false;
     inviteText.focus();
-    inviteText.select();
   }
 
   function closeInvite() {
