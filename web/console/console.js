@@ -1958,7 +1958,9 @@
   }
 
   function renderDetails() {
-    const c = S.focused && S.focused.conv;
+    // A focused empty pane (split view just opened) keeps showing the
+    // other pane's visitor rather than nothing.
+    const c = (S.focused && S.focused.conv) || (S.split ? (S.panes.find((p) => p.conv) || {}).conv : null);
     show(byId('details-empty'), !c);
     show(byId('visitor-panel'), !!c);
     show(byId('transfer-card'), !!(c && c.assignedToMe));
