@@ -213,3 +213,45 @@ func TestLiveVisitorsFirst(t *testing.T) {
 		t.Fatalf("after the grace period dana's load is %d, want %d", n, before-1)
 	}
 }
+
+// TestLiveAcrossNodesOnPostgres: the visitor's node keeps their
+// conversation live in the shared store; another node routes by it. When a
+// visitor on node A leaves, node B's operator gets her slot back for the
+// next live visitor on A.
+func TestLiveAcrossNodesOnPostgres(t *testing.T) {
+	stores := freshPostgres(t, 2)
+	clock := &fakeClock{now: time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)}
+	auth := func(r *http.Request) (*chat.Operator, error) {
+		if r.Header.Get("X-Operator") == "dana" {
+			return &chat.Operator{ID: "dana", Name: "Dana", Capacity: 1}, nil
+		}
+		return nil, chat.ErrUnauthorized
+	}
+	a := newTestServer(t, func(c *chat.Config) { c.Store, c.Operators, c.Now = stores[0], auth, clock.Now })
+	b := newTestServer(t, func(c *chat.Config) { c.Store, c.Operators, c.Now = stores[1], auth, clock.Now })
+	ctx := testCtx(t)
+	b.operator(t, "dana", nil)
+	v1 := a.visitor(t, nil)
+	m1, err := v1.Send(ctx, "", "first live visitor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitOwnedBy(t, stores[1], m1.Conv, "dana")
+	v2 := a.visitor(t, nil)
+	m2, err := v2.Send(ctx, "", "second live visitor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := stores[1].Conversation(ctx, m2.Conv); err != nil || c.Status != chat.Queued || !c.Live(clock.Now()) {
+		t.Fatalf("second visitor while dana is full: %+v, %v; want queued and live", c, err)
+	}
+	v1.Close()
+	waitVisitorsGone(t, a.Chat, 1)
+	clock.Advance(31 * time.Second) // past the grace period (PresenceTTL)
+	chat.LiveSweeper(a.Chat)()      // node A renews the visitor it still holds
+	chat.LiveSweeper(b.Chat)()      // node B sees dana's slot free and routes
+	waitOwnedBy(t, stores[0], m2.Conv, "dana")
+	if n := liveLoad(t, stores[0], clock.Now(), "dana"); n != 1 {
+		t.Fatalf("dana's live load %d, want 1 (the visitor who left does not count)", n)
+	}
+}
