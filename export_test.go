@@ -51,7 +51,10 @@ func PresenceSweeper(s *Server) func() {
 // test drives it with the fake clock.
 func LiveSweeper(s *Server) func() {
 	var last uint64
-	return func() { s.liveSweep(s.ctx, &last) }
+	return func() {
+		s.keepLive(s.ctx)
+		s.routeLiveChanges(s.ctx, &last)
+	}
 }
 
 // ConnectedVisitors counts the visitors with a socket on this node.

@@ -23,29 +23,48 @@ const liveBatch = 500
 // liveUntil is the LiveUntil a visitor connected now earns.
 func (s *Server) liveUntil() time.Time { return s.now().Add(s.cfg.PresenceTTL) }
 
-// liveLoop renews this node's visitors and routes what their comings and
-// goings changed.
+// liveLoop renews this node's visitors every third of the grace period,
+// and has liveRoute route what their comings and goings changed. Routing
+// runs in its own goroutine: a long dispatch (a busy store) must never
+// delay a renewal past the grace period, or live visitors would stop
+// counting against capacity.
 func (s *Server) liveLoop() {
 	defer s.wg.Done()
 	tick := time.NewTicker(max(s.cfg.PresenceTTL/3, 10*time.Millisecond))
 	defer tick.Stop()
-	var last uint64
+	kick := make(chan struct{}, 1)
+	s.wg.Add(1)
+	go s.liveRoute(kick)
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-tick.C:
 		}
-		s.liveSweep(s.ctx, &last)
+		s.keepLive(s.ctx)
+		select {
+		case kick <- struct{}{}:
+		default: // a routing round is pending already
+		}
 	}
 }
 
-// liveSweep is one round of liveLoop: it renews the visitors connected to
-// this node, then, if the queue's live/waiting split or an operator's live
-// load changed since the last round (a visitor left or came back on any
-// node), dispatches and republishes. last carries the state's fingerprint
-// between rounds.
-func (s *Server) liveSweep(ctx context.Context, last *uint64) {
+// liveRoute runs a routing round per kick until the Server closes.
+func (s *Server) liveRoute(kick <-chan struct{}) {
+	defer s.wg.Done()
+	var last uint64
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-kick:
+		}
+		s.routeLiveChanges(s.ctx, &last)
+	}
+}
+
+// keepLive renews the conversations of the visitors connected to this node.
+func (s *Server) keepLive(ctx context.Context) {
 	s.mu.Lock()
 	ids := slices.Collect(maps.Keys(s.perVisitor))
 	s.mu.Unlock()
@@ -53,9 +72,16 @@ func (s *Server) liveSweep(ctx context.Context, last *uint64) {
 	for chunk := range slices.Chunk(ids, liveBatch) {
 		if err := s.store.KeepLive(ctx, chunk, until); err != nil {
 			s.logErr("keep live", err)
-			break
+			return
 		}
 	}
+}
+
+// routeLiveChanges dispatches and republishes if the queue's live/waiting
+// split or an operator's live load changed since the last round (a visitor
+// left or came back, on any node). last carries the state's fingerprint
+// between rounds.
+func (s *Server) routeLiveChanges(ctx context.Context, last *uint64) {
 	queue, err := s.store.Queue(ctx)
 	if err != nil {
 		s.logErr("live sweep", err)

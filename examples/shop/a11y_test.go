@@ -21,7 +21,7 @@ func TestBrowserAccessibilityWidget(t *testing.T) {
 	needAxe(t)
 	s, ts := startShop(t, shopConfig{})
 	pre, preTS := startShop(t, shopConfig{PreChat: true})
-	ctx := testCtx(t)
+	ctx := browserCtx(t)
 	total := 0
 	for _, size := range a11ySizes {
 		state := func(s string) string { return "widget " + s + " " + size.name }
@@ -82,7 +82,7 @@ func TestBrowserAccessibilityWidget(t *testing.T) {
 func TestBrowserAccessibilityConsole(t *testing.T) {
 	needAxe(t)
 	_, ts := startShop(t, shopConfig{})
-	ctx := testCtx(t)
+	ctx := browserCtx(t)
 	op := newChromium(t, 1366, 768)
 	op.openConsole(ts.URL, "alice")
 	total, states := 0, 0

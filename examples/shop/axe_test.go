@@ -132,3 +132,11 @@ func (b *chromium) axeLightDark(state, selector string) int {
 	b.dark(false)
 	return n
 }
+
+// browserCtx bounds a browser test's chat calls: longer than testCtx, for
+// browser tests run under -race on a busy machine take tens of seconds.
+func browserCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -18,7 +18,7 @@ import (
 // string off on a 390 px phone.
 func TestBrowserWidgetLanguages(t *testing.T) {
 	s, ts := startShop(t, shopConfig{PreChat: true})
-	ctx := testCtx(t)
+	ctx := browserCtx(t)
 	alice := s.dialOperator(t, ctx, ts, "alice", client.Options{})
 	for _, tc := range []struct{ accept, launcher, greeting, department, joined string }{
 		{"en-US,en", "Open chat", "Hi! Questions about coffee", "sales", "Alice Martin joined the conversation"},

@@ -24,7 +24,7 @@ func overflowJS(root string) string {
 // when the split opens; the widget stays usable at 200% zoom.
 func TestBrowserSplitViewFits(t *testing.T) {
 	s, ts := startShop(t, shopConfig{})
-	ctx := testCtx(t)
+	ctx := browserCtx(t)
 	op := newChromium(t, 1366, 768)
 	op.openConsole(ts.URL, "alice")
 	alice := s.dialOperator(t, ctx, ts, "alice", client.Options{})

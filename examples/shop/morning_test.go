@@ -43,7 +43,7 @@ func (b *chromium) startChat(base, text string) {
 // visitor waits, and she takes a visitor beyond her capacity by choice.
 func TestBrowserMorningLiveChatsFirst(t *testing.T) {
 	_, ts := startShop(t, shopConfig{PresenceTTL: 900 * time.Millisecond})
-	ctx := testCtx(t)
+	ctx := browserCtx(t)
 
 	// Overnight: five visitors leave a message while nobody is online.
 	for i := range 5 {

@@ -16,7 +16,7 @@ import (
 // its definition.
 func TestBrowserReportsSayOneThing(t *testing.T) {
 	s, ts := startShop(t, shopConfig{})
-	ctx := testCtx(t)
+	ctx := browserCtx(t)
 	op := newChromium(t, 1366, 768)
 	op.openConsole(ts.URL, "bob")
 	op.run("open Reports", chromedp.Evaluate[chromedp.Void](`document.querySelector('#tab-reports').click()`))
