@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -50,4 +51,26 @@ func TestBrowserWidgetStatesAgree(t *testing.T) {
 	if eval[bool](b, `!`+widgetQ("[data-sc=queue]")+`.hidden`) {
 		t.Errorf("a place in line beside the email path: %q", eval[string](b, widgetQ("[data-sc=queue]")+`.textContent`))
 	}
+}
+
+// TestBrowserAwayMeansWhatItSays covers issue 14's point 4: an operator
+// who sets Away gets no new chats, the console says so, and with nobody
+// else online visitors get the offline form (their message then waits for
+// a reply).
+func TestBrowserAwayMeansWhatItSays(t *testing.T) {
+	_, ts := startShop(t, shopConfig{})
+	op := newChromium(t, 1366, 768)
+	op.openConsole(ts.URL, "alice")
+	visitor := op.tab(t)
+	visitor.navigate(ts.URL + "/")
+	visitor.waitFor("the widget", `document.querySelector('#shopchat')?.dataset.state === 'ready' && !!`+widgetQ("[data-sc=launcher]"))
+	visitor.run("open", chromedp.Evaluate[chromedp.Void](widgetQ("[data-sc=launcher]")+`.click()`))
+	visitor.waitFor("the chat input while alice is online", widgetQ("[data-sc=offline-form]")+`.hidden && !`+widgetQ("[data-sc=input]")+`.closest('[hidden]')`)
+
+	op.run("set away", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('[data-sc=presence]'); s.value = 'away'; s.dispatchEvent(new Event('change', {bubbles: true})); return true })()`))
+	op.waitFor("the away note", `!document.querySelector('#away-note').hidden`)
+	if note := eval[string](op, `document.querySelector('#away-note').textContent`); !strings.Contains(note, "no new chats come to you") || !strings.Contains(note, "Waiting for reply") || strings.Contains(note, "wait in the queue") {
+		t.Errorf("away note: %q", note)
+	}
+	visitor.waitFor("the offline form once nobody is online", `!`+widgetQ("[data-sc=offline-form]")+`.hidden`)
 }
