@@ -567,6 +567,9 @@ func (ss *session) onRead(ctx context.Context, f protocol.ClientFrame) error {
 	return ss.ackIfAsked(f)
 }
 
+// maxHistoryBytes caps the text of one history page.
+const maxHistoryBytes = 256 << 10
+
 func (ss *session) onHistory(ctx context.Context, f protocol.ClientFrame) error {
 	c, err := ss.conversationFor(ctx, f.Conv)
 	if err != nil {
@@ -588,6 +591,15 @@ func (ss *session) onHistory(ctx context.Context, f protocol.ClientFrame) error 
 	if len(ms) > limit {
 		reply.More = true
 		ms = ms[1:]
+	}
+	// One page holds at most maxHistoryBytes of text: the newest messages
+	// that fit (at least one); the client pages on with before.
+	for i, size := len(ms)-1, 0; i >= 0; i-- {
+		if size += len(ms[i].Text); size > maxHistoryBytes && i < len(ms)-1 {
+			reply.More = true
+			ms = ms[i+1:]
+			break
+		}
 	}
 	reply.Messages = make([]protocol.Message, 0, len(ms))
 	for _, m := range ms {
@@ -629,7 +641,7 @@ func (ss *session) onClose(ctx context.Context, f protocol.ClientFrame) error {
 	}
 	s.publishState(c)
 	s.notifyAbout(ConversationClosed, c)
-	if s.cfg.TranscriptOnClose {
+	if s.cfg.TranscriptOnClose && (ss.visitor == nil || s.allowVisitorMail(ctx, ss.visitor.ID) == nil) {
 		if err := s.SendTranscript(ctx, c.ID); err != nil && !errors.Is(err, ErrInvalid) {
 			s.logErr("transcript on close", err, "conversation", c.ID)
 		}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shopchat/chat/transport"
@@ -49,9 +50,15 @@ type Config struct {
 	Broker Broker
 	// BrokerTopic is the broker topic the nodes share. Default "shopchat".
 	BrokerTopic string
-	// SyncInterval is how often a node re-announces the newest message of
-	// the conversations it wrote to, so a message whose broker event was
-	// lost still arrives. Default 2s. Used only with a Broker.
+	// SyncInterval is how often a node sends the other nodes a heartbeat.
+	// Nodes number their broker events; a receiver that sees a gap (events
+	// the broker lost, in an outage or otherwise) has its sessions catch up
+	// from the Store, at most once per SyncInterval, and the heartbeat
+	// reveals a gap even when nothing else is sent. After a broker outage,
+	// every client so holds every stored message within the broker's
+	// reconnect time plus SyncInterval (plus the catch-up's store reads).
+	// A node unheard for three SyncIntervals no longer counts towards an
+	// operator's presence. Default 2s. Used only with a Broker.
 	SyncInterval time.Duration
 	// Logger receives the Server's logs. Default: discard.
 	Logger *slog.Logger
@@ -86,11 +93,15 @@ type Config struct {
 	WaitEstimate time.Duration
 	// PresenceTTL is how long an operator's presence lasts without a
 	// heartbeat; connected operators renew it every third of it, so an
-	// operator whose node dies goes offline within it. Default 30s.
+	// operator whose node dies goes offline within it. Default 15s.
 	PresenceTTL time.Duration
 	// RequeueOffline is how long an operator may be offline before their
-	// conversations go back to the queue for someone else. Default 2
-	// minutes; negative keeps them assigned until the operator returns.
+	// conversations go back to the queue for someone else: long enough for
+	// a page reload or a reconnect, short enough that a visitor is not left
+	// waiting. With PresenceTTL, the conversations of an operator whose
+	// node died move within PresenceTTL + RequeueOffline + PresenceTTL/3
+	// (45-50 s by default). Default 30s; negative keeps them assigned until
+	// the operator returns.
 	RequeueOffline time.Duration
 
 	// CookieName names the visitor cookie. Default "shopchat_visitor".
@@ -100,7 +111,8 @@ type Config struct {
 	// anonymous visitor's chats, and tracking can attribute page views.
 	CookiePath string
 	// CookieSecure forces the Secure cookie attribute. Default: set when the
-	// request came over TLS.
+	// request came over TLS, directly or through a trusted proxy that says
+	// so (X-Forwarded-Proto: https; see TrustedProxies).
 	CookieSecure bool
 	// VisitorTokenTTL is how long a visitor token stays valid without a
 	// visit; each visit renews it. Default 180 days.
@@ -111,15 +123,46 @@ type Config struct {
 	// SendQueue bounds each connection's outgoing queue, in frames. A client
 	// that falls this far behind is disconnected and resumes. Default 1024.
 	SendQueue int
-	// MaxFramesPerSecond limits what one connection may send; excess frames
-	// get a rate_limited error. Default 50, with bursts of twice that.
+	// MaxQueuedBytes bounds each connection's outgoing queue in bytes, as
+	// SendQueue does in frames. Default 4 MiB.
+	MaxQueuedBytes int
+	// QueuedBytesBudget bounds the bytes queued for all connections
+	// together; past it, the connection holding the most is disconnected
+	// (it resumes) rather than the process growing. Default 256 MiB.
+	QueuedBytesBudget int64
+	// MaxFramesPerSecond limits the frames one visitor (or operator) may
+	// send, across all their connections; excess frames, valid or not, get
+	// a rate_limited error. Default 50, with bursts of twice that.
 	MaxFramesPerSecond int
+	// MaxFramesPerSecondPerIP limits the frames visitors may send from one
+	// client address (see TrustedProxies), across all their connections.
+	// Default 200, with bursts of twice that; negative: no limit.
+	MaxFramesPerSecondPerIP int
 	// MaxVisitorConns caps one visitor's simultaneous connections (tabs).
 	// Default 16.
 	MaxVisitorConns int
-	// MaxConnsPerIP caps simultaneous connections from one remote address.
-	// Default 0, no cap: behind a proxy every visitor shares its address.
+	// MaxConnsPerIP caps simultaneous visitor connections from one client
+	// address (see TrustedProxies). Default 64; negative: no cap.
 	MaxConnsPerIP int
+	// NewVisitorsPerMinute limits the anonymous visitors one client address
+	// may start (tokens issued by the session endpoint and by
+	// middleware.Track), in bursts of as many. Default 30; negative: no
+	// limit.
+	NewVisitorsPerMinute int
+	// TrustedProxies lists the proxies (CIDRs, such as "10.0.0.0/8" or
+	// "127.0.0.1/32") whose X-Forwarded-For, Forwarded and
+	// X-Forwarded-Proto headers are believed: the client address is the
+	// nearest address in them that is not a trusted proxy. Behind a proxy
+	// not listed here every visitor shares the proxy's address and its caps.
+	// Default: none; New refuses a malformed CIDR.
+	TrustedProxies []string
+	// HelloTimeout is how long a new connection may take to say hello
+	// before it is closed. Default 10s.
+	HelloTimeout time.Duration
+	// OperatorRecheck is how often an operator's open console is checked
+	// again with Operators (on a copy of the request that opened it); an
+	// operator no longer let in is disconnected. Default 1 minute.
+	OperatorRecheck time.Duration
 	// BusinessHours, if set, are when chats are answered; outside them
 	// visitors see the offline form. Default: always open.
 	BusinessHours *BusinessHours
@@ -201,6 +244,8 @@ type Server struct {
 	sessions    map[*session]struct{}
 	perVisitor  map[string]int
 	perIP       map[string]int
+	limits      serverLimits
+	queuedBytes atomic.Int64         // bytes queued for every session together
 	opSessions  map[string]int       // operator id -> live sessions
 	opPresence  map[string]Presence  // operator id -> presence, while connected
 	opProfiles  map[string]*Operator // cache of operators seen
@@ -261,14 +306,21 @@ func New(cfg Config) (*Server, error) {
 	}
 	defaultTo(&cfg.DefaultCapacity, 5)
 	defaultTo(&cfg.WaitEstimate, time.Minute)
-	defaultTo(&cfg.PresenceTTL, 30*time.Second)
+	defaultTo(&cfg.PresenceTTL, 15*time.Second)
 	defaultTo(&cfg.CookieName, "shopchat_visitor")
 	defaultTo(&cfg.CookiePath, "/")
 	defaultTo(&cfg.VisitorTokenTTL, 180*24*time.Hour)
 	defaultTo(&cfg.MaxMessageLength, 4000)
 	defaultTo(&cfg.SendQueue, 1024)
 	defaultTo(&cfg.MaxFramesPerSecond, 50)
+	defaultTo(&cfg.MaxFramesPerSecondPerIP, 200)
+	defaultTo(&cfg.MaxQueuedBytes, 4<<20)
+	defaultTo(&cfg.QueuedBytesBudget, 256<<20)
 	defaultTo(&cfg.MaxVisitorConns, 16)
+	defaultTo(&cfg.MaxConnsPerIP, 64)
+	defaultTo(&cfg.NewVisitorsPerMinute, 30)
+	defaultTo(&cfg.HelloTimeout, 10*time.Second)
+	defaultTo(&cfg.OperatorRecheck, time.Minute)
 	defaultTo(&cfg.WriteTimeout, 10*time.Second)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -284,11 +336,15 @@ func New(cfg Config) (*Server, error) {
 	defaultTo(&cfg.TeamAlertInterval, 5*time.Minute)
 	defaultTo(&cfg.NotifyQueue, 1024)
 	defaultTo(&cfg.BrokerTopic, "shopchat")
-	defaultTo(&cfg.RequeueOffline, 2*time.Minute)
+	defaultTo(&cfg.RequeueOffline, 30*time.Second)
 	defaultTo(&cfg.SyncInterval, 2*time.Second)
 	defaultTo(&cfg.AttributionWindow, 7*24*time.Hour)
 	defaultTo(&cfg.MaxProactivePerVisit, 2)
 	defaultTo(&cfg.VisitTimeout, 30*time.Minute)
+	limits, err := newServerLimits(cfg)
+	if err != nil {
+		return nil, err
+	}
 	assets, err := loadAssets()
 	if err != nil {
 		return nil, err
@@ -319,6 +375,7 @@ func New(cfg Config) (*Server, error) {
 		queueSpots: make(map[string]int),
 		dequeueGap: cfg.WaitEstimate,
 		assets:     assets,
+		limits:     limits,
 
 		missedTimers: make(map[string]*time.Timer),
 		toMail:       make(map[string]map[int64]bool),
@@ -361,6 +418,8 @@ func New(cfg Config) (*Server, error) {
 		s.wg.Add(1)
 		go s.retentionLoop()
 	}
+	s.wg.Add(1)
+	go s.operatorRecheckLoop()
 	return s, nil
 }
 
@@ -372,8 +431,8 @@ func defaultTo[T comparable](field *T, def T) {
 }
 
 // Handler serves everything under Config.Path: the visitor session endpoint
-// and sockets, the operator socket (and, with later releases, the widget
-// script, the console and inbound mail). Mount it at Config.Path:
+// and socket, the widget script, the operator socket, console and reports.
+// Mount it at Config.Path:
 //
 //	mux.Handle("/chat/", srv.Handler())
 func (s *Server) Handler() http.Handler { return s.handler }

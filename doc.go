@@ -24,9 +24,24 @@
 // a timestamp) in an HttpOnly, SameSite cookie; a token the client made up,
 // altered, or let expire is refused. Call (*Server).Identify from the shop's
 // login code to bind a visitor to a customer so history follows them across
-// devices; nothing a client sends can claim an identity. Operators are
-// authenticated by the shop's own auth through Config.Operators; the library
-// keeps no passwords.
+// devices (the token from before the login dies with it); nothing a client
+// sends can claim an identity. Call (*Server).Forget from the logout code:
+// it revokes the visitor's tokens and closes their sockets on every node.
+// Operators are authenticated by the shop's own auth through
+// Config.Operators, asked again every Config.OperatorRecheck while a
+// console is open; (*Server).DisconnectOperator ends one at once. The
+// library keeps no passwords.
+//
+// # Limits
+//
+// Everything a client can make the server hold is bounded: each
+// connection's queue in frames and bytes (Config.SendQueue,
+// Config.MaxQueuedBytes) and all of them together (Config.QueuedBytesBudget,
+// past which the slowest reader is disconnected to resume), frames per
+// visitor and per address across their sockets, sockets per visitor and per
+// address, new visitors per address, mail a visitor triggers. Addresses come
+// from forwarding headers only through Config.TrustedProxies. docs/security.md
+// lists every limit, its default, and what the shop must do.
 //
 // # Conversations and routing
 //
@@ -78,9 +93,11 @@
 //
 // With store/postgres and a Broker (broker/postgres, broker/redis,
 // broker/nats), any number of shop processes serve the same chat: events
-// cross nodes as ids and sequence numbers, gaps are filled from the store,
-// and operator presence expires by itself when a node dies. See
-// docs/scaling.md.
+// cross nodes as ids and sequence numbers, off the path that acks clients;
+// every lost event is noticed and healed from the store within a stated
+// bound after a broker outage; an operator is online while any of their
+// sessions on any node is, and their presence expires by itself when a
+// node dies. See docs/scaling.md.
 //
 // # Tracking, triggers and order attribution
 //
@@ -107,8 +124,13 @@
 // # Metrics
 //
 // Config.Metrics receives these counters: connections_total,
-// conversations_total, messages_total, frames_rate_limited_total,
-// slow_consumer_disconnects_total, notifications_total,
+// connections_refused_total (a cap), frames_total, conversations_total,
+// messages_total, frames_rate_limited_total,
+// slow_consumer_disconnects_total, queue_budget_disconnects_total,
+// hello_timeouts_total, visitors_rate_limited_total,
+// cross_site_refused_total, visitor_tokens_revoked_total,
+// operators_logged_out_total, visitor_mail_rate_limited_total,
+// pageviews_invalid_total (not UTF-8), notifications_total,
 // notifications_failed_total, notifications_dropped_total,
 // email_replies_total, pageviews_total, pageviews_dropped_total (the page
 // view queue was full), pageviews_failed_total, invitations_total.

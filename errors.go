@@ -24,6 +24,8 @@ var (
 	ErrUnauthorized = errors.New("chat: unauthorized")
 	// ErrForbidden: the caller is known but may not do this.
 	ErrForbidden = errors.New("chat: forbidden")
+	// ErrRateLimited: the caller did this too often; try again later.
+	ErrRateLimited = errors.New("chat: rate limited")
 	// ErrClosed: the Server has been closed.
 	ErrClosed = errors.New("chat: server closed")
 )

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,6 +52,11 @@ func newTestServer(t testing.TB, edit ...func(*chat.Config)) *testServer {
 		Operators:          testOperators,
 		SneakPeek:          true,
 		MaxFramesPerSecond: 100000,
+		// Every test client comes from 127.0.0.1: the per-address limits
+		// are off here and tested on their own (hardening_test.go).
+		MaxConnsPerIP:           -1,
+		MaxFramesPerSecondPerIP: -1,
+		NewVisitorsPerMinute:    -1,
 	}
 	for _, e := range edit {
 		e(&cfg)
@@ -172,4 +178,48 @@ func mustURL(s string) *url.URL {
 		panic(err)
 	}
 	return u
+}
+
+// countingMetrics counts Metrics.Add calls by name and signals when a
+// counter reaches a target. The zero value is ready.
+type countingMetrics struct {
+	mu      sync.Mutex
+	counts  map[string]float64
+	waitFor string
+	target  float64
+	reached chan struct{}
+}
+
+func (m *countingMetrics) Add(name string, d float64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.counts == nil {
+		m.counts = map[string]float64{}
+	}
+	m.counts[name] += d
+	if m.reached != nil && name == m.waitFor && m.counts[name] >= m.target {
+		close(m.reached)
+		m.reached = nil
+	}
+}
+
+func (m *countingMetrics) Observe(string, float64) {}
+
+func (m *countingMetrics) get(name string) float64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.counts[name]
+}
+
+// await returns a channel closed once counter name reaches n.
+func (m *countingMetrics) await(name string, n float64) <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ch := make(chan struct{})
+	if m.counts[name] >= n {
+		close(ch)
+		return ch
+	}
+	m.waitFor, m.target, m.reached = name, n, ch
+	return ch
 }

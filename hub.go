@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"encoding/json"
 	"sync"
 
 	"github.com/shopchat/chat/protocol"
@@ -18,6 +19,7 @@ const teamTopic = "ops" // every operator session: queue, presence
 type event struct {
 	kind   eventKind
 	frame  *protocol.ServerFrame // evFrame; evAck's frame (an ack)
+	data   []byte                // evFrame: frame, encoded once by push or publish
 	msg    *Message              // evMessage, evAck
 	conv   *Conversation         // evState
 	after  int64                 // evReplay: deliver messages after this seq
@@ -35,7 +37,39 @@ const (
 	evState                    // a conversation changed: send state, catch up if now ours
 	evReplay                   // deliver a conversation's messages after a seq
 	evClose                    // close the connection after what was queued before
+	evHeal                     // broker events were lost: catch up from the store
 )
+
+// encode fills an evFrame's data, so that the queue holds (and counts) the
+// bytes that will be written, once for every session it goes to.
+func (ev *event) encode() error {
+	if ev.kind != evFrame || ev.data != nil || ev.frame == nil {
+		return nil
+	}
+	data, err := json.Marshal(ev.frame)
+	if err != nil {
+		return err
+	}
+	ev.data, ev.frame = data, nil
+	return nil
+}
+
+// size is what ev holds while queued, in bytes, for the queue's bounds.
+// Events other than frames are counted by what they will write or read.
+func (ev *event) size() int {
+	const overhead = 128
+	switch ev.kind {
+	case evFrame:
+		return overhead + len(ev.data)
+	case evMessage, evAck:
+		if ev.msg != nil {
+			return 2*overhead + len(ev.msg.Text)
+		}
+	case evState:
+		return 4 * overhead
+	}
+	return overhead
+}
 
 // hub fans events out to the sessions of this process.
 type hub struct {
@@ -74,6 +108,9 @@ func (h *hub) unsubscribe(s *session, topics ...string) {
 // publish queues ev on every session subscribed to topic. It never blocks:
 // a session whose queue is full is disconnected and will resume.
 func (h *hub) publish(topic string, ev event) {
+	if err := ev.encode(); err != nil {
+		return
+	}
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for s := range h.topics[topic] {
@@ -86,4 +123,21 @@ func (h *hub) has(topic string) bool {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return len(h.topics[topic]) > 0
+}
+
+// sessions returns every subscribed session once.
+func (h *hub) sessions() []*session {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	seen := make(map[*session]bool)
+	var all []*session
+	for _, set := range h.topics {
+		for s := range set {
+			if !seen[s] {
+				seen[s] = true
+				all = append(all, s)
+			}
+		}
+	}
+	return all
 }

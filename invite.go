@@ -37,7 +37,7 @@ func (s *Server) Invite(ctx context.Context, visitorID, text, operatorID string)
 	case !validText(text):
 		return userErr(ErrInvalid, "text is not text")
 	}
-	if _, err := s.store.Visitor(ctx, visitorID); err != nil {
+	if _, err := s.storedVisitor(ctx, visitorID); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return userErr(ErrNotFound, "visitor not found")
 		}

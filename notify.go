@@ -366,6 +366,11 @@ func (ss *session) onTranscript(ctx context.Context, f protocol.ClientFrame) err
 		}
 		ss.visitor = v
 	}
+	if ss.visitor != nil {
+		if err := ss.s.allowVisitorMail(ctx, ss.visitor.ID); err != nil {
+			return err
+		}
+	}
 	if err := ss.s.SendTranscript(ctx, c.ID); err != nil {
 		return err
 	}
@@ -462,8 +467,11 @@ func (s *Server) PostReply(ctx context.Context, r InboundReply) (*Message, error
 		return nil, fmt.Errorf("%w: %q is not this conversation's visitor", ErrForbidden, r.From)
 	}
 	text := strings.TrimSpace(r.Text)
-	if text == "" || !validText(text) {
+	if text == "" {
 		return nil, invalidf("the reply has no text")
+	}
+	if !validText(text) {
+		return nil, invalidf("the reply's text is not valid UTF-8 or has control characters")
 	}
 	if len(text) > s.cfg.MaxMessageLength {
 		text = truncateUTF8(text, s.cfg.MaxMessageLength)

@@ -33,7 +33,7 @@ func (s *Server) RecordOrder(ctx context.Context, o Order) (*Order, error) {
 	case o.Currency != "" && !isCurrency(o.Currency):
 		return nil, invalidf("order Currency %q is not an ISO 4217 code like EUR", o.Currency)
 	}
-	if _, err := s.store.Visitor(ctx, o.VisitorID); err != nil {
+	if _, err := s.storedVisitor(ctx, o.VisitorID); err != nil {
 		return nil, fmt.Errorf("chat: record order: %w", err)
 	}
 	if o.PlacedAt.IsZero() {
@@ -63,7 +63,7 @@ func (s *Server) Attribution(ctx context.Context, visitorID string) (Attribution
 	if visitorID == "" {
 		return Attribution{}, invalidf("visitor ID is required")
 	}
-	if _, err := s.store.Visitor(ctx, visitorID); err != nil {
+	if _, err := s.storedVisitor(ctx, visitorID); err != nil {
 		return Attribution{}, fmt.Errorf("chat: attribution: %w", err)
 	}
 	a, err := s.attribute(ctx, visitorID, s.now())

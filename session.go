@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shopchat/chat/protocol"
@@ -24,18 +24,26 @@ type session struct {
 	visitor *Visitor // for visitors; the reader may replace it (profile)
 	// visitorID is the visitor's id, fixed at connect: the writer reads it
 	// instead of visitor, which the reader may replace meanwhile.
-	visitorID string
-	op        *Operator
-	lastConv  string // visitors: the conversation last written to (reader only)
-	ip        string
-	topics    []string
-	limiter   rateLimiter
+	visitorID  string
+	op         *Operator
+	lastConv   string // visitors: the conversation last written to (reader only)
+	ip         string
+	topics     []string
+	tokenGen   int64         // visitors: the token generation the socket was opened with
+	authReq    *http.Request // operators: the upgrade request, re-checked with Config.Operators
+	saidHello  atomic.Bool   // a hello frame arrived
+	helloTimer *time.Timer   // closes a session that says no hello (watchHello)
 
 	mu      sync.Mutex
 	queue   []event
+	queued  int  // bytes the queue (and the writer's batch in hand) holds
 	writing bool // a writer goroutine is draining queue
-	held    bool // hold the writer until hello's subscriptions are in place
-	closed  bool
+	// cancelWrite cancels the write in flight, if any: shutdown calls it,
+	// so a write blocked on a client that does not read ends at once and
+	// the queue the writer holds is freed then, not at WriteTimeout.
+	cancelWrite context.CancelFunc
+	held        bool // hold the writer until hello's subscriptions are in place
+	closed      bool
 
 	// Owned by the writer.
 	delivered map[string]int64 // conversation id -> last seq delivered
@@ -52,7 +60,7 @@ func (s *Server) serveVisitorSocket(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "chat unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	s.serveSocket(w, r, &session{role: protocol.RoleVisitor, visitor: v})
+	s.serveSocket(w, r, &session{role: protocol.RoleVisitor, visitor: v, tokenGen: v.TokenGen})
 }
 
 func (s *Server) serveOperatorSocket(w http.ResponseWriter, r *http.Request) {
@@ -70,18 +78,18 @@ func (s *Server) serveOperatorSocket(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.opProfiles[op.ID] = op
 	s.mu.Unlock()
-	s.serveSocket(w, r, &session{role: protocol.RoleOperator, op: op})
+	s.serveSocket(w, r, &session{role: protocol.RoleOperator, op: op, authReq: authRequest(r)})
 }
 
 func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, ss *session) {
 	ss.s = s
-	ss.ip = remoteIP(r)
+	ss.ip = s.clientIP(r)
 	if ss.visitor != nil {
 		ss.visitorID = ss.visitor.ID
 	}
 	ss.delivered = make(map[string]int64)
-	ss.limiter = newRateLimiter(s.cfg.MaxFramesPerSecond, s.now())
 	if status, msg := s.admit(ss); status != 0 {
+		s.add("connections_refused_total", 1)
 		http.Error(w, msg, status)
 		return
 	}
@@ -101,6 +109,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, ss *session
 		return
 	}
 	s.add("connections_total", 1)
+	s.watchHello(ss)
 	// The reader moves to a goroutine of its own and the handler returns:
 	// net/http then drops the request, its headers and the connection's
 	// serving state, which the handler's frames would otherwise keep alive
@@ -123,7 +132,7 @@ func (s *Server) admit(ss *session) (int, string) {
 	if ss.visitor != nil && s.perVisitor[ss.visitor.ID] >= s.cfg.MaxVisitorConns {
 		return http.StatusTooManyRequests, "too many connections for this visitor"
 	}
-	if s.cfg.MaxConnsPerIP > 0 && s.perIP[ss.ip] >= s.cfg.MaxConnsPerIP {
+	if ss.op == nil && s.cfg.MaxConnsPerIP > 0 && s.perIP[ss.ip] >= s.cfg.MaxConnsPerIP {
 		return http.StatusTooManyRequests, "too many connections from this address"
 	}
 	s.sessions[ss] = struct{}{}
@@ -152,14 +161,6 @@ func decrement(m map[string]int, k string) {
 	} else {
 		m[k]--
 	}
-}
-
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // run reads frames until the connection ends.
@@ -208,19 +209,26 @@ func (ss *session) run(ctx context.Context) {
 //
 //go:noinline
 func (ss *session) frame(ctx context.Context, data []byte, hello *bool) bool {
+	defer ss.s.add("frames_total", 1) // handled: what it queued is queued
+	// Every frame counts, valid or not, against its sender and its address.
+	allowed := ss.s.allowFrame(ss)
 	f, err := protocol.DecodeClient(data)
+	if !allowed {
+		ss.s.add("frames_rate_limited_total", 1)
+		ss.sendError(f.ID, f.Type, protocol.CodeRateLimited, "too many frames; slow down")
+		return true
+	}
 	if err != nil {
 		var fe *protocol.FrameError
 		errors.As(err, &fe)
 		ss.sendError(f.ID, fe.Type, fe.Code, fe.Error())
 		return true
 	}
-	if !ss.limiter.allow(ss.s.now()) {
-		ss.s.add("frames_rate_limited_total", 1)
-		ss.sendError(f.ID, f.Type, protocol.CodeRateLimited, "too many frames; slow down")
-		return true
-	}
 	if f.Type == protocol.TypeHello {
+		if ss.saidHello.CompareAndSwap(false, true) {
+			ss.helloTimer.Stop() // it said hello in time, however long hello takes
+			ss.helloTimer = nil  // the reader's alone: frees it for an idle session
+		}
 		if f.V != protocol.Version {
 			ss.sendError(f.ID, f.Type, protocol.CodeVersion, fmt.Sprintf("this server speaks protocol version %d", protocol.Version))
 			ss.closeAfterFlush(ctx, transport.StatusPolicy, "unsupported protocol version")
@@ -261,9 +269,14 @@ func (ss *session) closeAfterFlush(ctx context.Context, code transport.StatusCod
 
 // end tears the session down after its reader stopped.
 func (ss *session) end() {
+	if ss.helloTimer != nil {
+		ss.helloTimer.Stop()
+	}
 	ss.mu.Lock()
+	if !ss.closed {
+		ss.dropQueue()
+	}
 	ss.closed = true
-	ss.queue = nil
 	ss.mu.Unlock()
 	ss.s.hub.unsubscribe(ss, ss.topics...)
 	ss.conn.Close(transport.StatusNormal, "")
@@ -280,37 +293,74 @@ func (ss *session) shutdown(code transport.StatusCode, reason string) {
 		ss.mu.Unlock()
 		return
 	}
+	ss.dropQueue()
 	ss.closed = true
-	ss.queue = nil
 	conn := ss.conn
+	cancelWrite := ss.cancelWrite
 	ss.mu.Unlock()
+	if cancelWrite != nil {
+		cancelWrite()
+	}
 	if conn != nil { // nil: not accepted yet; serveSocket sees closed
 		go conn.Close(code, reason)
 	}
 }
 
-// push queues ev for the writer without blocking.
+// push queues ev for the writer without blocking. A session whose queue
+// would pass Config.SendQueue frames or Config.MaxQueuedBytes bytes is
+// disconnected (it resumes); so is the slowest session when all together
+// would pass Config.QueuedBytesBudget.
 func (ss *session) push(evs ...event) {
+	size := 0
+	for i := range evs {
+		if err := evs[i].encode(); err != nil {
+			ss.s.logErr("encode frame", err)
+			return
+		}
+		size += evs[i].size()
+	}
 	ss.mu.Lock()
 	if ss.closed {
 		ss.mu.Unlock()
 		return
 	}
-	if len(ss.queue)+len(evs) > ss.s.cfg.SendQueue {
+	if len(ss.queue)+len(evs) > ss.s.cfg.SendQueue || ss.queued+size > ss.s.cfg.MaxQueuedBytes {
 		ss.mu.Unlock()
 		ss.s.add("slow_consumer_disconnects_total", 1)
 		ss.shutdown(transport.StatusTryAgainLater, "too slow: reconnect and resume")
 		return
 	}
 	ss.queue = append(ss.queue, evs...)
+	ss.queued += size
 	start := !ss.writing && !ss.held
 	if start {
 		ss.writing = true
 	}
 	ss.mu.Unlock()
+	if ss.s.queuedBytes.Add(int64(size)) > ss.s.cfg.QueuedBytesBudget {
+		ss.s.shedSlowest()
+	}
 	if start {
 		go ss.drain()
 	}
+}
+
+// written releases the bytes of an event the writer is done with.
+func (ss *session) written(size int) {
+	ss.mu.Lock()
+	if !ss.closed {
+		ss.queued -= size
+		ss.s.queuedBytes.Add(-int64(size))
+	}
+	ss.mu.Unlock()
+}
+
+// dropQueue forgets what is queued and releases its bytes. Called with
+// ss.mu held, as the session closes.
+func (ss *session) dropQueue() {
+	ss.queue = nil
+	ss.s.queuedBytes.Add(-int64(ss.queued))
+	ss.queued = 0
 }
 
 // release lets a held writer start.
@@ -340,7 +390,9 @@ func (ss *session) drain() {
 		batch, ss.queue = ss.queue, batch[:0]
 		ss.mu.Unlock()
 		for i := range batch {
-			if err := ss.process(&batch[i]); err != nil {
+			err := ss.process(&batch[i])
+			ss.written(batch[i].size())
+			if err != nil {
 				if !errors.Is(err, transport.ErrClosed) {
 					ss.s.logErr("session write", err)
 				}
@@ -361,7 +413,7 @@ func (ss *session) drain() {
 func (ss *session) process(ev *event) error {
 	switch ev.kind {
 	case evFrame:
-		return ss.write(ev.frame)
+		return ss.writeData(ev.data)
 	case evMessage:
 		return ss.deliver(ev.msg)
 	case evAck:
@@ -384,6 +436,8 @@ func (ss *session) process(ev *event) error {
 	case evClose:
 		ss.shutdown(ev.code, ev.reason)
 		return nil
+	case evHeal:
+		return ss.heal()
 	case evReplay:
 		if ev.after < ss.delivered[ev.convID] {
 			ev.after = ss.delivered[ev.convID]
@@ -416,7 +470,7 @@ func (ss *session) deliver(m *Message) error {
 // catchUp delivers stored messages after the last delivered one and before
 // seq (all of them if seq is 0).
 func (ss *session) catchUp(convID string, before int64) error {
-	const page = 500
+	const page = 100 // what one replay holds at a time: at most ~0.5 MB of text
 	for {
 		last := ss.delivered[convID]
 		if before != 0 && last >= before-1 {
@@ -453,9 +507,24 @@ func (ss *session) write(f *protocol.ServerFrame) error {
 	if err != nil {
 		return err
 	}
+	return ss.writeData(data)
+}
+
+func (ss *session) writeData(data []byte) error {
 	ctx, cancel := context.WithTimeout(ss.s.ctx, ss.s.cfg.WriteTimeout)
 	defer cancel()
-	return ss.conn.Write(ctx, data)
+	ss.mu.Lock()
+	if ss.closed {
+		ss.mu.Unlock()
+		return transport.ErrClosed
+	}
+	ss.cancelWrite = cancel
+	ss.mu.Unlock()
+	err := ss.conn.Write(ctx, data)
+	ss.mu.Lock()
+	ss.cancelWrite = nil
+	ss.mu.Unlock()
+	return err
 }
 
 // sendError queues an error frame answering the frame with id and type.
@@ -484,6 +553,7 @@ func errorCode(err error) (string, string) {
 		{ErrForbidden, protocol.CodeForbidden},
 		{ErrConflict, protocol.CodeConflict},
 		{ErrCapacity, protocol.CodeCapacity},
+		{ErrRateLimited, protocol.CodeRateLimited},
 	} {
 		if errors.Is(err, m.err) {
 			var pe *publicError
@@ -510,29 +580,4 @@ func (e *publicError) Unwrap() error { return e.sentinel }
 
 func userErr(sentinel error, format string, args ...any) error {
 	return &publicError{sentinel: sentinel, msg: fmt.Sprintf(format, args...)}
-}
-
-// rateLimiter is a token bucket, used only by its session's reader.
-type rateLimiter struct {
-	rate   float64 // tokens per second
-	burst  float64
-	tokens float64
-	last   time.Time
-}
-
-func newRateLimiter(perSecond int, now time.Time) rateLimiter {
-	return rateLimiter{rate: float64(perSecond), burst: 2 * float64(perSecond), tokens: 2 * float64(perSecond), last: now}
-}
-
-func (l *rateLimiter) allow(now time.Time) bool {
-	l.tokens += now.Sub(l.last).Seconds() * l.rate
-	l.last = now
-	if l.tokens > l.burst {
-		l.tokens = l.burst
-	}
-	if l.tokens < 1 {
-		return false
-	}
-	l.tokens--
-	return true
 }

@@ -7,34 +7,12 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/shopchat/chat"
 	"github.com/shopchat/chat/client"
 )
-
-// countingMetrics records counters.
-type countingMetrics struct {
-	mu sync.Mutex
-	m  map[string]float64
-}
-
-func (c *countingMetrics) Add(name string, d float64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[string]float64{}
-	}
-	c.m[name] += d
-}
-func (c *countingMetrics) Observe(string, float64) {}
-func (c *countingMetrics) get(name string) float64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.m[name]
-}
 
 // stallingConn stops reading (like a client on a frozen phone) while
 // stalled is set, until released.

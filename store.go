@@ -28,9 +28,10 @@ type Store interface {
 	// VisitorByCustomer returns the visitor bound to the shop's customer id,
 	// or ErrNotFound (always for the empty id).
 	VisitorByCustomer(ctx context.Context, customerID string) (*Visitor, error)
-	// UpdateVisitor replaces the stored visitor with v (matched by ID).
-	// ErrNotFound if it does not exist; ErrConflict if v.CustomerID is bound
-	// to another visitor.
+	// UpdateVisitor replaces the stored visitor with v (matched by ID),
+	// except that TokenGen keeps the higher of the stored and v's value, so
+	// a stale copy never revives revoked tokens. ErrNotFound if it does not
+	// exist; ErrConflict if v.CustomerID is bound to another visitor.
 	UpdateVisitor(ctx context.Context, v *Visitor) error
 
 	// PutOperator creates or updates an operator's profile. It leaves the

@@ -154,7 +154,15 @@ type liveVisit struct {
 	infoDue  bool            // call Config.VisitorInfo for the current page
 	localAt  time.Time       // last activity on this node; zero: only other nodes'
 	changed  bool            // to announce to other nodes
+	// unsaved: the visitor has a token but no stored row yet (a bare page
+	// view creates none); its page views wait in pending, at most
+	// maxUnsavedViews, until the widget's first connection stores it.
+	unsaved bool
+	pending []PageView
 }
+
+// maxUnsavedViews caps the page views kept for a visitor not stored yet.
+const maxUnsavedViews = 20
 
 func newTracker() *tracker {
 	return &tracker{
@@ -244,17 +252,26 @@ func (s *Server) TrackRequest(w http.ResponseWriter, r *http.Request) *http.Requ
 }
 
 // startVisit resolves a request's visitor the slow way (HMAC, Store) and
-// starts or renews their live visit.
+// starts or renews their live visit. A request without a valid token gets a
+// token for a new visitor that is not stored until the widget uses it.
 func (s *Server) startVisit(w http.ResponseWriter, r *http.Request, token string, now time.Time, view bool) (*Visitor, error) {
-	v, err := s.visitorFromRequest(r)
+	var v *Visitor
+	unsaved := false
+	tok, err := s.requestToken(r)
+	if err == nil {
+		v, err = s.visitorOfToken(r.Context(), tok, false)
+		if errors.Is(err, ErrNotFound) {
+			v, unsaved, err = &Visitor{ID: tok.id, CreatedAt: tok.issued, LastSeenAt: now, TokenGen: tok.gen}, true, nil
+		}
+	}
 	if errors.Is(err, ErrUnauthorized) {
-		if s.cfg.CookieOnInteraction {
+		if s.cfg.CookieOnInteraction || !s.allowNewVisitor(r) {
 			if view {
 				s.queueItem(trackItem{kind: itemAnon, view: PageView{URL: capText(r.URL.Path, maxPageURL), At: now}})
 			}
 			return nil, nil
 		}
-		v, err = s.newVisitor(r.Context(), "")
+		v, unsaved, err = s.unsavedVisitor(), true, nil
 		token = ""
 	}
 	if err != nil {
@@ -264,7 +281,9 @@ func (s *Server) startVisit(w http.ResponseWriter, r *http.Request, token string
 		token = s.setVisitorCookie(w, r, v) // each visit renews the token
 	}
 	chatting := false
-	if _, err := s.store.OpenConversation(r.Context(), v.ID); err == nil {
+	if unsaved {
+		// Nothing stored: no conversation either.
+	} else if _, err := s.store.OpenConversation(r.Context(), v.ID); err == nil {
 		chatting = true
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
@@ -274,12 +293,83 @@ func (s *Server) startVisit(w http.ResponseWriter, r *http.Request, token string
 	defer t.mu.Unlock()
 	lv := s.visitLocked(v, now)
 	lv.token, lv.visitor, lv.Chatting = token, v, chatting
+	lv.unsaved = unsaved
+	if !unsaved {
+		lv.pending = nil
+	}
 	if view {
 		s.pageViewLocked(lv, r, now)
 	} else {
 		lv.LastSeen, lv.localAt = now, now
 	}
 	return v, nil
+}
+
+// visitorStored writes the page views kept for a visitor that was not
+// stored, now that it is. With holdLast (the widget is connecting) the
+// newest view waits in the writer for the title the widget reports.
+func (s *Server) visitorStored(ctx context.Context, v *Visitor, holdLast bool) {
+	t := s.track
+	t.mu.Lock()
+	lv := t.live[v.ID]
+	if lv == nil || !lv.unsaved {
+		t.mu.Unlock()
+		return
+	}
+	lv.unsaved, lv.visitor = false, v
+	views := lv.pending
+	lv.pending = nil
+	if holdLast && len(views) > 0 {
+		s.queueItem(trackItem{kind: itemHold, view: views[len(views)-1]})
+		views = views[:len(views)-1]
+	}
+	t.mu.Unlock()
+	if len(views) > 0 {
+		if err := s.store.AddPageViews(ctx, views); err != nil {
+			s.logErr("page views of a new visitor", err, "visitor", v.ID)
+		}
+	}
+}
+
+// storedVisitor returns the stored visitor with id, storing first one that
+// Track knows but has not stored (its order or its question to the
+// checkout is something to keep). ErrNotFound for any other unknown id.
+func (s *Server) storedVisitor(ctx context.Context, id string) (*Visitor, error) {
+	v, err := s.store.Visitor(ctx, id)
+	if !errors.Is(err, ErrNotFound) {
+		return v, err
+	}
+	t := s.track
+	t.mu.Lock()
+	lv := t.live[id]
+	var nv Visitor
+	unsaved := lv != nil && lv.unsaved
+	if unsaved {
+		nv = *lv.visitor
+	}
+	t.mu.Unlock()
+	if !unsaved {
+		return nil, err
+	}
+	if err := s.store.CreateVisitor(ctx, &nv); err != nil && !errors.Is(err, ErrConflict) {
+		return nil, err
+	}
+	s.visitorStored(ctx, &nv, false)
+	return s.store.Visitor(ctx, id)
+}
+
+// forgetVisitToken makes Track verify the visitor's cookie again on their
+// next request (after a logout revoked it).
+func (s *Server) forgetVisitToken(id string) {
+	t := s.track
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	if lv := t.live[id]; lv != nil {
+		lv.token = ""
+	}
+	t.mu.Unlock()
 }
 
 // tokenAge is how long ago a valid token was issued.
@@ -331,7 +421,15 @@ func (s *Server) pageViewLocked(lv *liveVisit, r *http.Request, now time.Time) {
 	if !strings.HasPrefix(u, "/") {
 		u = r.URL.RequestURI()
 	}
-	pv := PageView{VisitorID: lv.VisitorID, URL: capText(u, maxPageURL), Referrer: capText(r.Referer(), maxPageURL), At: now}
+	if !utf8.ValidString(u) {
+		s.add("pageviews_invalid_total", 1) // text we would store mangled: refused
+		return
+	}
+	ref := r.Referer()
+	if !utf8.ValidString(ref) {
+		ref = ""
+	}
+	pv := PageView{VisitorID: lv.VisitorID, URL: capText(u, maxPageURL), Referrer: capText(ref, maxPageURL), At: now}
 	if strings.Contains(r.URL.RawQuery, "utm_") {
 		pv.UTM = parseUTM(r.URL.RawQuery)
 	}
@@ -345,6 +443,12 @@ func (s *Server) pageViewLocked(lv *liveVisit, r *http.Request, now time.Time) {
 		lv.campaign = pv.UTM.Campaign
 	}
 	s.openedLocked(lv, pv.URL, "", now)
+	if lv.unsaved {
+		if len(lv.pending) < maxUnsavedViews {
+			lv.pending = append(lv.pending, pv)
+		}
+		return
+	}
 	s.queueItem(trackItem{kind: itemHold, view: pv}) // the widget's page frame may add its title
 }
 

@@ -333,7 +333,9 @@ func TestTrackPageViewGetsWidgetTitle(t *testing.T) {
 func TestTrackCloseWritesHeldPageViews(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
 	ts := newTestServer(t, func(c *chat.Config) { c.Now = clock.Now })
-	vid := browse(t, newBrowser(), newShop(t, ts), "/product/1", "")
+	hc := newBrowser()
+	vid := browse(t, hc, newShop(t, ts), "/product/1", "")
+	visitorRaw(t, ts, hc) // the widget connects: the visitor and its view are kept
 	if err := ts.Chat.Close(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -431,6 +433,8 @@ func TestTrackHeldPageViewsBounded(t *testing.T) {
 	}
 	c := get("/p/0", "").Result().Cookies()[0]
 	cookie := c.Name + "=" + c.Value
+	// A bare page view stores no visitor; the widget's connection does.
+	ts.dialRaw(t, http.DefaultClient, "/chat/ws", http.Header{"Cookie": {cookie}})
 	const held = 4096 // the writer's bound: Track's views waiting for a title
 	for i := 1; i <= held; i++ {
 		get("/p/"+strconv.Itoa(i), cookie)
@@ -454,8 +458,9 @@ func TestTrackHeldPageViewsBounded(t *testing.T) {
 }
 
 // Every request without a cookie starts a visit, so the live list is
-// capped: beyond it, a visit is tracked (visitor, stored page views) but not
-// listed until visits expire.
+// capped: beyond it, a visit is tracked (a visitor in the context) but not
+// listed until visits expire, and its bare page views are not kept (no
+// widget ever stored the visitor).
 func TestLiveVisitsCapped(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
 	ts := newTestServer(t, func(c *chat.Config) { c.Now = clock.Now })
@@ -472,8 +477,8 @@ func TestLiveVisitsCapped(t *testing.T) {
 		t.Fatalf("live list of %d visits beyond a cap of 2: %+v", len(list), list)
 	}
 	chat.FlushPageViews(ts.Chat)
-	if views, err := ts.Store.PageViews(testCtx(t), vid, 0); err != nil || len(views) != 1 || views[0].URL != "/c" {
-		t.Fatalf("unlisted visitor's page views: %+v, %v", views, err)
+	if views, err := ts.Store.PageViews(testCtx(t), vid, 0); err != nil || len(views) != 0 {
+		t.Fatalf("unlisted bare visitor's page views: %+v, %v", views, err)
 	}
 	// Once the others' visits end, the visitor is listed again.
 	clock.Advance(31 * time.Minute)

@@ -13,4 +13,10 @@ type Visitor struct {
 	Email      string // optional, for offline replies and transcripts
 	CreatedAt  time.Time
 	LastSeenAt time.Time
+	// TokenGen is the generation of the visitor's tokens: Identify and
+	// Forget raise it, and a token of an older generation is refused, so a
+	// token obtained before a login or a logout opens nothing after it.
+	// Stores persist it and never lower it (UpdateVisitor keeps the higher
+	// of the stored and the given value).
+	TokenGen int64
 }

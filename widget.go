@@ -267,7 +267,7 @@ func (ss *session) onVisitorDetails(ctx context.Context, f protocol.ClientFrame)
 		}
 		id = c.VisitorID
 	}
-	v, err := s.store.Visitor(ctx, id)
+	v, err := s.storedVisitor(ctx, id)
 	if err != nil {
 		return err
 	}

@@ -12,10 +12,12 @@
 package protocol
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // Version is the protocol version this package speaks.
@@ -393,7 +395,7 @@ type Operator struct {
 }
 
 // FrameError is returned by DecodeClient and DecodeServer. Code is
-// CodeBadFrame or CodeUnknownType.
+// CodeBadFrame, CodeUnknownType or (for bytes that are not UTF-8) CodeInvalid.
 type FrameError struct {
 	Code string
 	Type string // the frame's type, when it could be read
@@ -412,6 +414,10 @@ func (e *FrameError) Unwrap() error { return e.Err }
 // ErrUnknownType is wrapped by FrameErrors with Code CodeUnknownType.
 var ErrUnknownType = errors.New("unknown frame type")
 
+// ErrInvalidUTF8 is wrapped by FrameErrors with Code CodeInvalid for a frame
+// that is not valid UTF-8.
+var ErrInvalidUTF8 = errors.New("frame is not valid UTF-8")
+
 var clientTypes = map[string]bool{
 	TypeHello: true, TypeMessage: true, TypeNote: true, TypeTyping: true,
 	TypeRead: true, TypeHistory: true, TypeAccept: true, TypeTransfer: true,
@@ -423,9 +429,15 @@ var clientTypes = map[string]bool{
 
 // DecodeClient parses one client frame. Malformed JSON and fields of the
 // wrong type give a *FrameError with CodeBadFrame; a type this version does
-// not define gives CodeUnknownType.
+// not define gives CodeUnknownType; bytes that are not valid UTF-8 give
+// CodeInvalid (wrapping ErrInvalidUTF8), as JSON would replace them.
 func DecodeClient(data []byte) (ClientFrame, error) {
 	var f ClientFrame
+	if !utf8.Valid(data) {
+		// JSON decoding would store U+FFFD in place of the bad bytes:
+		// refuse the frame instead of keeping mangled text.
+		return ClientFrame{}, &FrameError{Code: CodeInvalid, Type: peekType(bytes.ToValidUTF8(data, nil)), Err: ErrInvalidUTF8}
+	}
 	if err := json.Unmarshal(data, &f); err != nil {
 		return ClientFrame{}, &FrameError{Code: CodeBadFrame, Type: peekType(data), Err: err}
 	}

@@ -47,6 +47,7 @@ func FuzzDecodeClient(f *testing.F) {
 		`{"type":"transfer","id":"t","conv":"c","operator":"bob","comment":"x"}`,
 		`{"type":"profile","fields":{"a":"b"}}`,
 		`{"type":"message","text":{}}`, `{`, ``, `"x"`,
+		"{\"type\":\"message\",\"id\":\"m\",\"text\":\"caf\xe9\"}",
 	} {
 		f.Add([]byte(s))
 	}
@@ -54,8 +55,11 @@ func FuzzDecodeClient(f *testing.F) {
 		fr, err := DecodeClient(data)
 		if err != nil {
 			var fe *FrameError
-			if !errors.As(err, &fe) || (fe.Code != CodeBadFrame && fe.Code != CodeUnknownType) {
+			if !errors.As(err, &fe) || (fe.Code != CodeBadFrame && fe.Code != CodeUnknownType && fe.Code != CodeInvalid) {
 				t.Fatalf("error %v is not a FrameError with a stable code", err)
+			}
+			if (fe.Code == CodeInvalid) == utf8.Valid(data) {
+				t.Fatalf("code %s for a frame whose UTF-8 validity is %v", fe.Code, utf8.Valid(data))
 			}
 			if fe.Error() == "" || !utf8.ValidString(fe.Code) {
 				t.Fatal("empty error text")
@@ -64,6 +68,9 @@ func FuzzDecodeClient(f *testing.F) {
 		}
 		if !clientTypes[fr.Type] {
 			t.Fatalf("accepted unknown type %q", fr.Type)
+		}
+		if !utf8.Valid(data) {
+			t.Fatal("accepted a frame that is not UTF-8")
 		}
 		again, err := json.Marshal(fr)
 		if err != nil {

@@ -23,7 +23,8 @@ type Transport interface {
 type Conn interface {
 	// Read blocks for the next frame. It returns ErrClosed (wrapped) once the
 	// connection is gone, and ErrTooLarge (wrapped) after closing it with
-	// StatusTooLarge when a frame exceeds the read limit.
+	// StatusTooLarge when a frame exceeds the read limit, and ErrUnsupported
+	// (wrapped) after closing it with StatusUnsupported for a binary frame.
 	Read(ctx context.Context) ([]byte, error)
 	// Write sends one frame.
 	Write(ctx context.Context, frame []byte) error
@@ -38,7 +39,8 @@ type StatusCode int
 const (
 	StatusNormal        StatusCode = 1000 // the server is shutting down or the session ended
 	StatusGoingAway     StatusCode = 1001
-	StatusPolicy        StatusCode = 1008 // e.g. unsupported protocol version
+	StatusUnsupported   StatusCode = 1003 // a binary frame: the protocol is text
+	StatusPolicy        StatusCode = 1008 // e.g. unsupported protocol version, no hello in time, logged out
 	StatusTooLarge      StatusCode = 1009 // a frame exceeded the read limit
 	StatusInternal      StatusCode = 1011
 	StatusTryAgainLater StatusCode = 1013 // slow consumer or overload: reconnect and resume
@@ -49,4 +51,7 @@ var (
 	ErrClosed = errors.New("transport: connection closed")
 	// ErrTooLarge is returned by Read when a frame exceeds the read limit.
 	ErrTooLarge = errors.New("transport: frame too large")
+	// ErrUnsupported is returned by Read after closing the connection with
+	// StatusUnsupported when a frame is not text.
+	ErrUnsupported = errors.New("transport: binary frame")
 )

@@ -309,6 +309,9 @@ func (s *shop) currentOperator(r *http.Request) *demoOperator {
 	if err != nil {
 		return nil
 	}
+	if _, out := s.loggedOut.Load(c.Value); out {
+		return nil
+	}
 	return findOperator(f[0])
 }
 

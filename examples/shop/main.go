@@ -173,7 +173,7 @@ func run(log *slog.Logger, addr, db, secretFile, baseURL string, mailCfg email.C
 		ln.Close()
 		return err
 	}
-	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	hs := newHTTPServer(handler)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 
@@ -281,4 +281,20 @@ func urlHost(a *net.TCPAddr) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, fmt.Sprint(a.Port))
+}
+
+// newHTTPServer is the demo's http.Server with the timeouts a shop needs
+// against slow clients (docs/security.md): headers or a body trickled a
+// byte at a time end at ReadHeaderTimeout and ReadTimeout. The chat's
+// sockets are hijacked, which clears these deadlines; pings keep them
+// alive instead.
+func newHTTPServer(handler http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
 }

@@ -105,6 +105,9 @@ type shopConfig struct {
 	// BrandColor replaces the shop's brand colour in the widget (tests of
 	// colours that fail contrast). Empty: the shop's own.
 	BrandColor string
+	// wrapStore, if set, wraps the chat store the chat server uses (tests
+	// inject store failures with it).
+	wrapStore func(chat.Store) chat.Store
 }
 
 // shop is the demo shop. Its handlers are safe for concurrent use.
@@ -123,6 +126,10 @@ type shop struct {
 	pages    map[string]*template.Template
 	static   fs.FS
 	learned  atomic.Value // string: base URL learned from operator requests
+	// loggedOut holds operator cookie values that logged out: a copy of
+	// one must not let its holder back in (the chat re-checks open
+	// consoles with the operator auth, see chat.Config.OperatorRecheck).
+	loggedOut sync.Map
 
 	closeOnce sync.Once
 	closeErr  error
@@ -242,8 +249,12 @@ func (s *shop) chatConfig() chat.Config {
 		}
 	}
 	widget.Translations = widgetTranslations
+	store := s.store
+	if s.cfg.wrapStore != nil {
+		store = s.cfg.wrapStore(store)
+	}
 	return chat.Config{
-		Store:           s.store,
+		Store:           store,
 		Secret:          deriveKey(s.cfg.Secret, "chat"),
 		Operators:       s.operatorAuth,
 		Router:          chat.Departments(chat.LeastBusy()), // pre-chat "department" picks alice (sales) or bob (support)
@@ -715,7 +726,11 @@ func (s *shop) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.setSession(w, r, session{ID: randomID()})
-	s.chat.Forget(w) // a shared computer must not keep the customer's chat
+	// A shared computer must not keep the customer's chat: Forget revokes
+	// the chat token on the server and closes its sockets on every node.
+	if err := s.chat.Forget(w, r); err != nil {
+		s.log.Error("chat forget", "err", err)
+	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
@@ -775,6 +790,15 @@ func (s *shop) operatorLogin(w http.ResponseWriter, r *http.Request) {
 func (s *shop) operatorLogout(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.checkPost(w, r); !ok {
 		return
+	}
+	if c, err := r.Cookie(operatorCookie); err == nil {
+		if op := s.currentOperator(r); op != nil {
+			s.loggedOut.Store(c.Value, true)
+			// Close the operator's open consoles on every node now.
+			if err := s.chat.DisconnectOperator(r.Context(), op.ID); err != nil {
+				s.log.Error("chat disconnect operator", "operator", op.ID, "err", err)
+			}
+		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: operatorCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, "/operator/login", http.StatusSeeOther)

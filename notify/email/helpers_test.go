@@ -312,7 +312,7 @@ type chatEnv struct {
 // newChat starts a chat server with a memory store on loopback.
 func newChat(t testing.TB, edit ...func(*chat.Config)) *chatEnv {
 	t.Helper()
-	cfg := chat.Config{Store: memory.New(), Secret: testSecret, Operators: testOperators, MaxFramesPerSecond: 100000}
+	cfg := chat.Config{Store: memory.New(), Secret: testSecret, Operators: testOperators, MaxFramesPerSecond: 100000, MaxConnsPerIP: -1, NewVisitorsPerMinute: -1}
 	for _, e := range edit {
 		e(&cfg)
 	}

@@ -29,8 +29,8 @@ type InboundConfig struct {
 	// level 1. Default 10.
 	MaxDepth int
 	// Secret authenticates the HTTP webhook (ServeHTTP): the provider sends
-	// it in the X-Shopchat-Secret header or the secret query parameter.
-	// Default empty: the webhook refuses every request.
+	// it in the X-Shopchat-Secret header (never in the URL, which ends up in
+	// logs). Default empty: the webhook refuses every request.
 	Secret string
 	// Logger receives the Inbound's logs, one line per refused mail with
 	// its reason. Default slog.Default().
@@ -218,7 +218,7 @@ func (in *Inbound) add(name string) {
 // ServeHTTP receives one raw mail (RFC 5322) as the body of a POST, as
 // mail providers' inbound webhooks send it (any Content-Type; at most
 // MaxSize bytes). The request must carry InboundConfig.Secret in the
-// X-Shopchat-Secret header or the secret query parameter. Responses: 202
+// X-Shopchat-Secret header; a secret in the URL is refused. Responses: 202
 // posted; 200 dropped on purpose (auto-reply, bounce, duplicate), so the
 // provider does not retry; 403 bad or unconfigured secret; 405 not POST;
 // 413 too large; 422 bad token, wrong sender or unparsable; 503 temporary
@@ -234,10 +234,12 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "forbidden", http.StatusForbidden)
 		return
 	}
-	got := r.Header.Get("X-Shopchat-Secret")
-	if got == "" {
-		got = r.URL.Query().Get("secret")
+	if r.URL.Query().Has("secret") {
+		in.log.Warn("email webhook refused: secret in the URL; send it in the X-Shopchat-Secret header", "remote", r.RemoteAddr)
+		http.Error(w, "forbidden: send the secret in the X-Shopchat-Secret header, not the URL", http.StatusForbidden)
+		return
 	}
+	got := r.Header.Get("X-Shopchat-Secret")
 	want := sha256.Sum256([]byte(in.cfg.Secret))
 	have := sha256.Sum256([]byte(got))
 	if subtle.ConstantTimeCompare(want[:], have[:]) != 1 {

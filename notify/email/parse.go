@@ -11,6 +11,7 @@ import (
 	"net/mail"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // decode ISO-8859-*, Windows-125x, ... (sets message.CharsetReader)
@@ -266,10 +267,21 @@ func (in *Inbound) bodies(root *message.Entity) (plain, html string, err error) 
 		// Config.MaxMessageLength); reading further only costs time.
 		if len(body) > maxBodyText {
 			body = body[:maxBodyText]
+			// Not through a character: drop the bytes of one cut in two.
+			for i := 0; i < utf8.UTFMax-1 && len(body) > 0; i++ {
+				if r, size := utf8.DecodeLastRune(body); r != utf8.RuneError || size != 1 {
+					break
+				}
+				body = body[:len(body)-1]
+			}
 		}
-		// An unknown charset left the bytes as they were: read them as
-		// UTF-8, with U+FFFD for what is not.
-		s := strings.ToValidUTF8(string(body), "\uFFFD")
+		// After charset decoding the text is UTF-8, or the mail is refused:
+		// text stored with U+FFFD in place of what the customer wrote would
+		// be lost words nobody is told about.
+		if !utf8.Valid(body) {
+			return fmt.Errorf("%w: %s text is not valid in its charset (%q)", ErrMalformed, t, params["charset"])
+		}
+		s := string(body)
 		if t == "text/plain" {
 			if strings.EqualFold(params["format"], "flowed") {
 				s = unflow(s, strings.EqualFold(params["delsp"], "yes"))

@@ -171,7 +171,9 @@ func (s *Store) UpdateVisitor(_ context.Context, v *chat.Visitor) error {
 			delete(s.customers, old.CustomerID)
 		}
 	}
-	s.visitors[v.ID] = copyVisitor(v)
+	nv := copyVisitor(v)
+	nv.TokenGen = max(nv.TokenGen, old.TokenGen) // a stale copy never revives revoked tokens
+	s.visitors[v.ID] = nv
 	return nil
 }
 

@@ -189,7 +189,8 @@ func TestOpenNewerSchema(t *testing.T) {
 	supported := rawInt(t, path, "SELECT max(version) FROM schema_version")
 
 	// A newer build added the next version.
-	rawExec(t, path, fmt.Sprintf("INSERT INTO schema_version (version, name, applied_at) VALUES (%d, 'future', '2030-01-01T00:00:00Z')", supported+1))
+	future := supported + 1
+	rawExec(t, path, fmt.Sprintf("INSERT INTO schema_version (version, name, applied_at) VALUES (%d, 'future', '2030-01-01T00:00:00Z')", future))
 	before := readFile(t, path)
 	_, err = os.Stat(path + "-wal")
 	require.ErrorIs(t, err, fs.ErrNotExist, "the raw handle left a WAL behind")
@@ -197,10 +198,10 @@ func TestOpenNewerSchema(t *testing.T) {
 	_, err = sqlite.Open(path)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, sqlite.ErrSchemaTooNew)
-	assert.Contains(t, err.Error(), fmt.Sprintf("database schema version %d is newer than this build supports (%d); upgrade shopchat", supported+1, supported))
+	assert.Contains(t, err.Error(), fmt.Sprintf("database schema version %d is newer than this build supports (%d); upgrade shopchat", future, supported))
 	assert.Equal(t, before, readFile(t, path), "Open changed a database with a newer schema")
 	noSideFiles(t, path)
-	assert.EqualValues(t, supported+1, rawInt(t, path, "SELECT max(version) FROM schema_version"))
+	assert.EqualValues(t, future, rawInt(t, path, "SELECT max(version) FROM schema_version"))
 }
 
 func TestOpenTwiceMigratesOnce(t *testing.T) {

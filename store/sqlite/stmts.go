@@ -11,7 +11,7 @@ import (
 
 // Column lists, in the order the scan functions read them.
 const (
-	visitorCols  = `id, coalesce(customer_id, ''), name, email, created_at, last_seen_at`
+	visitorCols  = `id, coalesce(customer_id, ''), name, email, created_at, last_seen_at, token_gen`
 	operatorCols = `id, name, email, avatar_url, departments, capacity, presence, presence_expires, last_assigned_at`
 	convCols     = `id, visitor_id, status, operator_id, department, last_seq, visitor_read_seq, operator_read_seq,
 	created_at, queued_at, assigned_at, closed_at, mail_opt_out, live_until`
@@ -63,8 +63,8 @@ func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
 		&w.release:    `RELEASE item`,
 		&w.rollbackTo: `ROLLBACK TO item`,
 
-		&w.insVisitor: `INSERT INTO visitors (id, customer_id, name, email, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		&w.updVisitor: `UPDATE visitors SET customer_id = ?, name = ?, email = ?, created_at = ?, last_seen_at = ? WHERE id = ?`,
+		&w.insVisitor: `INSERT INTO visitors (id, customer_id, name, email, created_at, last_seen_at, token_gen) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		&w.updVisitor: `UPDATE visitors SET customer_id = ?, name = ?, email = ?, created_at = ?, last_seen_at = ?, token_gen = max(token_gen, ?) WHERE id = ?`,
 		&w.delVisitor: `DELETE FROM visitors WHERE id = ?`,
 
 		&w.putOperator: `INSERT INTO operators (id, name, email, avatar_url, departments, capacity) VALUES (?, ?, ?, ?, ?, ?)
@@ -193,7 +193,7 @@ type scanner interface{ Scan(dest ...any) error }
 func scanVisitor(sc scanner) (*chat.Visitor, error) {
 	var v chat.Visitor
 	var created, seen int64
-	if err := sc.Scan(&v.ID, &v.CustomerID, &v.Name, &v.Email, &created, &seen); err != nil {
+	if err := sc.Scan(&v.ID, &v.CustomerID, &v.Name, &v.Email, &created, &seen, &v.TokenGen); err != nil {
 		return nil, err
 	}
 	v.CreatedAt, v.LastSeenAt = fromMicros(created), fromMicros(seen)

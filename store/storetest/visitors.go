@@ -18,6 +18,7 @@ func sameVisitor(t testing.TB, want, got *chat.Visitor) {
 	assert.Equal(t, want.Email, got.Email, "Email")
 	sameTime(t, want.CreatedAt, got.CreatedAt, "CreatedAt")
 	sameTime(t, want.LastSeenAt, got.LastSeenAt, "LastSeenAt")
+	assert.Equal(t, want.TokenGen, got.TokenGen, "TokenGen")
 }
 
 func visitorCases() []Case {
@@ -33,6 +34,24 @@ func visitorCases() []Case {
 			got, err = s.Visitor(ctx, "anon2")
 			require.NoError(t, err)
 			assert.Empty(t, got.CustomerID)
+		}},
+		{"Visitors/TokenGenNeverLowered", func(t testing.TB, s chat.Store) {
+			v := &chat.Visitor{ID: "v1", CreatedAt: at(0), TokenGen: 2}
+			require.NoError(t, s.CreateVisitor(ctx, v))
+			got, err := s.Visitor(ctx, "v1")
+			require.NoError(t, err)
+			assert.EqualValues(t, 2, got.TokenGen, "TokenGen after create")
+			// A logout raises it; a stale copy written afterwards (a profile
+			// update that read the visitor before) must not revive old tokens.
+			stale := *got
+			got.TokenGen = 3
+			require.NoError(t, s.UpdateVisitor(ctx, got))
+			stale.Name = "Renamed"
+			require.NoError(t, s.UpdateVisitor(ctx, &stale))
+			got, err = s.Visitor(ctx, "v1")
+			require.NoError(t, err)
+			assert.EqualValues(t, 3, got.TokenGen, "TokenGen after a stale update")
+			assert.Equal(t, "Renamed", got.Name, "the stale update's other fields")
 		}},
 		{"Visitors/CreateInvalid", func(t testing.TB, s chat.Store) {
 			isErr(t, s.CreateVisitor(ctx, &chat.Visitor{CustomerID: "c"}), chat.ErrInvalid, "CreateVisitor with empty ID")

@@ -161,9 +161,15 @@ func (c *Conn) ping(timeout time.Duration) {
 	}
 }
 
-// Read returns the next frame.
+// Read returns the next frame. A binary frame closes the connection with
+// StatusUnsupported: the protocol is JSON text.
 func (c *Conn) Read(ctx context.Context) ([]byte, error) {
-	_, data, err := c.ws.Read(ctx)
+	typ, data, err := c.ws.Read(ctx)
+	if err == nil && typ != ws.MessageText {
+		c.gone()
+		c.ws.Close(ws.StatusUnsupportedData, "text frames only")
+		return nil, fmt.Errorf("%w: %w", transport.ErrUnsupported, transport.ErrClosed)
+	}
 	if err != nil {
 		c.gone()
 		if errors.Is(err, ws.ErrMessageTooBig) {

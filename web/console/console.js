@@ -773,6 +773,7 @@
     if (entry) {
       if (f.code === 'unavailable' || f.code === 'rate_limited') {
         entry.status = 'queued';
+        entry.reconnecting = f.code === 'unavailable'; // the server's store is failing over: say so, keep the message
         setTimeout(() => { if (S.ready && S.outbox.includes(entry)) transmit(entry); }, 2000 + Math.random() * 2000);
       } else {
         entry.status = 'failed';
@@ -1263,6 +1264,8 @@
         h('span', { text: `Not sent: ${e.error || 'error'}` }), ' ',
         h('button', { type: 'button', class: 'link-btn', text: 'Retry', onclick: () => { e.status = 'queued'; if (S.ready) transmit(e); else renderPending(c, e); } }), ' ',
         h('button', { type: 'button', class: 'link-btn', text: 'Discard', onclick: () => { S.outbox = S.outbox.filter((x) => x !== e); persist(); renderPending(c, e); } }));
+    } else if (e.reconnecting) {
+      status.textContent = 'Reconnecting… will send automatically';
     } else if (e.status === 'sent' && S.ready) {
       // Only a slow send says so: an ordinary one is acked before anyone
       // (or a screen reader) would notice.

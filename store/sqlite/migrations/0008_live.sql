@@ -1,4 +1,4 @@
--- 0007: live conversations. live_until is when the visitor stops counting as
+-- 0008: live conversations. live_until is when the visitor stops counting as
 -- on the site (microseconds since the epoch; the zero time, year 1, means
 -- never live). The Server renews it while the visitor's widget is connected;
 -- only live conversations take an operator's capacity and are routed.
