@@ -50,8 +50,10 @@ func TestLiveVisitorsFirst(t *testing.T) {
 		"dana":  {ID: "dana", Name: "Dana", Capacity: 4},
 		"carol": {ID: "carol", Name: "Carol", Capacity: 2},
 	}
+	grace := 30 * time.Second
 	ts := newTestServer(t, func(c *chat.Config) {
 		c.Now = clock.Now
+		c.PresenceTTL = grace // the grace period of a visitor who left
 		c.Operators = func(r *http.Request) (*chat.Operator, error) {
 			if op := team[r.Header.Get("X-Operator")]; op != nil {
 				return op, nil
@@ -61,7 +63,6 @@ func TestLiveVisitorsFirst(t *testing.T) {
 	})
 	ctx := testCtx(t)
 	sweep := chat.LiveSweeper(ts.Chat)
-	grace := 30 * time.Second // Config.PresenceTTL's default
 
 	// Overnight: five visitors leave messages while nobody is online, and go.
 	var overnight []string

@@ -100,7 +100,7 @@ type shopConfig struct {
 	Broker chat.Broker
 	// PresenceTTL is the chat's Config.PresenceTTL: how long an operator's
 	// presence, and a visitor's "on the site" after their widget
-	// disconnects, last. Zero: the chat's default (30 s); tests shorten it.
+	// disconnects, last. Zero: the chat's default; tests shorten it.
 	PresenceTTL time.Duration
 	// BrandColor replaces the shop's brand colour in the widget (tests of
 	// colours that fail contrast). Empty: the shop's own.
