@@ -38,6 +38,12 @@ func (ss *session) hello(ctx context.Context, f protocol.ClientFrame) error {
 			return err
 		}
 		for _, c := range list {
+			if c.Open() {
+				s.visitorBack(ctx, c) // before its state goes out: routed, maybe assigned
+				if fresh, err := s.store.Conversation(ctx, c.ID); err == nil {
+					c = fresh
+				}
+			}
 			welcome.Conversations = append(welcome.Conversations, *s.conversationFrame(c, ss.role))
 			if _, ok := resume[c.ID]; ok || c.Open() {
 				convs = append(convs, c)
@@ -50,6 +56,7 @@ func (ss *session) hello(ctx context.Context, f protocol.ClientFrame) error {
 	} else {
 		op := ss.op
 		welcome.Me = &protocol.Person{ID: op.ID, Name: op.Name, Avatar: op.AvatarURL}
+		welcome.Brand = s.cfg.Widget.BrandColor
 		list, err := s.store.Conversations(ctx, ConversationFilter{OperatorID: op.ID, Status: []Status{Assigned}, Limit: 500})
 		if err != nil {
 			return err
@@ -349,7 +356,8 @@ func (s *Server) openConversation(ctx context.Context, v *Visitor, department, l
 		return nil, false, err
 	}
 	now := s.now()
-	c = &Conversation{ID: uuid.NewString(), VisitorID: v.ID, Status: Queued, Department: department, Language: lang, CreatedAt: now, QueuedAt: now}
+	// The visitor is writing from the site: the conversation starts live.
+	c = &Conversation{ID: uuid.NewString(), VisitorID: v.ID, Status: Queued, Department: department, Language: lang, CreatedAt: now, QueuedAt: now, LiveUntil: s.liveUntil()}
 	err = s.store.CreateConversation(ctx, c)
 	if errors.Is(err, ErrConflict) { // another tab created it first
 		c, err = s.store.OpenConversation(ctx, v.ID)
@@ -654,15 +662,22 @@ func (ss *session) onAccept(ctx context.Context, f protocol.ClientFrame) error {
 	if c.Status != Queued {
 		return userErr(ErrConflict, "conversation is not waiting in the queue")
 	}
+	// A conversation waiting for a reply takes no live slot, and an
+	// operator may choose to take a live one beyond capacity (Force).
+	live := c.Live(s.now())
+	capacity := s.capacity(ss.op)
+	if !live || f.Force {
+		capacity = 0
+	}
 	s.dispatchMu.Lock()
-	c, err = s.store.Assign(ctx, c.ID, "", ss.op.ID, s.capacity(ss.op), s.now())
-	if err == nil {
+	c, err = s.store.Assign(ctx, c.ID, "", ss.op.ID, capacity, s.now())
+	if err == nil && live {
 		s.noteDequeue()
 	}
 	s.dispatchMu.Unlock()
 	if err != nil {
 		if errors.Is(err, ErrCapacity) {
-			return userErr(ErrCapacity, "you are at capacity")
+			return userErr(ErrCapacity, "you have %d live chats, your capacity; accept again to take this one as well", s.capacity(ss.op))
 		}
 		if errors.Is(err, ErrConflict) {
 			return userErr(ErrConflict, "another operator took it")
@@ -761,8 +776,12 @@ func (ss *session) onReopen(ctx context.Context, f protocol.ClientFrame) error {
 		}
 		return err
 	}
+	capacity := s.capacity(ss.op)
+	if !c.Live(s.now()) {
+		capacity = 0 // its visitor is away: no live slot taken
+	}
 	s.dispatchMu.Lock()
-	assigned, aerr := s.store.Assign(ctx, c.ID, "", ss.op.ID, s.capacity(ss.op), s.now())
+	assigned, aerr := s.store.Assign(ctx, c.ID, "", ss.op.ID, capacity, s.now())
 	s.dispatchMu.Unlock()
 	if aerr == nil {
 		c = assigned

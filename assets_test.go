@@ -89,12 +89,13 @@ func TestConsoleNeedsOperatorLogin(t *testing.T) {
 
 func TestWidgetConfigIsValidated(t *testing.T) {
 	for name, w := range map[string]chat.WidgetConfig{
-		"colour":   {BrandColor: "red; background:url(x)"},
-		"position": {Position: "top"},
-		"locale":   {Locale: "fr"},
-		"photo":    {TeamPhotos: []string{"javascript:alert(1)"}},
-		"field":    {PreChat: []chat.FormField{{Name: "x"}}},
-		"select":   {PreChat: []chat.FormField{{Name: "d", Label: "D", Type: "select"}}},
+		"colour":      {BrandColor: "red; background:url(x)"},
+		"position":    {Position: "top"},
+		"locale":      {Locale: "fr"},
+		"translation": {Translations: map[string]chat.WidgetText{"fr": {Greeting: "Bonjour"}}},
+		"photo":       {TeamPhotos: []string{"javascript:alert(1)"}},
+		"field":       {PreChat: []chat.FormField{{Name: "x"}}},
+		"select":      {PreChat: []chat.FormField{{Name: "d", Label: "D", Type: "select"}}},
 	} {
 		_, err := chat.New(chat.Config{Store: newTestServer(t).Store, Secret: testSecret, Operators: testOperators, Widget: w})
 		if err == nil {

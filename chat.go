@@ -412,6 +412,8 @@ func New(cfg Config) (*Server, error) {
 		s.wg.Add(1)
 		go s.presenceSweep()
 	}
+	s.wg.Add(1)
+	go s.liveLoop()
 	if cfg.Retention > 0 {
 		s.wg.Add(1)
 		go s.retentionLoop()

@@ -43,7 +43,18 @@ type Conversation struct {
 	QueuedAt   time.Time // when it last joined the queue; orders the queue
 	AssignedAt time.Time
 	ClosedAt   time.Time
+	// LiveUntil is when the conversation stops being live: while its visitor
+	// is on the site (a widget connected, or within a short grace period after
+	// it dropped) the Server keeps moving it forward. Only live conversations
+	// take an operator's capacity and are routed from the queue; a queued one
+	// that is not live (an offline message, a visitor who left, a reply by
+	// email) waits in the "Waiting for reply" list that any operator may
+	// answer. Zero: never live.
+	LiveUntil time.Time
 }
+
+// Live reports whether the conversation's visitor is on the site at now.
+func (c *Conversation) Live(now time.Time) bool { return now.Before(c.LiveUntil) }
 
 // Open reports whether the conversation is not closed.
 func (c *Conversation) Open() bool { return c.Status != Closed }

@@ -2,6 +2,7 @@ package chat
 
 import (
 	"math"
+	"regexp"
 	"slices"
 	"unicode"
 
@@ -31,13 +32,17 @@ func (s *Server) conversationFrame(c *Conversation, role string) *protocol.Conve
 	if c.Status == Queued {
 		pc.Waiting = c.QueuedAt
 		s.mu.Lock()
-		pos, gap := s.queueSpots[c.ID], s.dequeueGap
+		pos, gap, avail := s.queueSpots[c.ID], s.dequeueGap, s.lastAvail
 		s.mu.Unlock()
 		if pos > 0 {
-			pc.Queue = &protocol.QueueSpot{Position: pos, WaitSeconds: int(math.Ceil(float64(pos) * gap.Seconds()))}
+			pc.Queue = &protocol.QueueSpot{Position: pos}
+			if avail { // an estimate only while someone online could answer
+				pc.Queue.WaitSeconds = int(math.Ceil(float64(pos) * gap.Seconds()))
+			}
 		}
 	}
 	if role == protocol.RoleOperator {
+		pc.Live = c.Open() && c.Live(s.now())
 		pc.Visitor = &protocol.Person{ID: c.VisitorID}
 		if v, err := s.store.Visitor(s.ctx, c.VisitorID); err == nil {
 			pc.Visitor.Name = v.Name
@@ -51,6 +56,9 @@ func (s *Server) messageFrame(m *Message) *protocol.Message {
 	pm := &protocol.Message{
 		ID: m.ID, Conv: m.ConversationID, Seq: m.Seq, ClientID: m.ClientID,
 		Kind: string(m.Kind), Text: m.Text, Time: m.CreatedAt,
+	}
+	if m.Kind == SystemEvent {
+		pm.Event = systemEvent(m.Text)
 	}
 	if m.AuthorID != "" {
 		pm.Author = &protocol.Person{ID: m.AuthorID, Name: m.AuthorName}
@@ -115,4 +123,36 @@ func MaskCardNumbers(s string) string {
 		}
 	}
 	return string(rs)
+}
+
+// systemLines are the English lines the server writes as system messages
+// (actions.go, presence.go): systemEvent recognises them so widgets can
+// show each in the visitor's language. A line it does not know (a shop's
+// invitation text) goes as text only.
+var systemLines = []struct {
+	code string
+	re   *regexp.Regexp
+}{
+	{protocol.EventJoined, regexp.MustCompile(`^(.+) joined the conversation$`)},
+	{protocol.EventTransferred, regexp.MustCompile(`^(.+) transferred the conversation to (.+)$`)},
+	{protocol.EventClosed, regexp.MustCompile(`^(.+) closed the conversation$`)},
+	{protocol.EventOperatorOffline, regexp.MustCompile(`^(.+) is offline; the conversation waits for another operator$`)},
+}
+
+func systemEvent(text string) *protocol.Event {
+	for _, l := range systemLines {
+		m := l.re.FindStringSubmatch(text)
+		if m == nil {
+			continue
+		}
+		e := &protocol.Event{Code: l.code, Name: m[1]}
+		if len(m) > 2 {
+			e.To = m[2]
+		}
+		if e.Code == protocol.EventClosed && e.Name == "The visitor" {
+			e.Code, e.Name = protocol.EventVisitorClosed, ""
+		}
+		return e
+	}
+	return nil
 }

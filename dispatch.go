@@ -16,9 +16,10 @@ func (s *Server) capacity(op *Operator) int {
 	return s.cfg.DefaultCapacity
 }
 
-// dispatch assigns queued conversations, oldest first, to operators the
-// Router picks among those online with free capacity, then publishes the
-// queue's new positions. The Store's atomic Assign keeps it correct when
+// dispatch assigns live queued conversations, oldest first, to operators
+// the Router picks among those online with free capacity (the visitor's last
+// operator first), then publishes the queue's new positions. Conversations
+// whose visitor is away wait for a reply and are not routed. The Store's atomic Assign keeps it correct when
 // several nodes dispatch at once; the mutex keeps one node from racing
 // itself.
 func (s *Server) dispatch(ctx context.Context) {
@@ -32,8 +33,12 @@ func (s *Server) dispatch(ctx context.Context) {
 
 func (s *Server) assignQueued(ctx context.Context) error {
 	queue, err := s.store.Queue(ctx)
-	if err != nil || len(queue) == 0 {
+	if err != nil {
 		return err
+	}
+	queue, _ = splitQueue(queue, s.now())
+	if len(queue) == 0 {
+		return nil
 	}
 	loads, err := s.store.OperatorLoads(ctx, s.now())
 	if err != nil {
@@ -59,7 +64,11 @@ func (s *Server) assignQueued(ctx context.Context) error {
 				cands = append(cands, *c)
 			}
 		}
-		for _, id := range s.router.Rank(ctx, conv, cands) {
+		ranked := s.router.Rank(ctx, conv, cands)
+		if len(ranked) > 1 {
+			ranked = preferFirst(ranked, s.lastOperator(ctx, conv))
+		}
+		for _, id := range ranked {
 			cand, ok := byID[id]
 			if !ok {
 				continue // the Router returned someone who cannot take it
@@ -129,10 +138,11 @@ func (s *Server) publishQueueLocal(ctx context.Context) {
 		return
 	}
 	var moved []*Conversation
+	live, _ := splitQueue(queue, s.now())
 	s.mu.Lock()
 	old := s.queueSpots
-	s.queueSpots = make(map[string]int, len(queue))
-	for i, c := range queue {
+	s.queueSpots = make(map[string]int, len(live))
+	for i, c := range live {
 		s.queueSpots[c.ID] = i + 1
 		if old[c.ID] != i+1 {
 			moved = append(moved, c)
@@ -156,10 +166,15 @@ func (s *Server) queueFrames(ctx context.Context) ([]protocol.Conversation, erro
 	return s.queueFramesOf(ctx, queue), nil
 }
 
+// queueFramesOf lists the live queue, then the conversations waiting for a
+// reply, each oldest first and capped at maxQueueFrame.
 func (s *Server) queueFramesOf(_ context.Context, queue []*Conversation) []protocol.Conversation {
-	out := make([]protocol.Conversation, 0, min(len(queue), maxQueueFrame))
-	for _, c := range queue[:min(len(queue), maxQueueFrame)] {
-		out = append(out, *s.conversationFrame(c, protocol.RoleOperator))
+	live, waiting := splitQueue(queue, s.now())
+	out := make([]protocol.Conversation, 0, min(len(live), maxQueueFrame)+min(len(waiting), maxQueueFrame))
+	for _, part := range [][]*Conversation{live, waiting} {
+		for _, c := range part[:min(len(part), maxQueueFrame)] {
+			out = append(out, *s.conversationFrame(c, protocol.RoleOperator))
+		}
 	}
 	return out
 }

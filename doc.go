@@ -47,10 +47,17 @@
 //
 // A visitor's first message opens a conversation, which joins a FIFO queue.
 // The Router (LeastBusy by default; RoundRobin, Departments) ranks online
-// operators below their capacity (Config.DefaultCapacity, 5 by default) and
-// the Store assigns atomically. While nobody has capacity the visitor sees
-// their position and a wait estimate, updated as the queue moves; operators
-// may also accept from the queue. Operators transfer conversations to each
+// operators below their capacity (Config.DefaultCapacity, 5 by default),
+// the visitor's last operator first, and the Store assigns atomically.
+// Capacity counts live conversations only: those whose visitor is on the
+// site (a widget connected, or within Config.PresenceTTL after it dropped;
+// Conversation.LiveUntil, renewed by every node through Store.KeepLive).
+// A queued conversation whose visitor is away waits for a reply, is not
+// routed, and any operator may answer it without using capacity; when its
+// visitor returns it is live and routed again. While nobody has capacity a
+// live visitor sees their position, and a wait estimate while an operator
+// is online; operators may also accept from the queue, beyond their
+// capacity by an explicit choice (protocol accept with force). Operators transfer conversations to each
 // other or to a department, write internal notes visitors never see, and
 // close and reopen conversations. A visitor has at most one open
 // conversation; a message after close starts a new one.

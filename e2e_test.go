@@ -133,8 +133,10 @@ func TestConversationEndToEnd(t *testing.T) {
 	if first.Seq != 1 || first.Kind != protocol.KindVisitor {
 		t.Fatalf("first message: %+v", first)
 	}
+	// Nobody is online: a place in line, but no wait estimate (nobody
+	// could answer within it).
 	waitState(t, v, conv, "queue position 1", func(c protocol.Conversation) bool {
-		return c.Status == protocol.StatusQueued && c.Queue != nil && c.Queue.Position == 1 && c.Queue.WaitSeconds > 0
+		return c.Status == protocol.StatusQueued && c.Queue != nil && c.Queue.Position == 1 && c.Queue.WaitSeconds == 0
 	})
 
 	// An operator comes online and is assigned.

@@ -46,6 +46,30 @@ func PresenceSweeper(s *Server) func() {
 	return func() { s.requeueOffline(s.ctx, offlineSince, last) }
 }
 
+// LiveSweeper returns one round of the live loop (renew this node's
+// visitors, route what changed), keeping its state between calls, so a
+// test drives it with the fake clock.
+func LiveSweeper(s *Server) func() {
+	var last uint64
+	return func() {
+		s.keepLive(s.ctx)
+		s.routeLiveChanges(s.ctx, &last)
+	}
+}
+
+// ConnectedVisitors counts the visitors with a socket on this node.
+func ConnectedVisitors(s *Server) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.perVisitor)
+}
+
+// MajorUnits is the CSV's money format.
+var MajorUnits = majorUnits
+
+// DeviceOf is the live list's device name from a user agent.
+var DeviceOf = deviceOf
+
 // ConnectedElsewhere reports whether s has heard, from another node's
 // heartbeats, that operator id has a session there.
 func ConnectedElsewhere(s *Server, id string) bool { return s.bridge.connectedElsewhere(id) }

@@ -19,6 +19,9 @@ import (
 // conversation starts with text and goes to that operator if they are
 // online with capacity.
 //
+// A visitor who has left the site (no widget connected, no page view in
+// the last two minutes) is not invited: ErrConflict.
+//
 // It returns ErrInvalid for empty, over-long or non-text text, ErrNotFound
 // for an unknown visitor or operator, and ErrConflict when the visitor is
 // chatting already or has had Config.MaxProactivePerVisit proactive
@@ -39,6 +42,9 @@ func (s *Server) Invite(ctx context.Context, visitorID, text, operatorID string)
 			return userErr(ErrNotFound, "visitor not found")
 		}
 		return err
+	}
+	if !s.onSite(visitorID) {
+		return userErr(ErrConflict, "the visitor has left the site")
 	}
 	var from *protocol.Person
 	if operatorID != "" {
@@ -304,4 +310,21 @@ func (s *Server) preferOperator(ctx context.Context, c *Conversation, op *Operat
 		return assigned
 	}
 	return c
+}
+
+// onSite reports whether the visitor is on the site now: a widget of theirs
+// connected to this node, or their visit (on any node) seen within
+// onSiteWindow.
+func (s *Server) onSite(visitorID string) bool {
+	s.mu.Lock()
+	connected := s.perVisitor[visitorID] > 0
+	s.mu.Unlock()
+	if connected {
+		return true
+	}
+	t := s.track
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lv := t.live[visitorID]
+	return lv != nil && s.now().Sub(lv.LastSeen) <= onSiteWindow
 }

@@ -39,7 +39,9 @@ type OperatorLoad struct {
 	Operator *Operator
 	// Presence is Offline when the stored presence expired.
 	Presence Presence
-	// Active counts the operator's assigned, not closed, conversations.
+	// Active counts the operator's assigned conversations whose visitor is
+	// on the site (live): the load that capacity limits. Conversations whose
+	// visitor is away are not counted.
 	Active int
 	// LastAssignedAt is when the operator last received a conversation;
 	// round-robin routing prefers the oldest.

@@ -42,6 +42,9 @@ type Report struct {
 	Periods    []PeriodReport   `json:"periods"`
 	Triggers   []TriggerReport  `json:"triggers"`
 	Conversion Conversion       `json:"conversion"`
+	// AttributionWindow is Config.AttributionWindow in seconds: an order
+	// placed within it after a chat is from chat (Orders, OrdersChatted).
+	AttributionWindow float64 `json:"attribution_window_seconds"`
 }
 
 // ReportRow holds the figures of one operator, one period or the team.
@@ -103,9 +106,13 @@ type TriggerReport struct {
 }
 
 // Conversion compares visitors who chatted (wrote in a conversation in the
-// range) with those who did not, among the visitors seen in the range: with
-// a conversation or an order, and, if the Store is a PageViewVisitors, a
-// page view. Rates are orders per visitor.
+// range, or placed an order attributed to a chat) with those who did not,
+// among the visitors seen in the range: with a conversation or an order,
+// and, if the Store is a PageViewVisitors, a page view. OrdersChatted are
+// the orders attributed to a chat (Attribution.Chat: placed within the
+// attribution window after the visitor chatted), the very orders the
+// team's Orders count, so the two figures agree; an order a visitor placed
+// before chatting counts as not chatted. Rates are orders per visitor.
 type Conversion struct {
 	VisitorsChatted    int     `json:"visitors_chatted"`
 	OrdersChatted      int     `json:"orders_chatted"`
@@ -393,6 +400,17 @@ func (b *reportBuilder) orders(ctx context.Context) error {
 			b.currency = cur
 		}
 	}
+	if len(b.placed) == 0 {
+		// No order in the range: the shop's currency from an earlier one,
+		// so an empty report still says what its zeros are in.
+		earlier, err := b.s.store.Orders(ctx, OrderQuery{From: b.q.From.AddDate(-1, 0, 0), To: b.q.From, Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(earlier) > 0 {
+			b.currency = earlier[0].Currency
+		}
+	}
 	for _, o := range b.placed {
 		a := o.Attribution
 		if !a.Chat() || o.Currency != b.currency {
@@ -470,8 +488,10 @@ func (b *reportBuilder) conversion(ctx context.Context) error {
 		if o.VisitorID == "" {
 			continue // the visitor was erased
 		}
-		chatted, ok := seen[o.VisitorID]
-		if !ok {
+		chatted := o.Attribution.Chat()
+		if chatted {
+			seen[o.VisitorID] = true // perhaps in a chat before the range
+		} else if _, ok := seen[o.VisitorID]; !ok {
 			seen[o.VisitorID] = false
 		}
 		if chatted {
@@ -494,7 +514,8 @@ func (b *reportBuilder) conversion(ctx context.Context) error {
 }
 
 func (b *reportBuilder) report(ctx context.Context) (*Report, error) {
-	r := &Report{From: b.q.From, To: b.q.To, Period: b.q.Period, Currency: b.currency, Team: b.team.final(), Conversion: b.conv}
+	r := &Report{From: b.q.From, To: b.q.To, Period: b.q.Period, Currency: b.currency, Team: b.team.final(), Conversion: b.conv,
+		AttributionWindow: b.s.cfg.AttributionWindow.Seconds()}
 	loads, err := b.s.store.OperatorLoads(ctx, b.now)
 	if err != nil {
 		return nil, fmt.Errorf("chat: report: %w", err)
@@ -723,7 +744,9 @@ func (s *Server) parseReportQuery(r *http.Request) (ReportQuery, string, error) 
 	return ReportQuery{From: from, To: to.AddDate(0, 0, 1), Period: period}, format, nil
 }
 
-// writeCSV writes one row per operator and one for the team.
+// writeCSV writes one row per operator and one for the team. Durations are
+// in seconds; revenue is in the currency's major units (12.50), with the
+// currency in its own column, as a spreadsheet wants them.
 func (rep *Report) writeCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
 	header := []string{"operator", "name", "conversations", "missed", "offline",
@@ -738,7 +761,7 @@ func (rep *Report) writeCSV(w io.Writer) error {
 		return []string{csvText(id), csvText(name), strconv.Itoa(row.Conversations), strconv.Itoa(row.Missed), strconv.Itoa(row.Offline),
 			f(row.FirstResponseMedian), f(row.FirstResponseP90), f(row.ResponseMedian), f(row.ResponseP90),
 			f(row.DurationMedian), strconv.Itoa(row.MaxConcurrent), f(row.OnlineSeconds), strconv.Itoa(row.Orders),
-			strconv.FormatInt(row.Revenue, 10), rep.Currency, strconv.Itoa(row.Ratings), f(row.RatingAverage), f(row.CSAT)}
+			majorUnits(row.Revenue, rep.Currency), rep.Currency, strconv.Itoa(row.Ratings), f(row.RatingAverage), f(row.CSAT)}
 	}
 	for _, op := range rep.Operators {
 		if err := cw.Write(line(op.ID, op.Name, op.ReportRow)); err != nil {
@@ -750,6 +773,23 @@ func (rep *Report) writeCSV(w io.Writer) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// zeroDecimal are the ISO 4217 currencies without minor units.
+var zeroDecimal = map[string]bool{"BIF": true, "CLP": true, "DJF": true, "GNF": true, "ISK": true, "JPY": true, "KMF": true,
+	"KRW": true, "PYG": true, "RWF": true, "UGX": true, "UYI": true, "VND": true, "VUV": true, "XAF": true, "XOF": true, "XPF": true}
+
+// majorUnits writes an amount in minor units in major ones: 1250 EUR is
+// "12.50", 1250 JPY "1250".
+func majorUnits(minor int64, currency string) string {
+	if zeroDecimal[currency] {
+		return strconv.FormatInt(minor, 10)
+	}
+	sign := ""
+	if minor < 0 {
+		sign, minor = "-", -minor
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, minor/100, minor%100)
 }
 
 // csvText keeps a cell from being read as a formula by spreadsheets, which

@@ -301,3 +301,15 @@ func TestExpiredPresenceEndsOnlineTime(t *testing.T) {
 		t.Fatalf("carol's online time = %vs; want 60 (online until the sweep saw her presence expire)", online)
 	}
 }
+
+func TestReportMoneyInMajorUnits(t *testing.T) {
+	for _, tc := range []struct {
+		minor    int64
+		currency string
+		want     string
+	}{{1250, "EUR", "12.50"}, {5, "USD", "0.05"}, {0, "", "0.00"}, {-199, "EUR", "-1.99"}, {1250, "JPY", "1250"}} {
+		if got := chat.MajorUnits(tc.minor, tc.currency); got != tc.want {
+			t.Errorf("%d %s: %q, want %q", tc.minor, tc.currency, got, tc.want)
+		}
+	}
+}

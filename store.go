@@ -47,12 +47,13 @@ type Store interface {
 	SetPresence(ctx context.Context, operatorID string, p Presence, expires time.Time) error
 	// OperatorLoads returns every operator, ordered by ID, with presence as
 	// of now (Offline once expired) and their count of Assigned
-	// conversations.
+	// conversations that are live at now (Conversation.LiveUntil after now).
 	OperatorLoads(ctx context.Context, now time.Time) ([]OperatorLoad, error)
 
 	// CreateConversation inserts c with Status Queued, and sets c.Status,
 	// c.Epoch and c.LastSeq (0) on the caller's value. c.ID, c.VisitorID,
-	// c.Department, c.CreatedAt and c.QueuedAt are set by the caller.
+	// c.Department, c.CreatedAt, c.QueuedAt and c.LiveUntil are set by the
+	// caller.
 	// ErrInvalid for an empty ID; ErrConflict if the ID exists or the
 	// visitor already has a conversation that is not Closed; ErrNotFound for
 	// an unknown visitor.
@@ -73,7 +74,9 @@ type Store interface {
 	// It succeeds only if the conversation's current operator is from ("" for
 	// a Queued conversation, the assignee for a transfer) and it is not
 	// Closed; otherwise ErrConflict. If capacity > 0 and the operator
-	// already has capacity Assigned conversations, ErrCapacity. Under
+	// already has capacity Assigned conversations live at at (LiveUntil
+	// after at), ErrCapacity: a conversation whose visitor is away takes no
+	// live slot. Under
 	// concurrent calls a conversation never goes to two operators and no
 	// operator exceeds capacity. ErrNotFound for an unknown conversation or
 	// operator.
@@ -96,6 +99,13 @@ type Store interface {
 	// VisitorText for the visitor's receipt and OperatorText for the
 	// operator's. ErrInvalid for another kind; ErrNotFound if unknown.
 	MarkRead(ctx context.Context, id string, by MessageKind, seq int64) (*Conversation, error)
+
+	// KeepLive marks the open conversations of the given visitors live
+	// until until: it raises their LiveUntil to until, never lowers it, so
+	// nodes renewing the same visitor at once agree. Visitors without an
+	// open conversation (or unknown) are skipped. Every node calls it for
+	// the visitors whose widgets it holds, as a heartbeat.
+	KeepLive(ctx context.Context, visitorIDs []string, until time.Time) error
 
 	// SetMailOptOut records whether the conversation's visitor wants no
 	// missed-reply mail about it. ErrNotFound if unknown.

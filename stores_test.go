@@ -242,7 +242,9 @@ func TestTwoServersShareOnePostgres(t *testing.T) {
 				errs <- err
 				return
 			}
-			defer v.Close()
+			// The visitors stay on the site: a visitor who left would
+			// take no capacity after the grace period.
+			t.Cleanup(func() { v.Close() })
 			if _, err := v.Send(ctx, "", fmt.Sprintf("visitor %d", i)); err != nil {
 				errs <- err
 			}

@@ -182,4 +182,12 @@ type LiveVisitor struct {
 	LastSeen   time.Time
 	// Suggested names the trigger that suggests inviting this visitor.
 	Suggested string
+	// Device is the browser and system from the user agent ("Firefox on
+	// Android"); Referrer the host that referred the visit.
+	Device   string
+	Referrer string
+	// OnSite: the visitor is on the site now, their widget connected or a
+	// page viewed within the last two minutes. The others have recently
+	// left: still listed for the rest of the visit, and not invitable.
+	OnSite bool
 }

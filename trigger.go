@@ -342,7 +342,7 @@ func (s *Server) evaluate(ctx context.Context, all bool) {
 	}
 	for id := range ids {
 		lv := t.live[id]
-		if lv == nil || lv.Chatting || now.Sub(lv.typing) < typingExpiry || !s.hub.has(visitorTopic(id)) {
+		if lv == nil || lv.Chatting || now.Sub(lv.typing) < typingExpiry || now.Sub(lv.closedAt) < proactiveCooldown || !s.hub.has(visitorTopic(id)) {
 			continue
 		}
 		for _, ct := range t.triggers {
@@ -362,6 +362,10 @@ func (s *Server) evaluate(ctx context.Context, all bool) {
 		}
 	}
 }
+
+// proactiveCooldown is how long after a visitor's chat closed no trigger
+// speaks to them: the rating is pending, and they have just been helped.
+const proactiveCooldown = 30 * time.Minute
 
 // triggerClaimEver is how long a once-per-visitor trigger's claim lasts.
 const triggerClaimEver = 10 * 365 * 24 * time.Hour
@@ -416,6 +420,18 @@ func (s *Server) fire(ctx context.Context, d dueTrigger) error {
 		return nil
 	} else if !errors.Is(err, ErrNotFound) {
 		return err
+	}
+	// A chat that just finished (closed on another node, or before a
+	// restart): its rating is pending, and a sales line now would jar.
+	if last, err := s.store.Conversations(ctx, ConversationFilter{VisitorID: d.visitorID, Limit: 1}); err != nil {
+		return err
+	} else if len(last) > 0 && s.now().Sub(last[0].ClosedAt) < proactiveCooldown {
+		t.mu.Lock()
+		if lv := t.live[d.visitorID]; lv != nil && lv.closedAt.Before(last[0].ClosedAt) {
+			lv.closedAt = last[0].ClosedAt
+		}
+		t.mu.Unlock()
+		return nil
 	}
 	// claim takes the trigger for this node; a claim taken and then not
 	// acted on (a failed write) leaves the trigger unshown: at most once.

@@ -357,3 +357,47 @@ func TestTriggerOnceAcrossNodes(t *testing.T) {
 		t.Fatalf("TriggerShown after later ticks: %+v", shown)
 	}
 }
+
+// TestTriggerCooldownAfterFinishedChat: no proactive message while a
+// finished chat's rating is pending; the trigger speaks again once the
+// cooldown has passed.
+func TestTriggerCooldownAfterFinishedChat(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	ts := newTestServer(t, func(c *chat.Config) {
+		c.Now = clock.Now
+		c.Triggers = []chat.Trigger{productHelp}
+	})
+	shop := newShop(t, ts)
+	hc := newBrowser()
+	browse(t, hc, shop, "/product/1", "")
+	v := visitorRaw(t, ts, hc)
+	reply, _ := v.call(protocol.ClientFrame{Type: protocol.TypeMessage, ID: "m1", Text: "Hi"}, "")
+	if reply.Type != protocol.TypeAck {
+		t.Fatalf("message: %+v", reply)
+	}
+	if reply, _ := v.call(protocol.ClientFrame{Type: protocol.TypeClose, ID: "c1", Conv: reply.Conv}, ""); reply.Type != protocol.TypeAck {
+		t.Fatalf("close: %+v", reply)
+	}
+	invites := func(id string) []protocol.ServerFrame {
+		t.Helper()
+		chat.RunTriggers(ts.Chat)
+		_, got := v.call(protocol.ClientFrame{Type: protocol.TypeTyping, ID: id, Typing: false}, protocol.TypeInvite)
+		return got
+	}
+	clock.Advance(2 * time.Minute)
+	if got := invites("t1"); len(got) != 0 {
+		t.Fatalf("a proactive message right after a finished chat: %+v", got)
+	}
+	clock.Advance(20 * time.Minute)
+	browse(t, hc, shop, "/product/2", "")
+	clock.Advance(time.Minute)
+	if got := invites("t2"); len(got) != 0 {
+		t.Fatalf("a proactive message 23 minutes after a finished chat: %+v", got)
+	}
+	clock.Advance(8 * time.Minute)
+	browse(t, hc, shop, "/product/3", "")
+	clock.Advance(time.Minute)
+	if got := invites("t3"); len(got) != 1 || got[0].Invite.Text != productHelp.Message {
+		t.Fatalf("after the cooldown: %+v", got)
+	}
+}

@@ -147,6 +147,8 @@ type liveVisit struct {
 	referrer string   // the host that referred the visit, for triggers
 	campaign string   // the visit's utm_campaign
 	typing   time.Time
+	closedAt time.Time       // when their last conversation closed: the proactive cooldown
+	left     bool            // listed as recently left (not OnSite) when last published
 	shown    int             // proactive messages this visit
 	fired    map[string]bool // triggers that ran this visit
 	infoDue  bool            // call Config.VisitorInfo for the current page
@@ -434,6 +436,9 @@ func (s *Server) pageViewLocked(lv *liveVisit, r *http.Request, now time.Time) {
 	if lv.Pages == 0 {
 		lv.referrer = referrerHost(pv.Referrer, r.Host)
 	}
+	if lv.Device == "" {
+		lv.Device = deviceOf(r.UserAgent())
+	}
 	if pv.UTM.Campaign != "" {
 		lv.campaign = pv.UTM.Campaign
 	}
@@ -691,11 +696,15 @@ func (s *Server) sweepVisits() {
 	s.mu.Unlock()
 	var gone []string
 	t.mu.Lock()
-	keepAlive := now.Sub(t.lastAnnounce) >= s.cfg.VisitTimeout/3
+	// Re-announced often enough for other nodes to tell who is on the site.
+	keepAlive := now.Sub(t.lastAnnounce) >= min(s.cfg.VisitTimeout/3, onSiteWindow/2)
 	if keepAlive {
 		t.lastAnnounce = now
 	}
 	for id, lv := range t.live {
+		if left := now.Sub(lv.LastSeen) > onSiteWindow && !connected[id]; left != lv.left {
+			lv.left, t.dirty = left, true // moves between "on the site" and "recently left"
+		}
 		if connected[id] {
 			lv.LastSeen, lv.localAt = now, now
 			if keepAlive {
@@ -808,6 +817,7 @@ func (s *Server) applyVisits(ev wireEvent) {
 			PageSince: f.PageSince, FirstSeen: f.FirstSeen, Pages: f.Pages,
 			Returning: f.Returning, Chatting: f.Chatting, CartValue: f.CartValue,
 			Currency: f.Currency, Suggested: f.Suggested, LastSeen: now,
+			Device: capText(f.Device, 40),
 		}
 		if !local.FirstSeen.IsZero() && local.FirstSeen.Before(lv.FirstSeen) {
 			lv.FirstSeen = local.FirstSeen
@@ -831,7 +841,10 @@ func (s *Server) LiveVisitors() []LiveVisitor {
 	out := make([]LiveVisitor, 0, len(t.live))
 	for _, lv := range t.live {
 		if now.Sub(lv.LastSeen) <= s.cfg.VisitTimeout {
-			out = append(out, lv.LiveVisitor)
+			x := lv.LiveVisitor
+			x.Referrer = lv.referrer
+			x.OnSite = now.Sub(lv.LastSeen) <= onSiteWindow
+			out = append(out, x)
 		}
 	}
 	t.mu.Unlock()
@@ -859,7 +872,54 @@ func liveFrame(lv LiveVisitor) protocol.LiveVisitor {
 		PageSince: lv.PageSince, FirstSeen: lv.FirstSeen, Pages: lv.Pages,
 		Returning: lv.Returning, Chatting: lv.Chatting, CartValue: lv.CartValue,
 		Currency: lv.Currency, Suggested: lv.Suggested,
+		Device: lv.Device, Referrer: lv.Referrer, OnSite: lv.OnSite,
 	}
+}
+
+// onSiteWindow is how long after their last sign of life (a page view, the
+// widget connected) a visitor still counts as on the site.
+const onSiteWindow = 2 * time.Minute
+
+// deviceOf names the browser and system of a user agent, for operators:
+// "Chrome on Windows", "Safari on iPhone". "" if it says nothing known.
+func deviceOf(ua string) string {
+	has := func(s string) bool { return strings.Contains(ua, s) }
+	var browser, system string
+	switch {
+	case has("Edg/"):
+		browser = "Edge"
+	case has("OPR/"):
+		browser = "Opera"
+	case has("Firefox/"), has("FxiOS/"):
+		browser = "Firefox"
+	case has("Chrome/"), has("CriOS/"):
+		browser = "Chrome"
+	case has("Safari/"):
+		browser = "Safari"
+	}
+	switch {
+	case has("iPhone"):
+		system = "iPhone"
+	case has("iPad"):
+		system = "iPad"
+	case has("Android"):
+		system = "Android"
+	case has("Windows"):
+		system = "Windows"
+	case has("Mac OS X"), has("Macintosh"):
+		system = "macOS"
+	case has("CrOS"):
+		system = "ChromeOS"
+	case has("Linux"):
+		system = "Linux"
+	}
+	switch {
+	case browser != "" && system != "":
+		return browser + " on " + system
+	case browser != "":
+		return browser
+	}
+	return system
 }
 
 // onVisitors answers an operator's request for the live list; later
@@ -953,6 +1013,9 @@ func (s *Server) noteConversation(c *Conversation) {
 	if lv := t.live[c.VisitorID]; lv != nil && lv.Chatting != c.Open() {
 		lv.Chatting = c.Open()
 		lv.changed, t.dirty = true, true
+		if !c.Open() {
+			lv.closedAt = s.now()
+		}
 	}
 	t.mu.Unlock()
 }

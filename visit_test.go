@@ -488,3 +488,59 @@ func TestLiveVisitsCapped(t *testing.T) {
 		t.Fatalf("live list after the others' visits ended: %+v", list)
 	}
 }
+
+// TestLiveVisitorsOnSiteNow: a visitor is on the site while their page
+// views are recent; two minutes later they have recently left, with their
+// device and referrer still shown, and cannot be invited.
+func TestLiveVisitorsOnSiteNow(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	ts := newTestServer(t, func(c *chat.Config) { c.Now = clock.Now })
+	shop := newShop(t, ts)
+	hc := newBrowser()
+	vid := browse(t, hc, shop, "/product/1", "https://search.example/?q=kettle")
+	find := func() chat.LiveVisitor {
+		t.Helper()
+		chat.RunTriggers(ts.Chat)
+		for _, lv := range ts.Chat.LiveVisitors() {
+			if lv.VisitorID == vid {
+				return lv
+			}
+		}
+		t.Fatalf("visitor %s not listed", vid)
+		return chat.LiveVisitor{}
+	}
+	lv := find()
+	if !lv.OnSite || lv.Referrer != "search.example" {
+		t.Fatalf("just arrived: %+v", lv)
+	}
+	clock.Advance(90 * time.Second)
+	if lv := find(); !lv.OnSite {
+		t.Fatalf("90 s after a page view: %+v", lv)
+	}
+	clock.Advance(time.Minute)
+	lv = find()
+	if lv.OnSite {
+		t.Fatalf("2.5 minutes after the last page view still on the site: %+v", lv)
+	}
+	if err := ts.Chat.Invite(testCtx(t), vid, "Can we help?", ""); !errors.Is(err, chat.ErrConflict) {
+		t.Fatalf("inviting a visitor who left: %v, want ErrConflict", err)
+	}
+	browse(t, hc, shop, "/product/2", "")
+	if lv := find(); !lv.OnSite {
+		t.Fatalf("back on the site: %+v", lv)
+	}
+}
+
+func TestDeviceFromUserAgent(t *testing.T) {
+	for ua, want := range map[string]string{
+		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36":                                   "Chrome on Linux",
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1": "Safari on iPhone",
+		"Mozilla/5.0 (Android 14; Mobile; rv:128.0) Gecko/128.0 Firefox/128.0":                                                                    "Firefox on Android",
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36 Edg/140.0.0.0":           "Edge on Windows",
+		"curl/8.5.0": "",
+	} {
+		if got := chat.DeviceOf(ua); got != want {
+			t.Errorf("%q: %q, want %q", ua, got, want)
+		}
+	}
+}

@@ -27,14 +27,39 @@ type WidgetConfig struct {
 	TeamName string `json:"team_name,omitempty"`
 	// TeamPhotos are avatar URLs (http or https) shown in the header.
 	TeamPhotos []string `json:"team_photos,omitempty"`
-	// Locale is "en", "es", "ru" or "de". Default: the page's lang
-	// attribute, else English.
+	// Locale picks the widget's language: "" (default) the first of the
+	// visitor's browser languages (navigator.languages) that the widget
+	// has, else the page's lang attribute, else English; "page" the page's
+	// lang attribute (a shop that localises its pages); or one of "en",
+	// "es", "ru", "de" for every visitor.
 	Locale string `json:"locale,omitempty"`
+	// OfflineText replaces the offline form's text. Default: a localised
+	// "We're offline right now. Leave a message and we'll reply by email."
+	OfflineText string `json:"offline,omitempty"`
 	// PreChat, if set, is asked before the first message. Fields named
 	// "name" and "email" fill the visitor's profile, "department" routes the
 	// conversation; the answers to others reach operators as a note.
 	PreChat []FormField `json:"pre_chat,omitempty"`
+	// Translations give the strings above in other languages, by language
+	// ("es", "ru", "de", "en"): a visitor whose widget speaks that language
+	// sees them instead. Anything left empty falls back to the field above.
+	Translations map[string]WidgetText `json:"translations,omitempty"`
 }
+
+// WidgetText is the shop's own widget strings in one language.
+type WidgetText struct {
+	Greeting    string `json:"greeting,omitempty"`
+	TeamName    string `json:"team_name,omitempty"`
+	OfflineText string `json:"offline,omitempty"`
+	// Labels translate pre-chat field labels, by field Name.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Options translate select options (department names) as shown; the
+	// value sent, and routed on, stays the option itself.
+	Options map[string]string `json:"options,omitempty"`
+}
+
+// widgetLocales are the languages the widget has.
+var widgetLocales = []string{"en", "es", "ru", "de"}
 
 // FormField is one field of the pre-chat form.
 type FormField struct {
@@ -83,10 +108,13 @@ func validateWidget(w *WidgetConfig) error {
 	default:
 		return fmt.Errorf("chat: Widget.Position %q: want left or right", w.Position)
 	}
-	switch w.Locale {
-	case "", "en", "es", "ru", "de":
-	default:
-		return fmt.Errorf("chat: Widget.Locale %q: want en, es, ru or de", w.Locale)
+	if w.Locale != "" && w.Locale != "page" && !slices.Contains(widgetLocales, w.Locale) {
+		return fmt.Errorf("chat: Widget.Locale %q: want empty (the visitor's), page, en, es, ru or de", w.Locale)
+	}
+	for lang := range w.Translations {
+		if !slices.Contains(widgetLocales, lang) {
+			return fmt.Errorf("chat: Widget.Translations: language %q: want en, es, ru or de", lang)
+		}
 	}
 	for _, p := range w.TeamPhotos {
 		if !httpURL(p) {

@@ -316,6 +316,13 @@ func (c *Conn) Accept(ctx context.Context, conv string) error {
 	return c.action(ctx, protocol.ClientFrame{Type: protocol.TypeAccept, Conv: conv})
 }
 
+// AcceptOver takes conversation conv from the queue even beyond the
+// operator's capacity: their explicit choice, which Accept refuses with code
+// "capacity" (operators).
+func (c *Conn) AcceptOver(ctx context.Context, conv string) error {
+	return c.action(ctx, protocol.ClientFrame{Type: protocol.TypeAccept, Conv: conv, Force: true})
+}
+
 // TransferTo names where Transfer hands a conversation: an operator (by
 // id) or a department's queue, with an optional internal comment.
 type TransferTo struct {

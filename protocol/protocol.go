@@ -146,6 +146,10 @@ type ClientFrame struct {
 	Visitor string `json:"visitor,omitempty"`
 	// Silent, on an operator's message, keeps it out of missed-reply mail.
 	Silent bool `json:"silent,omitempty"`
+	// Force, on an operator's accept, takes a live conversation beyond the
+	// operator's capacity: their explicit choice (automatic routing never
+	// does). Without it such an accept fails with code "capacity".
+	Force bool `json:"force,omitempty"`
 	// Page frames: where the widget is. URL is the page's path and query.
 	URL      string `json:"url,omitempty"`
 	Title    string `json:"title,omitempty"`
@@ -192,7 +196,10 @@ type ServerFrame struct {
 	Triggers      []Trigger       `json:"triggers,omitempty"` // triggers frames (operators)
 	// Available tells visitors whether an operator is online to answer now
 	// (welcome and available frames); absent means nobody is.
-	Available bool   `json:"available,omitempty"`
+	Available bool `json:"available,omitempty"`
+	// Brand is the shop's brand colour ("#rrggbb"), in an operator's
+	// welcome: the console takes it as its accent.
+	Brand     string `json:"brand,omitempty"`
 	From      string `json:"from,omitempty"`
 	Typing    bool   `json:"typing,omitempty"`
 	Draft     string `json:"draft,omitempty"`
@@ -220,7 +227,28 @@ type Message struct {
 	Author   *Person   `json:"author,omitempty"`
 	Text     string    `json:"text"`
 	Time     time.Time `json:"ts"`
+	// Event, on a system message the server wrote, says what happened so a
+	// client can show it in its own language; Text stays the English line.
+	Event *Event `json:"event,omitempty"`
 }
+
+// Event is a system message's meaning: Code is EventJoined, EventTransferred,
+// EventClosed, EventVisitorClosed or EventOperatorOffline; Name is who (an
+// operator), To the new operator or department of a transfer.
+type Event struct {
+	Code string `json:"code"`
+	Name string `json:"name,omitempty"`
+	To   string `json:"to,omitempty"`
+}
+
+// System message events.
+const (
+	EventJoined          = "joined"
+	EventTransferred     = "transferred"
+	EventClosed          = "closed"
+	EventVisitorClosed   = "visitor_closed"
+	EventOperatorOffline = "operator_offline"
+)
 
 // Conversation is a conversation's state as a client sees it.
 type Conversation struct {
@@ -239,6 +267,10 @@ type Conversation struct {
 	OperatorRead int64     `json:"operator_read,omitempty"`
 	Created      time.Time `json:"created"`
 	Waiting      time.Time `json:"waiting,omitempty"` // when it joined the queue
+	// Live (operators only): the visitor is on the site now. A queued
+	// conversation that is not live waits for a reply (by email if the
+	// visitor stays away) and takes no operator's capacity.
+	Live bool `json:"live,omitempty"`
 }
 
 // SearchHit is one message found by a search, with a plain-text snippet
@@ -284,6 +316,11 @@ type LiveVisitor struct {
 	Currency  string    `json:"currency,omitempty"`
 	// Suggested names the trigger that suggests inviting this visitor.
 	Suggested string `json:"suggested,omitempty"`
+	Device    string `json:"device,omitempty"`   // "Firefox on Android"
+	Referrer  string `json:"referrer,omitempty"` // the referring host
+	// OnSite: on the site now (widget connected or a page within two
+	// minutes); otherwise recently left, and not invitable.
+	OnSite bool `json:"on_site,omitempty"`
 }
 
 // Trigger is a proactive-message rule as the console edits it; durations

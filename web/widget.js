@@ -15,7 +15,8 @@
   // ---- strings: one table, English is the fallback for missing keys
   const T = {
     en: {
-      open: 'Open chat', close: 'Close chat', title: 'Support', hi: 'Hi! How can we help?',
+      ev: { joined: '{n} joined the conversation', transferred: '{n} transferred the conversation to {m}', closed: '{n} closed the conversation', visitor_closed: 'You closed the conversation', operator_offline: '{n} is offline; the conversation waits for another operator' },
+      open: 'Open chat', unread: 'Open chat, {n} unread', close: 'Close chat', title: 'Support', hi: 'Hi! How can we help?',
       ph: 'Write a message…', send: 'Send', msg: 'Message', details: 'Your details', name: 'Name',
       email: 'Email', save: 'Save', saved: 'Saved', sending: 'Sending…', seen: 'Seen',
       typing: '{n} is typing…', someone: 'Someone', queue: 'You are number {p} in line',
@@ -30,7 +31,8 @@
       rate: 'How was your chat?', star: '{n} of 5', comment: 'Comment (optional)', thanks: 'Thank you for your feedback!',
     },
     es: {
-      open: 'Abrir chat', close: 'Cerrar chat', title: 'Soporte', hi: '¡Hola! ¿En qué podemos ayudarte?',
+      ev: { joined: '{n} se unió a la conversación', transferred: '{n} transfirió la conversación a {m}', closed: '{n} cerró la conversación', visitor_closed: 'Cerraste la conversación', operator_offline: '{n} no está conectado; la conversación espera a otro agente' },
+      open: 'Abrir chat', unread: 'Abrir chat, {n} sin leer', close: 'Cerrar chat', title: 'Soporte', hi: '¡Hola! ¿En qué podemos ayudarte?',
       ph: 'Escribe un mensaje…', send: 'Enviar', msg: 'Mensaje', details: 'Tus datos', name: 'Nombre',
       email: 'Correo electrónico', save: 'Guardar', saved: 'Guardado', sending: 'Enviando…', seen: 'Visto',
       typing: '{n} está escribiendo…', someone: 'Alguien', queue: 'Eres el número {p} en la cola',
@@ -46,7 +48,8 @@
       rate: '¿Qué tal fue el chat?', star: '{n} de 5', comment: 'Comentario (opcional)', thanks: '¡Gracias por tu opinión!',
     },
     ru: {
-      open: 'Открыть чат', close: 'Закрыть чат', title: 'Поддержка', hi: 'Здравствуйте! Чем можем помочь?',
+      ev: { joined: '{n} присоединяется к разговору', transferred: '{n} передаёт разговор: {m}', closed: '{n} завершает разговор', visitor_closed: 'Вы завершили разговор', operator_offline: '{n} не в сети; разговор ждёт другого оператора' },
+      open: 'Открыть чат', unread: 'Открыть чат, непрочитанных: {n}', close: 'Закрыть чат', title: 'Поддержка', hi: 'Здравствуйте! Чем можем помочь?',
       ph: 'Напишите сообщение…', send: 'Отправить', msg: 'Сообщение', details: 'Ваши данные', name: 'Имя',
       email: 'Эл. почта', save: 'Сохранить', saved: 'Сохранено', sending: 'Отправка…', seen: 'Прочитано',
       typing: '{n} печатает…', someone: 'Оператор', queue: 'Вы {p}-й в очереди',
@@ -62,7 +65,8 @@
       rate: 'Как прошёл разговор?', star: '{n} из 5', comment: 'Комментарий (необязательно)', thanks: 'Спасибо за отзыв!',
     },
     de: {
-      open: 'Chat öffnen', close: 'Chat schließen', hi: 'Hallo! Wie können wir helfen?',
+      ev: { joined: '{n} ist dem Chat beigetreten', transferred: '{n} hat den Chat an {m} übergeben', closed: '{n} hat den Chat beendet', visitor_closed: 'Sie haben den Chat beendet', operator_offline: '{n} ist offline; der Chat wartet auf einen anderen Mitarbeiter' },
+      open: 'Chat öffnen', unread: 'Chat öffnen, {n} ungelesen', close: 'Chat schließen', hi: 'Hallo! Wie können wir helfen?',
       ph: 'Nachricht schreiben…', send: 'Senden', msg: 'Nachricht', details: 'Ihre Angaben',
       email: 'E-Mail', save: 'Speichern', saved: 'Gespeichert', sending: 'Wird gesendet…', seen: 'Gesehen',
       typing: '{n} schreibt…', someone: 'Jemand', queue: 'Sie sind Nummer {p} in der Warteschlange',
@@ -78,7 +82,7 @@
       rate: 'Wie war der Chat?', star: '{n} von 5', comment: 'Kommentar (optional)', thanks: 'Danke für Ihr Feedback!',
     },
   };
-  let lang = 'en', t = T.en;
+  let lang = 'en', t = T.en, tr = {}, team = ''; // tr: the shop's strings in lang
   const fmt = (s, o) => s.replace(/\{(\w)\}/g, (_, k) => o[k]);
 
   // ---- small helpers
@@ -576,13 +580,14 @@
     const n = h('div', { sc: 'message', class: 'm ' + kind, 'data-kind': kind, 'data-seq': m.seq || null, 'data-status': pending ? 'sending' : 'sent' });
     const b = h('div', { class: 'b' });
     if (kind === 'operator') {
-      const src = safeURL(a.avatar);
+      // No operator named (a trigger speaking for the team): the team's name and first photo, never a "?".
+      const nm = a.name || team, src = safeURL(a.avatar) || (!a.name && safeURL(((cfg && cfg.team_photos) || [])[0]));
       n.append(src ? h('img', { sc: 'avatar', class: 'av', src, alt: '', referrerpolicy: 'no-referrer', onerror: ev => { ev.target.hidden = true; } })
-        : h('span', { class: 'av ini', 'aria-hidden': 'true', text: (a.name || '?').slice(0, 1).toUpperCase() }));
-      b.append(h('div', { sc: 'author', class: 'au', text: a.name || (cfg && cfg.team_name) || t.title }));
+        : h('span', { sc: 'avatar', class: 'av ini', 'aria-hidden': 'true', text: nm.slice(0, 1).toUpperCase() }));
+      b.append(h('div', { sc: 'author', class: 'au', text: nm }));
     } else if (kind === 'visitor') b.append(h('span', { class: 'vh', text: t.you + ': ' }));
-    const tx = h('div', { sc: 'text', class: 'tx' });
-    fill(tx, String(m.text || ''));
+    const tx = h('div', { sc: 'text', class: 'tx' }), ev = m.event && t.ev[m.event.code];
+    fill(tx, ev ? fmt(ev, { n: m.event.name || '', m: m.event.to || '' }) : String(m.text || ''));
     b.append(tx);
     n._st = h('span', { class: 'st' });
     if (kind !== 'system') b.append(h('div', { class: 'meta' }, h('span', { text: when(m.ts, { hour: '2-digit', minute: '2-digit' }) }), n._st));
@@ -637,15 +642,16 @@
     ui.opName.hidden = !ui.opName.textContent;
     ui.sub.textContent = asg || avail == null ? '' : avail ? t.online : t.away;
     ui.sub.hidden = !ui.sub.textContent;
-    const photos = op ? [safeURL(op.avatar) || '#' + (op.name || '?')] : (cfg.team_photos || []).map(safeURL).filter(Boolean).slice(0, 3);
+    const photos = op ? [safeURL(op.avatar) || '#' + (op.name || team)] : (cfg.team_photos || []).map(safeURL).filter(Boolean).slice(0, 3);
     if (photos.join() !== facesKey) {
       facesKey = photos.join();
       ui.faces.replaceChildren(...photos.map(s => s[0] === '#' ? h('span', { class: 'face ini', 'aria-hidden': 'true', text: s.slice(1, 2).toUpperCase() })
         : h('img', { class: 'face', src: s, alt: '', referrerpolicy: 'no-referrer', onerror: ev => { ev.target.hidden = true; } })));
     }
     const q = cur && cur.status === 'queued' ? cur.queue : null;
-    ui.queue.hidden = !cur || cur.status !== 'queued';
-    const qt = q && q.position ? fmt(t.queue, { p: q.position }) + (q.wait_seconds > 0 ? ' · ' + fmt(t.wait, { m: Math.max(1, Math.ceil(q.wait_seconds / 60)) }) : '') : t.waiting;
+    // Nobody online: the email path (offline form) alone, never a place in line beside it.
+    ui.queue.hidden = !cur || cur.status !== 'queued' || avail === false;
+    const qt = q && q.position ? fmt(t.queue, { p: q.position }) + (q.wait_seconds > 0 && avail ? ' · ' + fmt(t.wait, { m: Math.max(1, Math.ceil(q.wait_seconds / 60)) }) : '') : t.waiting;
     if (ui.queue.textContent !== qt) ui.queue.textContent = qt;
     if (!asg) typingOn(false);
     const pending = outbox.some(e => e.type === 'message');
@@ -667,6 +673,12 @@
     const [n] = unread();
     ui.badge.textContent = n > 9 ? '9+' : String(n);
     ui.badge.hidden = isOpen || !n;
+    ui.launcher.setAttribute('aria-label', isOpen ? t.close : n ? fmt(t.unread, { n }) : t.open);
+    // On a phone the open panel covers the page: a modal dialog, the page behind it inert.
+    const modal = isOpen && phone.matches;
+    if (modal) ui.panel.setAttribute('aria-modal', 'true'); else ui.panel.removeAttribute('aria-modal');
+    if (modal) for (const e of document.body.children) { if (e !== host && !e.inert) { e.inert = true; inerted.add(e); } }
+    else { for (const e of inerted) e.inert = false; inerted.clear(); }
     // focus inside a part that just hid: move it to what is shown now
     const a = root.activeElement;
     if (isOpen && a && a !== ui.panel && ui.panel.contains(a) && a.closest('[hidden]')) focusFirst();
@@ -719,6 +731,7 @@
     const el = f ? f.querySelector('input,select,textarea') : !ui.comp.hidden ? ui.input : !ui.offDone.hidden ? ui.offDone : ui.closeBtn;
     if (el) el.focus();
   };
+  const phone = matchMedia('(max-width:480px)'), inerted = new Set();
   const open = () => {
     wake();
     if (!ui) { wantOpen = true; return; }
@@ -727,7 +740,6 @@
     ui.panel.hidden = false;
     ui.wrap.classList.add('open');
     ui.launcher.setAttribute('aria-expanded', 'true');
-    ui.launcher.setAttribute('aria-label', t.close);
     ui.bubble.hidden = true;
     toBottom = true;
     renderNow();
@@ -744,7 +756,6 @@
     ui.panel.hidden = true;
     ui.wrap.classList.remove('open');
     ui.launcher.setAttribute('aria-expanded', 'false');
-    ui.launcher.setAttribute('aria-label', t.open);
     renderNow();
     if (inside) ui.launcher.focus();
   };
@@ -765,21 +776,26 @@
     const id = 'sc-' + p + '-' + f.name, a = { id, name: f.name, required: !!f.required };
     let input;
     if (f.type === 'textarea') input = h('textarea', Object.assign(a, { rows: 3, maxlength: 4000 }));
-    else if (f.type === 'select') input = h('select', a, h('option', { value: '', text: t.choose }), ...(f.options || []).map(o => h('option', { value: o, text: o })));
+    else if (f.type === 'select') input = h('select', a, h('option', { value: '', text: t.choose }), ...(f.options || []).map(o => h('option', { value: o, text: (tr.options || {})[o] || o })));
     else input = h('input', Object.assign(a, { type: f.type === 'email' ? 'email' : 'text', maxlength: f.type === 'email' ? 254 : f.name === 'name' ? 100 : 1000, autocomplete: f.name === 'email' ? 'email' : f.name === 'name' ? 'name' : 'off' }));
     if (value) input.value = value;
-    return h('div', { class: 'fld' }, h('label', { for: id, text: f.label + (f.required ? ' *' : '') }), input);
+    return h('div', { class: 'fld' }, h('label', { for: id, text: ((tr.labels || {})[f.name] || f.label) + (f.required ? ' *' : '') }), input);
   };
 
   const build = () => {
-    const c = cfg || {}, lc = String(c.locale || document.documentElement.lang || 'en').toLowerCase().slice(0, 2);
-    lang = T[lc] ? lc : 'en';
+    // Language: the shop's fixed locale; "page": the page's lang; default: the visitor's browser languages, then the page's.
+    const c = cfg || {}, has = l => (l = String(l || '').toLowerCase().slice(0, 2)) && T[l] ? l : '', page = has(document.documentElement.lang);
+    lang = c.locale === 'page' ? page || 'en' : has(c.locale) || (navigator.languages || [navigator.language]).map(has).find(Boolean) || page || 'en';
     t = Object.assign({}, T.en, T[lang]);
-    const title = c.team_name || t.title;
+    tr = (c.translations || {})[lang] || {};
+    team = tr.team_name || c.team_name || t.title;
+    const title = team;
     const color = /^#([0-9a-f]{3}){1,2}$/i.test(c.brand_color || '') ? c.brand_color : '#2563eb';
     let hex = color.slice(1);
     if (hex.length === 3) hex = hex.replace(/./g, '$&$&');
-    const lum = [0, 2, 4].map(i => parseInt(hex.slice(i, i + 2), 16) / 255).reduce((s, v, i) => s + v * [0.299, 0.587, 0.114][i], 0);
+    // WCAG relative luminance; text on the brand colour is white, else dark grey, else black: whichever reads at 4.5:1 first (one always does).
+    const lum = [0, 2, 4].map(i => parseInt(hex.slice(i, i + 2), 16) / 255).map(v => v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4).reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+    const on = 1.05 / (lum + 0.05) >= 4.5 ? '#fff' : (lum + 0.05) / 0.0593 >= 4.5 ? '#111827' : '#000';
     nodes.clear(); seenNode = null; facesKey = '';
     const u = {};
     const x = () => svg(I_X, 'x');
@@ -820,7 +836,7 @@
     u.body = h('div', { class: 'body' },
       u.earlier = h('button', { type: 'button', sc: 'earlier', class: 'link', hidden: true, text: t.earlier, onclick: loadEarlier }),
       u.list = h('div', { sc: 'messages', class: 'list', role: 'log', 'aria-live': 'polite', 'aria-label': t.chat || title }),
-      u.greet = h('div', { sc: 'greeting', class: 'greet', text: c.greeting || t.hi }),
+      u.greet = h('div', { sc: 'greeting', class: 'greet', text: tr.greeting || c.greeting || t.hi }),
       u.typing = h('div', { sc: 'typing', class: 'typing', hidden: true, 'aria-live': 'polite' }),
       u.queue = h('div', { sc: 'queue', class: 'queue', hidden: true, role: 'status' }),
       u.rate = h('form', { sc: 'rate-form', class: 'form rate', hidden: true, onsubmit: ev => {
@@ -854,7 +870,7 @@
       u.off.reset();
       renderNow(); save();
       u.offDone.focus();
-    } }, h('p', { text: t.offline }),
+    } }, h('p', { text: tr.offline || c.offline || t.offline }),
     field({ name: 'name', label: t.name }, 'o', me.name), field({ name: 'email', label: t.email, type: 'email', required: true }, 'o', me.email),
     field({ name: 'message', label: t.msg, type: 'textarea', required: true }, 'o'),
     h('button', { type: 'submit', sc: 'offline-submit', class: 'btn', text: t.send }));
@@ -870,10 +886,15 @@
     u.status = h('div', { sc: 'status', class: 'status', role: 'status' });
     u.panel = h('div', { sc: 'panel', id: 'sc-panel', class: 'fx panel', role: 'dialog', 'aria-label': title, hidden: !isOpen, onkeydown: ev => {
       if (ev.key === 'Escape') { ev.stopPropagation(); close(); }
+      if (ev.key === 'Tab' && u.panel.hasAttribute('aria-modal')) { // keep focus in the modal panel
+        const f = [...u.panel.querySelectorAll('button,input,textarea,select,a[href],[tabindex="0"]')].filter(e => !e.disabled && e.getClientRects().length);
+        const i = f.indexOf(root.activeElement);
+        if (f.length && (ev.shiftKey ? i <= 0 : i === f.length - 1)) { ev.preventDefault(); f[ev.shiftKey ? f.length - 1 : 0].focus(); }
+      }
     } }, head, u.details, u.status, u.body, u.pre, u.off, u.offDone, u.note, u.comp);
     u.wrap = h('div', { class: 'sc' + (isOpen ? ' open' : ''), 'data-pos': c.position === 'left' ? 'left' : 'right', dir: 'ltr' }, u.bubble, u.panel, u.launcher);
     u.wrap.style.setProperty('--sc-brand', color);
-    u.wrap.style.setProperty('--sc-on', lum > 0.62 ? '#111827' : '#fff');
+    u.wrap.style.setProperty('--sc-on', on);
     root.replaceChildren(h('style', { text: CSS }), u.wrap);
     ui = u;
     setConn(host.getAttribute('data-state'));
@@ -895,6 +916,7 @@
     keep.observe(document.body, { childList: true });
     connect();
     addEventListener('online', reconnectNow);
+    phone.addEventListener('change', () => ui && renderNow());
     addEventListener('pageshow', sendPage);
     addEventListener('popstate', pageSoon); // after the app set its title
     watchNav();

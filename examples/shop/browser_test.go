@@ -181,6 +181,16 @@ func (b *chromium) screenshot(dir, name string) string {
 	return path
 }
 
+// screenshots saves name.png in the light scheme and name-dark.png in the
+// dark one.
+func (b *chromium) screenshots(dir, name string) {
+	b.t.Helper()
+	b.screenshot(dir, name)
+	b.dark(true)
+	b.screenshot(dir, name+"-dark")
+	b.dark(false)
+}
+
 // screenshotDir is docs/screenshots when SHOPCHAT_UPDATE_SCREENSHOTS=1
 // (to refresh the README's pictures), else a temporary directory.
 func screenshotDir(t testing.TB) string {
@@ -225,13 +235,13 @@ func TestBrowserVisitorAndOperator(t *testing.T) {
 	if !eval[bool](visitor, `document.elementFromPoint(innerWidth/2, innerHeight/2) !== document.querySelector('#shopchat')`) {
 		t.Error("the widget covers the middle of the page")
 	}
-	visitor.screenshot(shots, "widget-closed")
+	visitor.screenshots(shots, "widget-closed")
 
 	// Nobody is online: opening the widget shows the offline form.
 	visitor.run("open the widget", chromedp.Evaluate[chromedp.Void](widgetQ("[data-sc=launcher]")+`.click()`))
 	visitor.waitFor("the panel", `!`+widgetQ("[data-sc=panel]")+`.hidden`)
 	visitor.waitFor("the offline form", `!`+widgetQ("[data-sc=offline-form]")+`.hidden`)
-	visitor.screenshot(shots, "widget-offline")
+	visitor.screenshots(shots, "widget-offline")
 
 	// An operator logs in to the shop and opens the console.
 	operator := newChromium(t, 1366, 768)
@@ -291,8 +301,8 @@ func TestBrowserVisitorAndOperator(t *testing.T) {
 			t.Errorf("%s ran the injected script (%d alerts)", name, n)
 		}
 	}
-	visitor.screenshot(shots, "widget-open")
-	operator.screenshot(shots, "console")
+	visitor.screenshots(shots, "widget-open")
+	operator.screenshots(shots, "console")
 
 	// The visitor asks for a transcript by email from the widget.
 	visitor.run("open details", chromedp.Evaluate[chromedp.Void](widgetQ("[data-sc=details-toggle]")+`.click()`))
@@ -373,8 +383,16 @@ func TestBrowserTrackingAndOrderChannel(t *testing.T) {
 	const invitation = "Hi, I'm Alice. Sencha is lovely cold-brewed too. Can I help?"
 	operator.run("open the invitation", chromedp.Evaluate[chromedp.Void](row+`.querySelector('[data-sc=invite-btn]').click()`))
 	operator.waitFor("the invitation form", `!!document.querySelector('[data-sc=visitor-row] [data-sc=invite-form]')`)
+	// On the site now, with device, referrer and time on site; the
+	// invitation box starts empty, its suggestion a placeholder.
+	if about := eval[string](operator, row+`.querySelector('[data-sc=visitor-about]').textContent`); !strings.Contains(about, "Chrome on Linux") || !strings.Contains(about, "on site") || eval[string](operator, row+`.dataset.onSite`) != "true" {
+		t.Errorf("live visitor row: %q", about)
+	}
+	if v, ph := eval[string](operator, `document.querySelector('[data-sc=invite-text]').value`), eval[string](operator, `document.querySelector('[data-sc=invite-text]').placeholder`); v != "" || ph == "" {
+		t.Errorf("invitation box starts with %q (placeholder %q), want empty with a placeholder", v, ph)
+	}
 	operator.run("write the invitation", chromedp.Evaluate[chromedp.Void](setValueJS(`document.querySelector('[data-sc=invite-text]')`, invitation)))
-	operator.screenshot(shots, "console-visitors")
+	operator.screenshots(shots, "console-visitors")
 	operator.run("send the invitation", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-sc=invite-send]').click()`))
 	operator.waitFor("the invitation's confirmation", `document.querySelector('#toasts').textContent.includes('Invitation sent')`)
 
@@ -407,10 +425,19 @@ func TestBrowserTrackingAndOrderChannel(t *testing.T) {
 		f.elements.notes.value = 'Moka pot grind, please';
 		f.submit();
 	})()`))
-	visitor.waitFor("the order page with the chat channel", `location.pathname.startsWith('/order/') && (document.querySelector('[data-testid=order-channel]')?.textContent || '').includes('Channel: chat (conversation ')`)
-	if ch := eval[string](visitor, `document.querySelector('[data-testid=order-channel]').textContent`); !strings.Contains(ch, "operator Alice Martin") {
-		t.Errorf("order page: %q, want the chat channel with operator Alice Martin", ch)
+	visitor.waitFor("the receipt", `location.pathname.startsWith('/order/') && !!document.querySelector('[data-testid=order-total]')`)
+	if eval[bool](visitor, `!!document.querySelector('[data-testid=order-channel]') || document.body.innerText.includes('Alice Martin')`) {
+		t.Error("the customer's receipt shows the chat channel")
 	}
+	// The staff order page (same address, an operator's session) shows it.
+	orderURL := eval[string](visitor, `location.href`)
+	operator.navigate(orderURL)
+	operator.waitFor("the staff order page with the chat channel", `(document.querySelector('[data-testid=order-channel]')?.textContent || '').includes('channel: chat (conversation ')`)
+	if ch := eval[string](operator, `document.querySelector('[data-testid=order-channel]').textContent`); !strings.Contains(ch, "operator Alice Martin") {
+		t.Errorf("staff order page: %q, want the chat channel with operator Alice Martin", ch)
+	}
+	operator.navigate(ts.URL + "/chat/console/")
+	operator.waitFor("the console again", `document.body.dataset.state === 'ready'`)
 
 	// The report counts the order and its revenue under alice.
 	total := eval[string](visitor, `document.querySelector('[data-testid=order-total]').textContent`) // "€18.40"
@@ -421,7 +448,7 @@ func TestBrowserTrackingAndOrderChannel(t *testing.T) {
 		t.Errorf("team orders from chat = %q, want 1", orders)
 	}
 	operator.run("clear the toasts", chromedp.Evaluate[chromedp.Void](`document.querySelector('#toasts').textContent = ''`))
-	operator.screenshot(shots, "console-reports")
+	operator.screenshots(shots, "console-reports")
 }
 
 // Issue 7's single-page apps and dismissed invitations: a shop page that

@@ -98,6 +98,13 @@ type shopConfig struct {
 	// Broker connects the chat of several shop processes (with
 	// PostgresDSN). Default none: one process.
 	Broker chat.Broker
+	// PresenceTTL is the chat's Config.PresenceTTL: how long an operator's
+	// presence, and a visitor's "on the site" after their widget
+	// disconnects, last. Zero: the chat's default; tests shorten it.
+	PresenceTTL time.Duration
+	// BrandColor replaces the shop's brand colour in the widget (tests of
+	// colours that fail contrast). Empty: the shop's own.
+	BrandColor string
 	// wrapStore, if set, wraps the chat store the chat server uses (tests
 	// inject store failures with it).
 	wrapStore func(chat.Store) chat.Store
@@ -226,6 +233,9 @@ func (s *shop) chatConfig() chat.Config {
 		TeamName:   shopName,
 		Greeting:   "Hi! Questions about coffee, tea or your order? We usually answer within a few minutes.",
 	}
+	if s.cfg.BrandColor != "" {
+		widget.BrandColor = s.cfg.BrandColor
+	}
 	if s.cfg.BaseURL != "" {
 		for _, op := range demoOperators {
 			widget.TeamPhotos = append(widget.TeamPhotos, s.cfg.BaseURL+"/static/avatars/"+op.ID+".svg")
@@ -238,6 +248,7 @@ func (s *shop) chatConfig() chat.Config {
 			{Name: "department", Label: "What is it about?", Type: "select", Required: true, Options: []string{"sales", "support"}},
 		}
 	}
+	widget.Translations = widgetTranslations
 	store := s.store
 	if s.cfg.wrapStore != nil {
 		store = s.cfg.wrapStore(store)
@@ -257,7 +268,23 @@ func (s *shop) chatConfig() chat.Config {
 		SneakPeek:       true,
 		Notifier:        s.mail,
 		Broker:          s.cfg.Broker,
+		PresenceTTL:     s.cfg.PresenceTTL,
 	}
+}
+
+// widgetTranslations are the shop's widget strings in the other languages
+// the widget speaks; the department options stay "sales" and "support" on
+// the wire (routing), shown translated.
+var widgetTranslations = map[string]chat.WidgetText{
+	"es": {Greeting: "¡Hola! ¿Preguntas sobre café, té o tu pedido? Solemos responder en pocos minutos.",
+		Labels:  map[string]string{"name": "Tu nombre", "email": "Correo, para responderte si te vas", "department": "¿De qué se trata?"},
+		Options: map[string]string{"sales": "ventas", "support": "soporte"}},
+	"de": {Greeting: "Hallo! Fragen zu Kaffee, Tee oder Ihrer Bestellung? Wir antworten meist in wenigen Minuten.",
+		Labels:  map[string]string{"name": "Ihr Name", "email": "E-Mail, damit wir antworten können, wenn Sie gehen", "department": "Worum geht es?"},
+		Options: map[string]string{"sales": "Verkauf", "support": "Kundendienst"}},
+	"ru": {Greeting: "Здравствуйте! Вопросы о кофе, чае или заказе? Обычно отвечаем за несколько минут.",
+		Labels:  map[string]string{"name": "Ваше имя", "email": "Эл. почта, чтобы ответить, если вы уйдёте", "department": "О чём вопрос?"},
+		Options: map[string]string{"sales": "покупка", "support": "поддержка"}},
 }
 
 // cannedResponses are the team's answers; {customer.first_name} and
@@ -629,7 +656,14 @@ func (s *shop) orderPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusNotFound, "We could not find that order. If you placed it while logged in, please log in to see it.")
 		return
 	}
-	s.render(w, r, http.StatusOK, "order", "Order "+o.ID, o)
+	s.render(w, r, http.StatusOK, "order", "Order "+o.ID, orderView{order: o, Staff: s.currentOperator(r) != nil})
+}
+
+// orderView is the order page: the customer's receipt, with the sales
+// channel (which chat, which operator) for the shop's staff only.
+type orderView struct {
+	order
+	Staff bool
 }
 
 // loginForm is the data of both login pages.

@@ -894,9 +894,16 @@ func TestOrderChannel(t *testing.T) {
 	}
 	chatID := checkout(t, chatty, "Eve Example")
 	_, body := chatty.get("/order/" + chatID)
-	want := `Channel: chat (conversation <span title="` + q.Conv + `">` + q.Conv[:8] + `</span>, operator Alice Martin)`
+	if strings.Contains(body, "order-channel") || strings.Contains(body, q.Conv[:8]) || strings.Contains(body, "Alice Martin") {
+		t.Error("the customer's receipt shows the chat channel (conversation, operator)")
+	}
+	staff := newBrowser(t, ts)
+	u, _ := url.Parse(ts.URL)
+	staff.hc.Jar.SetCookies(u, []*http.Cookie{s.operatorCookie("bob")})
+	_, body = staff.get("/order/" + chatID)
+	want := `channel: chat (conversation <span title="` + q.Conv + `">` + q.Conv[:8] + `</span>, operator Alice Martin)`
 	if !strings.Contains(body, want) {
-		t.Errorf("order page after a chat lacks %q", want)
+		t.Errorf("staff order page after a chat lacks %q", want)
 	}
 
 	// Another visitor who did not chat.
@@ -904,9 +911,9 @@ func TestOrderChannel(t *testing.T) {
 	quiet.get("/product/sencha")
 	quiet.post("/cart/add", url.Values{"slug": {"sencha"}})
 	webID := checkout(t, quiet, "Walt Web")
-	_, body = quiet.get("/order/" + webID)
-	if !strings.Contains(body, "Channel: web</p>") || strings.Contains(body, "conversation") {
-		t.Error(`order page without a chat does not say "Channel: web" alone`)
+	_, body = staff.get("/order/" + webID)
+	if !strings.Contains(body, "channel: web</p>") || strings.Contains(body, "conversation") {
+		t.Error(`staff order page without a chat does not say "channel: web" alone`)
 	}
 
 	// The shop's own orders keep the channel.

@@ -62,7 +62,7 @@ type operator struct {
 	op           chat.Operator
 	presence     chat.Presence
 	expires      time.Time
-	active       int // Assigned conversations
+	assigned     map[string]*conversation // its Assigned conversations, by id
 	lastAssigned time.Time
 }
 
@@ -196,7 +196,7 @@ func (s *Store) PutOperator(_ context.Context, op *chat.Operator) error {
 		o.op = *copyOperator(op)
 		return nil
 	}
-	s.operators[op.ID] = &operator{op: *copyOperator(op), presence: chat.Offline}
+	s.operators[op.ID] = &operator{op: *copyOperator(op), presence: chat.Offline, assigned: make(map[string]*conversation)}
 	return nil
 }
 
@@ -240,12 +240,44 @@ func (s *Store) OperatorLoads(_ context.Context, now time.Time) ([]chat.Operator
 		loads = append(loads, chat.OperatorLoad{
 			Operator:       copyOperator(&o.op),
 			Presence:       p,
-			Active:         o.active,
+			Active:         o.live(now),
 			LastAssignedAt: o.lastAssigned,
 		})
 	}
 	slices.SortFunc(loads, func(a, b chat.OperatorLoad) int { return cmp.Compare(a.Operator.ID, b.Operator.ID) })
 	return loads, nil
+}
+
+// live counts o's Assigned conversations that are live at now; s.mu held.
+func (o *operator) live(now time.Time) int {
+	n := 0
+	for _, c := range o.assigned {
+		if c.c.Live(now) {
+			n++
+		}
+	}
+	return n
+}
+
+// unassign drops conversation c from its operator's set; s.mu held.
+func (s *Store) unassign(c *conversation) {
+	if op, ok := s.operators[c.c.OperatorID]; ok && c.c.Status == chat.Assigned {
+		delete(op.assigned, c.c.ID)
+	}
+}
+
+// KeepLive implements chat.Store.
+func (s *Store) KeepLive(_ context.Context, visitorIDs []string, until time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, v := range visitorIDs {
+		if id, ok := s.open[v]; ok {
+			if c := s.convs[id]; c.c.LiveUntil.Before(until) {
+				c.c.LiveUntil = until
+			}
+		}
+	}
+	return nil
 }
 
 // Conversations.
@@ -392,19 +424,15 @@ func (s *Store) Assign(_ context.Context, id, from, to string, capacity int, at 
 		op.lastAssigned = at
 		return copyConv(&c.c), nil
 	}
-	if capacity > 0 && op.active >= capacity {
-		return nil, fmt.Errorf("memory: operator %q has %d conversations: %w", to, op.active, chat.ErrCapacity)
+	if n := op.live(at); capacity > 0 && n >= capacity {
+		return nil, fmt.Errorf("memory: operator %q has %d live conversations: %w", to, n, chat.ErrCapacity)
 	}
-	if c.c.Status == chat.Assigned {
-		if prev, ok := s.operators[c.c.OperatorID]; ok {
-			prev.active--
-		}
-	}
+	s.unassign(c)
 	c.c.Status = chat.Assigned
 	delete(s.queued, id)
 	c.c.OperatorID = to
 	c.c.AssignedAt = at
-	op.active++
+	op.assigned[id] = c
 	op.lastAssigned = at
 	return copyConv(&c.c), nil
 }
@@ -423,9 +451,7 @@ func (s *Store) Requeue(_ context.Context, id, from, department string, at time.
 	if c.c.OperatorID != from {
 		return nil, conflict("conversation", id, fmt.Sprintf("operator is %q, not %q", c.c.OperatorID, from))
 	}
-	if op, ok := s.operators[from]; ok {
-		op.active--
-	}
+	s.unassign(c)
 	c.c.Status = chat.Queued
 	s.queued[id] = struct{}{}
 	c.c.OperatorID = ""
@@ -446,11 +472,7 @@ func (s *Store) CloseConversation(_ context.Context, id string, at time.Time) (*
 	if c.c.Status == chat.Closed {
 		return nil, conflict("conversation", id, "already closed")
 	}
-	if c.c.Status == chat.Assigned {
-		if op, ok := s.operators[c.c.OperatorID]; ok {
-			op.active--
-		}
-	}
+	s.unassign(c)
 	c.c.Status = chat.Closed
 	delete(s.queued, id)
 	c.c.ClosedAt = at
@@ -642,11 +664,7 @@ func (s *Store) PurgeClosed(_ context.Context, cutoff time.Time) (int, error) {
 // deleteConv removes conversation id, its messages and client ids (which
 // live in c) and its place in the indexes; s.mu must be held.
 func (s *Store) deleteConv(id string, c *conversation) {
-	if c.c.Status == chat.Assigned {
-		if op, ok := s.operators[c.c.OperatorID]; ok {
-			op.active--
-		}
-	}
+	s.unassign(c)
 	if s.open[c.c.VisitorID] == id {
 		delete(s.open, c.c.VisitorID)
 	}

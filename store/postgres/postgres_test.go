@@ -109,7 +109,7 @@ func TestAssignAcrossStores(t *testing.T) {
 		s := stores[i%2]
 		require.NoError(t, s.CreateVisitor(ctx, &chat.Visitor{ID: convID(i) + "-v", CreatedAt: t0}))
 		at := t0.Add(time.Duration(i) * time.Second)
-		require.NoError(t, s.CreateConversation(ctx, &chat.Conversation{ID: convID(i), VisitorID: convID(i) + "-v", CreatedAt: at, QueuedAt: at}))
+		require.NoError(t, s.CreateConversation(ctx, &chat.Conversation{ID: convID(i), VisitorID: convID(i) + "-v", CreatedAt: at, QueuedAt: at, LiveUntil: t0.Add(24 * time.Hour)}))
 	}
 
 	type win struct{ conv, op string }

@@ -195,7 +195,7 @@ func (s *Store) OperatorLoads(ctx context.Context, now time.Time) ([]chat.Operat
 		rows, err := s.pool.Query(ctx, `SELECT `+operatorCols+`,
 				CASE WHEN presence_expires IS NOT NULL AND presence_expires <= $1 THEN 'offline' ELSE presence END,
 				last_assigned_at,
-				(SELECT count(*) FROM chat_conversations c WHERE c.operator_id = o.id AND c.status = 'assigned')
+				(SELECT count(*) FROM chat_conversations c WHERE c.operator_id = o.id AND c.status = 'assigned' AND c.live_until > $1)
 			FROM chat_operators o ORDER BY id`, now)
 		if err != nil {
 			return err
@@ -222,7 +222,7 @@ func (s *Store) OperatorLoads(ctx context.Context, now time.Time) ([]chat.Operat
 // Conversations.
 
 const convCols = `id, visitor_id, status, coalesce(operator_id, ''), department, last_seq,
-	visitor_read_seq, operator_read_seq, created_at, queued_at, assigned_at, closed_at, mail_opt_out, language`
+	visitor_read_seq, operator_read_seq, created_at, queued_at, assigned_at, closed_at, mail_opt_out, language, live_until`
 
 func (s *Store) scanConv(row pgx.Row) (*chat.Conversation, error) {
 	c, dest, finish := s.convScanner()
@@ -239,14 +239,15 @@ func (s *Store) scanConv(row pgx.Row) (*chat.Conversation, error) {
 func (s *Store) convScanner() (*chat.Conversation, []any, func()) {
 	var c chat.Conversation
 	var status string
-	var assigned, closed *time.Time
+	var assigned, closed, live *time.Time
 	dest := []any{&c.ID, &c.VisitorID, &status, &c.OperatorID, &c.Department, &c.LastSeq,
-		&c.VisitorReadSeq, &c.OperatorReadSeq, &c.CreatedAt, &c.QueuedAt, &assigned, &closed, &c.MailOptOut, &c.Language}
+		&c.VisitorReadSeq, &c.OperatorReadSeq, &c.CreatedAt, &c.QueuedAt, &assigned, &closed, &c.MailOptOut, &c.Language, &live}
 	return &c, dest, func() {
 		c.Status = chat.Status(status)
 		c.Epoch = s.epoch
 		c.CreatedAt, c.QueuedAt = c.CreatedAt.UTC(), c.QueuedAt.UTC()
 		c.AssignedAt, c.ClosedAt = timeOf(assigned), timeOf(closed)
+		c.LiveUntil = timeOf(live)
 	}
 }
 
@@ -270,9 +271,9 @@ func (s *Store) CreateConversation(ctx context.Context, c *chat.Conversation) er
 		return fmt.Errorf("postgres: conversation id is empty: %w", chat.ErrInvalid)
 	}
 	err := s.write(ctx, fmt.Sprintf("create conversation %q", c.ID), func() error {
-		_, err := s.pool.Exec(ctx, `INSERT INTO chat_conversations (id, visitor_id, status, department, created_at, queued_at, language)
-			VALUES ($1, $2, 'queued', $3, $4, $5, $6)`,
-			c.ID, c.VisitorID, c.Department, c.CreatedAt, c.QueuedAt, c.Language)
+		_, err := s.pool.Exec(ctx, `INSERT INTO chat_conversations (id, visitor_id, status, department, created_at, queued_at, language, live_until)
+			VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7)`,
+			c.ID, c.VisitorID, c.Department, c.CreatedAt, c.QueuedAt, c.Language, nullTime(c.LiveUntil))
 		switch {
 		case isCode(err, codeForeignKeyViolation):
 			return notFound("visitor", c.VisitorID)
@@ -444,11 +445,11 @@ func (s *Store) Assign(ctx context.Context, id, from, to string, capacity int, a
 			if !(status == string(chat.Assigned) && from == to) && capacity > 0 {
 				var active int
 				if err := tx.QueryRow(ctx, `SELECT count(*) FROM chat_conversations
-					WHERE operator_id = $1 AND status = 'assigned'`, to).Scan(&active); err != nil {
+					WHERE operator_id = $1 AND status = 'assigned' AND live_until > $2`, to, at).Scan(&active); err != nil {
 					return err
 				}
 				if active >= capacity {
-					return fmt.Errorf("postgres: operator %q has %d conversations: %w", to, active, chat.ErrCapacity)
+					return fmt.Errorf("postgres: operator %q has %d live conversations: %w", to, active, chat.ErrCapacity)
 				}
 			}
 			c, err := s.scanConv(tx.QueryRow(ctx, `UPDATE chat_conversations
@@ -469,6 +470,24 @@ func (s *Store) Assign(ctx context.Context, id, from, to string, capacity int, a
 		})
 	})
 	return out, err
+}
+
+// KeepLive implements chat.Store in one statement.
+func (s *Store) KeepLive(ctx context.Context, visitorIDs []string, until time.Time) error {
+	ids := make([]string, 0, len(visitorIDs))
+	for _, v := range visitorIDs {
+		if storable(v) {
+			ids = append(ids, v)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.write(ctx, "keep live", func() error {
+		_, err := s.pool.Exec(ctx, `UPDATE chat_conversations SET live_until = $1
+			WHERE visitor_id = ANY($2) AND status <> 'closed' AND (live_until IS NULL OR live_until < $1)`, until, ids)
+		return err
+	})
 }
 
 // convState explains why a conditional update of conversation id matched
@@ -703,7 +722,7 @@ func (s *Store) appendMessage(ctx context.Context, m *chat.Message, operatorID s
 }
 
 // appendSQL appends a message in one statement: $1 conversation, $2 the
-// operator it must be assigned to ('' for any open conversation), $3..$9
+// operator it must be assigned to (empty for any open conversation), $3..$9
 // the message, $10 its search text. No row: the conversation is closed,
 // unknown or not that operator's. A client id stored already fails the
 // whole statement with duplicateClientID (an integer cast of that text,

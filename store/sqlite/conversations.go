@@ -46,7 +46,7 @@ func (s *Store) CreateConversation(ctx context.Context, c *chat.Conversation) er
 			return dbErr("create conversation", err)
 		}
 		_, err = w.insConv.ExecContext(bg, cc.ID, cc.VisitorID, cc.Department,
-			micros(cc.CreatedAt), micros(cc.QueuedAt), zeroMicros, zeroMicros, cc.Language)
+			micros(cc.CreatedAt), micros(cc.QueuedAt), zeroMicros, zeroMicros, cc.Language, micros(cc.LiveUntil))
 		if isUnique(err, "") {
 			return conflict("conversation", cc.ID, "already exists or visitor has an open conversation")
 		}
@@ -172,11 +172,11 @@ func (s *Store) Assign(ctx context.Context, id, from, to string, capacity int, a
 		// Already there (from == to): nothing moves, capacity is unaffected.
 		if !(c.Status == chat.Assigned && from == to) && capacity > 0 {
 			var active int
-			if err := w.countAssigned.QueryRowContext(bg, to).Scan(&active); err != nil {
+			if err := w.countAssigned.QueryRowContext(bg, to, micros(at)).Scan(&active); err != nil {
 				return dbErr("assign", err)
 			}
 			if active >= capacity {
-				return fmt.Errorf("sqlite: operator %q has %d conversations: %w", to, active, chat.ErrCapacity)
+				return fmt.Errorf("sqlite: operator %q has %d live conversations: %w", to, active, chat.ErrCapacity)
 			}
 		}
 		if out, err = s.update("assign", w.assign, id, to, micros(at), id); err != nil {
@@ -189,6 +189,21 @@ func (s *Store) Assign(ctx context.Context, id, from, to string, capacity int, a
 		return nil, err
 	}
 	return out, nil
+}
+
+// KeepLive implements chat.Store, in one write transaction.
+func (s *Store) KeepLive(ctx context.Context, visitorIDs []string, until time.Time) error {
+	if len(visitorIDs) == 0 {
+		return s.ready()
+	}
+	return s.write(ctx, func(w *writeStmts) error {
+		for _, v := range visitorIDs {
+			if _, err := w.keepLive.ExecContext(bg, micros(until), v); err != nil {
+				return dbErr("keep live", err)
+			}
+		}
+		return nil
+	})
 }
 
 // Requeue implements chat.Store.

@@ -247,7 +247,7 @@ func TestRestart(t *testing.T) {
 	op := &chat.Operator{ID: "alice", Name: "Alice", Departments: []string{"sales", "returns"}, Capacity: 4}
 	require.NoError(t, s.PutOperator(ctx, op))
 	require.NoError(t, s.SetPresence(ctx, "alice", chat.Online, time.Time{}))
-	c := &chat.Conversation{ID: "c1", VisitorID: "v1", Department: "sales", CreatedAt: t0, QueuedAt: t0}
+	c := &chat.Conversation{ID: "c1", VisitorID: "v1", Department: "sales", CreatedAt: t0, QueuedAt: t0, LiveUntil: t0.Add(2 * time.Hour)}
 	require.NoError(t, s.CreateConversation(ctx, c))
 	assert.Equal(t, epoch, c.Epoch)
 	_, err = s.Assign(ctx, "c1", "", "alice", 4, t0.Add(2*time.Second))
@@ -276,7 +276,7 @@ func TestRestart(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, loads, 1)
 	assert.Equal(t, chat.Online, loads[0].Presence, "a presence without expiry survives")
-	assert.Equal(t, 1, loads[0].Active)
+	assert.Equal(t, 1, loads[0].Active, "the conversation is live until t0+2h")
 	assert.True(t, loads[0].LastAssignedAt.Equal(t0.Add(2*time.Second)))
 
 	gotC, err := s.Conversation(ctx, "c1")

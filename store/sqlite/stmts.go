@@ -14,7 +14,7 @@ const (
 	visitorCols  = `id, coalesce(customer_id, ''), name, email, created_at, last_seen_at, token_gen, bounced_email`
 	operatorCols = `id, name, email, avatar_url, departments, capacity, presence, presence_expires, last_assigned_at`
 	convCols     = `id, visitor_id, status, operator_id, department, last_seq, visitor_read_seq, operator_read_seq,
-	created_at, queued_at, assigned_at, closed_at, mail_opt_out, language`
+	created_at, queued_at, assigned_at, closed_at, mail_opt_out, language, live_until`
 	msgCols    = `id, conversation_id, seq, coalesce(client_id, ''), kind, author_id, author_name, text, created_at`
 	searchCols = `m.id, m.conversation_id, m.seq, coalesce(m.client_id, ''), m.kind, m.author_id, m.author_name, m.text,
 	m.created_at, snippet(messages_fts, 0, '', '', '` + ellipsis + `', 24), bm25(messages_fts)`
@@ -39,7 +39,7 @@ type writeStmts struct {
 	conv, convStatus, openConvID        *sql.Stmt
 	insConv, assign, requeue, closeConv *sql.Stmt
 	reopen, readVisitor, readOperator   *sql.Stmt
-	mailOptOut                          *sql.Stmt
+	mailOptOut, keepLive                *sql.Stmt
 	countAssigned, purge                *sql.Stmt
 	claim, purgeClaims                  *sql.Stmt
 	dupMsg, bumpSeq, insMsg, indexFTS   *sql.Stmt
@@ -78,8 +78,8 @@ ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email, ava
 		&w.conv:       `SELECT ` + convCols + ` FROM conversations WHERE id = ?`,
 		&w.convStatus: `SELECT status FROM conversations WHERE id = ?`,
 		&w.openConvID: `SELECT id FROM conversations WHERE visitor_id = ? AND status != 'closed'`,
-		&w.insConv: `INSERT INTO conversations (id, visitor_id, status, department, created_at, queued_at, assigned_at, closed_at, language)
-VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
+		&w.insConv: `INSERT INTO conversations (id, visitor_id, status, department, created_at, queued_at, assigned_at, closed_at, language, live_until)
+VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)`,
 		&w.assign:    `UPDATE conversations SET status = 'assigned', operator_id = ?, assigned_at = ? WHERE id = ? RETURNING ` + convCols,
 		&w.requeue:   `UPDATE conversations SET status = 'queued', operator_id = '', department = ?, queued_at = ? WHERE id = ? RETURNING ` + convCols,
 		&w.closeConv: `UPDATE conversations SET status = 'closed', closed_at = ? WHERE id = ? RETURNING ` + convCols,
@@ -88,7 +88,8 @@ RETURNING ` + convCols,
 		&w.readVisitor:   `UPDATE conversations SET visitor_read_seq = max(visitor_read_seq, ?) WHERE id = ? RETURNING ` + convCols,
 		&w.readOperator:  `UPDATE conversations SET operator_read_seq = max(operator_read_seq, ?) WHERE id = ? RETURNING ` + convCols,
 		&w.mailOptOut:    `UPDATE conversations SET mail_opt_out = ? WHERE id = ? RETURNING ` + convCols,
-		&w.countAssigned: `SELECT count(*) FROM conversations WHERE operator_id = ? AND status = 'assigned'`,
+		&w.keepLive:      `UPDATE conversations SET live_until = ?1 WHERE visitor_id = ?2 AND status != 'closed' AND live_until < ?1`,
+		&w.countAssigned: `SELECT count(*) FROM conversations WHERE operator_id = ? AND status = 'assigned' AND live_until > ?`,
 		&w.purge: `DELETE FROM conversations WHERE id IN
 	(SELECT id FROM conversations WHERE status = 'closed' AND closed_at < ? LIMIT ?)`,
 		// Takes a key that is free or expired (claims.expires <= now);
@@ -118,7 +119,7 @@ func (w *writeStmts) close() []error {
 	return append(w.trk.close(), closeAll(w.begin, w.commit, w.rollback, w.savepoint, w.release, w.rollbackTo,
 		w.insVisitor, w.updVisitor, w.delVisitor, w.putOperator, w.setPresence, w.setLastAt,
 		w.visitorExists, w.operatorExists, w.conv, w.convStatus, w.openConvID, w.insConv,
-		w.assign, w.requeue, w.closeConv, w.reopen, w.readVisitor, w.readOperator, w.mailOptOut,
+		w.assign, w.requeue, w.closeConv, w.reopen, w.readVisitor, w.readOperator, w.mailOptOut, w.keepLive,
 		w.countAssigned, w.purge, w.claim, w.purgeClaims, w.dupMsg, w.bumpSeq, w.insMsg, w.indexFTS, w.unbumpSeq)...)
 }
 
@@ -140,7 +141,7 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 		&r.visitorByCustomer: `SELECT ` + visitorCols + ` FROM visitors WHERE customer_id = ?`,
 		&r.operator:          `SELECT ` + operatorCols + ` FROM operators WHERE id = ?`,
 		&r.loads: `SELECT ` + operatorCols + `,
-	(SELECT count(*) FROM conversations c WHERE c.operator_id = o.id AND c.status = 'assigned')
+	(SELECT count(*) FROM conversations c WHERE c.operator_id = o.id AND c.status = 'assigned' AND c.live_until > ?)
 FROM operators o ORDER BY o.id`,
 		&r.conv:       `SELECT ` + convCols + ` FROM conversations WHERE id = ?`,
 		&r.convExists: `SELECT 1 FROM conversations WHERE id = ?`,
@@ -229,15 +230,16 @@ func scanOperator(sc scanner, extra ...any) (*operatorRow, error) {
 func (s *Store) scanConv(sc scanner) (*chat.Conversation, error) {
 	var c chat.Conversation
 	var status string
-	var created, queued, assigned, closed int64
+	var created, queued, assigned, closed, live int64
 	if err := sc.Scan(&c.ID, &c.VisitorID, &status, &c.OperatorID, &c.Department, &c.LastSeq,
-		&c.VisitorReadSeq, &c.OperatorReadSeq, &created, &queued, &assigned, &closed, &c.MailOptOut, &c.Language); err != nil {
+		&c.VisitorReadSeq, &c.OperatorReadSeq, &created, &queued, &assigned, &closed, &c.MailOptOut, &c.Language, &live); err != nil {
 		return nil, err
 	}
 	c.Status = chat.Status(status)
 	c.Epoch = s.epoch
 	c.CreatedAt, c.QueuedAt = fromMicros(created), fromMicros(queued)
 	c.AssignedAt, c.ClosedAt = fromMicros(assigned), fromMicros(closed)
+	c.LiveUntil = fromMicros(live)
 	return &c, nil
 }
 

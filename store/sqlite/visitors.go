@@ -162,7 +162,7 @@ func (s *Store) OperatorLoads(ctx context.Context, now time.Time) ([]chat.Operat
 	if err := s.ready(); err != nil {
 		return nil, err
 	}
-	rows, err := s.r.loads.QueryContext(ctx)
+	rows, err := s.r.loads.QueryContext(ctx, micros(now))
 	if err != nil {
 		return nil, dbErr("operator loads", err)
 	}

@@ -17,6 +17,10 @@ var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func at(n int) time.Time { return t0.Add(time.Duration(n) * time.Second) }
 
+// liveLong is the LiveUntil of the suite's ordinary conversations: their
+// visitors stay on the site through every case, so they take capacity.
+var liveLong = t0.Add(24 * time.Hour)
+
 var ctx = context.Background()
 
 // sameTime asserts that two instants are equal, ignoring location and
@@ -50,7 +54,7 @@ func mustConv(t testing.TB, s chat.Store, id string, created time.Time) *chat.Co
 
 func mustConvFor(t testing.TB, s chat.Store, id, visitorID string, created time.Time) *chat.Conversation {
 	t.Helper()
-	c := &chat.Conversation{ID: id, VisitorID: visitorID, CreatedAt: created, QueuedAt: created}
+	c := &chat.Conversation{ID: id, VisitorID: visitorID, CreatedAt: created, QueuedAt: created, LiveUntil: liveLong}
 	require.NoError(t, s.CreateConversation(ctx, c), "CreateConversation %q", id)
 	got, err := s.Conversation(ctx, id)
 	require.NoError(t, err, "Conversation %q", id)

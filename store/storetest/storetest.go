@@ -71,6 +71,7 @@ func Cases() []Case {
 	cs = append(cs, trackingCases()...)
 	cs = append(cs, pageViewVisitorsCases()...)
 	cs = append(cs, claimCases()...)
+	cs = append(cs, liveCases()...)
 	return cs
 }
 

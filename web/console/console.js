@@ -158,6 +158,33 @@
     return (minor / 100).toFixed(2);
   }
 
+  // applyBrand makes the shop's brand colour the console's accent, darkened
+  // until white text on it (and it as text on white) reads at 4.5:1.
+  function applyBrand(hex) {
+    const m = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(hex || '');
+    if (!m) return;
+    const x = m[1].length === 3 ? m[1].replace(/./g, '$&$&') : m[1];
+    const base = [0, 2, 4].map((i) => parseInt(x.slice(i, i + 2), 16));
+    const lum = (c) => c.map((v) => v / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)).reduce((a, v, i) => a + v * [0.2126, 0.7152, 0.0722][i], 0);
+    const ratio = (a, b) => (Math.max(lum(a), lum(b)) + 0.05) / (Math.min(lum(a), lum(b)) + 0.05);
+    const mix = (c, d, f) => c.map((v, i) => Math.round(v + (d[i] - v) * f));
+    const css = (c) => `rgb(${c.join(',')})`;
+    const white = [255, 255, 255], panelDark = [23, 29, 38];
+    let accent = base;
+    while (ratio(accent, white) < 4.6) accent = mix(accent, [0, 0, 0], 0.08);
+    const weakDark = mix(base, panelDark, 0.82);
+    let darkText = base; // readable on the dark panel and on the dark accent-weak
+    while (ratio(darkText, weakDark) < 4.6) darkText = mix(darkText, white, 0.08);
+    // Custom properties the stylesheet's light and dark :root pick from (the CSP allows no <style>).
+    const set = (k, c) => document.documentElement.style.setProperty(k, css(c));
+    set('--brand-accent', accent);
+    set('--brand-hover', mix(accent, [0, 0, 0], 0.15));
+    set('--brand-weak', mix(base, white, 0.9));
+    set('--brand-text', mix(accent, [0, 0, 0], 0.2));
+    set('--brand-weak-dark', weakDark);
+    set('--brand-text-dark', darkText);
+  }
+
   function humanError(text, code) {
     if (code === 'capacity' && !text) text = 'You are at capacity';
     if (!text) text = code ? `Something went wrong (${code})` : 'Something went wrong';
@@ -224,7 +251,8 @@
     retryAt: 0,
     retryTimer: 0,
     convs: new Map(), // id -> Conv
-    queue: [], // protocol.Conversation, FIFO
+    queue: [], // protocol.Conversation, FIFO: live visitors waiting for an operator
+    replyWait: [], // protocol.Conversation, FIFO: waiting for a reply (the visitor is away)
     queueIds: new Set(),
     operators: [],
     canned: [],
@@ -647,6 +675,7 @@
     const me = f.me || {};
     const first = !S.me;
     S.me = { id: me.id || '', name: me.name || me.id || 'Operator', avatar: me.avatar || '' };
+    if (f.brand) applyBrand(f.brand);
     S.operators = f.operators || [];
     setCanned(f.canned);
     if (first) restore();
@@ -706,20 +735,30 @@
   }
   window.addEventListener('hashchange', openLinkedConv);
 
+  // onQueue takes the queue frame: live visitors waiting for an operator,
+  // then conversations waiting for a reply (the visitor is away). A visitor
+  // who starts waiting alerts every online operator: sound (unless muted),
+  // the live region, and a desktop notification when the tab is hidden.
   function onQueue(list) {
     const before = S.queueIds;
-    S.queue = list.filter((c) => c && c.id);
-    S.queueIds = new Set(S.queue.map((c) => c.id));
-    if (S.everSynced && S.ready) {
-      const fresh = S.queue.filter((c) => !before.has(c.id));
-      if (fresh.length && document.hidden) {
-        beep();
-        desktopNotify('A visitor is waiting', `${visitorName(fresh[0], fresh[0].id)} is waiting in the queue`, fresh[0].id);
+    const beforeLive = new Set(S.queue.map((c) => c.id));
+    const all = list.filter((c) => c && c.id);
+    S.queue = all.filter((c) => c.live);
+    S.replyWait = all.filter((c) => !c.live);
+    S.queueIds = new Set(all.map((c) => c.id));
+    if (S.everSynced && S.ready && S.presence === 'online') {
+      const fresh = S.queue.filter((c) => !beforeLive.has(c.id));
+      if (fresh.length) {
+        const who = visitorName(fresh[0], fresh[0].id);
+        const text = fresh.length > 1 ? `${fresh.length} visitors are waiting` : `${who} is waiting`;
+        if (prefs.sound !== false) beep();
+        announce(text);
+        if (document.hidden) desktopNotify('A visitor is waiting', text, fresh[0].id);
       }
     }
-    for (const c of S.queue) {
+    for (const c of all) {
       const conv = S.convs.get(c.id);
-      if (conv && !conv.mine) conv.state = Object.assign({}, conv.state || {}, c);
+      if (conv && !conv.mine) conv.state = Object.assign({}, conv.state || {}, c, { live: !!c.live });
     }
     // A previewed conversation that left the queue: refresh its state.
     for (const p of S.panes) {
@@ -821,6 +860,7 @@
     if (S.queueIds.has(c.id) && pc.status !== 'queued') {
       S.queueIds.delete(c.id);
       S.queue = S.queue.filter((q) => q.id !== c.id);
+      S.replyWait = S.replyWait.filter((q) => q.id !== c.id);
     }
   }
 
@@ -828,6 +868,7 @@
     const last = c.lastMessage();
     const wasOther = prev && prev.status === 'assigned' && prev.operator && S.me && prev.operator.id !== S.me.id;
     const title = wasOther ? `${c.name} was transferred to you` : `New conversation: ${c.name}`;
+    announce(title);
     if (!isInView(c)) {
       beep();
       desktopNotify(title, last ? last.text : '', c.id);
@@ -1101,13 +1142,24 @@
 
   // ---------------------------------------------------------------- actions
 
-  function accept(convId, btn) {
+  // accept takes a conversation from the queue. At capacity the server
+  // refuses; the operator may then choose to take it anyway (force).
+  function accept(convId, btn, force) {
     if (btn) btn.disabled = true;
-    const id = request({ type: 'accept', conv: convId }, (reply, err) => {
+    const f = { type: 'accept', conv: convId };
+    if (force) f.force = true;
+    const id = request(f, (reply, err) => {
       if (btn) btn.disabled = false;
-      if (err) return;
+      if (err && err.code === 'capacity' && !force) {
+        if (window.confirm(`${humanError(err.error, err.code)}.\n\nTake this visitor as well?`)) accept(convId, btn, true);
+        return;
+      }
+      if (err) {
+        toast(humanError(err.error, err.code), 'error');
+        return;
+      }
       openConv(convId);
-    });
+    }, true);
     if (!id && btn) btn.disabled = false;
   }
 
@@ -1180,8 +1232,10 @@
     const entry = { id: uid(), conv: c.id, type, text, ts: Date.now(), status: 'queued', silent: !!silent };
     S.outbox.push(entry);
     persist();
-    renderPending(c, entry);
+    // Connected: straight to the wire, so no "waiting for connection" line
+    // flashes into the thread (a live region) first.
     if (S.ready) transmit(entry);
+    else renderPending(c, entry);
     scrollToBottom(c);
     return entry;
   }
@@ -1193,6 +1247,7 @@
     renderPending(getConv(e.conv), e);
   }
 
+  const slowSends = new WeakMap(); // outbox entry -> timer of its "Sending…"
   function renderPending(c, e) {
     let el = c.pendingEls.get(e.id);
     if (!S.outbox.includes(e)) {
@@ -1224,7 +1279,12 @@
     } else if (e.reconnecting) {
       status.textContent = 'Reconnecting… will send automatically';
     } else if (e.status === 'sent' && S.ready) {
-      status.textContent = 'Sending…';
+      // Only a slow send says so: an ordinary one is acked before anyone
+      // (or a screen reader) would notice.
+      clearTimeout(slowSends.get(e));
+      slowSends.set(e, setTimeout(() => {
+        if (S.outbox.includes(e) && e.status === 'sent') status.textContent = 'Sending…';
+      }, 1500));
     } else {
       status.textContent = 'Waiting for connection — will send automatically';
     }
@@ -1265,9 +1325,9 @@
           this.index === 0 ? this.splitBtn : this.paneCloseBtn));
 
       this.threads = P('threads');
-      this.typingEl = h('div', { class: 'typing', 'data-sc': 'typing', hidden: true },
+      this.typingEl = h('div', { class: 'typing', 'data-sc': 'typing', hidden: true, role: 'status' },
         h('span', { class: 'dots', 'aria-hidden': 'true' }, h('i'), h('i'), h('i')), ' Visitor is typing…');
-      this.draftEl = h('div', { class: 'draft', 'data-sc': 'draft', hidden: true, title: 'What the visitor is typing (not sent yet)' });
+      this.draftEl = h('div', { class: 'draft', 'data-sc': 'draft', hidden: true, 'aria-live': 'polite', title: 'What the visitor is typing (not sent yet)' });
       this.peek = P('peek', null, this.typingEl, this.draftEl);
 
       this.cannedList = h('div', { class: 'canned-list', 'data-sc': 'canned-list', role: 'listbox', hidden: true });
@@ -1379,6 +1439,7 @@
       this.subEl.textContent = statusLine(c);
       const st = c.status;
       show(this.acceptBtn, st === 'queued');
+      this.acceptBtn.textContent = st === 'queued' && !(c.state && c.state.live) ? 'Answer' : 'Accept';
       show(this.reopenBtn, st === 'closed');
       show(this.closeBtn, c.assignedToMe);
       this.splitBtn.textContent = S.split ? 'Single view' : 'Split view';
@@ -1578,7 +1639,7 @@
         if (c.assignedToMe) return `Assigned to you${dept}`;
         return `Assigned to ${(st.operator && (st.operator.name || st.operator.id)) || 'another operator'}${dept} · read-only`;
       case 'queued':
-        return `Waiting in the queue${dept}`;
+        return st.live ? `Waiting for an operator${dept}` : `Waiting for reply${dept} · the visitor is away: a reply goes by email`;
       case 'closed':
         return `Closed${dept}`;
       default:
@@ -1693,9 +1754,35 @@
   function renderTitle() {
     let n = 0;
     for (const c of S.convs.values()) n += c.unread();
-    const title = n > 0 ? `(${n}) ${TITLE}` : TITLE;
+    const waiting = S.presence === 'online' ? S.queue.length : 0;
+    let title = n > 0 ? `(${n}) ${TITLE}` : TITLE;
+    if (waiting) title = `${waiting} waiting · ${title}`;
     if (document.title !== title) document.title = title;
   }
+
+  // announce tells screen readers something happened (a visitor waiting,
+  // a new conversation) without moving focus.
+  let announceT = 0;
+  function announce(text) {
+    const el = byId('announcer');
+    el.textContent = '';
+    clearTimeout(announceT);
+    announceT = setTimeout(() => { el.textContent = text; }, 50);
+  }
+
+  function renderSound() {
+    const btn = byId('sound-btn');
+    const on = prefs.sound !== false;
+    btn.setAttribute('aria-pressed', String(on));
+    btn.classList.toggle('muted', !on);
+    btn.title = on ? 'Sound for waiting visitors is on' : 'Sound for waiting visitors is off';
+  }
+  byId('sound-btn').addEventListener('click', () => {
+    prefs.sound = prefs.sound === false;
+    saveJSON(localStorage, PREF_KEY, prefs);
+    renderSound();
+    if (prefs.sound) { unlockAudio(); beep(); }
+  });
 
   function renderLists() {
     renderQueue();
@@ -1727,22 +1814,36 @@
   }
 
   const queueEls = new Map();
+  const replyEls = new Map();
   function renderQueue() {
-    const list = S.queue;
-    reconcile(byId('queue'), queueEls, list.map((c) => c.id), (id) => {
+    renderWaitList(S.queue, 'queue', queueEls);
+    renderWaitList(S.replyWait, 'reply-queue', replyEls);
+    const n = S.queue.length, r = S.replyWait.length;
+    byId('queue-count').textContent = n ? String(n) : '';
+    show(byId('queue-empty'), n === 0);
+    byId('reply-count').textContent = r ? String(r) : '';
+    show(byId('reply-empty'), r === 0);
+    document.body.classList.toggle('visitors-waiting', n > 0 && S.presence === 'online');
+  }
+
+  // renderWaitList draws one of the two waiting lists; every entry has an
+  // Accept (live) or Answer (waiting for reply) button.
+  function renderWaitList(list, containerId, els) {
+    const live = containerId === 'queue';
+    reconcile(byId(containerId), els, list.map((c) => c.id), (id) => {
       const avatar = h('span', { class: 'avatar avatar-sm', 'aria-hidden': 'true' });
       const name = h('div', { class: 'item-name' });
       const wait = h('span', { class: 'qi-wait' });
       const dept = h('span', { class: 'chip', hidden: true });
-      const btn = h('button', { type: 'button', class: 'btn btn-primary btn-small', 'data-sc': 'accept', text: 'Accept' });
+      const btn = h('button', { type: 'button', class: 'btn btn-primary btn-small', 'data-sc': 'accept', text: live ? 'Accept' : 'Answer' });
       btn.addEventListener('click', (ev) => {
         ev.stopPropagation();
         accept(id, btn);
       });
-      const el = h('div', { class: 'item queue-item', 'data-sc': 'queue-item', 'data-conv': id, tabindex: '0', role: 'button', title: 'Preview' },
-        avatar, h('div', { class: 'item-main' }, name, h('div', { class: 'item-sub' }, wait, dept)), btn);
+      const preview = h('button', { type: 'button', class: 'btn-icon item-open', 'aria-label': 'Preview', text: '›' });
+      const el = h('div', { class: 'item queue-item', 'data-sc': live ? 'queue-item' : 'reply-item', 'data-conv': id, role: 'listitem' },
+        avatar, h('div', { class: 'item-main' }, name, h('div', { class: 'item-sub' }, wait, dept)), btn, preview);
       el.addEventListener('click', () => openConv(id));
-      el.addEventListener('keydown', (ev) => { if (ev.key === 'Enter' && ev.target === el) openConv(id); });
       el._parts = { avatar, name, wait, dept };
       return el;
     }, (el, id) => {
@@ -1751,6 +1852,7 @@
       const nm = visitorName(q, id);
       fillAvatar(p.avatar, nm, '', (q.visitor && q.visitor.id) || id);
       p.name.textContent = nm;
+      el.querySelector('.item-open').setAttribute('aria-label', `Preview ${nm}`);
       const since = parseTime(q.waiting) || parseTime(q.created);
       p.wait.textContent = since ? `waiting ${duration((Date.now() - since.getTime()) / 1000)}` : 'waiting';
       p.wait.dataset.since = since ? String(since.getTime()) : '';
@@ -1758,12 +1860,10 @@
       p.dept.hidden = !q.department;
       el.classList.toggle('active', !!(S.focused && S.focused.conv && S.focused.conv.id === id));
     });
-    byId('queue-count').textContent = list.length ? String(list.length) : '';
-    show(byId('queue-empty'), list.length === 0);
   }
 
   function updateWaitTimes() {
-    for (const el of byId('queue').querySelectorAll('.qi-wait')) {
+    for (const el of document.querySelectorAll('#queue .qi-wait, #reply-queue .qi-wait')) {
       const since = Number(el.dataset.since);
       if (since) el.textContent = `waiting ${duration((Date.now() - since) / 1000)}`;
     }
@@ -1873,7 +1973,9 @@
   }
 
   function renderDetails() {
-    const c = S.focused && S.focused.conv;
+    // A focused empty pane (split view just opened) keeps showing the
+    // other pane's visitor rather than nothing.
+    const c = (S.focused && S.focused.conv) || (S.split ? (S.panes.find((p) => p.conv) || {}).conv : null);
     show(byId('details-empty'), !c);
     show(byId('visitor-panel'), !!c);
     show(byId('transfer-card'), !!(c && c.assignedToMe));
@@ -2058,10 +2160,14 @@
     const list = S.live.filter((v) => v && v.id);
     // Suggested first, then the longest on the site.
     list.sort((a, b) => Number(!!b.suggested) - Number(!!a.suggested) || (Date.parse(a.first_seen) || 0) - (Date.parse(b.first_seen) || 0));
-    byId('visitors-count').textContent = list.length ? String(list.length) : '';
+    const onSite = list.filter((v) => v.on_site).length;
+    byId('visitors-count').textContent = onSite ? String(onSite) : '';
     if (S.tab !== 'visitors') return;
-    const chatting = list.filter((v) => v.chatting).length;
-    byId('visitors-sub').textContent = list.length ? `${list.length} on the site · ${chatting} chatting` : '';
+    // On the site now first; those who left recently after them, not invitable.
+    list.sort((a, b) => Number(!!b.on_site) - Number(!!a.on_site));
+    const here = list.filter((v) => v.on_site);
+    const chatting = here.filter((v) => v.chatting).length;
+    byId('visitors-sub').textContent = list.length ? `${here.length} on the site · ${chatting} chatting · ${list.length - here.length} recently left` : '';
     show(byId('visitors-empty'), list.length === 0);
     reconcile(byId('visitors-list'), liveEls, list.map((v) => v.id), (id) => {
       const p = {
@@ -2069,6 +2175,7 @@
         name: h('span', { class: 'item-name', 'data-sc': 'visitor-name' }),
         badges: h('span', { class: 'lv-badges' }),
         page: h('span', { class: 'lv-page', 'data-sc': 'visitor-page' }),
+        about: h('span', { class: 'lv-about', 'data-sc': 'visitor-about' }),
         time: h('span', { class: 'lv-time', 'data-sc': 'visitor-time' }),
         pages: h('span', { class: 'lv-num', 'data-sc': 'visitor-pages' }),
         cart: h('span', { class: 'lv-num', 'data-sc': 'visitor-cart' }),
@@ -2078,7 +2185,7 @@
       p.invite.addEventListener('click', () => (inviting === id ? closeInvite() : openInvite(id)));
       const el = h('div', { class: 'lv', role: 'listitem', 'data-sc': 'visitor-row', 'data-visitor': id },
         h('div', { class: 'lv-row' },
-          h('span', { class: 'lv-who' }, p.avatar, h('span', { class: 'lv-who-text' }, p.name, p.badges)),
+          h('span', { class: 'lv-who' }, p.avatar, h('span', { class: 'lv-who-text' }, p.name, p.badges, p.about)),
           p.page, p.time, p.pages, p.cart, h('span', { class: 'lv-act' }, p.invite)),
         p.slot);
       el._parts = p;
@@ -2104,8 +2211,14 @@
       p.time.dataset.since = since ? String(since.getTime()) : '';
       p.pages.textContent = String(v.pages || 0);
       p.cart.textContent = v.cart_value ? money(v.cart_value, v.currency || '') : '';
-      p.invite.disabled = !!v.chatting;
+      p.invite.disabled = !!v.chatting || !v.on_site;
+      p.invite.title = v.on_site ? '' : 'They have left the site';
       el.classList.toggle('suggested', !!v.suggested);
+      el.classList.toggle('left', !v.on_site);
+      el.dataset.onSite = v.on_site ? 'true' : 'false';
+      const first = parseTime(v.first_seen);
+      p.about.dataset.first = first ? String(first.getTime()) : '';
+      p.about.dataset.text = [v.device, v.referrer ? `from ${v.referrer}` : 'direct', v.on_site ? '' : 'left'].filter(Boolean).join(' · ');
     });
     tickVisitors();
     if (inviting && !liveEls.has(inviting)) closeInvite();
@@ -2117,6 +2230,10 @@
       const since = Number(el.dataset.since);
       el.textContent = since ? duration((Date.now() - since) / 1000) : '';
     }
+    for (const el of byId('visitors-list').querySelectorAll('.lv-about')) {
+      const first = Number(el.dataset.first);
+      el.textContent = [el.dataset.text, first ? `${duration((Date.now() - first) / 1000)} on site` : ''].filter(Boolean).join(' · ');
+    }
   }
   setInterval(tickVisitors, 1000);
 
@@ -2127,12 +2244,13 @@
     inviting = id;
     const t = v.suggested && (S.triggers || []).find((x) => x.id === v.suggested);
     const me = (S.me && S.me.name) || '';
-    inviteText.value = (t && t.message) || `Hi${v.name ? ' ' + v.name : ''}! I'm ${me}. Can I help you with anything?`;
+    // The box starts empty (a suggestion as placeholder): what the operator types is all that is sent.
+    inviteText.value = '';
+    inviteText.placeholder = (t && t.message) || `Hi${v.name ? ' ' + v.name : ''}! I'm ${me}. Can I help you with anything?`;
     el._parts.slot.append(inviteForm);
     formError('invite-error', '');
     inviteSend.disabled = false;
     inviteText.focus();
-    inviteText.select();
   }
 
   function closeInvite() {
@@ -2424,7 +2542,8 @@
   }
 
   const pct = (x) => (typeof x === 'number' && isFinite(x) ? `${Math.round(x * 1000) / 10}%` : '—');
-  const secs = (x) => (typeof x === 'number' && x > 0 ? duration(x) : '—');
+  // Seconds as the JSON has them: under 10 s with decimals (0.92 s reads "0.92s", not "0s").
+  const secs = (x) => (typeof x === 'number' && x > 0 ? (x < 1 ? `${Math.max(0.01, Math.round(x * 100) / 100)}s` : x < 10 ? `${Math.round(x * 10) / 10}s` : duration(x)) : '—');
 
   function table(id, heads, rows) {
     return h('table', { class: 'report-table', id, 'data-sc': id },
@@ -2483,6 +2602,7 @@
     if (!rep || typeof rep !== 'object') return;
     const cur = rep.currency || '';
     const team = rep.team || {};
+    const empty = !team.conversations && !team.orders && !(rep.conversion && (rep.conversion.orders_chatted || rep.conversion.orders_not_chatted)) && !(rep.triggers || []).some((x) => x.shown || x.accepted);
     const kpi = (label, value, sub, key) => h('div', { class: 'kpi', 'data-sc': `kpi-${key}` },
       h('div', { class: 'kpi-label', text: label }), h('div', { class: 'kpi-value', text: value }), sub ? h('div', { class: 'kpi-sub', text: sub }) : null);
     box.append(h('div', { class: 'kpis', id: 'report-kpis' },
@@ -2501,6 +2621,10 @@
       return m ? fmtDay.format(new Date(+m[1], m[2] - 1, +m[3])) : '';
     };
     const periods = (rep.periods || []).map((p) => ({ p, label: dayLabel(p.start) }));
+    if (empty) {
+      box.append(h('p', { class: 'card report-empty', 'data-sc': 'report-empty', text: `No data yet for this range: no conversations and no orders${cur ? ` (amounts in ${cur})` : ''}.` }));
+      return;
+    }
     box.append(h('div', { class: 'charts' },
       chart('report-chart-conversations', `Conversations per ${rep.period === 'week' ? 'week' : 'day'}`, periods.map(({ p, label }) => ({ label, value: p.conversations || 0 })), 'bars', (v) => String(Math.round(v)), 2),
       chart('report-chart-revenue', `Chat revenue per ${rep.period === 'week' ? 'week' : 'day'}`, periods.map(({ p, label }) => ({ label, value: p.revenue || 0 })), 'line', (v) => money(Math.round(v), cur), 100)));
@@ -2508,9 +2632,10 @@
     const conv = rep.conversion || {};
     box.append(h('section', { class: 'card report-section', id: 'report-conversion', 'data-sc': 'report-conversion' },
       h('h3', { text: 'Conversion' }),
+      h('p', { class: 'report-def', text: `An order is from chat when it was placed within ${duration(rep.attribution_window_seconds || 604800)} after the visitor chatted with an operator: the same orders as “Orders from chat” above. An order placed before chatting is not.` }),
       h('div', { class: 'conv-compare' },
         h('div', { class: 'kpi' }, h('div', { class: 'kpi-label', text: 'Visitors who chatted' }), h('div', { class: 'kpi-value', text: pct(conv.rate_chatted) }),
-          h('div', { class: 'kpi-sub', text: `${conv.orders_chatted || 0} orders from ${conv.visitors_chatted || 0} visitors` })),
+          h('div', { class: 'kpi-sub', text: `${conv.orders_chatted || 0} orders from chat, ${conv.visitors_chatted || 0} visitors` })),
         h('div', { class: 'kpi' }, h('div', { class: 'kpi-label', text: 'Visitors who did not chat' }), h('div', { class: 'kpi-value', text: pct(conv.rate_not_chatted) }),
           h('div', { class: 'kpi-sub', text: `${conv.orders_not_chatted || 0} orders from ${conv.visitors_not_chatted || 0} visitors` })))));
 
@@ -2606,6 +2731,7 @@
   first.render();
   renderMe();
   renderNotifyButton();
+  renderSound();
   renderDetails();
   renderLists();
   connect();
