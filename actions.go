@@ -264,10 +264,12 @@ func (ss *session) onMessage(ctx context.Context, f protocol.ClientFrame) error 
 	if err != nil {
 		return err
 	}
-	ss.acked(m, res)
+	// Registered before the ack: whatever the operator's client does once
+	// acked (and the visitor then) finds the message pending for mail.
 	if !res.Duplicate && !f.Silent { // a silent message is never mailed
 		s.scheduleMissedReply(res.Conversation, res.Message)
 	}
+	ss.acked(m, res)
 	return nil
 }
 
