@@ -431,6 +431,9 @@ func (s *Server) systemMessage(ctx context.Context, convID, text string) (*Conve
 // publishMessage sends a stored message to the conversation's visitor and
 // operator sessions; sessions decide what their role may see.
 func (s *Server) publishMessage(c *Conversation, m *Message) {
+	if m.Seq == 1 { // the conversation's first message, whoever wrote it
+		s.notifyAbout(ConversationStarted, c, m)
+	}
 	s.notifyAbout(MessagePosted, c, m)
 	ev := event{kind: evMessage, msg: m}
 	topics := make([]string, 0, 3)

@@ -59,6 +59,9 @@ const (
 	Transcript      NotificationKind = "transcript"       // the whole conversation; to the visitor
 	NewConversation NotificationKind = "new_conversation" // every operator is away; to operators (rate-limited)
 
+	// ConversationStarted carries the conversation's first message: the
+	// visitor's, or the invitation's text when the visitor answered an
+	// invitation. It comes before that message's MessagePosted.
 	ConversationStarted  NotificationKind = "conversation_started"
 	MessagePosted        NotificationKind = "message"
 	ConversationAssigned NotificationKind = "conversation_assigned"
