@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -370,7 +371,9 @@ func (ss *session) appendAndAck(ctx context.Context, m *Message) error {
 }
 
 func (ss *session) appendAck(ctx context.Context, m *Message) (Appended, error) {
+	start := time.Now()
 	res, err := ss.s.store.AppendMessage(ctx, m)
+	ss.s.observeSince("store_append_seconds", start)
 	if err != nil {
 		return res, err
 	}
@@ -387,12 +390,16 @@ func (ss *session) appendAssigned(ctx context.Context, m *Message) (Appended, er
 		if _, err := ss.assigned(ctx, m.ConversationID); err != nil {
 			return Appended{}, err
 		}
+		start := time.Now()
+		defer ss.s.observeSince("store_append_seconds", start)
 		return ss.s.store.AppendMessage(ctx, m)
 	}
 	if m.ConversationID == "" {
 		return Appended{}, userErr(ErrInvalid, "conv is required")
 	}
+	start := time.Now()
 	res, err := aa.AppendAssigned(ctx, m, ss.op.ID)
+	ss.s.observeSince("store_append_seconds", start)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return res, userErr(ErrNotFound, "conversation not found")

@@ -124,5 +124,15 @@
 // pageviews_invalid_total (not UTF-8), notifications_total,
 // notifications_failed_total, notifications_dropped_total,
 // email_replies_total, pageviews_total, pageviews_dropped_total (the page
-// view queue was full), pageviews_failed_total, invitations_total.
+// view queue was full), pageviews_failed_total, invitations_total,
+// visits_unlisted_total (a visit beyond the live list's cap, still
+// tracked), bridge_dropped_total (an event from another node dropped
+// because this node's inbox was full; the periodic sync repairs it) and
+// bridge_publish_failures_total (an event the Broker did not take).
+//
+// It receives these observations (Metrics.Observe), in seconds:
+// store_append_seconds, the Store's AppendMessage (or AppendAssigned) for
+// each message a visitor or operator sends, and notify_seconds, each call
+// of the Notifier (which should queue and return: a slow one holds up the
+// notifications behind it).
 package chat

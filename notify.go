@@ -131,7 +131,9 @@ func (s *Server) notifyLoop() {
 		case n := <-s.notifications:
 			ctx, cancel := context.WithTimeout(s.ctx, 2*time.Minute)
 			s.enrich(ctx, &n)
+			start := time.Now()
 			err := s.cfg.Notifier.Notify(ctx, n)
+			s.observeSince("notify_seconds", start)
 			cancel()
 			if err != nil {
 				s.add("notifications_failed_total", 1)
