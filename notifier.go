@@ -17,10 +17,10 @@ import (
 //
 //   - Order: a Server calls Notify from one goroutine, one notification at
 //     a time, in the order the events happened on that node: a
-//     conversation's conversation_started before the message notification
-//     of its first message, which comes before any
-//     conversation_assigned. A Notifier delivers notifications in the
-//     order it was given them. There is no order across nodes.
+//     conversation's conversation_started (carrying its first message)
+//     before that message's own notification and the ones after it. A
+//     Notifier delivers notifications in the order it was given them.
+//     There is no order across nodes.
 //   - Concurrency: a Notifier shared by several Servers (or wrapped in
 //     Multi with others) is called from several goroutines at once; it
 //     must be safe for that and lose nothing.
