@@ -45,11 +45,11 @@
 package notifytest
 
 import (
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/shopchat/chat"
+	"github.com/shopchat/chat/internal/suite"
 )
 
 // Target is a Notifier under test wired to a destination the suite
@@ -118,19 +118,9 @@ func Cases() []Case {
 func Run(t *testing.T, open func(t testing.TB) Target) {
 	t.Helper()
 	cases := Cases()
-	for len(cases) > 0 {
-		area, _, _ := strings.Cut(cases[0].Name, "/")
-		n := 1
-		for n < len(cases) && strings.HasPrefix(cases[n].Name, area+"/") {
-			n++
-		}
-		group := cases[:n]
-		cases = cases[n:]
-		t.Run(area, func(t *testing.T) {
-			for _, c := range group {
-				_, name, _ := strings.Cut(c.Name, "/")
-				t.Run(name, func(t *testing.T) { c.Fn(t, open) })
-			}
-		})
+	names := make([]string, len(cases))
+	for i, c := range cases {
+		names[i] = c.Name
 	}
+	suite.Run(t, names, func(t *testing.T, i int) { cases[i].Fn(t, open) }, nil)
 }

@@ -47,6 +47,7 @@ import (
 	"testing"
 
 	"github.com/shopchat/chat"
+	"github.com/shopchat/chat/internal/suite"
 )
 
 // Case is one conformance check. Name is "Area/Check", e.g.
@@ -87,34 +88,21 @@ func Cases() []Case {
 func Run(t *testing.T, open func(t testing.TB) chat.Store) {
 	t.Helper()
 	cases := Cases()
-	for len(cases) > 0 {
-		area, _, _ := strings.Cut(cases[0].Name, "/")
-		n := 1
-		for n < len(cases) && strings.HasPrefix(cases[n].Name, area+"/") {
-			n++
-		}
-		group := cases[:n]
-		cases = cases[n:]
-		t.Run(area, func(t *testing.T) {
-			var skipped []string
-			for _, c := range group {
-				_, name, _ := strings.Cut(c.Name, "/")
-				t.Run(name, func(t *testing.T) {
-					defer func() {
-						if t.Skipped() {
-							skipped = append(skipped, name)
-						}
-					}()
-					c.Fn(t, open(t))
-				})
-			}
-			if len(skipped) > 0 {
-				why := ""
-				if capability, ok := optional[area]; ok {
-					why = fmt.Sprintf(" (%s is an optional capability; a wrapper keeps it with Unwrap() chat.Store)", capability)
-				}
-				t.Logf("storetest: %d of %d %s cases SKIPPED%s: %s", len(skipped), len(group), area, why, strings.Join(skipped, ", "))
-			}
-		})
+	names := make([]string, len(cases))
+	perArea := map[string]int{}
+	for i, c := range cases {
+		names[i] = c.Name
+		area, _, _ := strings.Cut(c.Name, "/")
+		perArea[area]++
 	}
+	suite.Run(t, names, func(t *testing.T, i int) { cases[i].Fn(t, open(t)) }, func(t *testing.T, area string, skipped []string) {
+		if len(skipped) == 0 {
+			return
+		}
+		why := ""
+		if capability, ok := optional[area]; ok {
+			why = fmt.Sprintf(" (%s is an optional capability; a wrapper keeps it with Unwrap() chat.Store)", capability)
+		}
+		t.Logf("storetest: %d of %d %s cases SKIPPED%s: %s", len(skipped), perArea[area], area, why, strings.Join(skipped, ", "))
+	})
 }
