@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -79,7 +80,7 @@ func collect(t testing.TB, tg Target, want int) []Delivery {
 				accepted++
 			}
 		case <-time.After(waitTimeout):
-			t.Fatalf("%d of %d notifications delivered within %v; got %+v", accepted, want, waitTimeout, got)
+			t.Fatalf("%d of %d notifications delivered within %v; about: %s", accepted, want, waitTimeout, conversations(got))
 		}
 	}
 	return got
@@ -101,6 +102,21 @@ func until(t testing.TB, tg Target, conv string) []Delivery {
 			t.Fatalf("nothing about %s delivered within %v; got %+v", conv, waitTimeout, got)
 		}
 	}
+}
+
+// conversations lists what ds were about, marking refused attempts.
+func conversations(ds []Delivery) string {
+	var b strings.Builder
+	for i, d := range ds {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		b.WriteString(d.Conversation)
+		if d.Refused {
+			b.WriteString("(refused)")
+		}
+	}
+	return b.String()
 }
 
 func acceptedOnly(ds []Delivery) []Delivery {

@@ -55,7 +55,7 @@ func heldStores(s chat.Store) []chat.Store {
 	}
 	var out []chat.Store
 	for i := range v.NumField() {
-		if !v.Type().Field(i).IsExported() {
+		if !v.Type().Field(i).IsExported() || !v.Field(i).CanInterface() {
 			continue
 		}
 		if inner, ok := v.Field(i).Interface().(chat.Store); ok && inner != nil {
