@@ -257,10 +257,12 @@ func (ss *session) onMessage(ctx context.Context, f protocol.ClientFrame) error 
 	if err != nil {
 		return err
 	}
-	ss.acked(m, res)
+	// Scheduled before the ack, so that an acked message is one the
+	// missed-reply check knows of (a check right after the ack sees it).
 	if !res.Duplicate && !f.Silent { // a silent message is never mailed
 		s.scheduleMissedReply(res.Conversation, res.Message)
 	}
+	ss.acked(m, res)
 	return nil
 }
 
