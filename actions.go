@@ -32,6 +32,7 @@ func (ss *session) hello(ctx context.Context, f protocol.ClientFrame) error {
 	var convs []*Conversation            // conversations to replay
 	if ss.visitor != nil {
 		v := ss.visitor
+		ss.lang = language(f.Lang)
 		welcome.Me = &protocol.Person{ID: v.ID, Name: v.Name}
 		list, err := s.store.Conversations(ctx, ConversationFilter{VisitorID: v.ID, Limit: 20})
 		if err != nil {
@@ -291,7 +292,7 @@ func (ss *session) appendVisitorMessage(ctx context.Context, m *Message, convID,
 		ss.lastConv = ""
 	}
 	for attempt := 0; attempt < 3; attempt++ { // closed: start a new conversation
-		c, created, err := s.openConversation(ctx, ss.visitor, department)
+		c, created, err := s.openConversation(ctx, ss.visitor, department, ss.lang)
 		if err != nil {
 			return err
 		}
@@ -341,8 +342,8 @@ func (ss *session) visitorTarget(ctx context.Context, convID string) (*Conversat
 }
 
 // openConversation returns the visitor's open conversation, creating a
-// queued one if there is none.
-func (s *Server) openConversation(ctx context.Context, v *Visitor, department string) (*Conversation, bool, error) {
+// queued one in language lang if there is none.
+func (s *Server) openConversation(ctx context.Context, v *Visitor, department, lang string) (*Conversation, bool, error) {
 	c, err := s.store.OpenConversation(ctx, v.ID)
 	if err == nil {
 		return c, false, nil
@@ -351,7 +352,7 @@ func (s *Server) openConversation(ctx context.Context, v *Visitor, department st
 		return nil, false, err
 	}
 	now := s.now()
-	c = &Conversation{ID: uuid.NewString(), VisitorID: v.ID, Status: Queued, Department: department, CreatedAt: now, QueuedAt: now}
+	c = &Conversation{ID: uuid.NewString(), VisitorID: v.ID, Status: Queued, Department: department, Language: lang, CreatedAt: now, QueuedAt: now}
 	err = s.store.CreateConversation(ctx, c)
 	if errors.Is(err, ErrConflict) { // another tab created it first
 		c, err = s.store.OpenConversation(ctx, v.ID)

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/shopchat/chat/protocol"
+	"github.com/shopchat/chat/transport"
 )
 
 // The bridge carries events between the nodes of a shop that runs several
@@ -18,21 +20,38 @@ import (
 // own sessions. Events carry ids and sequence numbers, not message bodies:
 // the receiving node reads the message from the Store once and fans it out.
 //
-// The broker is at most once. A lost event leaves a gap that the next
-// message of that conversation fills (sessions catch up from the Store by
-// sequence number); so that the last message of a burst is not stranded, a
-// node re-announces the high-water mark of every conversation it appended
-// to every SyncInterval, and receivers catch up to it.
+// Publishing never blocks the caller: events go to a bounded outbox that
+// one goroutine drains, in order; when the outbox is full (a slow or
+// unreachable broker) events are dropped and counted.
+//
+// The broker is at most once, and an outage may lose any number of events.
+// So that every loss is noticed, each node numbers its events (one counter
+// per node, in publish order, a dropped or failed event using up its
+// number) and sends a heartbeat every SyncInterval. A receiver that sees a
+// node's numbers jump, its own included, heals: every session of this node
+// catches up its conversations from the Store. After any outage, every
+// client so holds every stored message within the broker's reconnect time
+// plus one SyncInterval plus the catch-up, with no further traffic.
+//
+// The heartbeat also carries the operators connected to the node, so that
+// presence is the union of an operator's sessions across nodes: a node
+// whose last session of an operator ends marks them offline only when no
+// other live node has one.
 
 // wireEvent is one bridge event. Kinds: "msg" (a message stored: conv,
 // seq, topics), "state" (a conversation changed: conv, topics), "frame" (a
 // small frame for one topic: typing, read), "queue" (the queue changed:
-// recompute), "ops" (presence or load changed: recompute), "sync" (the
-// high-water marks of conversations), "visits" (live visitors changed:
-// live, gone), "triggers" (triggers edited: reload), "kick" (a logout:
-// close the sockets of topic, for a visitor those older than generation seq).
+// recompute), "ops" (presence or load changed: recompute), "presence" (an
+// operator set their presence: nodes with their sessions renew that one),
+// "hb" (heartbeat: the node's connected operators), "visits" (live
+// visitors changed: live, gone), "triggers" (triggers edited: reload),
+// "kick" (a logout: close the sockets of topic, for a visitor those older
+// than generation seq). "sync" (high-water marks of conversations) is sent
+// by older versions and still applied.
 type wireEvent struct {
-	Node   string          `json:"n"`
+	Node string `json:"n"`
+	// Num numbers the node's events: 1, 2, 3... A gap means lost events.
+	Num    uint64          `json:"#,omitempty"`
 	Kind   string          `json:"k"`
 	Conv   string          `json:"c,omitempty"`
 	Seq    int64           `json:"s,omitempty"`
@@ -40,6 +59,12 @@ type wireEvent struct {
 	Topics []string        `json:"ts,omitempty"`
 	Frame  json.RawMessage `json:"f,omitempty"`
 	Marks  []syncMark      `json:"m,omitempty"`
+	// "hb": operators with a session on the sender (all of them, over one
+	// or more heartbeats), and operators whose last session there ended.
+	Ops  []string `json:"o,omitempty"`
+	Left []string `json:"l,omitempty"`
+	// "presence": the presence an operator (Ops) set on the sender.
+	Presence string `json:"p,omitempty"`
 	// "visits": the sender's live visitors that changed, and those gone.
 	Live []wireVisit `json:"lv,omitempty"`
 	Gone []string    `json:"g,omitempty"`
@@ -51,6 +76,14 @@ type syncMark struct {
 	Topics []string `json:"ts"`
 }
 
+// Bridge limits and timings.
+const (
+	outboxSize     = 4096            // events waiting for the broker
+	publishTimeout = 5 * time.Second // one Publish; the outbox absorbs the wait
+	rosterBytes    = 3000            // operator ids in one heartbeat, well under any broker's payload limit
+	liveHeartbeats = 3               // a node unheard for this many SyncIntervals is gone
+)
+
 type bridge struct {
 	s      *Server
 	broker Broker
@@ -59,23 +92,27 @@ type bridge struct {
 	in     chan []byte // events from other nodes, applied in order
 	cancel func()
 
+	outbox  chan wireEvent // events to publish, drained by publishLoop
+	skipped atomic.Bool    // an event was dropped from the outbox: skip a number
+	heal    chan struct{}  // a gap was seen: healLoop catches sessions up
+
 	mu     sync.Mutex
-	recent map[string]*recentMark // conversations appended to lately
+	peers  map[string]*peer // other nodes (and this one), by node id
+	absent map[string]bool  // operators who left here while another node had them
 }
 
-// recentMark is a conversation's high-water mark, re-announced for a few
-// syncs after its last message in case a sync event is lost too.
-type recentMark struct {
-	syncMark
-	left int // syncs still to send
+// peer is what a node knows of another node (or itself) from its events.
+type peer struct {
+	last  uint64               // number of the last event received
+	heard time.Time            // when it was received
+	ops   map[string]time.Time // operators connected there: when a heartbeat last said so
 }
-
-const syncRepeats = 3
 
 func newBridge(s *Server) *bridge {
 	return &bridge{
 		s: s, broker: s.cfg.Broker, node: uuid.NewString(), topic: s.cfg.BrokerTopic,
-		in: make(chan []byte, 4096), recent: make(map[string]*recentMark),
+		in: make(chan []byte, 4096), outbox: make(chan wireEvent, outboxSize), heal: make(chan struct{}, 1),
+		peers: make(map[string]*peer), absent: make(map[string]bool),
 	}
 }
 
@@ -86,44 +123,99 @@ func (b *bridge) start() error {
 		select {
 		case b.in <- p:
 		default:
-			b.s.add("bridge_dropped_total", 1) // at most once: the sync repairs it
+			b.s.add("bridge_dropped_total", 1)
+			b.requestHeal() // at most once: the catch-up repairs it
 		}
 	})
 	if err != nil {
 		return err
 	}
 	b.cancel = cancel
-	b.s.wg.Add(2)
+	b.s.wg.Add(4)
 	go b.applyLoop()
-	go b.syncLoop()
+	go b.publishLoop()
+	go b.heartbeatLoop()
+	go b.healLoop()
 	return nil
 }
 
+// send queues ev for the other nodes. It never blocks: when the outbox is
+// full the event is dropped and counted, and the gap it leaves in this
+// node's numbering makes the receivers catch up from the Store.
 func (b *bridge) send(ev wireEvent) {
 	if b == nil {
 		return
 	}
-	ev.Node = b.node
-	data, err := json.Marshal(ev)
-	if err != nil {
+	select {
+	case b.outbox <- ev:
+	default:
+		b.skipped.Store(true)
+		b.s.add("bridge_outbox_dropped_total", 1)
+	}
+}
+
+// publishLoop publishes the outbox in order, numbering the events. A failed
+// publish is counted; the first failure of an outage is logged at warn
+// level, its end at info level.
+func (b *bridge) publishLoop() {
+	defer b.s.wg.Done()
+	var num uint64
+	failing, failed := false, 0
+	for {
+		var ev wireEvent
+		select {
+		case <-b.s.ctx.Done():
+			return
+		case ev = <-b.outbox:
+		}
+		if b.skipped.Swap(false) {
+			num++ // the receivers see a gap where the dropped events were
+		}
+		num++
+		ev.Node, ev.Num = b.node, num
+		data, err := json.Marshal(ev)
+		if err != nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(b.s.ctx, publishTimeout)
+		err = b.broker.Publish(ctx, b.topic, data)
+		cancel()
+		switch {
+		case err != nil && b.s.ctx.Err() == nil:
+			b.s.add("bridge_publish_failures_total", 1)
+			if !failing {
+				b.s.log.Warn("broker publish failing; other nodes catch up from the store once it is back", "err", err, "kind", ev.Kind)
+			}
+			failing = true
+			failed++
+		case err == nil && failing:
+			b.s.log.Info("broker publish recovered", "failed", failed)
+			failing, failed = false, 0
+		}
+	}
+}
+
+// kick announces a logout to the other nodes, now and again kickRepeats
+// times a SyncInterval apart: the broker is at most once, and a socket that
+// missed it would go on receiving (a revoked token cannot open a new one).
+// A node that saw a gap also checks its visitors' tokens when it heals.
+func (b *bridge) kick(ev wireEvent) {
+	if b == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(b.s.ctx, 5*time.Second)
-	defer cancel()
-	if err := b.broker.Publish(ctx, b.topic, data); err != nil {
-		b.s.add("bridge_publish_failures_total", 1)
-		b.s.log.Debug("broker publish", "err", err, "kind", ev.Kind)
+	const kickRepeats = 3
+	b.send(ev)
+	for i := 1; i <= kickRepeats; i++ {
+		time.AfterFunc(time.Duration(i)*b.s.cfg.SyncInterval, func() {
+			if b.s.ctx.Err() == nil { // not after Close
+				b.send(ev)
+			}
+		})
 	}
 }
 
 // message announces a stored message to the other nodes.
 func (b *bridge) message(m *Message, topics []string) {
-	if b == nil {
-		return
-	}
-	b.mu.Lock()
-	b.recent[m.ConversationID] = &recentMark{syncMark{Conv: m.ConversationID, Seq: m.Seq, Topics: topics}, syncRepeats}
-	b.mu.Unlock()
 	b.send(wireEvent{Kind: "msg", Conv: m.ConversationID, Seq: m.Seq, Topics: topics})
 }
 
@@ -136,11 +228,217 @@ func (b *bridge) applyLoop() {
 			return
 		case p := <-b.in:
 			var ev wireEvent
-			if json.Unmarshal(p, &ev) != nil || ev.Node == b.node {
+			if json.Unmarshal(p, &ev) != nil {
+				continue
+			}
+			b.heard(ev)
+			if ev.Node == b.node {
 				continue // ours was fanned out locally already
 			}
 			b.apply(ev)
 		}
+	}
+}
+
+// heard notes an event's sender and number, heals on a gap, and keeps the
+// sender's roster of operators.
+func (b *bridge) heard(ev wireEvent) {
+	b.mu.Lock()
+	p := b.peers[ev.Node]
+	if p == nil {
+		p = &peer{}
+		b.peers[ev.Node] = p
+	}
+	gap := ev.Num != 0 && p.last != 0 && ev.Num != p.last+1
+	if ev.Num != 0 {
+		p.last = ev.Num
+	}
+	now := time.Now() // wall time, like the heartbeat tickers: not Config.Now, which tests may fake
+	p.heard = now
+	roster := ev.Kind == "hb"
+	if roster {
+		if p.ops == nil {
+			p.ops = make(map[string]time.Time)
+		}
+		for _, id := range ev.Ops {
+			p.ops[id] = now
+		}
+		for _, id := range ev.Left {
+			delete(p.ops, id)
+		}
+		live := now.Add(-liveHeartbeats * b.s.cfg.SyncInterval)
+		for id, at := range p.ops {
+			if at.Before(live) {
+				delete(p.ops, id) // not in its heartbeats any more
+			}
+		}
+	}
+	b.mu.Unlock()
+	if gap {
+		b.s.add("bridge_gaps_total", 1)
+		b.requestHeal()
+	}
+	if roster && ev.Node != b.node {
+		b.settleAbsent()
+	}
+}
+
+// requestHeal has healLoop catch every session up from the Store.
+func (b *bridge) requestHeal() {
+	select {
+	case b.heal <- struct{}{}:
+	default: // one is pending already
+	}
+}
+
+// healLoop catches every session of this node up from the Store when a
+// gap was seen. Requests that arrive while it waits are served by the next
+// heal; it waits SyncInterval after a heal, and twice as long after each
+// heal that another request followed at once, up to 8 SyncIntervals, so a
+// broker that keeps losing events does not turn into a store that reads
+// every session's conversations every SyncInterval.
+func (b *bridge) healLoop() {
+	defer b.s.wg.Done()
+	streak := 0
+	for {
+		select {
+		case <-b.s.ctx.Done():
+			return
+		case <-b.heal:
+		}
+		n := b.s.healSessions()
+		b.s.add("bridge_heals_total", 1)
+		b.s.log.Info("broker events were lost; sessions catch up from the store", "sessions", n)
+		select {
+		case <-b.s.ctx.Done():
+			return
+		case <-time.After(b.s.cfg.SyncInterval << min(streak, 3)):
+		}
+		if len(b.heal) > 0 {
+			streak++
+		} else {
+			streak = 0
+		}
+	}
+}
+
+// heartbeatLoop sends a heartbeat every SyncInterval: it reveals lost
+// events to the receivers (their numbers jump) and tells them which
+// operators are connected here. It also settles the presence of operators
+// who left here while another node had them.
+func (b *bridge) heartbeatLoop() {
+	defer b.s.wg.Done()
+	tick := time.NewTicker(b.s.cfg.SyncInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-b.s.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		b.heartbeat()
+		b.settleAbsent()
+		b.forgetGone()
+	}
+}
+
+// forgetGone forgets nodes unheard for a long time (they stopped, or
+// restarted under a new id): a node that comes back is heard anew.
+func (b *bridge) forgetGone() {
+	gone := time.Now().Add(-100 * liveHeartbeats * b.s.cfg.SyncInterval)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for node, p := range b.peers {
+		if p.heard.Before(gone) {
+			delete(b.peers, node)
+		}
+	}
+}
+
+// heartbeat sends this node's roster of connected operators, in as many
+// events as it takes (at least one: the heartbeat itself).
+func (b *bridge) heartbeat() {
+	b.s.mu.Lock()
+	ops := make([]string, 0, len(b.s.opSessions))
+	for id := range b.s.opSessions {
+		ops = append(ops, id)
+	}
+	b.s.mu.Unlock()
+	for first := true; first || len(ops) > 0; first = false {
+		n, size := 0, 0
+		for n < len(ops) && size+len(ops[n]) < rosterBytes {
+			size += len(ops[n]) + 3
+			n++
+		}
+		if n == 0 && len(ops) > 0 {
+			n = 1 // an absurdly long id still goes, alone
+		}
+		b.send(wireEvent{Kind: "hb", Ops: ops[:n]})
+		ops = ops[n:]
+	}
+}
+
+// operatorHere tells the other nodes at once that operator id's first
+// session here began (present) or their last one ended.
+func (b *bridge) operatorHere(id string, present bool) {
+	if b == nil {
+		return
+	}
+	if present {
+		b.mu.Lock()
+		delete(b.absent, id)
+		b.mu.Unlock()
+		b.send(wireEvent{Kind: "hb", Ops: []string{id}})
+		return
+	}
+	b.send(wireEvent{Kind: "hb", Left: []string{id}})
+}
+
+// connectedElsewhere reports whether another live node has a session of
+// operator id, by the heartbeats heard.
+func (b *bridge) connectedElsewhere(id string) bool {
+	if b == nil {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.connectedElsewhereLocked(id)
+}
+
+func (b *bridge) connectedElsewhereLocked(id string) bool {
+	live := time.Now().Add(-liveHeartbeats * b.s.cfg.SyncInterval)
+	for node, p := range b.peers {
+		if at, ok := p.ops[id]; ok && node != b.node && at.After(live) {
+			return true
+		}
+	}
+	return false
+}
+
+// leftHere records that operator id's last session here ended while
+// another node had one: if that one ends too (or its node goes quiet),
+// settleAbsent marks them offline.
+func (b *bridge) leftHere(id string) {
+	b.mu.Lock()
+	b.absent[id] = true
+	b.mu.Unlock()
+}
+
+// settleAbsent marks offline the operators who left here while another
+// node had them, once no live node has them any more. Two nodes whose
+// sessions of one operator end at once both end up here.
+func (b *bridge) settleAbsent() {
+	var gone []string
+	b.mu.Lock()
+	for id := range b.absent {
+		if !b.connectedElsewhereLocked(id) {
+			gone = append(gone, id)
+			delete(b.absent, id)
+		}
+	}
+	b.mu.Unlock()
+	for _, id := range gone {
+		b.s.operatorOffline(id)
 	}
 }
 
@@ -173,6 +471,8 @@ func (b *bridge) apply(ev wireEvent) {
 		s.dispatchMu.Lock()
 		s.publishQueueLocal(ctx)
 		s.dispatchMu.Unlock()
+	case "presence":
+		s.adoptPresence(ev.Ops, Presence(ev.Presence))
 	case "visits":
 		s.applyVisits(ev)
 	case "kick": // a logout: close the sockets it names
@@ -214,32 +514,73 @@ func (b *bridge) deliverThrough(ctx context.Context, conv string, seq int64, top
 	}
 }
 
-// syncLoop re-announces the high-water marks of recently active
-// conversations, so a message whose event the broker lost still arrives.
-func (b *bridge) syncLoop() {
-	defer b.s.wg.Done()
-	tick := time.NewTicker(b.s.cfg.SyncInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-b.s.ctx.Done():
-			return
-		case <-tick.C:
+// healSessions has every session of this node catch up from the Store,
+// and recomputes the queue and the operator list: broker events were lost.
+// It returns the number of sessions.
+func (s *Server) healSessions() int {
+	live := s.hub.sessions() // those past hello: their welcome is queued first
+	for _, ss := range live {
+		ss.push(event{kind: evHeal})
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+	defer cancel()
+	s.dispatchMu.Lock()
+	s.publishQueueLocal(ctx)
+	s.dispatchMu.Unlock()
+	s.publishOperatorsLocal(ctx)
+	return len(live)
+}
+
+// heal runs in the writer: it resends the state of the session's
+// conversations (an operator's assigned ones, a visitor's followed ones)
+// and delivers every stored message it lacks of those and of every other
+// conversation it was following.
+func (ss *session) heal() error {
+	s := ss.s
+	var list []*Conversation
+	if ss.visitorID == "" {
+		var err error
+		list, err = s.store.Conversations(s.ctx, ConversationFilter{OperatorID: ss.opID(), Status: []Status{Assigned}, Limit: 500})
+		if err != nil {
+			s.logErr("heal", err)
+			return nil // the next heal or message retries; the session lives on
 		}
-		b.mu.Lock()
-		marks := make([]syncMark, 0, len(b.recent))
-		for id, m := range b.recent {
-			marks = append(marks, m.syncMark)
-			if m.left--; m.left <= 0 {
-				delete(b.recent, id)
+	} else {
+		// A logout's kick may be among the lost events.
+		if v, err := s.store.Visitor(s.ctx, ss.visitorID); err == nil && v.TokenGen > ss.tokenGen {
+			ss.shutdown(transport.StatusPolicy, "logged out")
+			return nil
+		}
+		for id := range ss.delivered {
+			c, err := s.store.Conversation(s.ctx, id)
+			if err != nil {
+				s.logErr("heal", err)
+				return nil
 			}
-		}
-		b.mu.Unlock()
-		// Keep each event well under the smallest broker payload limit.
-		for len(marks) > 0 {
-			n := min(len(marks), 40)
-			b.send(wireEvent{Kind: "sync", Marks: marks[:n]})
-			marks = marks[n:]
+			list = append(list, c)
 		}
 	}
+	follow := make(map[string]bool, len(ss.delivered)+len(list))
+	for id := range ss.delivered {
+		follow[id] = true
+	}
+	for _, c := range list {
+		if err := ss.write(&protocol.ServerFrame{Type: protocol.TypeState, Conv: c.ID, Conversation: s.conversationFrame(c, ss.role)}); err != nil {
+			return err
+		}
+		follow[c.ID] = true
+	}
+	for id := range follow {
+		if err := ss.catchUp(id, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (ss *session) opID() string {
+	if ss.op == nil {
+		return ""
+	}
+	return ss.op.ID
 }

@@ -50,9 +50,15 @@ type Config struct {
 	Broker Broker
 	// BrokerTopic is the broker topic the nodes share. Default "shopchat".
 	BrokerTopic string
-	// SyncInterval is how often a node re-announces the newest message of
-	// the conversations it wrote to, so a message whose broker event was
-	// lost still arrives. Default 2s. Used only with a Broker.
+	// SyncInterval is how often a node sends the other nodes a heartbeat.
+	// Nodes number their broker events; a receiver that sees a gap (events
+	// the broker lost, in an outage or otherwise) has its sessions catch up
+	// from the Store, at most once per SyncInterval, and the heartbeat
+	// reveals a gap even when nothing else is sent. After a broker outage,
+	// every client so holds every stored message within the broker's
+	// reconnect time plus SyncInterval (plus the catch-up's store reads).
+	// A node unheard for three SyncIntervals no longer counts towards an
+	// operator's presence. Default 2s. Used only with a Broker.
 	SyncInterval time.Duration
 	// Logger receives the Server's logs. Default: discard.
 	Logger *slog.Logger
@@ -87,11 +93,15 @@ type Config struct {
 	WaitEstimate time.Duration
 	// PresenceTTL is how long an operator's presence lasts without a
 	// heartbeat; connected operators renew it every third of it, so an
-	// operator whose node dies goes offline within it. Default 30s.
+	// operator whose node dies goes offline within it. Default 15s.
 	PresenceTTL time.Duration
 	// RequeueOffline is how long an operator may be offline before their
-	// conversations go back to the queue for someone else. Default 2
-	// minutes; negative keeps them assigned until the operator returns.
+	// conversations go back to the queue for someone else: long enough for
+	// a page reload or a reconnect, short enough that a visitor is not left
+	// waiting. With PresenceTTL, the conversations of an operator whose
+	// node died move within PresenceTTL + RequeueOffline + PresenceTTL/3
+	// (45-50 s by default). Default 30s; negative keeps them assigned until
+	// the operator returns.
 	RequeueOffline time.Duration
 
 	// CookieName names the visitor cookie. Default "shopchat_visitor".
@@ -296,7 +306,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	defaultTo(&cfg.DefaultCapacity, 5)
 	defaultTo(&cfg.WaitEstimate, time.Minute)
-	defaultTo(&cfg.PresenceTTL, 30*time.Second)
+	defaultTo(&cfg.PresenceTTL, 15*time.Second)
 	defaultTo(&cfg.CookieName, "shopchat_visitor")
 	defaultTo(&cfg.CookiePath, "/")
 	defaultTo(&cfg.VisitorTokenTTL, 180*24*time.Hour)
@@ -326,7 +336,7 @@ func New(cfg Config) (*Server, error) {
 	defaultTo(&cfg.TeamAlertInterval, 5*time.Minute)
 	defaultTo(&cfg.NotifyQueue, 1024)
 	defaultTo(&cfg.BrokerTopic, "shopchat")
-	defaultTo(&cfg.RequeueOffline, 2*time.Minute)
+	defaultTo(&cfg.RequeueOffline, 30*time.Second)
 	defaultTo(&cfg.SyncInterval, 2*time.Second)
 	defaultTo(&cfg.AttributionWindow, 7*24*time.Hour)
 	defaultTo(&cfg.MaxProactivePerVisit, 2)
@@ -434,6 +444,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+p+"widget.js", s.serveWidget)
 	mux.HandleFunc("GET "+p+"console/{file...}", s.serveConsole)
 	mux.HandleFunc("GET "+p+"reports", s.serveReports)
+	mux.HandleFunc(p+"mail/unsubscribe", s.serveUnsubscribe)
 	return mux
 }
 

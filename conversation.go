@@ -1,6 +1,10 @@
 package chat
 
-import "time"
+import (
+	"slices"
+	"strings"
+	"time"
+)
 
 // Status is a conversation's place in its lifecycle.
 type Status string
@@ -31,6 +35,10 @@ type Conversation struct {
 	// MailOptOut: the visitor (or an operator for them) asked that no
 	// missed-reply mail be sent about this conversation.
 	MailOptOut bool
+	// Language is the widget's language when the visitor opened the
+	// conversation ("en", "es", "ru", "de", or "" if it did not say): mail
+	// to the visitor is written in it.
+	Language   string
 	CreatedAt  time.Time
 	QueuedAt   time.Time // when it last joined the queue; orders the queue
 	AssignedAt time.Time
@@ -39,3 +47,15 @@ type Conversation struct {
 
 // Open reports whether the conversation is not closed.
 func (c *Conversation) Open() bool { return c.Status != Closed }
+
+// Languages are the languages the widget and the visitor's mail speak.
+var Languages = []string{"en", "es", "ru", "de"}
+
+// language returns lang if it is one of Languages, else "".
+func language(lang string) string {
+	lang = strings.ToLower(strings.TrimSpace(lang))
+	if slices.Contains(Languages, lang) {
+		return lang
+	}
+	return ""
+}

@@ -236,6 +236,7 @@ func (s *Server) operatorConnected(ctx context.Context, id string) (bool, error)
 func (s *Server) operatorJoined(ctx context.Context, op *Operator, p Presence) error {
 	s.mu.Lock()
 	s.opSessions[op.ID]++
+	first := s.opSessions[op.ID] == 1
 	startHeartbeat := !s.heartbeat && !s.closed
 	if startHeartbeat {
 		s.heartbeat = true
@@ -245,11 +246,16 @@ func (s *Server) operatorJoined(ctx context.Context, op *Operator, p Presence) e
 	if startHeartbeat {
 		go s.heartbeatLoop()
 	}
+	if first {
+		s.bridge.operatorHere(op.ID, true)
+	}
 	return s.setPresence(ctx, op, p)
 }
 
-// operatorLeft records the end of an operator session; the operator goes
-// offline with their last session.
+// operatorLeft records the end of an operator session. Presence is the
+// union of the operator's sessions on every node: they go offline with
+// their last session here unless another live node has one, which keeps
+// renewing their presence (and, when it ends, the bridge settles it).
 func (s *Server) operatorLeft(op *Operator) {
 	s.mu.Lock()
 	decrement(s.opSessions, op.ID)
@@ -261,12 +267,29 @@ func (s *Server) operatorLeft(op *Operator) {
 	if !last {
 		return
 	}
+	s.bridge.operatorHere(op.ID, false)
+	if s.bridge.connectedElsewhere(op.ID) {
+		s.bridge.leftHere(op.ID)
+		return
+	}
+	s.operatorOffline(op.ID)
+}
+
+// operatorOffline stores that operator id went offline, unless a session
+// of theirs began here meanwhile.
+func (s *Server) operatorOffline(id string) {
+	s.mu.Lock()
+	back := s.opSessions[id] > 0
+	s.mu.Unlock()
+	if back {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := s.store.SetPresence(ctx, op.ID, Offline, s.now()); err != nil {
-		s.logErr("presence", err, "operator", op.ID)
+	if err := s.store.SetPresence(ctx, id, Offline, s.now()); err != nil {
+		s.logErr("presence", err, "operator", id)
 	}
-	s.recordPresence(ctx, op.ID, Offline)
+	s.recordPresence(ctx, id, Offline)
 	s.publishOperators(ctx)
 	s.publishAvailability(ctx)
 }
@@ -282,12 +305,30 @@ func (s *Server) setPresence(ctx context.Context, op *Operator, p Presence) erro
 	if !known || previous != p { // another tab joining changes nothing
 		s.recordPresence(ctx, op.ID, p)
 	}
+	// Other nodes with sessions of this operator renew this presence from
+	// now on, rather than each its own.
+	s.bridge.send(wireEvent{Kind: "presence", Ops: []string{op.ID}, Presence: string(p)})
 	s.publishOperators(ctx)
 	s.publishAvailability(ctx)
 	if p == Online {
 		s.dispatch(ctx)
 	}
 	return nil
+}
+
+// adoptPresence takes on presence p, set on another node, for the
+// operators with sessions here, so that this node's heartbeats renew it.
+func (s *Server) adoptPresence(ids []string, p Presence) {
+	if p != Online && p != Away {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		if _, here := s.opPresence[id]; here {
+			s.opPresence[id] = p
+		}
+	}
 }
 
 // heartbeatLoop renews connected operators' presence until none is left.

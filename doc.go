@@ -86,9 +86,11 @@
 //
 // With store/postgres and a Broker (broker/postgres, broker/redis,
 // broker/nats), any number of shop processes serve the same chat: events
-// cross nodes as ids and sequence numbers, gaps are filled from the store,
-// and operator presence expires by itself when a node dies. See
-// docs/scaling.md.
+// cross nodes as ids and sequence numbers, off the path that acks clients;
+// every lost event is noticed and healed from the store within a stated
+// bound after a broker outage; an operator is online while any of their
+// sessions on any node is, and their presence expires by itself when a
+// node dies. See docs/scaling.md.
 //
 // # Tracking, triggers and order attribution
 //
@@ -123,12 +125,15 @@
 // operators_logged_out_total, visitor_mail_rate_limited_total,
 // pageviews_invalid_total (not UTF-8), notifications_total,
 // notifications_failed_total, notifications_dropped_total,
-// email_replies_total, pageviews_total, pageviews_dropped_total (the page
-// view queue was full), pageviews_failed_total, invitations_total,
-// visits_unlisted_total (a visit beyond the live list's cap, still
-// tracked), bridge_dropped_total (an event from another node dropped
-// because this node's inbox was full; the periodic sync repairs it) and
-// bridge_publish_failures_total (an event the Broker did not take).
+// email_replies_total, email_bounces_total, email_unsubscribes_total,
+// pageviews_total, pageviews_dropped_total (the page view queue was full),
+// pageviews_failed_total, invitations_total, visits_unlisted_total (a
+// visit beyond the live list's cap, still tracked), and for several
+// nodes (docs/scaling.md): bridge_dropped_total (an event from another
+// node this one could not apply fast enough; it heals),
+// bridge_outbox_dropped_total (an event dropped while the Broker was slow
+// or away), bridge_publish_failures_total (an event the Broker did not
+// take), bridge_gaps_total and bridge_heals_total.
 //
 // It receives these observations (Metrics.Observe), in seconds:
 // store_append_seconds, the Store's AppendMessage (or AppendAssigned) for

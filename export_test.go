@@ -45,3 +45,24 @@ func PresenceSweeper(s *Server) func() {
 	offlineSince, last := map[string]time.Time{}, map[string]Presence{}
 	return func() { s.requeueOffline(s.ctx, offlineSince, last) }
 }
+
+// ConnectedElsewhere reports whether s has heard, from another node's
+// heartbeats, that operator id has a session there.
+func ConnectedElsewhere(s *Server, id string) bool { return s.bridge.connectedElsewhere(id) }
+
+// LeftWhileElsewhere reports whether operator id's last session on s ended
+// while another node had one, so s left their presence to that node.
+func LeftWhileElsewhere(s *Server, id string) bool {
+	s.bridge.mu.Lock()
+	defer s.bridge.mu.Unlock()
+	return s.bridge.absent[id]
+}
+
+// LocalPresence returns the presence s renews for operator id, and whether
+// s has a session of theirs.
+func LocalPresence(s *Server, id string) (Presence, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.opPresence[id]
+	return p, ok
+}

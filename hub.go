@@ -37,6 +37,7 @@ const (
 	evState                    // a conversation changed: send state, catch up if now ours
 	evReplay                   // deliver a conversation's messages after a seq
 	evClose                    // close the connection after what was queued before
+	evHeal                     // broker events were lost: catch up from the store
 )
 
 // encode fills an evFrame's data, so that the queue holds (and counts) the
@@ -122,4 +123,21 @@ func (h *hub) has(topic string) bool {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return len(h.topics[topic]) > 0
+}
+
+// sessions returns every subscribed session once.
+func (h *hub) sessions() []*session {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	seen := make(map[*session]bool)
+	var all []*session
+	for _, set := range h.topics {
+		for s := range set {
+			if !seen[s] {
+				seen[s] = true
+				all = append(all, s)
+			}
+		}
+	}
+	return all
 }

@@ -323,7 +323,7 @@ func (s *Server) DisconnectOperator(ctx context.Context, operatorID string) erro
 		return invalidf("operator id is empty")
 	}
 	s.closeOperatorSessions(operatorID)
-	s.bridge.send(wireEvent{Kind: "kick", Topic: operatorTopic(operatorID)})
+	s.bridge.kick(wireEvent{Kind: "kick", Topic: operatorTopic(operatorID)})
 	return ctx.Err()
 }
 
@@ -331,7 +331,7 @@ func (s *Server) DisconnectOperator(ctx context.Context, operatorID string) erro
 // older than gen, here and on every other node.
 func (s *Server) closeVisitorSessions(id string, gen int64) {
 	s.closeVisitorSessionsLocal(id, gen)
-	s.bridge.send(wireEvent{Kind: "kick", Topic: visitorTopic(id), Seq: gen})
+	s.bridge.kick(wireEvent{Kind: "kick", Topic: visitorTopic(id), Seq: gen})
 }
 
 func (s *Server) closeVisitorSessionsLocal(id string, gen int64) {

@@ -36,6 +36,9 @@ const nodeChildEnv = "SHOPCHAT_TEST_NODE"
 type nodeSpec struct {
 	DSN, Schema, Broker, BrokerAddr, Name string
 	PresenceTTL                           time.Duration
+	// Topic is the broker topic, if not the default: tests that run beside
+	// others on the same broker hear only their own nodes.
+	Topic string
 }
 
 func brokerAddr(t testing.TB, kind string) string {
@@ -159,7 +162,9 @@ func runNodeChild(raw string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	srv, err := chat.New(nodeConfig(store, b, spec.PresenceTTL))
+	cfg := nodeConfig(store, b, spec.PresenceTTL)
+	cfg.BrokerTopic = spec.Topic
+	srv, err := chat.New(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -173,6 +178,26 @@ func runNodeChild(raw string) int {
 	fmt.Printf("http://%s\n", ln.Addr())
 	http.Serve(ln, mux)
 	return 0
+}
+
+// startNodeChild starts a node in a child process and returns its URL and
+// process, killed when the test ends.
+func startNodeChild(t testing.TB, spec nodeSpec) (string, *exec.Cmd) {
+	t.Helper()
+	raw, _ := json.Marshal(spec)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), nodeChildEnv+"="+string(raw))
+	cmd.Stderr = os.Stderr
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("node %s: %v", spec.Name, err)
+	}
+	return strings.TrimSpace(line), cmd
 }
 
 func TestManyNodes(t *testing.T) {
@@ -208,20 +233,7 @@ func testManyNodes(t *testing.T, kind string) {
 		nodes[i] = newTestServer(t, func(c *chat.Config) { *c = cfg })
 	}
 	nodeA, nodeB := nodes[0], nodes[1]
-	spec, _ := json.Marshal(nodeSpec{DSN: dsn, Schema: schema, Broker: kind, BrokerAddr: addr, Name: run + "-c", PresenceTTL: ttl})
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), nodeChildEnv+"="+string(spec))
-	cmd.Stderr = os.Stderr
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("node C: %v", err)
-	}
-	urlC := strings.TrimSpace(line)
+	urlC, cmd := startNodeChild(t, nodeSpec{DSN: dsn, Schema: schema, Broker: kind, BrokerAddr: addr, Name: run + "-c", PresenceTTL: ttl})
 
 	// Operators on B and C; visitors on A, whose connections the test cuts.
 	ops := map[string]*client.Conn{}

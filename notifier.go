@@ -94,6 +94,25 @@ type Notification struct {
 	// visitor's answer lands in the same conversation
 	// ((*Server).PostReply checks it).
 	ReplyToken string
+	// TeamReplyToken, on mail to the team (OfflineMessage,
+	// NewConversation), names the conversation in a signed token of its
+	// own: notify/email puts it in the Reply-To address, so an operator's
+	// mailed answer is posted as that operator ((*Server).PostReply checks
+	// that the sender is a known operator's address).
+	TeamReplyToken string
+	// UnsubscribeToken, on mail to a visitor, names the conversation in a
+	// signed token for the Server's unsubscribe endpoint
+	// (Config.Path + "mail/unsubscribe?t=<token>"), which stops mail about
+	// the conversation: notify/email links it and sets List-Unsubscribe.
+	UnsubscribeToken string
+	// BounceToken, on mail to a visitor, names the conversation in a
+	// signed token for the return path: notify/email sends from
+	// bounce+<token>@<reply domain>, and a delivery failure reported there
+	// stops mail about the conversation ((*Server).PostBounce).
+	BounceToken string
+	// Question, on MissedReply, is what the answer replies to: the
+	// visitor's last messages before it (at most three), oldest first.
+	Question []*Message
 }
 
 // Multi returns a Notifier that notifies each of ns in turn and returns the

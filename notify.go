@@ -182,6 +182,15 @@ func (s *Server) enrich(ctx context.Context, n *Notification) {
 	if n.ReplyToken == "" && n.Kind.ForPeople() {
 		n.ReplyToken = s.ReplyToken(c.ID)
 	}
+	if n.TeamReplyToken == "" && (n.Kind == OfflineMessage || n.Kind == NewConversation) {
+		n.TeamReplyToken = s.TeamReplyToken(c.ID)
+	}
+	if n.UnsubscribeToken == "" && (n.Kind == MissedReply || n.Kind == Transcript) {
+		n.UnsubscribeToken = s.UnsubscribeToken(c.ID)
+	}
+	if n.BounceToken == "" && (n.Kind == MissedReply || n.Kind == Transcript) {
+		n.BounceToken = s.BounceToken(c.ID)
+	}
 }
 
 // notifyAbout queues a notification about conversation c.
@@ -294,7 +303,7 @@ func (s *Server) checkMissedReply(convID string) {
 		return // all seen
 	}
 	v, err := s.store.Visitor(ctx, c.VisitorID)
-	if err != nil || v.Email == "" {
+	if err != nil || v.Email == "" || v.MailBounces() {
 		return // nobody to mail; the widget shows them on return
 	}
 	ms, err := s.store.Messages(ctx, MessageQuery{ConversationID: convID, AfterSeq: first - 1})
@@ -308,9 +317,37 @@ func (s *Server) checkMissedReply(convID string) {
 			unseen = append(unseen, m)
 		}
 	}
-	if len(unseen) > 0 {
-		s.notifyAbout(MissedReply, c, unseen...)
+	if len(unseen) == 0 {
+		return
 	}
+	n := Notification{Kind: MissedReply, Conversation: c, Messages: unseen,
+		ID: fmt.Sprintf("%s:%s:%d:%d", MissedReply, c.ID, c.Epoch, unseen[len(unseen)-1].Seq)}
+	n.Question = s.question(ctx, convID, first)
+	s.notify(n)
+}
+
+// maxQuestion bounds the visitor's messages quoted above an answer.
+const maxQuestion = 3
+
+// question returns the visitor's last messages before seq (at most
+// maxQuestion, in order), which the answer at seq replies to.
+func (s *Server) question(ctx context.Context, convID string, seq int64) []*Message {
+	before, err := s.store.Messages(ctx, MessageQuery{ConversationID: convID, BeforeSeq: seq, Limit: 20})
+	if err != nil {
+		return nil
+	}
+	var q []*Message
+	for i := len(before) - 1; i >= 0 && len(q) < maxQuestion; i-- {
+		switch before[i].Kind {
+		case VisitorText:
+			q = append([]*Message{before[i]}, q...)
+		case OperatorText:
+			if len(q) > 0 {
+				return q // the visitor's turn ends at the operator's
+			}
+		}
+	}
+	return q
 }
 
 // SendTranscript mails the whole conversation (what the visitor may see)
@@ -326,6 +363,9 @@ func (s *Server) SendTranscript(ctx context.Context, convID string) error {
 	}
 	if v.Email == "" {
 		return userErr(ErrInvalid, "no email address to send the transcript to")
+	}
+	if v.MailBounces() {
+		return userErr(ErrInvalid, "mail to %s bounces; ask the visitor for another address", v.Email)
 	}
 	if s.cfg.Notifier == nil {
 		return userErr(ErrInvalid, "email is not configured")
@@ -388,24 +428,44 @@ var tokenEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 var replyEpoch = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// Reply tokens are signed for whom they are mailed to: a visitor's token
+// lets only the visitor's address post; a team token only an operator's.
+const (
+	visitorTokenLabel = "reply"
+	teamTokenLabel    = "team-reply"
+)
+
 // ReplyToken returns a signed token naming conversation convID that
 // PostReply accepts until Config.ReplyTokenTTL has passed.
 func (s *Server) ReplyToken(convID string) string {
+	return s.replyToken(visitorTokenLabel, convID, s.cfg.ReplyTokenTTL)
+}
+
+// TeamReplyToken returns a signed token naming conversation convID for
+// mail to the team: PostReply posts a reply carrying it as the operator
+// whose known address (Operator.Email) sent it, until
+// Config.ReplyTokenTTL has passed. It is never valid as a visitor's token,
+// nor a visitor's as a team token.
+func (s *Server) TeamReplyToken(convID string) string {
+	return s.replyToken(teamTokenLabel, convID, s.cfg.ReplyTokenTTL)
+}
+
+func (s *Server) replyToken(label, convID string, ttl time.Duration) string {
 	id, err := uuid.Parse(convID)
 	if err != nil {
 		return "" // not a conversation this server created
 	}
-	hours := uint32(s.now().Add(s.cfg.ReplyTokenTTL).Sub(replyEpoch) / time.Hour)
+	hours := uint32(s.now().Add(ttl).Sub(replyEpoch) / time.Hour)
 	buf := make([]byte, 0, 30)
 	buf = append(buf, id[:]...)
 	buf = binary.BigEndian.AppendUint32(buf, hours)
-	buf = append(buf, s.replyMAC(buf)...)
+	buf = append(buf, s.replyMAC(label, buf)...)
 	return strings.ToLower(tokenEncoding.EncodeToString(buf))
 }
 
-func (s *Server) replyMAC(payload []byte) []byte {
+func (s *Server) replyMAC(label string, payload []byte) []byte {
 	h := hmac.New(sha256.New, s.cfg.Secret)
-	h.Write([]byte("reply\x00"))
+	h.Write([]byte(label + "\x00"))
 	h.Write(payload)
 	return h.Sum(nil)[:10]
 }
@@ -414,8 +474,9 @@ func (s *Server) replyMAC(payload []byte) []byte {
 // forged or expired reply token.
 var ErrReplyToken = fmt.Errorf("%w: reply token missing, forged or expired", ErrUnauthorized)
 
-// conversationOfToken verifies a reply token and returns its conversation.
-func (s *Server) conversationOfToken(token string) (string, error) {
+// conversationOfToken verifies a reply token signed with label and
+// returns its conversation.
+func (s *Server) conversationOfToken(label, token string) (string, error) {
 	if len(token) != 48 {
 		return "", ErrReplyToken
 	}
@@ -423,7 +484,7 @@ func (s *Server) conversationOfToken(token string) (string, error) {
 	if err != nil || len(raw) != 30 {
 		return "", ErrReplyToken
 	}
-	if !hmac.Equal(raw[20:], s.replyMAC(raw[:20])) {
+	if !hmac.Equal(raw[20:], s.replyMAC(label, raw[:20])) {
 		return "", ErrReplyToken
 	}
 	expires := replyEpoch.Add(time.Duration(binary.BigEndian.Uint32(raw[16:20])) * time.Hour)
@@ -443,48 +504,64 @@ type InboundReply struct {
 	Text      string // the reply, quoted history and signature removed
 }
 
-// PostReply posts a visitor's email reply into the conversation its token
-// names, as a visitor message that reaches a connected operator live. It
-// returns the stored message (the original if this Message-ID was posted
-// before). Errors: ErrReplyToken (wraps ErrUnauthorized) for a bad token;
-// ErrForbidden if From is not the conversation's visitor; ErrInvalid for
-// an empty text; ErrConflict if the conversation is closed and its visitor
-// has opened another. Identity is never taken from Reply-To or the display
-// name: only the token and the sender address.
+// PostReply posts an email reply into the conversation its token names.
+// With a visitor's token (ReplyToken) it is a visitor message that
+// reaches a connected operator live; with a team token (TeamReplyToken)
+// it is an operator message from the operator whose known address
+// (Operator.Email of a stored operator) sent it, which reaches the
+// visitor live, or by mail if they are away. It returns the stored message
+// (the original if this Message-ID was posted before). Errors:
+// ErrReplyToken (wraps ErrUnauthorized) for a bad token; ErrForbidden if
+// From is not the conversation's visitor (or, with a team token, no
+// operator's address); ErrInvalid for an empty text; ErrConflict if the
+// conversation is closed and its visitor has opened another. Identity is
+// never taken from Reply-To or the display name: only the token and the
+// sender address.
 func (s *Server) PostReply(ctx context.Context, r InboundReply) (*Message, error) {
-	convID, err := s.conversationOfToken(r.Token)
+	convID, err := s.conversationOfToken(visitorTokenLabel, r.Token)
+	team := false
 	if err != nil {
-		return nil, err
+		if convID, err = s.conversationOfToken(teamTokenLabel, r.Token); err != nil {
+			return nil, err
+		}
+		team = true
 	}
 	c, err := s.store.Conversation(ctx, convID)
 	if err != nil {
 		return nil, err
 	}
-	v, err := s.store.Visitor(ctx, c.VisitorID)
-	if err != nil {
-		return nil, err
+	m := &Message{ConversationID: c.ID, CreatedAt: s.now()}
+	if team {
+		op, err := s.operatorByEmail(ctx, r.From)
+		if err != nil {
+			return nil, err
+		}
+		m.Kind, m.AuthorID, m.AuthorName = OperatorText, op.ID, op.Name
+	} else {
+		v, err := s.store.Visitor(ctx, c.VisitorID)
+		if err != nil {
+			return nil, err
+		}
+		if v.Email == "" || !strings.EqualFold(strings.TrimSpace(r.From), v.Email) {
+			return nil, fmt.Errorf("%w: %q is not this conversation's visitor", ErrForbidden, r.From)
+		}
+		m.Kind, m.AuthorID, m.AuthorName = VisitorText, v.ID, v.Name
 	}
-	if v.Email == "" || !strings.EqualFold(strings.TrimSpace(r.From), v.Email) {
-		return nil, fmt.Errorf("%w: %q is not this conversation's visitor", ErrForbidden, r.From)
-	}
-	text := strings.TrimSpace(r.Text)
-	if text == "" {
+	m.Text = strings.TrimSpace(r.Text)
+	if m.Text == "" {
 		return nil, invalidf("the reply has no text")
 	}
-	if !validText(text) {
+	if !validText(m.Text) {
 		return nil, invalidf("the reply's text is not valid UTF-8 or has control characters")
 	}
-	if len(text) > s.cfg.MaxMessageLength {
-		text = truncateUTF8(text, s.cfg.MaxMessageLength)
+	if len(m.Text) > s.cfg.MaxMessageLength {
+		m.Text = truncateUTF8(m.Text, s.cfg.MaxMessageLength)
 	}
 	if r.MessageID == "" {
 		return nil, invalidf("the reply has no Message-ID")
 	}
 	sum := sha256.Sum256([]byte(r.MessageID))
-	m := &Message{
-		ConversationID: c.ID, ClientID: "mail:" + hex.EncodeToString(sum[:16]),
-		Kind: VisitorText, AuthorID: v.ID, AuthorName: v.Name, Text: text, CreatedAt: s.now(),
-	}
+	m.ClientID = "mail:" + hex.EncodeToString(sum[:16])
 	res, err := s.store.AppendMessage(ctx, m)
 	if errors.Is(err, ErrConflict) { // closed: the reply reopens it
 		if _, rerr := s.store.ReopenConversation(ctx, c.ID, s.now()); rerr != nil {
@@ -502,8 +579,27 @@ func (s *Server) PostReply(ctx context.Context, r InboundReply) (*Message, error
 	if !res.Duplicate {
 		s.add("email_replies_total", 1)
 		s.publishMessage(res.Conversation, res.Message)
+		if team {
+			s.scheduleMissedReply(res.Conversation, res.Message) // mailed on if the visitor does not see it
+		}
 	}
 	return res.Message, nil
+}
+
+// operatorByEmail returns the stored operator whose Email is addr, or
+// ErrForbidden.
+func (s *Server) operatorByEmail(ctx context.Context, addr string) (*Operator, error) {
+	addr = strings.TrimSpace(addr)
+	loads, err := s.store.OperatorLoads(ctx, s.now())
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range loads {
+		if l.Operator != nil && l.Operator.Email != "" && strings.EqualFold(l.Operator.Email, addr) {
+			return l.Operator, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %q is not a known operator's address", ErrForbidden, addr)
 }
 
 func truncateUTF8(s string, n int) string {

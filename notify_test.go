@@ -355,3 +355,122 @@ func TestMailOptOutAndSilentMessages(t *testing.T) {
 		t.Fatalf("opting out another's conversation: %v", err)
 	}
 }
+
+// A team token (on mail to the team) posts as the operator whose stored
+// address sent it; it is refused from anyone else, and the visitor's and
+// the team's tokens do not stand in for each other.
+func TestTeamReplyByEmail(t *testing.T) {
+	rec := newRecorder()
+	clock := &fakeClock{now: time.Now()}
+	ts := newTestServer(t, func(c *chat.Config) {
+		c.Notifier = rec
+		c.MissedReplyDelay = time.Millisecond
+		c.Now = clock.Now
+	})
+	ctx := testCtx(t)
+	if err := ts.Store.PutOperator(ctx, &chat.Operator{ID: "dave", Name: "Dave", Email: "Dave@Shop.example"}); err != nil {
+		t.Fatal(err)
+	}
+	v := ts.visitor(t, nil)
+	if err := v.SetProfile(ctx, client.Profile{Name: "Ann", Email: "ann@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	q, err := v.Send(ctx, "", "Is the blue mug dishwasher safe?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := rec.await(t, chat.OfflineMessage)
+	team := off.TeamReplyToken
+	if team == "" || team == off.ReplyToken || team != ts.Chat.TeamReplyToken(q.Conv) {
+		t.Fatalf("offline notification team token %q (visitor's %q)", team, off.ReplyToken)
+	}
+	m, err := ts.Chat.PostReply(ctx, chat.InboundReply{Token: team, From: "dave@shop.example", MessageID: "<t1@shop.example>", Text: "Yes, it is."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Kind != chat.OperatorText || m.AuthorID != "dave" || m.AuthorName != "Dave" || m.ConversationID != q.Conv {
+		t.Fatalf("posted %+v, want an operator message from dave", m)
+	}
+	waitText(t, v, q.Conv, "Yes, it is.") // live to the visitor
+	for name, r := range map[string]chat.InboundReply{
+		"the visitor with the team token": {Token: team, From: "ann@example.com", MessageID: "<t2@x>", Text: "hi"},
+		"a stranger with the team token":  {Token: team, From: "mallory@example.com", MessageID: "<t3@x>", Text: "hi"},
+		"an operator with the visitor's":  {Token: ts.Chat.ReplyToken(q.Conv), From: "dave@shop.example", MessageID: "<t4@x>", Text: "hi"},
+	} {
+		if _, err := ts.Chat.PostReply(ctx, r); !errors.Is(err, chat.ErrForbidden) {
+			t.Errorf("%s: %v, want ErrForbidden", name, err)
+		}
+	}
+	clock.Advance(31 * 24 * time.Hour)
+	if _, err := ts.Chat.PostReply(ctx, chat.InboundReply{Token: team, From: "dave@shop.example", MessageID: "<t5@x>", Text: "late"}); !errors.Is(err, chat.ErrReplyToken) {
+		t.Fatalf("expired team token: %v", err)
+	}
+}
+
+// PostBounce stops mail about the conversation for a permanent failure of
+// the visitor's address, once, and refuses anything else.
+func TestPostBounce(t *testing.T) {
+	rec := newRecorder()
+	ts := newTestServer(t, func(c *chat.Config) { c.Notifier = rec })
+	ctx := testCtx(t)
+	v := ts.visitor(t, nil)
+	if err := v.SetProfile(ctx, client.Profile{Name: "Ann", Email: "ann@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	q, err := v.Send(ctx, "", "Hello?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := ts.Chat.BounceToken(q.Conv)
+	for name, c := range map[string]struct {
+		b    chat.Bounce
+		want error
+	}{
+		"a reply token":         {chat.Bounce{Token: ts.Chat.ReplyToken(q.Conv), Recipient: "ann@example.com", Status: "5.1.1"}, chat.ErrReplyToken},
+		"a delay":               {chat.Bounce{Token: token, Recipient: "ann@example.com", Status: "4.4.7"}, chat.ErrInvalid},
+		"another recipient":     {chat.Bounce{Token: token, Recipient: "bob@example.com", Status: "5.1.1"}, chat.ErrForbidden},
+		"no status":             {chat.Bounce{Token: token, Recipient: "ann@example.com"}, chat.ErrInvalid},
+		"a forged bounce token": {chat.Bounce{Token: strings.Repeat("a", 48), Status: "5.1.1"}, chat.ErrReplyToken},
+	} {
+		if err := ts.Chat.PostBounce(ctx, c.b); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", name, err, c.want)
+		}
+	}
+	if c, _ := ts.Store.Conversation(ctx, q.Conv); c.MailOptOut {
+		t.Fatal("mail stopped by a refused bounce")
+	}
+	b := chat.Bounce{Token: token, Recipient: "ANN@example.com", Status: "5.1.1", Diagnostic: "550 user\x00 unknown\r\nX-Injected: 1", MessageID: "<d1@mx>"}
+	for range 2 {
+		if err := ts.Chat.PostBounce(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, _ := ts.Store.Conversation(ctx, q.Conv)
+	if !c.MailOptOut {
+		t.Fatal("a permanent failure did not stop mail")
+	}
+	ms, _ := ts.Store.Messages(ctx, chat.MessageQuery{ConversationID: q.Conv})
+	var notes []string
+	for _, m := range ms {
+		if m.Kind == chat.Note {
+			notes = append(notes, m.Text)
+		}
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "bounced (5.1.1: 550 user unknown X-Injected: 1)") {
+		t.Fatalf("notes %q, want one naming the failure on one line", notes)
+	}
+	// The address is marked: no transcript to it, until the visitor gives
+	// another.
+	if err := ts.Chat.SendTranscript(ctx, q.Conv); !errors.Is(err, chat.ErrInvalid) {
+		t.Fatalf("transcript to a bouncing address: %v, want ErrInvalid", err)
+	}
+	if err := v.SetProfile(ctx, client.Profile{Email: "ann@work.example"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.Chat.SendTranscript(ctx, q.Conv); err != nil {
+		t.Fatalf("transcript to the new address: %v", err)
+	}
+	if got := rec.await(t, chat.Transcript); got.Visitor.Email != "ann@work.example" {
+		t.Fatalf("transcript to %q", got.Visitor.Email)
+	}
+}

@@ -27,24 +27,24 @@ type session struct {
 	visitorID  string
 	op         *Operator
 	lastConv   string // visitors: the conversation last written to (reader only)
+	lang       string // visitors: the widget's language, from hello (reader only)
 	ip         string
 	topics     []string
 	tokenGen   int64         // visitors: the token generation the socket was opened with
 	authReq    *http.Request // operators: the upgrade request, re-checked with Config.Operators
 	saidHello  atomic.Bool   // a hello frame arrived
 	helloTimer *time.Timer   // closes a session that says no hello (watchHello)
-	// writeCtx bounds the writer's writes; shutdown cancels it, so a write
-	// blocked on a client that does not read ends at once and the queue it
-	// holds is freed then, not at WriteTimeout.
-	writeCtx    context.Context
-	cancelWrite context.CancelFunc
 
 	mu      sync.Mutex
 	queue   []event
 	queued  int  // bytes the queue (and the writer's batch in hand) holds
 	writing bool // a writer goroutine is draining queue
-	held    bool // hold the writer until hello's subscriptions are in place
-	closed  bool
+	// cancelWrite cancels the write in flight, if any: shutdown calls it,
+	// so a write blocked on a client that does not read ends at once and
+	// the queue the writer holds is freed then, not at WriteTimeout.
+	cancelWrite context.CancelFunc
+	held        bool // hold the writer until hello's subscriptions are in place
+	closed      bool
 
 	// Owned by the writer.
 	delivered map[string]int64 // conversation id -> last seq delivered
@@ -89,9 +89,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, ss *session
 		ss.visitorID = ss.visitor.ID
 	}
 	ss.delivered = make(map[string]int64)
-	ss.writeCtx, ss.cancelWrite = context.WithCancel(s.ctx)
 	if status, msg := s.admit(ss); status != 0 {
-		ss.cancelWrite()
 		s.add("connections_refused_total", 1)
 		http.Error(w, msg, status)
 		return
@@ -148,7 +146,6 @@ func (s *Server) admit(ss *session) (int, string) {
 }
 
 func (s *Server) release(ss *session) {
-	ss.cancelWrite()
 	s.mu.Lock()
 	delete(s.sessions, ss)
 	decrement(s.perIP, ss.ip)
@@ -231,6 +228,7 @@ func (ss *session) frame(ctx context.Context, data []byte, hello *bool) bool {
 	if f.Type == protocol.TypeHello {
 		if ss.saidHello.CompareAndSwap(false, true) {
 			ss.helloTimer.Stop() // it said hello in time, however long hello takes
+			ss.helloTimer = nil  // the reader's alone: frees it for an idle session
 		}
 		if f.V != protocol.Version {
 			ss.sendError(f.ID, f.Type, protocol.CodeVersion, fmt.Sprintf("this server speaks protocol version %d", protocol.Version))
@@ -272,7 +270,9 @@ func (ss *session) closeAfterFlush(ctx context.Context, code transport.StatusCod
 
 // end tears the session down after its reader stopped.
 func (ss *session) end() {
-	ss.helloTimer.Stop()
+	if ss.helloTimer != nil {
+		ss.helloTimer.Stop()
+	}
 	ss.mu.Lock()
 	if !ss.closed {
 		ss.dropQueue()
@@ -297,8 +297,11 @@ func (ss *session) shutdown(code transport.StatusCode, reason string) {
 	ss.dropQueue()
 	ss.closed = true
 	conn := ss.conn
+	cancelWrite := ss.cancelWrite
 	ss.mu.Unlock()
-	ss.cancelWrite()
+	if cancelWrite != nil {
+		cancelWrite()
+	}
 	if conn != nil { // nil: not accepted yet; serveSocket sees closed
 		go conn.Close(code, reason)
 	}
@@ -434,6 +437,8 @@ func (ss *session) process(ev *event) error {
 	case evClose:
 		ss.shutdown(ev.code, ev.reason)
 		return nil
+	case evHeal:
+		return ss.heal()
 	case evReplay:
 		if ev.after < ss.delivered[ev.convID] {
 			ev.after = ss.delivered[ev.convID]
@@ -507,9 +512,20 @@ func (ss *session) write(f *protocol.ServerFrame) error {
 }
 
 func (ss *session) writeData(data []byte) error {
-	ctx, cancel := context.WithTimeout(ss.writeCtx, ss.s.cfg.WriteTimeout)
+	ctx, cancel := context.WithTimeout(ss.s.ctx, ss.s.cfg.WriteTimeout)
 	defer cancel()
-	return ss.conn.Write(ctx, data)
+	ss.mu.Lock()
+	if ss.closed {
+		ss.mu.Unlock()
+		return transport.ErrClosed
+	}
+	ss.cancelWrite = cancel
+	ss.mu.Unlock()
+	err := ss.conn.Write(ctx, data)
+	ss.mu.Lock()
+	ss.cancelWrite = nil
+	ss.mu.Unlock()
+	return err
 }
 
 // sendError queues an error frame answering the frame with id and type.

@@ -3,7 +3,6 @@ package chat_test
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -309,14 +308,14 @@ func TestPostgresOutageMidRun(t *testing.T) {
 	ts := newTestServer(t, func(c *chat.Config) { c.Store = stores[0] })
 	ctx := testCtx(t)
 	other := ts.visitor(t, nil)
-	v := ts.visitor(t, nil)
+	frames := &frameLog{}
+	v := ts.visitor(t, frames)
 	first, err := v.Send(ctx, "", "before the outage")
 	if err != nil {
 		t.Fatal(err)
 	}
 	conv := first.Conv
 	acked := map[string]int64{first.Text: first.Seq}
-	failures := 0
 	// An outage: every connection the store opens is killed, over and over,
 	// until stop is closed.
 	stop := make(chan struct{})
@@ -332,63 +331,56 @@ func TestPostgresOutageMidRun(t *testing.T) {
 			}
 		}
 	}()
-	type pendingSend struct{ cid, text string }
-	var pending []pendingSend
-	check := func(err error) {
-		var ce *client.Error
-		if !errors.As(err, &ce) {
-			t.Fatal(err)
+	// The visitor writes on through it: the server answers "unavailable"
+	// and the client sends again, with the same id, until acked.
+	unavailable := func() (n int) {
+		for _, f := range frames.all() {
+			if f.Type != protocol.TypeError {
+				continue
+			}
+			if f.Code != protocol.CodeUnavailable {
+				t.Errorf("store outage surfaced as %q: %s", f.Code, f.Error)
+			}
+			if strings.Contains(f.Error, "SQLSTATE") || strings.Contains(f.Error, "terminat") {
+				t.Errorf("error frame leaks database details: %q", f.Error)
+			}
+			n++
 		}
-		if ce.Code != protocol.CodeUnavailable {
-			t.Fatalf("store outage surfaced as %q: %v", ce.Code, ce)
-		}
-		if strings.Contains(ce.Message, "SQLSTATE") || strings.Contains(ce.Message, "terminat") {
-			t.Fatalf("error frame leaks database details: %q", ce.Message)
-		}
-		failures++
+		return n
 	}
-	for i := range 60 {
-		if i == 40 {
-			close(stop) // the database comes back: retry what failed, same ids
-			<-killed
-			for _, p := range pending {
-				m, err := v.SendID(ctx, conv, p.cid, p.text)
-				for attempt := 0; err != nil && attempt < 5; attempt++ {
-					check(err) // a connection killed just before the end
-					m, err = v.SendID(ctx, conv, p.cid, p.text)
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				acked[p.text] = m.Seq
-			}
-		}
-		text := fmt.Sprintf("during %d", i)
-		cid := fmt.Sprintf("cid-%d", i)
-		m, err := v.SendID(ctx, conv, cid, text)
-		if err != nil && i >= 40 {
-			// Back up: a connection killed while idle is found dead only
-			// when used, once; the client's retry with the same id goes
-			// through.
-			for attempt := 0; err != nil && attempt < 4; attempt++ {
-				check(err)
-				m, err = v.SendID(ctx, conv, cid, text)
-			}
+	type sent struct {
+		text string
+		seq  int64
+	}
+	results := make(chan sent, 60)
+	sendErr := make(chan error, 1)
+	go func() {
+		defer close(results)
+		for i := range 60 {
+			text := fmt.Sprintf("during %d", i)
+			m, err := v.Send(ctx, conv, text)
 			if err != nil {
-				t.Fatalf("send %d keeps failing after the database came back: %v", i, err)
+				sendErr <- fmt.Errorf("send %d: %w", i, err)
+				return
 			}
+			results <- sent{text, m.Seq}
 		}
-		if err != nil {
-			check(err)
-			pending = append(pending, pendingSend{cid, text})
-			continue
-		}
-		acked[text] = m.Seq
+	}()
+	waitFor(t, ctx, "the outage reaching the client", func() bool { return unavailable() >= 3 })
+	close(stop) // the database comes back
+	<-killed
+	for r := range results {
+		acked[r.text] = r.seq
 	}
-	if failures == 0 {
-		t.Error("the outage never reached a client: the test did not test anything")
+	select {
+	case err := <-sendErr:
+		t.Fatal(err)
+	default:
 	}
-	t.Logf("%d sends failed during outages and were retried", failures)
+	if len(acked) != 61 {
+		t.Fatalf("%d messages acked, want 61", len(acked))
+	}
+	t.Logf("the server answered \"unavailable\" %d times; the client retried each", unavailable())
 	// Nothing acked is lost, nothing is doubled, and other conversations work.
 	stored, err := stores[0].Messages(ctx, chat.MessageQuery{ConversationID: conv})
 	if err != nil {

@@ -1,6 +1,9 @@
 package chat
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Visitor is a person on the shop's site. Anonymous visitors are identified
 // by a server-issued token kept in a cookie; logged-in customers also carry
@@ -19,4 +22,13 @@ type Visitor struct {
 	// Stores persist it and never lower it (UpdateVisitor keeps the higher
 	// of the stored and the given value).
 	TokenGen int64
+	// BouncedEmail is the address mail to which bounced for good
+	// ((*Server).PostBounce): while Email is that address, no mail is sent
+	// to the visitor. A new address clears it in effect.
+	BouncedEmail string
+}
+
+// MailBounces reports whether the visitor's address is known to bounce.
+func (v *Visitor) MailBounces() bool {
+	return v.BouncedEmail != "" && strings.EqualFold(v.BouncedEmail, v.Email)
 }

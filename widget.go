@@ -123,7 +123,7 @@ func httpURL(s string) bool {
 // visitorDetails assembles the side panel for a visitor.
 func (s *Server) visitorDetails(ctx context.Context, v *Visitor) *protocol.VisitorDetails {
 	d := &protocol.VisitorDetails{
-		ID: v.ID, Name: v.Name, Email: v.Email, CustomerID: v.CustomerID,
+		ID: v.ID, Name: v.Name, Email: v.Email, EmailBounces: v.MailBounces(), CustomerID: v.CustomerID,
 		FirstSeen: v.CreatedAt, LastSeen: v.LastSeenAt,
 	}
 	s.pageFrames(ctx, d)

@@ -180,6 +180,9 @@ func Subprocess(ctx context.Context, cfg ServerConfig, cpus string) (Target, fun
 	if cfg.Schema != "" {
 		args = append(args, "-schema", cfg.Schema)
 	}
+	if cfg.BrokerAddr != "" {
+		args = append(args, "-broker-addr", cfg.BrokerAddr)
+	}
 	if cfg.DSN != "" {
 		args = append(args, "-dsn", cfg.DSN)
 	}

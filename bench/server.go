@@ -11,6 +11,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -52,6 +53,9 @@ type ServerConfig struct {
 	// "nats" ($SHOPCHAT_REDIS_ADDR, $SHOPCHAT_NATS_URL; defaults on
 	// loopback). Empty: one process.
 	Broker string
+	// BrokerAddr overrides the broker's address (a postgres DSN, a redis
+	// host:port, a NATS URL): the brokerfault command puts a proxy there.
+	BrokerAddr string
 	// Schema, with Store "postgres", is a schema the nodes share; the
 	// caller creates and drops it. Empty: a private schema per process.
 	Schema string
@@ -122,19 +126,19 @@ func openBroker(cfg ServerConfig) (chat.Broker, func(), error) {
 	case "":
 		return nil, func() {}, nil
 	case "postgres":
-		b, err := pgbroker.New(ctx, pgDSN(cfg))
+		b, err := pgbroker.New(ctx, cmp.Or(cfg.BrokerAddr, pgDSN(cfg)))
 		if err != nil {
 			return nil, nil, err
 		}
 		return b, func() { b.Close() }, nil
 	case "redis":
-		b, err := redisbroker.New(ctx, envOr("SHOPCHAT_REDIS_ADDR", "127.0.0.1:6379"))
+		b, err := redisbroker.New(ctx, cmp.Or(cfg.BrokerAddr, envOr("SHOPCHAT_REDIS_ADDR", "127.0.0.1:6379")))
 		if err != nil {
 			return nil, nil, err
 		}
 		return b, func() { b.Close() }, nil
 	case "nats":
-		b, err := natsbroker.New(envOr("SHOPCHAT_NATS_URL", "nats://127.0.0.1:4222"))
+		b, err := natsbroker.New(cmp.Or(cfg.BrokerAddr, envOr("SHOPCHAT_NATS_URL", "nats://127.0.0.1:4222")))
 		if err != nil {
 			return nil, nil, err
 		}

@@ -63,3 +63,21 @@ func TestScenariosSmoke(t *testing.T) {
 type testLog struct{ t *testing.T }
 
 func (l testLog) Write(p []byte) (int, error) { l.t.Log(string(p)); return len(p), nil }
+
+// TestBrokerFaultSmoke runs the black-holed broker measurement at tiny size
+// in this process: every message acked and delivered (timings unasserted).
+func TestBrokerFaultSmoke(t *testing.T) {
+	if os.Getenv("SHOPCHAT_POSTGRES_DSN") == "" || os.Getenv("SHOPCHAT_REDIS_ADDR") == "" {
+		t.Skip("SHOPCHAT_POSTGRES_DSN or SHOPCHAT_REDIS_ADDR is not set (CI sets them)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := RunBrokerFault(ctx, InProcess, BrokerFaultConfig{Broker: "redis", Visitors: 2, Rate: 20, Phase: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(res)
+	if res.Sent == 0 || res.Acked != res.Sent || res.Delivered != res.Acked {
+		t.Errorf("sent %d, acked %d, delivered %d: want all acked and delivered", res.Sent, res.Acked, res.Delivered)
+	}
+}

@@ -78,6 +78,10 @@ type Options struct {
 	// "away"; SetPresence changes it for later reconnects. Default
 	// "online". Ignored for visitors.
 	Status string
+	// Lang is the language a visitor's hello names, as the widget does
+	// ("en", "es", "ru", "de"): conversations it opens keep it for their
+	// mail. Default none. Ignored for operators.
+	Lang string
 	// NoReconnect makes a dropped connection final: pending requests fail
 	// with ErrDisconnected. Default false: reconnect and resume.
 	NoReconnect bool
@@ -471,7 +475,7 @@ type handshake struct {
 // the connection got as far as synced.
 func (c *Conn) session(ws *websocket.Conn, first chan<- error) (synced bool, err error) {
 	h := &handshake{resume: make(map[string]int64), listed: make(map[string]bool), checked: make(map[string]bool)}
-	hello := protocol.ClientFrame{V: protocol.Version, Type: protocol.TypeHello}
+	hello := protocol.ClientFrame{V: protocol.Version, Type: protocol.TypeHello, Lang: c.opts.Lang}
 	c.wmu.Lock()
 	c.mu.Lock()
 	if c.closed {

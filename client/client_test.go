@@ -836,3 +836,43 @@ func TestBadBaseURL(t *testing.T) {
 	}
 	assert.True(t, errors.Is(fmt.Errorf("x: %w", ErrClosed), ErrClosed))
 }
+
+// A message the server answers "unavailable" (its store failed over) is
+// sent again with the same client id until acked.
+func TestSendRetriesUnavailable(t *testing.T) {
+	fs := newFakeServer(t)
+	c := dialVisitor(t, fs, Options{MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
+	fc := fs.nextConn(t)
+	ctx := testCtx(t)
+
+	type result struct {
+		m   protocol.Message
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		m, err := c.Send(ctx, "c1", "during a failover")
+		res <- result{m, err}
+	}()
+	first := fc.next(t)
+	for range 3 {
+		fc.send(protocol.ServerFrame{Type: protocol.TypeError, ID: first.ID, Ref: first.Type, Code: protocol.CodeUnavailable, Error: "temporarily unavailable"})
+		again := fc.next(t)
+		require.Equal(t, protocol.TypeMessage, again.Type)
+		require.Equal(t, first.ID, again.ID, "the retry keeps the client message id")
+		require.Equal(t, first.Text, again.Text)
+	}
+	fc.ack(first, 1)
+	r := <-res
+	require.NoError(t, r.err)
+	assert.EqualValues(t, 1, r.m.Seq)
+
+	// Requests not safe to repeat are not retried.
+	errc := make(chan error, 1)
+	go func() { errc <- c.CloseConversation(ctx, "c1") }()
+	f := fc.next(t)
+	fc.send(protocol.ServerFrame{Type: protocol.TypeError, ID: f.ID, Ref: f.Type, Code: protocol.CodeUnavailable, Error: "temporarily unavailable"})
+	var e *Error
+	require.ErrorAs(t, <-errc, &e)
+	assert.Equal(t, protocol.CodeUnavailable, e.Code)
+}

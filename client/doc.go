@@ -40,11 +40,13 @@
 // Send and Note wait for the server's ack. A message not yet acked when the
 // connection drops is resent, with the same client message id and in the
 // original order, after every resume until acked; the server stores it at
-// most once. MarkRead and History are resent the same way. Accept,
-// Transfer, CloseConversation, Reopen and SetPresence are not safe to
-// repeat: they are written at most once and fail with ErrDisconnected if
-// the connection drops before their answer. Error frames are returned as
-// *Error and never retried.
+// most once. MarkRead and History are resent the same way. Those requests
+// are also sent again, with the same id and after a backoff, when the
+// server answers protocol.CodeUnavailable (its store failed, e.g. during a
+// database failover), until ctx ends. Accept, Transfer, CloseConversation,
+// Reopen and SetPresence are not safe to repeat: they are written at most
+// once and fail with ErrDisconnected if the connection drops before their
+// answer. Other error frames are returned as *Error and never retried.
 //
 // Close stops everything; when it returns, all goroutines the Conn started
 // have exited.

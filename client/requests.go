@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
@@ -44,7 +45,36 @@ func (c *Conn) finish(r *request, reply protocol.ServerFrame, err error) {
 // written at most once and fails with ErrDisconnected if its connection
 // drops first. Requests made while no connection is up are written once
 // the next one has synced.
+//
+// A request safe to repeat (resend) that the server answers with
+// protocol.CodeUnavailable (its store failed, e.g. during a database
+// failover) is sent again, with the same id, after the reconnect backoff
+// (MinBackoff doubling up to MaxBackoff), until another answer, ctx ends
+// or Close.
 func (c *Conn) do(ctx context.Context, f protocol.ClientFrame, resend bool) (protocol.ServerFrame, error) {
+	if f.ID == "" {
+		f.ID = uuid.NewString()
+	}
+	for attempt := 0; ; attempt++ {
+		reply, err := c.doOnce(ctx, f, resend)
+		var e *Error
+		if !resend || !errors.As(err, &e) || e.Code != protocol.CodeUnavailable {
+			return reply, err
+		}
+		t := time.NewTimer(c.backoff(attempt))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return reply, err
+		case <-c.ctx.Done():
+			t.Stop()
+			return reply, err
+		}
+	}
+}
+
+func (c *Conn) doOnce(ctx context.Context, f protocol.ClientFrame, resend bool) (protocol.ServerFrame, error) {
 	if err := ctx.Err(); err != nil {
 		return protocol.ServerFrame{}, err
 	}
@@ -145,10 +175,11 @@ func (c *Conn) post(ctx context.Context, f protocol.ClientFrame) error {
 // empty: the server uses their open conversation, starting one if needed
 // (the returned message's Conv names it).
 //
-// Error frames are returned as *Error without retrying, including
-// protocol.CodeUnavailable and protocol.CodeRateLimited. To retry those,
-// use SendID with one id for all attempts: the server stores it at most
-// once.
+// A protocol.CodeUnavailable answer (the server's store failed) is retried
+// with the same id after a backoff, until ctx ends; other error frames are
+// returned as *Error without retrying, including protocol.CodeRateLimited.
+// To retry those, use SendID with one id for all attempts: the server
+// stores it at most once.
 func (c *Conn) Send(ctx context.Context, conv, text string) (protocol.Message, error) {
 	return c.SendID(ctx, conv, uuid.NewString(), text)
 }

@@ -135,6 +135,9 @@ type ClientFrame struct {
 	Comment    string        `json:"comment,omitempty"`
 	Status     string        `json:"status,omitempty"`
 	Resume     []ResumePoint `json:"resume,omitempty"`
+	// Lang, on the widget's hello, is the widget's language ("en", "es",
+	// "ru", "de"): the conversations it opens keep it for their mail.
+	Lang string `json:"lang,omitempty"`
 	// Profile frames: the visitor's name, email and pre-chat form answers.
 	Name   string            `json:"name,omitempty"`
 	Email  string            `json:"email,omitempty"`
@@ -306,18 +309,20 @@ type Trigger struct {
 
 // VisitorDetails is what operators see about a visitor in the side panel.
 type VisitorDetails struct {
-	ID         string        `json:"id"`
-	Name       string        `json:"name,omitempty"`
-	Email      string        `json:"email,omitempty"`
-	CustomerID string        `json:"customer_id,omitempty"`
-	FirstSeen  time.Time     `json:"first_seen"`
-	LastSeen   time.Time     `json:"last_seen"`
-	Page       *PageView     `json:"page,omitempty"`  // the current page
-	Pages      []PageView    `json:"pages,omitempty"` // newest first
-	CartValue  int64         `json:"cart_value,omitempty"`
-	Currency   string        `json:"currency,omitempty"`
-	Labels     []string      `json:"labels,omitempty"`
-	Sections   []InfoSection `json:"sections,omitempty"`
+	ID    string `json:"id"`
+	Name  string `json:"name,omitempty"`
+	Email string `json:"email,omitempty"`
+	// EmailBounces: mail to Email bounced for good; none is sent to it.
+	EmailBounces bool          `json:"email_bounces,omitempty"`
+	CustomerID   string        `json:"customer_id,omitempty"`
+	FirstSeen    time.Time     `json:"first_seen"`
+	LastSeen     time.Time     `json:"last_seen"`
+	Page         *PageView     `json:"page,omitempty"`  // the current page
+	Pages        []PageView    `json:"pages,omitempty"` // newest first
+	CartValue    int64         `json:"cart_value,omitempty"`
+	Currency     string        `json:"currency,omitempty"`
+	Labels       []string      `json:"labels,omitempty"`
+	Sections     []InfoSection `json:"sections,omitempty"`
 	// Variables are the shop's values for canned responses.
 	Variables map[string]string `json:"variables,omitempty"`
 }

@@ -308,7 +308,7 @@
     s.onopen = () => {
       opened = true;
       const resume = [...convs.values()].filter(c => c.msgs.size).map(c => ({ conv: c.id, seq: maxSeq(c), epoch: c.epoch || 0 }));
-      send(resume.length ? { v: 1, type: 'hello', resume } : { v: 1, type: 'hello' });
+      send(resume.length ? { v: 1, type: 'hello', lang, resume } : { v: 1, type: 'hello', lang });
     };
     s.onmessage = e => {
       if (ws !== s) return;
@@ -461,7 +461,7 @@
     }
     if (!e) return;
     if (f.code === 'rate_limited' || f.code === 'unavailable') { // transient: same id again shortly
-      e.slow = true;
+      e.slow = f.code === 'unavailable' ? 'reconn' : 'slow'; // the notice: the server's store is failing over, or too fast
       sentNow.delete(e.id);
       setTimeout(flush, 1500 + Math.random() * 2000);
       return;
@@ -566,7 +566,7 @@
     if (!note) { if (n._err) n._err.remove(); n._err = null; return; }
     if (n._err && n._err._k === note) return;
     if (n._err) n._err.remove();
-    n._err = h('div', { class: 'err', role: 'alert' }, e.fail ? t.failed + ' ' : t.slow);
+    n._err = h('div', { class: 'err', role: 'alert' }, e.fail ? t.failed + ' ' : t[e.slow]);
     n._err._k = note;
     if (e.fail) n._err.append(h('button', { type: 'button', text: t.retry, onclick: () => { delete e.fail; delete e.slow; save(); render(); flush(); } }));
     n.lastChild.append(n._err);

@@ -98,6 +98,9 @@ type shopConfig struct {
 	// Broker connects the chat of several shop processes (with
 	// PostgresDSN). Default none: one process.
 	Broker chat.Broker
+	// wrapStore, if set, wraps the chat store the chat server uses (tests
+	// inject store failures with it).
+	wrapStore func(chat.Store) chat.Store
 }
 
 // shop is the demo shop. Its handlers are safe for concurrent use.
@@ -235,8 +238,12 @@ func (s *shop) chatConfig() chat.Config {
 			{Name: "department", Label: "What is it about?", Type: "select", Required: true, Options: []string{"sales", "support"}},
 		}
 	}
+	store := s.store
+	if s.cfg.wrapStore != nil {
+		store = s.cfg.wrapStore(store)
+	}
 	return chat.Config{
-		Store:           s.store,
+		Store:           store,
 		Secret:          deriveKey(s.cfg.Secret, "chat"),
 		Operators:       s.operatorAuth,
 		Router:          chat.Departments(chat.LeastBusy()), // pre-chat "department" picks alice (sales) or bob (support)

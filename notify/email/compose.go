@@ -37,7 +37,10 @@ type mailData struct {
 	VisitorLabel   string // operator mail: "Ann <ann@example.com>"
 	ConversationID string
 	ConsoleURL     string
-	CanReply       bool // visitor mail with a reply address
+	CanReply       bool // mail with a reply address
+	UnsubscribeURL string
+	T              *phrases   // the words of mail to the visitor, in their language
+	Question       []mailLine // what the answers reply to
 	Messages       []mailLine
 }
 
@@ -62,7 +65,15 @@ func (n *Notifier) compose(note chat.Notification) (*job, error) {
 	}
 	j := &job{kind: note.Kind, conv: conv}
 	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
-	data := mailData{SiteName: n.cfg.SiteName, ConversationID: conv}
+	lang := ""
+	if note.Conversation != nil {
+		lang = note.Conversation.Language
+	}
+	p := phrasesFor(lang)
+	if note.Kind == chat.OfflineMessage || note.Kind == chat.NewConversation {
+		p = phrasesFor("en") // the team's mail
+	}
+	data := mailData{SiteName: n.cfg.SiteName, ConversationID: conv, T: p}
 	from := n.cfg.From
 	visitorName, visitorEmail := "", ""
 	if note.Visitor != nil {
@@ -86,7 +97,9 @@ func (n *Notifier) compose(note chat.Notification) (*job, error) {
 		}
 		label := visitorLabel(visitorName, visitorEmail)
 		data.VisitorLabel = label
-		data.ConsoleURL = n.cfg.ConsoleURL
+		if n.cfg.ConsoleURL != "" {
+			data.ConsoleURL = n.cfg.ConsoleURL + "#conv=" + conv // the console opens it
+		}
 		if note.Kind == chat.OfflineMessage {
 			j.subject = fmt.Sprintf("[%s] New message from %s", n.cfg.SiteName, label)
 			data.Heading = label + " wrote while no one was available:"
@@ -95,43 +108,73 @@ func (n *Notifier) compose(note chat.Notification) (*job, error) {
 			data.Heading = label + " is waiting while every operator is away:"
 		}
 		for _, msg := range note.Messages {
-			data.Messages = append(data.Messages, n.line(msg, visitorName, false))
+			data.Messages = append(data.Messages, n.line(msg, visitorName, false, p))
 		}
-		// No Reply-To: operators answer in the console, so the answer is
-		// part of the conversation; the visitor's address is theirs to
-		// type and unverified.
+		// Reply-To carries the team's token, never the visitor's address
+		// (theirs to type, unverified): an operator's mailed answer is
+		// posted into the conversation as that operator.
+		if validToken(note.TeamReplyToken) {
+			data.CanReply = true
+			m.ReplyToMailAddress(&mail.Address{Name: n.cfg.SiteName + " chat", Address: "reply+" + note.TeamReplyToken + "@" + n.cfg.ReplyDomain})
+		}
 	case chat.MissedReply, chat.Transcript:
 		if visitorEmail == "" {
 			n.skip(note, "the visitor left no valid email address")
+			return nil, nil
+		}
+		if note.Visitor.MailBounces() {
+			n.skip(note, "mail to the visitor's address bounces")
 			return nil, nil
 		}
 		j.to = []string{visitorEmail}
 		m.ToMailAddress(&mail.Address{Name: visitorName, Address: visitorEmail})
 		opName := operatorName(note)
 		if opName != "" {
-			from.Name = headerText(opName+" at "+n.cfg.SiteName, 100)
+			from.Name = headerText(p.f(p.OperatorAt, opName, n.cfg.SiteName), 100)
 		}
-		j.subject = "Your conversation with " + n.cfg.SiteName
 		if note.Kind == chat.MissedReply {
 			who := opName
 			if who == "" {
 				who = n.cfg.SiteName
 			}
-			data.Heading = who + " replied to your message:"
+			// One subject for every reply, so Gmail threads them (it
+			// threads by subject); the transcript's differs.
+			j.subject = p.f(p.SubjectReply, n.cfg.SiteName)
+			data.Heading = p.f(p.Replied, who)
+			for _, msg := range note.Question {
+				if msg != nil && msg.Kind == chat.VisitorText {
+					data.Question = append(data.Question, n.line(msg, visitorName, true, p))
+				}
+			}
 		} else {
-			data.Heading = "Here is the transcript of your conversation with " + n.cfg.SiteName + "."
+			j.subject = p.f(p.SubjectTranscript, n.cfg.SiteName)
+			data.Heading = p.f(p.TranscriptHeading, n.cfg.SiteName)
 		}
 		for _, msg := range note.Messages {
 			if msg == nil || !msg.Kind.VisibleToVisitor() {
 				continue // internal notes never leave the team
 			}
-			data.Messages = append(data.Messages, n.line(msg, visitorName, true))
+			data.Messages = append(data.Messages, n.line(msg, visitorName, true, p))
 		}
 		if validToken(note.ReplyToken) {
 			data.CanReply = true
 			m.ReplyToMailAddress(&mail.Address{Name: n.cfg.SiteName, Address: "reply+" + note.ReplyToken + "@" + n.cfg.ReplyDomain})
 		} else {
 			n.log.Warn("email: notification has no reply token: replies go to From", "kind", note.Kind, "conversation", conv)
+		}
+		if validToken(note.BounceToken) {
+			// VERP: a delivery failure comes back to an address that
+			// names the conversation (Inbound records it).
+			if err := m.EnvelopeFrom("bounce+" + note.BounceToken + "@" + n.cfg.ReplyDomain); err != nil {
+				return nil, fmt.Errorf("email: return path: %w", err)
+			}
+		}
+		if n.cfg.ChatURL != "" && validToken(note.UnsubscribeToken) {
+			// RFC 2369 and RFC 8058: mail clients offer "unsubscribe",
+			// and providers POST List-Unsubscribe=One-Click to it.
+			data.UnsubscribeURL = n.cfg.ChatURL + "mail/unsubscribe?t=" + note.UnsubscribeToken
+			m.SetGenHeaderPreformatted("List-Unsubscribe", "<"+data.UnsubscribeURL+">")
+			m.SetGenHeaderPreformatted("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
 		}
 	default:
 		return nil, nil
@@ -184,19 +227,19 @@ func (n *Notifier) skip(note chat.Notification, why string) {
 }
 
 // line renders one chat message for a mail body.
-func (n *Notifier) line(m *chat.Message, visitorName string, toVisitor bool) mailLine {
+func (n *Notifier) line(m *chat.Message, visitorName string, toVisitor bool, p *phrases) mailLine {
 	if m == nil {
 		return mailLine{}
 	}
 	l := mailLine{Text: bodyText(m.Text)}
 	if !m.CreatedAt.IsZero() {
-		l.Time = m.CreatedAt.In(n.cfg.Location).Format("Mon, 2 Jan 2006 15:04 MST")
+		l.Time = p.time(m.CreatedAt.In(n.cfg.Location))
 	}
 	switch m.Kind {
 	case chat.VisitorText:
 		switch {
 		case toVisitor:
-			l.Author = "You"
+			l.Author = p.You
 		case visitorName != "":
 			l.Author = visitorName
 		default:

@@ -79,8 +79,15 @@ type Config struct {
 	// "Support".
 	SiteName string
 	// ConsoleURL, if set, is linked from mail to operators, e.g.
-	// "https://shop.example.com/chat/console/". Default none.
+	// "https://shop.example.com/chat/console/", with the conversation
+	// (#conv=<id>) so the console opens it. Default none.
 	ConsoleURL string
+	// ChatURL is the public URL of the chat handler (chat.Config.Path on
+	// the shop's origin), e.g. "https://shop.example.com/chat/": mail to a
+	// visitor links its unsubscribe endpoint (mail/unsubscribe) there,
+	// visibly and in List-Unsubscribe with RFC 8058 one-click. Default:
+	// ConsoleURL without its "console/"; none if that is empty.
+	ChatURL string
 	// Location is the time zone of the times shown in mail. Default UTC.
 	Location *time.Location
 	// Logger receives the Notifier's logs (and, in log-only mode, the
@@ -178,6 +185,12 @@ func New(cfg Config) (*Notifier, error) {
 	}
 	if cfg.Location == nil {
 		cfg.Location = time.UTC
+	}
+	if cfg.ChatURL == "" && strings.HasSuffix(cfg.ConsoleURL, "/console/") {
+		cfg.ChatURL = strings.TrimSuffix(cfg.ConsoleURL, "console/")
+	}
+	if cfg.ChatURL != "" && !strings.HasSuffix(cfg.ChatURL, "/") {
+		cfg.ChatURL += "/"
 	}
 	if cfg.Port == 0 {
 		cfg.Port = 587

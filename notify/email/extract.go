@@ -2,117 +2,237 @@ package email
 
 import (
 	"html"
-	"regexp"
 	"strings"
 	"unicode"
 )
 
-// Quoted history starts at one of these lines. Each pattern is matched
-// against a line with its surrounding space trimmed, and only against
-// lines of at most maxMarker bytes, so that a long line costs no more than
-// reading it.
-var (
-	// "On Mon, 3 Nov 2026 at 10:00, Shop <reply+...@shop.example> wrote:"
-	// (Gmail), "On 3 Nov 2026, at 10:00, Shop <...> wrote:" (Apple Mail),
-	// "On 03/11/2026 10:00, Shop wrote:" (Thunderbird), and their German,
-	// French, Spanish, Italian, Dutch, Portuguese and Russian forms.
-	// Clients wrap long ones, so up to three lines are joined. A digit (the
-	// date) is required, so "On Monday I wrote:" stays.
-	attributionRE      = regexp.MustCompile(`(?i)^(on|am|le|el|il|op|em|в)\s.*\d.*\s(wrote|schrieb|a écrit|escribió|ha scritto|schreef|escreveu|написал|написала)(\s.*)?\s?:$`)
-	attributionStartRE = regexp.MustCompile(`(?i)^(on|am|le|el|il|op|em|в)\s`)
-	// "-----Original Message-----" (Outlook) and translations.
-	originalRE = regexp.MustCompile(`(?i)^-{2,}\s*(original message|ursprüngliche nachricht|message d'origine|mensaje original|messaggio originale|oorspronkelijk bericht|mensagem original|исходное сообщение)\s*-{2,}$`)
-	// Mobile signatures; what follows them is quoted history.
-	mobileSigRE = regexp.MustCompile(`(?i)^(sent from my \S.*|sent from (mail|outlook) for .*|get outlook for .*|von meinem .* gesendet|envoyé de mon .*|enviado desde mi .*)$`)
-)
+// literalMark prefixes the lines htmlToText keeps as written (the
+// writer's own blockquote); a rune of the Unicode private use area,
+// removed from any other input.
+const literalMark = "\uE001"
 
-// Outlook's header block: "From: ...", then "Sent: ..." and "To: ..." or
-// "Subject: ..." within a few lines; "*From:*" when converted from HTML;
-// German "Von:", French and Spanish "De :", and so on.
-var (
-	outlookFrom = []string{"from", "von", "de", "da", "van", "от"}
-	outlookSent = []string{"sent", "gesendet", "envoyé", "enviado", "inviato", "verzonden", "date", "datum", "отправлено"}
-	outlookTo   = []string{"to", "an", "à", "a", "para", "aan", "subject", "betreff", "objet", "asunto", "oggetto", "onderwerp", "кому", "тема"}
-)
-
-// maxMarker bounds the length of a line that can mark quoted history.
-const maxMarker = 300
-
-// headerField reports whether line starts with one of the field names
-// (any case), optionally in *bold*, followed by an optional space and a
-// colon: "From:", "*Sent:*", "De :".
-func headerField(line string, names []string) bool {
-	line = strings.TrimPrefix(line, "*")
-	for _, n := range names {
-		if len(line) <= len(n) || !strings.EqualFold(line[:len(n)], n) {
-			continue
-		}
-		rest := strings.TrimPrefix(line[len(n):], " ")
-		rest = strings.TrimPrefix(rest, "\u00a0")
-		if strings.HasPrefix(rest, ":") {
-			return true
-		}
-	}
-	return false
-}
-
-// isUnderscoreLine reports whether line is Outlook's separator, ten or
-// more underscores.
-func isUnderscoreLine(line string) bool {
-	return len(line) >= 10 && strings.Trim(line, "_") == ""
-}
-
-// ExtractReply returns what the sender wrote in a plain-text reply: the
-// text before the quoted history (an "On ... wrote:" line, Outlook's
-// "-----Original Message-----" or "From:/Sent:/To:" block), without lines
-// quoted with ">", the signature after a "-- " line, or a "Sent from my
-// iPhone" line. The result is valid UTF-8 with LF line ends, without
-// control characters other than newline and tab, and trimmed.
+// ExtractReply returns what the sender wrote in a plain-text reply,
+// without the quoted history: lines quoted with ">" and the attribution
+// above them ("On ..., Ann <...> wrote:" and the forms mail clients write
+// in other languages, date first, wrapped or glued to the address), or
+// everything from Outlook's "-----Original Message-----" or its
+// "From:/Sent:/To:" block down. Text below a quote is kept (bottom-posted
+// and inline answers); a forwarded message is kept whole. The signature
+// is removed: below a "-- " line, a mobile footer ("Sent from my
+// iPhone"), or a closing block that follows the reply ("Thanks!\nAnn",
+// "-Ann", a name with an address or link). When unsure, text is kept:
+// losing the customer's words is worse than keeping a quote: a text that
+// is all quote with no attribution naming a writer comes back whole, its
+// quoting undone. The result is valid UTF-8 with LF line ends, without
+// control characters other than newline and tab, and trimmed; it is empty
+// only when the mail quotes history and adds nothing.
 func ExtractReply(text string) string {
+	text = cleanText(text, false)
+	reply, history := extractReply(text, true)
+	if reply == "" && !history {
+		// Nothing but a quote without an attribution, or a signature:
+		// the writer's own, kept with its quoting undone.
+		return unquote(text)
+	}
+	return reply
+}
+
+// extractHTMLReply is ExtractReply for an HTML body.
+func extractHTMLReply(src string) string {
+	text, history := htmlToText(src, false)
+	reply, quoted := extractReply(cleanText(text, true), false)
+	if reply == "" && !history && !quoted {
+		// Everything was in a quote nobody is named as writing: the
+		// writer's own, posted whole.
+		whole, _ := htmlToText(src, true)
+		return unquote(cleanText(whole, false))
+	}
+	return reply
+}
+
+// unquote returns text without its ">" quoting, blank lines collapsed.
+func unquote(text string) string {
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		l = strings.TrimLeftFunc(strings.TrimPrefix(l, literalMark), func(r rune) bool { return r == '>' || unicode.IsSpace(r) })
+		lines[i] = strings.TrimRight(l, " \t")
+	}
+	return joinLines(lines)
+}
+
+// cleanText makes text valid UTF-8 with LF line ends, without control,
+// zero-width or bidi characters, and (unless keepMarks) without the
+// private marks htmlToText uses.
+func cleanText(text string, keepMarks bool) string {
 	text = bodyText(text)
-	text = strings.Map(func(r rune) rune {
-		if r >= 0x80 && unicode.In(r, unicode.Cf) && r != '\u200d' {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\uE001':
+			if keepMarks {
+				return r
+			}
+			return -1
+		case r >= 0x80 && unicode.In(r, unicode.Cf) && r != '\u200d':
 			return -1 // zero-width and bidi controls
 		}
 		return r
 	}, text)
+}
+
+// extractor walks the lines of one mail once; every look ahead is bounded
+// by a constant number of lines, so extraction is linear in the input.
+type extractor struct {
+	lines  []string    // as written, right-trimmed
+	next   []int32     // next[i]: the first non-blank line at or after i (len(lines) if none)
+	fields []fieldMemo // headerField of each line, once asked
+}
+
+// fieldMemo is what headerBlock needs of a line, computed once: a header
+// block's lines are looked at from each line above them.
+type fieldMemo struct {
+	known, at, dated bool
+	kind             fieldKind
+	inline           fieldKind // further fields on the same line
+}
+
+// t returns line i trimmed.
+func (x *extractor) t(i int) string { return strings.TrimSpace(x.lines[i]) }
+
+// field returns line i as a header field.
+func (x *extractor) field(i int) fieldMemo {
+	if f := x.fields[i]; f.known {
+		return f
+	}
+	kind, value := headerField(x.t(i))
+	f := fieldMemo{known: true, kind: kind}
+	if kind != 0 {
+		f.at = strings.Contains(value, "@")
+		f.dated = kind == fieldDate && hasDigit(value)
+		f.inline = inlineFields(value)
+	}
+	x.fields[i] = f
+	return f
+}
+
+func newExtractor(text string) *extractor {
 	lines := strings.Split(text, "\n")
+	x := &extractor{lines: lines, next: make([]int32, len(lines)+1), fields: make([]fieldMemo, len(lines))}
+	x.next[len(lines)] = int32(len(lines))
+	for i := len(lines) - 1; i >= 0; i-- {
+		lines[i] = strings.TrimRight(lines[i], " \t")
+		if strings.TrimSpace(lines[i]) == "" {
+			x.next[i] = x.next[i+1]
+		} else {
+			x.next[i] = int32(i)
+		}
+	}
+	return x
+}
+
+// quoteFollows reports whether the first non-blank line after line i is
+// quoted.
+func (x *extractor) quoteFollows(i int) bool {
+	j := int(x.next[min(i+1, len(x.lines))])
+	return j < len(x.lines) && isQuoted(x.t(j))
+}
+
+// extractReply returns the reply in text (cleaned by cleanText) and
+// whether quoted history was found (an attribution or a header block).
+// guessSignature: strip signatures recognised by their shape, for plain
+// text; HTML marks its signatures, and htmlToText drops them.
+func extractReply(text string, guessSignature bool) (reply string, history bool) {
+	x := newExtractor(text)
+	n := len(x.lines)
 	var out []string
-	for i := 0; i < len(lines); i++ {
-		raw := strings.TrimRight(lines[i], " \t")
-		line := strings.TrimSpace(lines[i])
-		if lines[i] == "-- " || line == "--" || line == "-- " {
-			break // signature
-		}
-		if strings.HasPrefix(line, ">") {
-			continue // quoted
-		}
-		if len(line) <= maxMarker && mobileSigRE.MatchString(line) {
-			if hasText(out) {
-				break
+	hasText := false // out has a non-blank line
+	byMobileFooter := false
+	add := func(l string) {
+		out = append(out, l)
+		hasText = hasText || strings.TrimSpace(l) != ""
+	}
+lines:
+	for i := 0; i < n; i++ {
+		raw, t := x.lines[i], x.t(i)
+		if l, ok := strings.CutPrefix(raw, literalMark); ok {
+			if !isQuoted(strings.TrimSpace(l)) {
+				add(l)
 			}
 			continue
 		}
-		kind, n := quoteStarts(lines, i)
+		switch {
+		case t == "":
+			out = append(out, "")
+			continue
+		case isQuoted(t):
+			continue
+		case t == "--":
+			if hasText {
+				break lines // signature
+			}
+			add(raw)
+			continue
+		case len(t) > maxMarker:
+			add(raw)
+			continue
+		case isForward(t):
+			// The customer's content: kept as it is (quotes excepted).
+			for ; i < n; i++ {
+				if u := x.t(i); !isQuoted(u) {
+					add(strings.TrimPrefix(x.lines[i], literalMark))
+				}
+			}
+			break lines
+		case isMobileFooter(t):
+			if hasText {
+				byMobileFooter = true
+				break lines // what follows is the quoted mail
+			}
+			continue
+		case isRule(t) && x.listFooter(i):
+			break lines
+		}
+		kind, used, keep := x.quoteStarts(i)
+		if kind != noQuote {
+			history = true
+			if keep != "" {
+				add(keep)
+			}
+		}
 		switch kind {
 		case historyBlock:
-			i = len(lines) // what follows is the quoted mail
-			continue
+			break lines
 		case attribution:
-			if hasText(out) {
-				i = len(lines) // top-posted: the rest is history
-				continue
-			}
-			// Bottom-posted: the quote follows, then the reply.
-			i += n - 1 // skip the attribution, however wrapped
+			i += used - 1 // the quote below is skipped line by line
 			continue
 		}
-		out = append(out, raw)
+		if x.wrappedInQuote(i) {
+			continue
+		}
+		add(raw)
 	}
-	// Collapse runs of blank lines; trim.
+	if guessSignature {
+		out = stripSignature(out, byMobileFooter)
+	}
+	return joinLines(out), history
+}
+
+// wrappedInQuote reports whether line i, between two quoted lines, is the
+// rest of a link the quoting client wrapped (" (http://...) >",
+// "_nonce=3dd518)"). An inline answer is a sentence, and usually set off
+// by blank lines.
+func (x *extractor) wrappedInQuote(i int) bool {
+	if i == 0 || i+1 >= len(x.lines) || !isQuoted(x.t(i-1)) || !isQuoted(x.t(i+1)) {
+		return false
+	}
+	t := x.t(i)
+	return strings.Contains(t, "://") || !strings.Contains(t, " ") && strings.ContainsAny(t, "=_/")
+}
+
+// joinLines joins lines with at most one blank line in a row, trimmed.
+func joinLines(lines []string) string {
 	var b strings.Builder
 	blank := 0
-	for _, l := range out {
+	for _, l := range lines {
 		if strings.TrimSpace(l) == "" {
 			blank++
 			continue
@@ -130,70 +250,125 @@ type quoteKind int
 
 const (
 	noQuote      quoteKind = iota
-	attribution            // "On ... wrote:", followed by ">" lines
-	historyBlock           // Outlook's unquoted copy of the original mail
+	attribution            // "On ... wrote:" above a ">" quote: the reply may go on below it
+	historyBlock           // the quoted mail, unmarked, to the end
 )
 
-// quoteStarts reports whether quoted history starts at lines[i], how,
-// and over how many lines its first marker runs.
-func quoteStarts(lines []string, i int) (quoteKind, int) {
-	line := strings.TrimSpace(lines[i])
-	if line == "" || len(line) > maxMarker {
-		return noQuote, 1
+// quoteStarts reports whether quoted history starts at line i, how, over
+// how many lines its marker runs, and the reply's text that shares the
+// marker's line ("Sounds good. On ... wrote:").
+func (x *extractor) quoteStarts(i int) (kind quoteKind, used int, keep string) {
+	t := x.t(i)
+	if inner, ok := dashed(t); ok {
+		if isOriginalMessage(inner) {
+			return historyBlock, 1, ""
+		}
+		// "---- Ann wrote ----", "------On ..., Ann wrote-----"
+		if q := x.quoteFollows(i); isAttribution(strings.TrimRight(inner, ":")+":", q) {
+			return classify(q), 1, ""
+		}
 	}
-	if line[0] == '-' && originalRE.MatchString(line) {
-		return historyBlock, 1
+	if isRule(t) {
+		if j := int(x.next[i+1]); j < len(x.lines) && j <= i+3 && x.headerBlock(j) {
+			return historyBlock, 1, ""
+		}
+		return noQuote, 1, ""
 	}
-	if attributionStartRE.MatchString(line) {
-		joined := line
-		for k := 0; k < 3 && i+k < len(lines); k++ {
-			if k > 0 {
-				next := strings.TrimSpace(lines[i+k])
-				if next == "" || len(joined)+len(next) > 2*maxMarker {
-					break
-				}
-				joined += " " + next
+	if x.headerBlock(i) {
+		return historyBlock, 1, ""
+	}
+	if q := x.quoteFollows(i); isAttribution(t, q) {
+		return classify(q), 1, sharedLine(t, q)
+	}
+	// An attribution wrapped over a few lines; clients break it anywhere,
+	// and Polymail puts blank lines and a ">" inside.
+	if !startsAttribution(t) {
+		return noQuote, 1, ""
+	}
+	joined := t
+	for k := 1; k <= 5 && i+k < len(x.lines); k++ {
+		u := x.t(i + k)
+		if u == "" {
+			continue
+		}
+		if len(u) > maxMarker || startsAttribution(u) || x.headerBlock(i+k) {
+			break
+		}
+		joined += " " + strings.TrimSpace(strings.TrimLeft(u, ">"))
+		if endsWithColon(joined) || strings.HasSuffix(joined, ">") {
+			q := x.quoteFollows(i + k)
+			if isAttribution(joined, q) {
+				return classify(q), k + 1, ""
 			}
-			if strings.HasSuffix(joined, ":") && attributionRE.MatchString(joined) {
-				return attribution, k + 1
+			if endsWithColon(joined) {
+				break
 			}
 		}
 	}
-	if isUnderscoreLine(line) {
-		for k := i + 1; k < len(lines) && k <= i+2; k++ {
-			if next := strings.TrimSpace(lines[k]); next != "" {
-				if outlookBlock(lines, k) {
-					return historyBlock, 1
-				}
-				return noQuote, 1
-			}
-		}
-		return noQuote, 1
-	}
-	if outlookBlock(lines, i) {
-		return historyBlock, 1
-	}
-	return noQuote, 1
+	return noQuote, 1, ""
 }
 
-// outlookBlock reports whether an Outlook header block ("From:", "Sent:",
-// "To:"/"Subject:") starts at lines[i].
-func outlookBlock(lines []string, i int) bool {
-	if !headerField(strings.TrimSpace(lines[i]), outlookFrom) {
+func classify(quoteFollows bool) quoteKind {
+	if quoteFollows {
+		return attribution
+	}
+	return historyBlock
+}
+
+// sharedLine returns the reply's text before an attribution that starts
+// inside line t ("reply--- On Wed, ... wrote:"), or "".
+func sharedLine(t string, quoteFollows bool) string {
+	if attributionStartRE.MatchString(t) || dateStartRE.MatchString(t) {
+		return ""
+	}
+	for _, m := range inlineStartRE.FindAllStringSubmatchIndex(t, 8) {
+		p := m[2]
+		if isAttribution(t[p:], quoteFollows) {
+			return strings.TrimRight(t[:p], " -")
+		}
+	}
+	return ""
+}
+
+// headerBlock reports whether a header block of the quoted mail starts at
+// line i: a From or Date field, then at least one other field within a few
+// lines, and an address or a Subject among them (or three fields, one a
+// date) ("From: Ann <...>\nSent:
+// ...\nTo: ...\nSubject: ..." and its translations, in any order Outlook,
+// Hotmail or webmail write it).
+func (x *extractor) headerBlock(i int) bool {
+	f := x.field(i)
+	if f.kind != fieldFrom && f.kind != fieldDate {
 		return false
 	}
-	sent, to := false, false
-	for k := i + 1; k < len(lines) && k <= i+6; k++ {
-		l := strings.TrimSpace(lines[k])
-		sent = sent || headerField(l, outlookSent)
-		to = to || headerField(l, outlookTo)
+	kinds := f.kind | f.inline
+	evidence, dated := f.at, f.dated
+	for k, other := i+1, 0; k < len(x.lines) && k <= i+8 && other < 2; k++ {
+		if x.next[k] != int32(k) {
+			continue // blank
+		}
+		g := x.field(k)
+		if g.kind == 0 {
+			other++ // a wrapped value, or the end of the block
+			continue
+		}
+		kinds |= g.kind
+		evidence = evidence || g.at
+		dated = dated || g.dated
 	}
-	return sent && to
+	distinct := 0
+	for k := kinds; k != 0; k &= k - 1 {
+		distinct++
+	}
+	// Windows Mail links the addresses: From, a dated Sent and To suffice.
+	return distinct >= 2 && (evidence || kinds&fieldSubject != 0) || distinct >= 3 && dated
 }
 
-func hasText(lines []string) bool {
-	for _, l := range lines {
-		if strings.TrimSpace(l) != "" {
+// listFooter reports whether the rule at line i starts a mailing list's
+// footer.
+func (x *extractor) listFooter(i int) bool {
+	for k := i + 1; k < len(x.lines) && k <= i+4; k++ {
+		if u := x.t(k); len(u) <= maxMarker && listFooterRE.MatchString(u) {
 			return true
 		}
 	}
@@ -201,17 +376,37 @@ func hasText(lines []string) bool {
 }
 
 // htmlToText turns an HTML body into plain text: tags removed (with the
-// content of script, style, head and the like), quoted history dropped
-// (blockquote, Gmail's gmail_quote, Outlook's divRplyFwdMsg), entities
-// decoded, block elements and <br> turned into line breaks. The result
-// is text, never markup, whatever the input.
-func htmlToText(src string) string {
+// content of script, style, head and the like), entities decoded, block
+// elements and <br> turned into line breaks. Quoted history is dropped:
+// Gmail's gmail_quote, Thunderbird's and Apple Mail's cite blockquotes,
+// and any blockquote below an attribution ("On ... wrote:"), which leaves
+// a ">" line so the extractor sees the attribution's quote. A blockquote
+// of the writer's own (Gmail's indent) is kept, its lines marked with
+// literalMark; a forwarded message is kept. The result is text, never
+// markup, whatever the input.
+func htmlToText(src string, keepQuotes bool) (text string, history bool) {
 	var b strings.Builder
+	lastQuote := -1 // offset of the blockquote taken for the quote, if no client marked one
+	if !keepQuotes {
+		lastQuote = unmarkedQuote(src)
+	}
 	skipUntil := ""   // raw-text element whose end tag ends skipping
 	skipName := ""    // element whose subtree is skipped
 	skipDepth := 0    // nesting of skipName while skipping
 	preDepth := 0     // inside <pre>: keep white space
 	textStart := true // at the start of a line
+	literalDepth := 0 // open blockquotes of the writer's own
+	write := func(t string) {
+		for _, r := range t {
+			if r == '\uE001' {
+				continue
+			}
+			if literalDepth > 0 && r != '\n' && (b.Len() == 0 || strings.HasSuffix(b.String(), "\n")) {
+				b.WriteString(literalMark)
+			}
+			b.WriteRune(r)
+		}
+	}
 	emitText := func(t string) {
 		t = html.UnescapeString(t)
 		t = strings.ReplaceAll(t, "\u00a0", " ")
@@ -237,7 +432,7 @@ func htmlToText(src string) string {
 		} else if t != "" {
 			textStart = strings.HasSuffix(t, "\n")
 		}
-		b.WriteString(t)
+		write(t)
 	}
 	lineBreak := func() { // <br>
 		b.WriteByte('\n')
@@ -253,6 +448,11 @@ func htmlToText(src string) string {
 		if b.Len() > 0 && !strings.HasSuffix(b.String(), "\n\n") {
 			lineBreak()
 		}
+	}
+	quoteDropped := func() { // a ">" line where a quote was
+		block()
+		write(">")
+		lineBreak()
 	}
 	for i := 0; i < len(src); {
 		if skipUntil != "" {
@@ -294,6 +494,7 @@ func htmlToText(src string) string {
 			}
 			continue
 		}
+		tagAt := i
 		name, attrs, closing, n := parseTag(rest)
 		if n == 0 { // not a tag: a literal "<"
 			if skipDepth == 0 {
@@ -320,16 +521,37 @@ func htmlToText(src string) string {
 			}
 			continue
 		case "blockquote":
-			if !closing {
+			switch {
+			case keepQuotes:
+			case closing:
+				literalDepth = max(literalDepth-1, 0)
+			case strings.Contains(strings.ToLower(attrs), "cite") || isAttribution(lastLine(b.String()), true):
+				skipName, skipDepth, history = name, 1, true
+				quoteDropped()
+				continue
+			case tagAt == lastQuote:
 				skipName, skipDepth = name, 1
+				quoteDropped()
+				continue
+			default: // the writer's own
+				literalDepth++
 			}
-			continue
 		case "div", "span", "section":
-			if !closing && quoteContainer(attrs) {
+			switch {
+			case keepQuotes || closing:
+			case signatureContainer(attrs):
 				skipName, skipDepth = name, 1
+				continue
+			case quoteContainer(attrs) && !forwardAhead(src[i:]):
+				skipName, skipDepth, history = name, 1, true
+				quoteDropped()
 				continue
 			}
 		case "pre":
+			if !keepQuotes && !closing && signatureContainer(attrs) {
+				skipName, skipDepth = name, 1
+				continue
+			}
 			if closing {
 				preDepth = max(preDepth-1, 0)
 			} else {
@@ -341,17 +563,17 @@ func htmlToText(src string) string {
 			lineBreak()
 		case "p", "table", "ul", "ol", "dl", "h1", "h2", "h3", "h4", "h5", "h6":
 			paragraph()
-		case "div", "tr", "pre", "hr", "section", "article", "header", "footer", "dt", "dd", "center", "address":
+		case "div", "tr", "pre", "hr", "section", "article", "header", "footer", "dt", "dd", "center", "address", "blockquote":
 			block()
 		case "li":
 			block()
 			if !closing {
-				b.WriteString("- ")
+				write("- ")
 				textStart = false
 			}
 		case "td", "th":
 			if !closing && !textStart {
-				b.WriteByte(' ')
+				write(" ")
 			}
 		}
 	}
@@ -361,7 +583,8 @@ func htmlToText(src string) string {
 	blank := false
 	for _, l := range lines {
 		l = strings.TrimRight(l, " \t")
-		if l == "" {
+		if l == "" || l == literalMark {
+			l = ""
 			if !blank && len(out) > 0 {
 				out = append(out, "")
 			}
@@ -371,7 +594,7 @@ func htmlToText(src string) string {
 		blank = false
 		out = append(out, l)
 	}
-	return strings.TrimSpace(strings.Join(out, "\n"))
+	return strings.TrimSpace(strings.Join(out, "\n")), history
 }
 
 // parseTag parses the tag at the start of s ("<name attrs>" or
@@ -413,9 +636,90 @@ func parseTag(s string) (name, attrs string, closing bool, n int) {
 // client's wrapper of quoted history.
 func quoteContainer(attrs string) bool {
 	a := strings.ToLower(attrs)
-	return strings.Contains(a, "gmail_quote") || strings.Contains(a, "divrplyfwdmsg") ||
-		strings.Contains(a, "moz-cite-prefix") || strings.Contains(a, `type="cite"`) ||
-		strings.Contains(a, "yahoo_quoted") || strings.Contains(a, "protonmail_quote")
+	return strings.Contains(a, "gmail_quote") || strings.Contains(a, "moz-cite-prefix") ||
+		strings.Contains(a, `type="cite"`) || strings.Contains(a, "yahoo_quoted") ||
+		strings.Contains(a, "protonmail_quote")
+}
+
+// signatureContainer reports whether an element's attributes mark it as
+// the writer's signature (Gmail, Thunderbird, Outlook, Windows Mail).
+func signatureContainer(attrs string) bool {
+	a := strings.ToLower(attrs)
+	return strings.Contains(a, "gmail_signature") || strings.Contains(a, "moz-signature") ||
+		strings.Contains(a, `id="signature"`) || strings.Contains(a, `data-signatureblock`) ||
+		strings.Contains(a, "x_signature") || strings.Contains(a, `id="appendonsend"`)
+}
+
+// unmarkedQuote returns the offset of the last outermost blockquote of an
+// HTML body whose client marks no quote (no Gmail, cite, Thunderbird or
+// Yahoo markup), or -1: in such a mail the quote, if any, is the last
+// blockquote (Gmail's quote blockquotes excepted); earlier ones are the
+// writer's own.
+func unmarkedQuote(src string) int {
+	lower := strings.ToLower(src)
+	for _, m := range []string{"gmail_quote", "cite", "yahoo_quoted", "protonmail_quote"} {
+		if strings.Contains(lower, m) {
+			return -1
+		}
+	}
+	last, depth := -1, 0
+	for i := 0; i < len(lower); {
+		lt := strings.IndexByte(lower[i:], '<')
+		if lt < 0 {
+			break
+		}
+		i += lt
+		name, _, closing, n := parseTag(lower[i:])
+		switch {
+		case name != "blockquote":
+		case closing:
+			depth = max(depth-1, 0)
+		default:
+			if depth == 0 {
+				last = i
+			}
+			depth++
+		}
+		i += max(n, 1)
+	}
+	return last
+}
+
+// forwardAhead reports whether the text of the HTML at the start of src
+// begins a forwarded message (Gmail wraps one in its gmail_quote).
+func forwardAhead(src string) bool {
+	if len(src) > 600 {
+		src = src[:600]
+	}
+	var text strings.Builder
+	for len(src) > 0 && text.Len() < 200 {
+		lt := strings.IndexByte(src, '<')
+		if lt < 0 {
+			text.WriteString(src)
+			break
+		}
+		text.WriteString(src[:lt])
+		text.WriteByte(' ')
+		gt := strings.IndexByte(src[lt:], '>')
+		if gt < 0 {
+			break
+		}
+		src = src[lt+gt+1:]
+	}
+	return containsAny(strings.ToLower(html.UnescapeString(text.String())), forwardMarkers)
+}
+
+// lastLine returns the last non-blank line of text (of at most maxMarker
+// bytes), without marks.
+func lastLine(text string) string {
+	text = strings.TrimRight(text, " \t\n")
+	if len(text) > maxMarker {
+		text = text[len(text)-maxMarker:]
+	}
+	if nl := strings.LastIndexByte(text, '\n'); nl >= 0 {
+		text = text[nl+1:]
+	}
+	return strings.TrimSpace(strings.TrimPrefix(text, literalMark))
 }
 
 // indexFold is strings.Index, ignoring ASCII case.

@@ -31,6 +31,9 @@ func checkReplyText(t *testing.T, in, out string) {
 	if out != strings.TrimSpace(out) {
 		t.Fatalf("untrimmed %q", out)
 	}
+	if strings.ContainsRune(out, '\uE001') {
+		t.Fatalf("internal mark left in %q", out)
+	}
 }
 
 func fixtureSeeds(t testing.TB) [][]byte {
@@ -64,13 +67,20 @@ func FuzzExtractReply(f *testing.F) {
 		"<p>Hi</p><blockquote><blockquote>x</blockquote></blockquote><script>",
 		"\x00>\x01> \u00a0>\u2028> \r>",
 		"caf\xe9\r\n\r\n> q",
+		"Hi\nOn Tue, Nov 3, 2026 at 10:00 AM Shop\n\n<\nmailto:s@shop.test\n> wrote:\nold\n",
+		"reply--- On Wed, 4 Apr 2026 at 3:59 PM, a@b.test wrote:\n> q\n",
+		"Yes\n\nDate: Tue, 3 Nov 2026\nFrom: a@b.test\n",
+		"x\n\nThanks!\nAnn\n\n---\nAnn\n-Ann\nSent from my iPhone\n",
+		"---------- Forwarded message ---------\n> x\n\uE001> y",
+		"<blockquote>a<blockquote>b</blockquote></blockquote><div class=gmail_quote>--- Forwarded message ---</div>",
+		"<p>1.1.2026, a@b.test:</p><blockquote>\uE001x</blockquote><div class=gmail_signature>s</div>",
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
 		checkReplyText(t, in, ExtractReply(in))
-		checkReplyText(t, in, ExtractReply(htmlToText(in)))
-		if got := htmlToText(in); utf8.ValidString(in) && !utf8.ValidString(got) {
+		checkReplyText(t, in, extractHTMLReply(in))
+		if got, _ := htmlToText(in, false); utf8.ValidString(in) && !utf8.ValidString(got) {
 			t.Fatalf("htmlToText made valid UTF-8 invalid: %q", got)
 		}
 	})
@@ -99,6 +109,27 @@ func FuzzParse(f *testing.F) {
 		checkReplyText(t, string(raw), r.Text)
 		if r.Text == "" || !validToken(r.Token) || !chat.ValidEmail(r.From) || r.MessageID == "" {
 			t.Fatalf("accepted an incomplete reply %+v", r)
+		}
+	})
+}
+
+// FuzzDeliveryStatus: the DSN reader (mail to the return path) never
+// panics and reports at most maxReportRecipients permanent failures.
+//
+//	go test -run=^$ -fuzz=FuzzDeliveryStatus -fuzztime=5s ./notify/email/
+func FuzzDeliveryStatus(f *testing.F) {
+	f.Add("Reporting-MTA: dns; mx\r\n\r\nFinal-Recipient: rfc822; a@b.test\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550\r\n  user unknown\r\n")
+	f.Add("Action: delayed\nStatus: 4.4.7\n\nAction: failed\nStatus: 5.0.0\n\n\n")
+	f.Add("\n\n: \n\t\x00folded\nAction:failed\nStatus:5.")
+	f.Fuzz(func(t *testing.T, body string) {
+		got := parseDeliveryStatus(strings.NewReader(body))
+		if len(got) > maxReportRecipients {
+			t.Fatalf("%d failures", len(got))
+		}
+		for _, g := range got {
+			if !strings.HasPrefix(g.status, "5.") {
+				t.Fatalf("status %q reported as a permanent failure", g.status)
+			}
 		}
 	})
 }

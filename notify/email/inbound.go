@@ -37,8 +37,9 @@ type InboundConfig struct {
 	Logger *slog.Logger
 	// Metrics receives the counters email_inbound_posted_total,
 	// email_inbound_dropped_total (auto-replies, bounces, duplicates),
-	// email_inbound_refused_total (bad token, wrong sender, unparsable) and
-	// email_inbound_failed_total (temporary: the store failed). Default
+	// email_inbound_refused_total (bad token, wrong sender, unparsable),
+	// email_inbound_failed_total (temporary: the store failed) and
+	// email_inbound_bounces_total (permanent failures recorded). Default
 	// none.
 	Metrics chat.Metrics
 }
@@ -98,7 +99,9 @@ func (in *Inbound) Parse(raw io.Reader) (chat.InboundReply, error) {
 // before the headers. Refused mail (auto-replies, bounces, a bad or
 // expired token, a sender who is not the visitor, unparsable mail) is
 // logged with the reason, never posted, and its error returned. A mail
-// whose Message-ID was posted before returns the message posted then.
+// whose Message-ID was posted before returns the message posted then. A
+// delivery status notification to the return path (bounce+<token>@Domain)
+// is recorded with (*chat.Server).PostBounce and returns no message.
 func (in *Inbound) Handle(ctx context.Context, raw io.Reader, envelopeRcpts []string) (*chat.Message, error) {
 	m, _, err := in.handle(ctx, raw, envelope{rcpts: envelopeRcpts})
 	return m, err
@@ -106,7 +109,14 @@ func (in *Inbound) Handle(ctx context.Context, raw io.Reader, envelopeRcpts []st
 
 // handle is Handle, also saying whether the mail was a duplicate.
 func (in *Inbound) handle(ctx context.Context, raw io.Reader, env envelope) (*chat.Message, bool, error) {
-	r, err := in.parse(raw, env)
+	var r chat.InboundReply
+	data, e, err := in.read(raw)
+	if err == nil {
+		if token := in.findToken(e.Header, env.rcpts, bouncePrefix); token != "" {
+			return nil, false, in.handleBounce(ctx, e, token, messageID(e.Header, data))
+		}
+		r, err = in.parseReply(data, e, env)
+	}
 	if err != nil {
 		in.refused(err, r)
 		return nil, false, err
@@ -176,7 +186,9 @@ func reason(err error) string {
 		return "MIME nesting too deep"
 	case errors.Is(err, ErrMalformed):
 		return "malformed"
-	case errors.Is(err, ErrNoText), errors.Is(err, chat.ErrInvalid):
+	case errors.Is(err, ErrNoText):
+		return "empty reply: only our quoted mail"
+	case errors.Is(err, chat.ErrInvalid):
 		return "no text"
 	case errors.Is(err, chat.ErrNotFound):
 		return "conversation gone"
@@ -190,19 +202,19 @@ type errClass int
 
 const (
 	temporary errClass = iota // the store failed: try again later
-	dropped                   // on purpose: auto-reply, bounce
+	dropped                   // on purpose: auto-reply, bounce, empty reply
 	refused                   // permanently: bad token, sender, content
 	tooLarge
 )
 
 func class(err error) errClass {
 	switch {
-	case errors.Is(err, ErrAutoReply), errors.Is(err, ErrBounce):
+	case errors.Is(err, ErrAutoReply), errors.Is(err, ErrBounce), errors.Is(err, ErrNoText):
 		return dropped
 	case errors.Is(err, ErrTooLarge):
 		return tooLarge
 	case errors.Is(err, ErrNoToken), errors.Is(err, chat.ErrUnauthorized), errors.Is(err, chat.ErrForbidden),
-		errors.Is(err, ErrTooDeep), errors.Is(err, ErrMalformed), errors.Is(err, ErrNoText),
+		errors.Is(err, ErrTooDeep), errors.Is(err, ErrMalformed),
 		errors.Is(err, chat.ErrInvalid), errors.Is(err, chat.ErrNotFound), errors.Is(err, chat.ErrConflict):
 		return refused
 	}
@@ -219,8 +231,9 @@ func (in *Inbound) add(name string) {
 // mail providers' inbound webhooks send it (any Content-Type; at most
 // MaxSize bytes). The request must carry InboundConfig.Secret in the
 // X-Shopchat-Secret header; a secret in the URL is refused. Responses: 202
-// posted; 200 dropped on purpose (auto-reply, bounce, duplicate), so the
-// provider does not retry; 403 bad or unconfigured secret; 405 not POST;
+// posted; 200 dropped on purpose (auto-reply, bounce, duplicate, a reply
+// with nothing of its own), so the provider does not retry; 403 bad or
+// unconfigured secret; 405 not POST;
 // 413 too large; 422 bad token, wrong sender or unparsable; 503 temporary
 // failure (the provider should retry).
 func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -258,11 +271,14 @@ func (in *Inbound) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cannot read the body", http.StatusBadRequest)
 		return
 	}
-	_, dup, err := in.handle(r.Context(), bytes.NewReader(body), envelope{})
+	m, dup, err := in.handle(r.Context(), bytes.NewReader(body), envelope{})
 	switch {
 	case err == nil && dup:
 		w.WriteHeader(http.StatusOK)
 		io.WriteString(w, "duplicate: posted before\n")
+	case err == nil && m == nil:
+		w.WriteHeader(http.StatusAccepted)
+		io.WriteString(w, "bounce recorded\n")
 	case err == nil:
 		w.WriteHeader(http.StatusAccepted)
 		io.WriteString(w, "posted\n")

@@ -311,12 +311,22 @@ func TestDeepMIMENesting(t *testing.T) {
 
 func TestCharsetsAndEncodings(t *testing.T) {
 	e := newInboundEnv(t, nil, nil)
-	// An unknown charset is read as UTF-8, invalid bytes replaced.
+	// An unknown charset is read as UTF-8; text that is not UTF-8 after
+	// decoding is refused, not stored with U+FFFD in place of the words.
 	unknown := plainReply(e.token, testVisitor, "Hello from Qo'noS \xff!", [2]string{"Content-Type", "text/plain; charset=x-klingon"})
-	if _, err := e.handle(unknown); err != nil {
-		t.Fatalf("unknown charset: %v", err)
+	if _, err := e.handle(unknown); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("unknown charset, bytes not UTF-8: %v, want ErrMalformed", err)
 	}
-	if got := e.posted(t, 1); got[0] != "Hello from Qo'noS \uFFFD!" {
+	badUTF8 := plainReply(e.token, testVisitor, "caf\xe9 au lait", [2]string{"Content-Type", "text/plain; charset=utf-8"})
+	if _, err := e.handle(badUTF8); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("charset=utf-8 with Latin-1 bytes: %v, want ErrMalformed", err)
+	}
+	e.posted(t, 0)
+	fine := plainReply(e.token, testVisitor, "Hello from Qo'noS \u00e9!", [2]string{"Content-Type", "text/plain; charset=x-klingon"})
+	if _, err := e.handle(fine); err != nil {
+		t.Fatalf("unknown charset, UTF-8 bytes: %v", err)
+	}
+	if got := e.posted(t, 1); got[0] != "Hello from Qo'noS \u00e9!" {
 		t.Errorf("unknown charset posted %q", got[0])
 	}
 	// Broken base64 is refused as malformed.

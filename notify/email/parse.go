@@ -11,6 +11,7 @@ import (
 	"net/mail"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // decode ISO-8859-*, Windows-125x, ... (sets message.CharsetReader)
@@ -38,7 +39,9 @@ var (
 	// transfer encoding or multipart structure, no usable From).
 	ErrMalformed = errors.New("email: malformed message")
 	// ErrNoText: the mail has no text of its own once quoted history and
-	// signature are removed.
+	// signature are removed, and no attachment: the sender sent our mail
+	// back unchanged. It is dropped (logged), not refused, so the sender
+	// gets no bounce.
 	ErrNoText = errors.New("email: no reply text")
 )
 
@@ -56,18 +59,32 @@ type envelope struct {
 // from a recipient address, the sender only from the From header's
 // address.
 func (in *Inbound) parse(raw io.Reader, env envelope) (chat.InboundReply, error) {
-	var r chat.InboundReply
+	data, e, err := in.read(raw)
+	if err != nil {
+		return chat.InboundReply{}, err
+	}
+	return in.parseReply(data, e, env)
+}
+
+// read reads one raw mail, at most MaxSize bytes, and its header.
+func (in *Inbound) read(raw io.Reader) ([]byte, *message.Entity, error) {
 	data, err := io.ReadAll(io.LimitReader(raw, in.cfg.MaxSize+1))
 	if err != nil {
-		return r, fmt.Errorf("%w: reading: %v", ErrMalformed, err)
+		return nil, nil, fmt.Errorf("%w: reading: %v", ErrMalformed, err)
 	}
 	if int64(len(data)) > in.cfg.MaxSize {
-		return r, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, in.cfg.MaxSize)
+		return nil, nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, in.cfg.MaxSize)
 	}
 	e, err := message.ReadWithOptions(bytes.NewReader(data), &message.ReadOptions{MaxHeaderBytes: 256 << 10})
 	if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
-		return r, fmt.Errorf("%w: header: %v", ErrMalformed, err)
+		return nil, nil, fmt.Errorf("%w: header: %v", ErrMalformed, err)
 	}
+	return data, e, nil
+}
+
+// parseReply extracts the reply from a mail read by read.
+func (in *Inbound) parseReply(data []byte, e *message.Entity, env envelope) (chat.InboundReply, error) {
+	var r chat.InboundReply
 	h := e.Header
 
 	if err := checkAutomatic(h, env); err != nil {
@@ -81,14 +98,14 @@ func (in *Inbound) parse(raw io.Reader, env envelope) (chat.InboundReply, error)
 		return r, fmt.Errorf("%w: from %s", ErrBounce, from)
 	}
 	r.From = from
-	token := in.findToken(h, env.rcpts)
+	token := in.findToken(h, env.rcpts, replyPrefix)
 	if token == "" {
 		return r, ErrNoToken
 	}
 	r.Token = token
 	r.MessageID = messageID(h, data)
 
-	plain, html, err := in.bodies(e)
+	plain, html, attached, err := in.bodies(e)
 	if err != nil {
 		return r, err
 	}
@@ -96,12 +113,46 @@ func (in *Inbound) parse(raw io.Reader, env envelope) (chat.InboundReply, error)
 	case plain != "":
 		r.Text = ExtractReply(plain)
 	case html != "":
-		r.Text = ExtractReply(htmlToText(html))
+		r.Text = extractHTMLReply(html)
 	}
-	if strings.TrimSpace(r.Text) == "" {
+	if len(attached) > 0 {
+		// The chat does not take mailed files; the team learns of them.
+		note := "[Attachments sent by email, not shown in the chat: " + strings.Join(attached, ", ") + "]"
+		r.Text = strings.TrimSpace(r.Text + "\n\n" + note)
+	}
+	if r.Text == "" {
 		return r, ErrNoText
 	}
 	return r, nil
+}
+
+// maxAttachmentNames bounds the attachments named in a reply's note.
+const maxAttachmentNames = 10
+
+// attachmentName returns the name a part gives its file, made safe to
+// show as text, or "" for none.
+func attachmentName(h message.Header) string {
+	_, params, _ := h.ContentDisposition()
+	name := params["filename"]
+	if name == "" {
+		_, ctParams, _ := h.ContentType()
+		name = ctParams["name"]
+	}
+	if dec, err := wordDecoder.DecodeHeader(name); err == nil {
+		name = dec
+	}
+	name = strings.Join(strings.Fields(bodyText(name)), " ")
+	return truncateRunes(name, 100)
+}
+
+func truncateRunes(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i] + "…"
+		}
+		n--
+	}
+	return s
 }
 
 // checkAutomatic refuses bounces and automatic mail.
@@ -168,11 +219,18 @@ func localPart(addr string) string {
 	return addr
 }
 
-var tokenRE = regexp.MustCompile(`(?i)(?:^|[\s<,:;"])reply\+([a-z2-7]{1,58})@([a-z0-9.-]+)`)
+var tokenRE = regexp.MustCompile(`(?i)(?:^|[\s<,:;"])(reply|bounce)\+([a-z2-7]{1,58})@([a-z0-9.-]+)`)
 
-// findToken returns the token of the first reply+<token>@Domain recipient:
+// The local parts of our addresses: replies to our mail, and the return
+// path of mail to visitors (delivery status notifications).
+const (
+	replyPrefix  = "reply+"
+	bouncePrefix = "bounce+"
+)
+
+// findToken returns the token of the first prefix<token>@Domain recipient:
 // the SMTP envelope's first, then Delivered-To, X-Original-To, To and Cc.
-func (in *Inbound) findToken(h message.Header, rcpts []string) string {
+func (in *Inbound) findToken(h message.Header, rcpts []string, prefix string) string {
 	var candidates []string
 	candidates = append(candidates, rcpts...)
 	p := mail.AddressParser{WordDecoder: wordDecoder}
@@ -186,26 +244,26 @@ func (in *Inbound) findToken(h message.Header, rcpts []string) string {
 			}
 			// An unparsable list: take addresses that look like ours.
 			for _, m := range tokenRE.FindAllStringSubmatch(v, -1) {
-				candidates = append(candidates, "reply+"+m[1]+"@"+m[2])
+				candidates = append(candidates, m[1]+"+"+m[2]+"@"+m[3])
 			}
 		}
 	}
 	for _, c := range candidates {
-		if t := in.tokenOf(c); t != "" {
+		if t := in.tokenOf(c, prefix); t != "" {
 			return t
 		}
 	}
 	return ""
 }
 
-// tokenOf returns the token in addr if addr is reply+<token>@Domain.
-func (in *Inbound) tokenOf(addr string) string {
+// tokenOf returns the token in addr if addr is prefix<token>@Domain.
+func (in *Inbound) tokenOf(addr, prefix string) string {
 	addr = strings.ToLower(strings.Trim(strings.TrimSpace(addr), "<>"))
 	at := strings.LastIndexByte(addr, '@')
 	if at < 0 || addr[at+1:] != in.cfg.Domain {
 		return ""
 	}
-	token, ok := strings.CutPrefix(addr[:at], "reply+")
+	token, ok := strings.CutPrefix(addr[:at], prefix)
 	if !ok || !validToken(token) {
 		return ""
 	}
@@ -224,8 +282,9 @@ func messageID(h message.Header, data []byte) string {
 }
 
 // bodies walks the MIME tree (at most MaxDepth levels) and returns the
-// first inline text/plain and text/html parts, decoded to UTF-8.
-func (in *Inbound) bodies(root *message.Entity) (plain, html string, err error) {
+// first inline text/plain and text/html parts, decoded to UTF-8, and the
+// names of the attached files (at most maxAttachmentNames).
+func (in *Inbound) bodies(root *message.Entity) (plain, html string, attached []string, err error) {
 	var walk func(e *message.Entity, depth int) error
 	walk = func(e *message.Entity, depth int) error {
 		if depth > in.cfg.MaxDepth {
@@ -249,10 +308,17 @@ func (in *Inbound) bodies(root *message.Entity) (plain, html string, err error) 
 		if cterr != nil {
 			t = "text/plain" // RFC 2045: a broken Content-Type is text/plain
 		}
-		if disp, _, _ := e.Header.ContentDisposition(); disp == "attachment" {
-			return nil
-		}
-		if t != "text/plain" && t != "text/html" {
+		disp, _, _ := e.Header.ContentDisposition()
+		isText := (t == "text/plain" || t == "text/html") && disp != "attachment"
+		if !isText {
+			// A file: an attachment, or an inline image or document.
+			// Parts of a multipart/related HTML body (Outlook's logos)
+			// have no disposition and are not the sender's files.
+			if name := attachmentName(e.Header); name != "" && (disp == "attachment" || disp == "inline") {
+				if len(attached) < maxAttachmentNames {
+					attached = append(attached, name)
+				}
+			}
 			return nil
 		}
 		if (t == "text/plain" && plain != "") || (t == "text/html" && html != "") {
@@ -266,10 +332,21 @@ func (in *Inbound) bodies(root *message.Entity) (plain, html string, err error) 
 		// Config.MaxMessageLength); reading further only costs time.
 		if len(body) > maxBodyText {
 			body = body[:maxBodyText]
+			// Not through a character: drop the bytes of one cut in two.
+			for i := 0; i < utf8.UTFMax-1 && len(body) > 0; i++ {
+				if r, size := utf8.DecodeLastRune(body); r != utf8.RuneError || size != 1 {
+					break
+				}
+				body = body[:len(body)-1]
+			}
 		}
-		// An unknown charset left the bytes as they were: read them as
-		// UTF-8, with U+FFFD for what is not.
-		s := strings.ToValidUTF8(string(body), "\uFFFD")
+		// After charset decoding the text is UTF-8, or the mail is refused:
+		// text stored with U+FFFD in place of what the customer wrote would
+		// be lost words nobody is told about.
+		if !utf8.Valid(body) {
+			return fmt.Errorf("%w: %s text is not valid in its charset (%q)", ErrMalformed, t, params["charset"])
+		}
+		s := string(body)
 		if t == "text/plain" {
 			if strings.EqualFold(params["format"], "flowed") {
 				s = unflow(s, strings.EqualFold(params["delsp"], "yes"))
@@ -281,7 +358,7 @@ func (in *Inbound) bodies(root *message.Entity) (plain, html string, err error) 
 		return nil
 	}
 	err = walk(root, 1)
-	return plain, html, err
+	return plain, html, attached, err
 }
 
 // unflow joins the soft line breaks of format=flowed text (RFC 3676).

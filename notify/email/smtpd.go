@@ -16,7 +16,8 @@ import (
 
 // SMTPServer returns an SMTP server (not yet listening) that receives
 // replies for Domain on addr: it accepts RCPT only for reply+<token>@Domain
-// (others get 550), mail up to MaxSize bytes, and needs no AUTH. It is
+// and the return path bounce+<token>@Domain (others get 550), mail up to
+// MaxSize bytes, and needs no AUTH. It is
 // meant to be the final hop behind the shop's MX (e.g. Postfix relaying
 // the reply domain to 127.0.0.1:2525, or the MX record pointing at this
 // host), not a submission server. Start it with ListenAndServe or Serve;
@@ -156,7 +157,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 }
 
 func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
-	if s.in.tokenOf(to) == "" {
+	if s.in.tokenOf(to, replyPrefix) == "" && s.in.tokenOf(to, bouncePrefix) == "" {
 		return errNoSuchUser
 	}
 	s.rcpts = append(s.rcpts, to)

@@ -16,12 +16,12 @@ import (
 
 // Visitors.
 
-const visitorCols = `id, customer_id, name, email, created_at, last_seen_at, token_gen`
+const visitorCols = `id, customer_id, name, email, created_at, last_seen_at, token_gen, bounced_email`
 
 func scanVisitor(row pgx.Row) (*chat.Visitor, error) {
 	var v chat.Visitor
 	var seen *time.Time
-	if err := row.Scan(&v.ID, &v.CustomerID, &v.Name, &v.Email, &v.CreatedAt, &seen, &v.TokenGen); err != nil {
+	if err := row.Scan(&v.ID, &v.CustomerID, &v.Name, &v.Email, &v.CreatedAt, &seen, &v.TokenGen, &v.BouncedEmail); err != nil {
 		return nil, err
 	}
 	v.CreatedAt = v.CreatedAt.UTC()
@@ -35,8 +35,8 @@ func (s *Store) CreateVisitor(ctx context.Context, v *chat.Visitor) error {
 		return fmt.Errorf("postgres: visitor id is empty: %w", chat.ErrInvalid)
 	}
 	return s.write(ctx, fmt.Sprintf("create visitor %q", v.ID), func() error {
-		_, err := s.pool.Exec(ctx, `INSERT INTO chat_visitors (`+visitorCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			v.ID, v.CustomerID, v.Name, v.Email, v.CreatedAt, nullTime(v.LastSeenAt), v.TokenGen)
+		_, err := s.pool.Exec(ctx, `INSERT INTO chat_visitors (`+visitorCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			v.ID, v.CustomerID, v.Name, v.Email, v.CreatedAt, nullTime(v.LastSeenAt), v.TokenGen, v.BouncedEmail)
 		switch {
 		case isConstraint(err, "chat_visitors_pkey"):
 			return conflict("visitor", v.ID, "already exists")
@@ -81,9 +81,9 @@ func (s *Store) UpdateVisitor(ctx context.Context, v *chat.Visitor) error {
 	return s.write(ctx, fmt.Sprintf("update visitor %q", v.ID), func() error {
 		tag, err := s.pool.Exec(ctx, `UPDATE chat_visitors
 			SET customer_id = $2, name = $3, email = $4, created_at = $5, last_seen_at = $6,
-			    token_gen = greatest(token_gen, $7)
+			    token_gen = greatest(token_gen, $7), bounced_email = $8
 			WHERE id = $1`,
-			v.ID, v.CustomerID, v.Name, v.Email, v.CreatedAt, nullTime(v.LastSeenAt), v.TokenGen)
+			v.ID, v.CustomerID, v.Name, v.Email, v.CreatedAt, nullTime(v.LastSeenAt), v.TokenGen, v.BouncedEmail)
 		if isConstraint(err, "chat_visitors_customer") {
 			return conflict("customer", v.CustomerID, "bound to another visitor")
 		}
@@ -222,21 +222,32 @@ func (s *Store) OperatorLoads(ctx context.Context, now time.Time) ([]chat.Operat
 // Conversations.
 
 const convCols = `id, visitor_id, status, coalesce(operator_id, ''), department, last_seq,
-	visitor_read_seq, operator_read_seq, created_at, queued_at, assigned_at, closed_at, mail_opt_out`
+	visitor_read_seq, operator_read_seq, created_at, queued_at, assigned_at, closed_at, mail_opt_out, language`
 
 func (s *Store) scanConv(row pgx.Row) (*chat.Conversation, error) {
+	c, dest, finish := s.convScanner()
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	finish()
+	return c, nil
+}
+
+// convScanner returns a conversation, the scan destinations of convCols
+// for it, and what to call once they are scanned: for rows that carry a
+// conversation beside other columns.
+func (s *Store) convScanner() (*chat.Conversation, []any, func()) {
 	var c chat.Conversation
 	var status string
 	var assigned, closed *time.Time
-	if err := row.Scan(&c.ID, &c.VisitorID, &status, &c.OperatorID, &c.Department, &c.LastSeq,
-		&c.VisitorReadSeq, &c.OperatorReadSeq, &c.CreatedAt, &c.QueuedAt, &assigned, &closed, &c.MailOptOut); err != nil {
-		return nil, err
+	dest := []any{&c.ID, &c.VisitorID, &status, &c.OperatorID, &c.Department, &c.LastSeq,
+		&c.VisitorReadSeq, &c.OperatorReadSeq, &c.CreatedAt, &c.QueuedAt, &assigned, &closed, &c.MailOptOut, &c.Language}
+	return &c, dest, func() {
+		c.Status = chat.Status(status)
+		c.Epoch = s.epoch
+		c.CreatedAt, c.QueuedAt = c.CreatedAt.UTC(), c.QueuedAt.UTC()
+		c.AssignedAt, c.ClosedAt = timeOf(assigned), timeOf(closed)
 	}
-	c.Status = chat.Status(status)
-	c.Epoch = s.epoch
-	c.CreatedAt, c.QueuedAt = c.CreatedAt.UTC(), c.QueuedAt.UTC()
-	c.AssignedAt, c.ClosedAt = timeOf(assigned), timeOf(closed)
-	return &c, nil
 }
 
 func (s *Store) scanConvs(rows pgx.Rows) ([]*chat.Conversation, error) {
@@ -259,9 +270,9 @@ func (s *Store) CreateConversation(ctx context.Context, c *chat.Conversation) er
 		return fmt.Errorf("postgres: conversation id is empty: %w", chat.ErrInvalid)
 	}
 	err := s.write(ctx, fmt.Sprintf("create conversation %q", c.ID), func() error {
-		_, err := s.pool.Exec(ctx, `INSERT INTO chat_conversations (id, visitor_id, status, department, created_at, queued_at)
-			VALUES ($1, $2, 'queued', $3, $4, $5)`,
-			c.ID, c.VisitorID, c.Department, c.CreatedAt, c.QueuedAt)
+		_, err := s.pool.Exec(ctx, `INSERT INTO chat_conversations (id, visitor_id, status, department, created_at, queued_at, language)
+			VALUES ($1, $2, 'queued', $3, $4, $5, $6)`,
+			c.ID, c.VisitorID, c.Department, c.CreatedAt, c.QueuedAt, c.Language)
 		switch {
 		case isCode(err, codeForeignKeyViolation):
 			return notFound("visitor", c.VisitorID)
@@ -609,11 +620,12 @@ func scanMessage(row pgx.Row, extra ...any) (*chat.Message, error) {
 // empty) and m.Seq. A retry of a client id returns the original even if
 // the conversation has been closed since.
 //
-// In one transaction it bumps the conversation's last_seq (which locks the
-// row, so appends to one conversation are serialised and their sequence
-// numbers gapless) and inserts the message with that seq. A client id seen
-// before, or inserted by a concurrent append that committed first, rolls
-// the transaction back, so a duplicate never consumes a sequence number.
+// One statement (appendSQL: one round trip, one commit) bumps the
+// conversation's last_seq (which locks the row, so appends to one
+// conversation are serialised and their sequence numbers gapless) and
+// inserts the message with that seq. A client id seen before, or inserted
+// by a concurrent append that committed first, fails the statement, so a
+// duplicate never consumes a sequence number; the original is then read.
 func (s *Store) AppendMessage(ctx context.Context, m *chat.Message) (chat.Appended, error) {
 	return s.appendMessage(ctx, m, "")
 }
@@ -648,59 +660,36 @@ func (s *Store) appendMessage(ctx context.Context, m *chat.Message, operatorID s
 		id = uuid.NewString()
 	}
 	var out chat.Appended
-	errDuplicate := errors.New("duplicate") // rolls the transaction back
 	err := s.write(ctx, fmt.Sprintf("append to conversation %q", m.ConversationID), func() error {
 		out = chat.Appended{}
-		if m.ClientID != "" {
-			a, err := s.original(ctx, s.pool, m.ConversationID, m.ClientID)
-			if err == nil {
-				out = a
-				return nil
-			}
-			if !errors.Is(err, pgx.ErrNoRows) {
-				return err
-			}
-		}
-		err := s.inTx(ctx, func(tx pgx.Tx) error {
-			c, err := s.scanConv(tx.QueryRow(ctx, `UPDATE chat_conversations SET last_seq = last_seq + 1
-				WHERE id = $1 AND status <> 'closed' AND ($2::text = '' OR (status = 'assigned' AND operator_id = $2::text))
-				RETURNING `+convCols, m.ConversationID, operatorID))
-			if errors.Is(err, pgx.ErrNoRows) {
-				// Closed or unknown. A retry is recognised first, even of a
-				// message that a concurrent append committed after the
-				// check above.
-				if m.ClientID != "" {
-					a, err := s.original(ctx, tx, m.ConversationID, m.ClientID)
-					if err == nil {
-						out = a
-						return nil
-					}
-					if !errors.Is(err, pgx.ErrNoRows) {
-						return err
-					}
-				}
-				return s.convState(ctx, tx, m.ConversationID, why)
-			}
-			if err != nil {
-				return err
-			}
-			stored, err := scanMessage(tx.QueryRow(ctx, `INSERT INTO chat_messages (`+msgCols+`, search)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, to_tsvector('simple', $10))
-				ON CONFLICT (conversation_id, client_id) WHERE client_id <> '' DO NOTHING
-				RETURNING `+msgCols,
-				id, m.ConversationID, c.LastSeq, m.ClientID, string(m.Kind), m.AuthorID, m.AuthorName, m.Text, m.CreatedAt,
-				searchText(m.Text)))
-			if errors.Is(err, pgx.ErrNoRows) { // a concurrent append used the client id first
-				return errDuplicate
-			}
-			if err != nil {
-				return err
-			}
+		c, cdest, finish := s.convScanner()
+		var ok int
+		stored, err := scanMessage(s.pool.QueryRow(ctx, appendSQL,
+			m.ConversationID, operatorID, id, m.ClientID, string(m.Kind), m.AuthorID, m.AuthorName, m.Text, m.CreatedAt,
+			searchText(m.Text)), append(cdest, &ok)...)
+		switch {
+		case err == nil:
+			finish()
 			out = chat.Appended{Message: stored, Conversation: c}
 			return nil
-		})
-		if errors.Is(err, errDuplicate) {
+		case isDuplicateClientID(err):
+			// The statement rolled back: no sequence number was used.
 			out, err = s.original(ctx, s.pool, m.ConversationID, m.ClientID)
+			return err
+		case errors.Is(err, pgx.ErrNoRows):
+			// Closed or unknown. A retry is recognised first, even of a
+			// message stored before the conversation closed.
+			if m.ClientID != "" {
+				a, err := s.original(ctx, s.pool, m.ConversationID, m.ClientID)
+				if err == nil {
+					out = a
+					return nil
+				}
+				if !errors.Is(err, pgx.ErrNoRows) {
+					return err
+				}
+			}
+			return s.convState(ctx, s.pool, m.ConversationID, why)
 		}
 		return err
 	})
@@ -711,6 +700,31 @@ func (s *Store) appendMessage(ctx context.Context, m *chat.Message, operatorID s
 		m.ID, m.Seq = out.Message.ID, out.Message.Seq
 	}
 	return out, nil
+}
+
+// appendSQL appends a message in one statement: $1 conversation, $2 the
+// operator it must be assigned to ('' for any open conversation), $3..$9
+// the message, $10 its search text. No row: the conversation is closed,
+// unknown or not that operator's. A client id stored already fails the
+// whole statement with duplicateClientID (an integer cast of that text,
+// which depends on the row, so it is never evaluated while planning).
+var appendSQL = `WITH c AS (
+	UPDATE chat_conversations SET last_seq = last_seq + 1
+	WHERE id = $1 AND status <> 'closed' AND ($2::text = '' OR (status = 'assigned' AND operator_id = $2::text))
+	RETURNING ` + convCols + `
+), m AS (
+	INSERT INTO chat_messages (` + msgCols + `, search)
+	SELECT $3, c.id, c.last_seq, $4, $5, $6, $7, $8, $9, to_tsvector('simple', $10) FROM c
+	ON CONFLICT (conversation_id, client_id) WHERE client_id <> '' DO NOTHING
+	RETURNING ` + msgCols + `
+)
+SELECT m.*, c.*, (CASE WHEN m.id IS NULL THEN '` + duplicateClientID + `' ELSE '0' END)::int
+FROM c LEFT JOIN m ON true`
+
+const duplicateClientID = "shopchat: duplicate client id"
+
+func isDuplicateClientID(err error) bool {
+	return isCode(err, "22P02") && strings.Contains(err.Error(), duplicateClientID)
 }
 
 // original returns the message with clientID in conversation convID, and

@@ -46,7 +46,7 @@ func (s *Store) CreateConversation(ctx context.Context, c *chat.Conversation) er
 			return dbErr("create conversation", err)
 		}
 		_, err = w.insConv.ExecContext(bg, cc.ID, cc.VisitorID, cc.Department,
-			micros(cc.CreatedAt), micros(cc.QueuedAt), zeroMicros, zeroMicros)
+			micros(cc.CreatedAt), micros(cc.QueuedAt), zeroMicros, zeroMicros, cc.Language)
 		if isUnique(err, "") {
 			return conflict("conversation", cc.ID, "already exists or visitor has an open conversation")
 		}

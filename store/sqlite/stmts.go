@@ -11,10 +11,10 @@ import (
 
 // Column lists, in the order the scan functions read them.
 const (
-	visitorCols  = `id, coalesce(customer_id, ''), name, email, created_at, last_seen_at, token_gen`
+	visitorCols  = `id, coalesce(customer_id, ''), name, email, created_at, last_seen_at, token_gen, bounced_email`
 	operatorCols = `id, name, email, avatar_url, departments, capacity, presence, presence_expires, last_assigned_at`
 	convCols     = `id, visitor_id, status, operator_id, department, last_seq, visitor_read_seq, operator_read_seq,
-	created_at, queued_at, assigned_at, closed_at, mail_opt_out`
+	created_at, queued_at, assigned_at, closed_at, mail_opt_out, language`
 	msgCols    = `id, conversation_id, seq, coalesce(client_id, ''), kind, author_id, author_name, text, created_at`
 	searchCols = `m.id, m.conversation_id, m.seq, coalesce(m.client_id, ''), m.kind, m.author_id, m.author_name, m.text,
 	m.created_at, snippet(messages_fts, 0, '', '', '` + ellipsis + `', 24), bm25(messages_fts)`
@@ -63,8 +63,8 @@ func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
 		&w.release:    `RELEASE item`,
 		&w.rollbackTo: `ROLLBACK TO item`,
 
-		&w.insVisitor: `INSERT INTO visitors (id, customer_id, name, email, created_at, last_seen_at, token_gen) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		&w.updVisitor: `UPDATE visitors SET customer_id = ?, name = ?, email = ?, created_at = ?, last_seen_at = ?, token_gen = max(token_gen, ?) WHERE id = ?`,
+		&w.insVisitor: `INSERT INTO visitors (id, customer_id, name, email, created_at, last_seen_at, token_gen, bounced_email) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		&w.updVisitor: `UPDATE visitors SET customer_id = ?, name = ?, email = ?, created_at = ?, last_seen_at = ?, token_gen = max(token_gen, ?), bounced_email = ? WHERE id = ?`,
 		&w.delVisitor: `DELETE FROM visitors WHERE id = ?`,
 
 		&w.putOperator: `INSERT INTO operators (id, name, email, avatar_url, departments, capacity) VALUES (?, ?, ?, ?, ?, ?)
@@ -78,8 +78,8 @@ ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email, ava
 		&w.conv:       `SELECT ` + convCols + ` FROM conversations WHERE id = ?`,
 		&w.convStatus: `SELECT status FROM conversations WHERE id = ?`,
 		&w.openConvID: `SELECT id FROM conversations WHERE visitor_id = ? AND status != 'closed'`,
-		&w.insConv: `INSERT INTO conversations (id, visitor_id, status, department, created_at, queued_at, assigned_at, closed_at)
-VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)`,
+		&w.insConv: `INSERT INTO conversations (id, visitor_id, status, department, created_at, queued_at, assigned_at, closed_at, language)
+VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)`,
 		&w.assign:    `UPDATE conversations SET status = 'assigned', operator_id = ?, assigned_at = ? WHERE id = ? RETURNING ` + convCols,
 		&w.requeue:   `UPDATE conversations SET status = 'queued', operator_id = '', department = ?, queued_at = ? WHERE id = ? RETURNING ` + convCols,
 		&w.closeConv: `UPDATE conversations SET status = 'closed', closed_at = ? WHERE id = ? RETURNING ` + convCols,
@@ -192,7 +192,7 @@ type scanner interface{ Scan(dest ...any) error }
 func scanVisitor(sc scanner) (*chat.Visitor, error) {
 	var v chat.Visitor
 	var created, seen int64
-	if err := sc.Scan(&v.ID, &v.CustomerID, &v.Name, &v.Email, &created, &seen, &v.TokenGen); err != nil {
+	if err := sc.Scan(&v.ID, &v.CustomerID, &v.Name, &v.Email, &created, &seen, &v.TokenGen, &v.BouncedEmail); err != nil {
 		return nil, err
 	}
 	v.CreatedAt, v.LastSeenAt = fromMicros(created), fromMicros(seen)
@@ -231,7 +231,7 @@ func (s *Store) scanConv(sc scanner) (*chat.Conversation, error) {
 	var status string
 	var created, queued, assigned, closed int64
 	if err := sc.Scan(&c.ID, &c.VisitorID, &status, &c.OperatorID, &c.Department, &c.LastSeq,
-		&c.VisitorReadSeq, &c.OperatorReadSeq, &created, &queued, &assigned, &closed, &c.MailOptOut); err != nil {
+		&c.VisitorReadSeq, &c.OperatorReadSeq, &created, &queued, &assigned, &closed, &c.MailOptOut, &c.Language); err != nil {
 		return nil, err
 	}
 	c.Status = chat.Status(status)

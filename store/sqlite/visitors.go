@@ -26,7 +26,7 @@ func (s *Store) CreateVisitor(ctx context.Context, v *chat.Visitor) error {
 	vv := *v
 	return s.write(ctx, func(w *writeStmts) error {
 		_, err := w.insVisitor.ExecContext(bg, vv.ID, nullIfEmpty(vv.CustomerID), vv.Name, vv.Email,
-			micros(vv.CreatedAt), micros(vv.LastSeenAt), vv.TokenGen)
+			micros(vv.CreatedAt), micros(vv.LastSeenAt), vv.TokenGen, vv.BouncedEmail)
 		switch {
 		case isUnique(err, "visitors.customer_id"):
 			return conflict("customer", vv.CustomerID, "bound to another visitor")
@@ -69,7 +69,7 @@ func (s *Store) UpdateVisitor(ctx context.Context, v *chat.Visitor) error {
 	vv := *v
 	return s.write(ctx, func(w *writeStmts) error {
 		res, err := w.updVisitor.ExecContext(bg, nullIfEmpty(vv.CustomerID), vv.Name, vv.Email,
-			micros(vv.CreatedAt), micros(vv.LastSeenAt), vv.TokenGen, vv.ID)
+			micros(vv.CreatedAt), micros(vv.LastSeenAt), vv.TokenGen, vv.BouncedEmail, vv.ID)
 		if isUnique(err, "visitors.customer_id") {
 			return conflict("customer", vv.CustomerID, "bound to another visitor")
 		}

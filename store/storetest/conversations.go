@@ -593,6 +593,15 @@ func conversationCases() []Case {
 			_, err = s.SetMailOptOut(ctx, "nope", true)
 			isErr(t, err, chat.ErrNotFound, "SetMailOptOut(unknown)")
 		}},
+		{"Conversations/Language", func(t testing.TB, s chat.Store) {
+			mustVisitor(t, s, "v1", "")
+			require.NoError(t, s.CreateConversation(ctx, &chat.Conversation{ID: "c1", VisitorID: "v1", Language: "de", CreatedAt: at(0), QueuedAt: at(0)}))
+			assert.Equal(t, "de", mustGetConv(t, s, "c1").Language, "stored language")
+			c, err := s.SetMailOptOut(ctx, "c1", true)
+			require.NoError(t, err)
+			assert.Equal(t, "de", c.Language, "language of a returned conversation")
+			assert.Equal(t, "", mustConv(t, s, "c2", at(1)).Language, "no language given")
+		}},
 		{"Conversations/MarkRead", func(t testing.TB, s chat.Store) {
 			mustConv(t, s, "c1", at(0))
 			for i := range 5 {

@@ -35,6 +35,23 @@ func visitorCases() []Case {
 			require.NoError(t, err)
 			assert.Empty(t, got.CustomerID)
 		}},
+		{"Visitors/BouncedEmail", func(t testing.TB, s chat.Store) {
+			v := &chat.Visitor{ID: "v1", Email: "ann@example.com", BouncedEmail: "ann@example.com", CreatedAt: at(0)}
+			require.NoError(t, s.CreateVisitor(ctx, v))
+			got, err := s.Visitor(ctx, "v1")
+			require.NoError(t, err)
+			assert.Equal(t, "ann@example.com", got.BouncedEmail, "created with a bounced address")
+			got.BouncedEmail = ""
+			require.NoError(t, s.UpdateVisitor(ctx, got))
+			got, err = s.Visitor(ctx, "v1")
+			require.NoError(t, err)
+			assert.Empty(t, got.BouncedEmail, "cleared by an update")
+			got.BouncedEmail = "old@example.com"
+			require.NoError(t, s.UpdateVisitor(ctx, got))
+			got, err = s.Visitor(ctx, "v1")
+			require.NoError(t, err)
+			assert.Equal(t, "old@example.com", got.BouncedEmail, "set by an update")
+		}},
 		{"Visitors/TokenGenNeverLowered", func(t testing.TB, s chat.Store) {
 			v := &chat.Visitor{ID: "v1", CreatedAt: at(0), TokenGen: 2}
 			require.NoError(t, s.CreateVisitor(ctx, v))

@@ -685,6 +685,10 @@
     renderOutboxStatus();
     request({ type: 'visitors' }, null, true); // then kept live by visitors frames
     if (S.tab === 'triggers') loadTriggers();
+    if (!S.linkOpened) { // once: a reconnect must not pull the operator back
+      S.linkOpened = true;
+      openLinkedConv();
+    }
     // Refresh what the panes show.
     for (const p of S.panes) {
       if (!p.conv) continue;
@@ -693,6 +697,14 @@
     }
     if (S.split && !splitMQ.matches) setSplit(false);
   }
+
+  // openLinkedConv opens the conversation a link names (#conv=<id>), as
+  // the team's notification mail links it.
+  function openLinkedConv() {
+    const m = /^#conv=([0-9a-fA-F-]{36})$/.exec(location.hash);
+    if (m && S.ready) openConv(m[1].toLowerCase());
+  }
+  window.addEventListener('hashchange', openLinkedConv);
 
   function onQueue(list) {
     const before = S.queueIds;
@@ -734,6 +746,7 @@
     if (entry) {
       if (f.code === 'unavailable' || f.code === 'rate_limited') {
         entry.status = 'queued';
+        entry.reconnecting = f.code === 'unavailable'; // the server's store is failing over: say so, keep the message
         setTimeout(() => { if (S.ready && S.outbox.includes(entry)) transmit(entry); }, 2000 + Math.random() * 2000);
       } else {
         entry.status = 'failed';
@@ -1208,6 +1221,8 @@
         h('span', { text: `Not sent: ${e.error || 'error'}` }), ' ',
         h('button', { type: 'button', class: 'link-btn', text: 'Retry', onclick: () => { e.status = 'queued'; if (S.ready) transmit(e); else renderPending(c, e); } }), ' ',
         h('button', { type: 'button', class: 'link-btn', text: 'Discard', onclick: () => { S.outbox = S.outbox.filter((x) => x !== e); persist(); renderPending(c, e); } }));
+    } else if (e.reconnecting) {
+      status.textContent = 'Reconnecting… will send automatically';
     } else if (e.status === 'sent' && S.ready) {
       status.textContent = 'Sending…';
     } else {
@@ -1877,7 +1892,8 @@
     byId('v-name').textContent = name;
     fillAvatar(byId('v-avatar'), name, '', (d && d.id) || c.visitorId || c.id);
     const email = byId('v-email');
-    email.textContent = (d && d.email) || '';
+    email.textContent = (d && d.email) ? d.email + (d.email_bounces ? ' (bounces: no mail is sent)' : '') : '';
+    email.classList.toggle('bounces', !!(d && d.email_bounces));
     email.hidden = !(d && d.email);
     show(byId('v-loading'), !d && c.detailsLoading);
 

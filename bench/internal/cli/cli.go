@@ -25,11 +25,12 @@ func Serve(args []string) int {
 	baseline := fs.Bool("baseline", false, "run the bare coder/websocket relay instead of chat.Server")
 	broker := fs.String("broker", "", "connect to other nodes through this broker: postgres, redis or nats")
 	schema := fs.String("schema", "", "postgres: a schema shared with other nodes (the caller drops it)")
+	brokerAddr := fs.String("broker-addr", "", "the broker's address (postgres DSN, redis host:port, NATS URL) instead of the default")
 	fs.Parse(args)
 	bench.RaiseFileLimit()
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	err := bench.Serve(ctx, *addr, bench.ServerConfig{Baseline: *baseline, Store: *store, DSN: *dsn, Broker: *broker, Schema: *schema}, func(a string) {
+	err := bench.Serve(ctx, *addr, bench.ServerConfig{Baseline: *baseline, Store: *store, DSN: *dsn, Broker: *broker, BrokerAddr: *brokerAddr, Schema: *schema}, func(a string) {
 		fmt.Printf("LISTEN %s\n", a)
 	})
 	if err != nil {
@@ -101,6 +102,34 @@ func Load(args []string) int {
 				}
 			}
 		}
+	}
+	return status
+}
+
+// BrokerFault measures ack latency through a black-holed broker; see
+// cmd/brokerfault.
+func BrokerFault(args []string) int {
+	if len(args) > 0 && args[0] == "serve" {
+		return Serve(args[1:])
+	}
+	fs := flag.NewFlagSet("brokerfault", flag.ExitOnError)
+	brokers := fs.String("brokers", "postgres,redis,nats", "comma-separated brokers")
+	visitors := fs.Int("visitors", 20, "conversations, one visitor each, on the first node")
+	rate := fs.Float64("rate", 10, "messages per second per visitor")
+	phase := fs.Duration("phase", 10*time.Second, "length of each phase: healthy, black-holed, restored")
+	fs.Parse(args)
+	bench.RaiseFileLimit()
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	status := 0
+	for _, b := range strings.Split(*brokers, ",") {
+		res, err := bench.RunBrokerFault(ctx, bench.Subprocess, bench.BrokerFaultConfig{Broker: b, Visitors: *visitors, Rate: *rate, Phase: *phase})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "brokerfault %s: %v\n", b, err)
+			status = 1
+			continue
+		}
+		fmt.Print(res)
 	}
 	return status
 }
