@@ -703,7 +703,7 @@ func (s *Store) appendMessage(ctx context.Context, m *chat.Message, operatorID s
 }
 
 // appendSQL appends a message in one statement: $1 conversation, $2 the
-// operator it must be assigned to ('' for any open conversation), $3..$9
+// operator it must be assigned to (empty for any open conversation), $3..$9
 // the message, $10 its search text. No row: the conversation is closed,
 // unknown or not that operator's. A client id stored already fails the
 // whole statement with duplicateClientID (an integer cast of that text,
