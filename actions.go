@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -264,8 +265,8 @@ func (ss *session) onMessage(ctx context.Context, f protocol.ClientFrame) error 
 	if err != nil {
 		return err
 	}
-	// Registered before the ack: whatever the operator's client does once
-	// acked (and the visitor then) finds the message pending for mail.
+	// Scheduled before the ack, so that an acked message is one the
+	// missed-reply check knows of (a check right after the ack sees it).
 	if !res.Duplicate && !f.Silent { // a silent message is never mailed
 		s.scheduleMissedReply(res.Conversation, res.Message)
 	}
@@ -381,7 +382,9 @@ func (ss *session) appendAndAck(ctx context.Context, m *Message) error {
 }
 
 func (ss *session) appendAck(ctx context.Context, m *Message) (Appended, error) {
+	start := time.Now()
 	res, err := ss.s.store.AppendMessage(ctx, m)
+	ss.s.observeSince("store_append_seconds", start)
 	if err != nil {
 		return res, err
 	}
@@ -393,17 +396,21 @@ func (ss *session) appendAck(ctx context.Context, m *Message) (Appended, error) 
 // assigned to them: checked inside the store's append where the store can
 // (one write instead of a read plus a write), else by reading first.
 func (ss *session) appendAssigned(ctx context.Context, m *Message) (Appended, error) {
-	aa, ok := ss.s.store.(AssignedAppender)
+	aa, ok := ss.s.store.(AssignedAppender) // never through Unwrap: see StoreAs
 	if !ok {
 		if _, err := ss.assigned(ctx, m.ConversationID); err != nil {
 			return Appended{}, err
 		}
+		start := time.Now()
+		defer ss.s.observeSince("store_append_seconds", start)
 		return ss.s.store.AppendMessage(ctx, m)
 	}
 	if m.ConversationID == "" {
 		return Appended{}, userErr(ErrInvalid, "conv is required")
 	}
+	start := time.Now()
 	res, err := aa.AppendAssigned(ctx, m, ss.op.ID)
+	ss.s.observeSince("store_append_seconds", start)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return res, userErr(ErrNotFound, "conversation not found")
@@ -442,6 +449,9 @@ func (s *Server) systemMessage(ctx context.Context, convID, text string) (*Conve
 // publishMessage sends a stored message to the conversation's visitor and
 // operator sessions; sessions decide what their role may see.
 func (s *Server) publishMessage(c *Conversation, m *Message) {
+	if m.Seq == 1 { // the conversation's first message, whoever wrote it
+		s.notifyAbout(ConversationStarted, c, m)
+	}
 	s.notifyAbout(MessagePosted, c, m)
 	ev := event{kind: evMessage, msg: m}
 	topics := make([]string, 0, 3)

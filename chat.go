@@ -488,6 +488,15 @@ func (s *Server) add(name string, delta float64) {
 	}
 }
 
+// observeSince observes the wall time since start, in seconds (wall time
+// even under Config.Now: it measures the Store or the Notifier, not the
+// chat's clock).
+func (s *Server) observeSince(name string, start time.Time) {
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.Observe(name, time.Since(start).Seconds())
+	}
+}
+
 // internal logs an unexpected error and returns it marked for the client
 // as unavailable (a store failure) rather than leaking its text.
 func (s *Server) logErr(msg string, err error, args ...any) {

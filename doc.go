@@ -133,6 +133,18 @@
 // pageviews_invalid_total (not UTF-8), notifications_total,
 // notifications_failed_total, notifications_dropped_total,
 // email_replies_total, email_bounces_total, email_unsubscribes_total,
-// pageviews_total, pageviews_dropped_total (the page
-// view queue was full), pageviews_failed_total, invitations_total.
+// pageviews_total, pageviews_dropped_total (the page view queue was full),
+// pageviews_failed_total, invitations_total, visits_unlisted_total (a
+// visit beyond the live list's cap, still tracked), and for several
+// nodes (docs/scaling.md): bridge_dropped_total (an event from another
+// node this one could not apply fast enough; it heals),
+// bridge_outbox_dropped_total (an event dropped while the Broker was slow
+// or away), bridge_publish_failures_total (an event the Broker did not
+// take), bridge_gaps_total and bridge_heals_total.
+//
+// It receives these observations (Metrics.Observe), in seconds:
+// store_append_seconds, the Store's AppendMessage (or AppendAssigned) for
+// each message a visitor or operator sends, and notify_seconds, each call
+// of the Notifier (which should queue and return: a slow one holds up the
+// notifications behind it).
 package chat

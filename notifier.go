@@ -12,9 +12,40 @@ import (
 //
 // Notify is called off the request path; an error is logged and counted by
 // the Server, never shown to the visitor.
+//
+// Calling rules (notify/notifytest checks a Notifier against them):
+//
+//   - Order: a Server calls Notify from one goroutine, one notification at
+//     a time, in the order the events happened on that node: a
+//     conversation's conversation_started (carrying its first message)
+//     before that message's own notification and the ones after it. A
+//     Notifier delivers notifications in the order it was given them.
+//     There is no order across nodes.
+//   - Concurrency: a Notifier shared by several Servers (or wrapped in
+//     Multi with others) is called from several goroutines at once; it
+//     must be safe for that and lose nothing.
+//   - Deadlines: ctx carries a deadline (2 minutes per call, 5 seconds in
+//     all at shutdown). The Server's queue of notifications waits while
+//     Notify runs, so Notify should queue and return (as notify/email and
+//     notify/webhook do), and must return when ctx is done.
+//   - Retries: the Server does not retry a failed Notify. A Notifier that
+//     retries sends each attempt under the same Notification.ID (or a key
+//     derived only from it, like notify/email's Message-ID), so a
+//     receiver drops the duplicates; a notification handed over twice
+//     keeps its ID too. IDs of notifications about messages are derived
+//     from the conversation, epoch and sequence number, so they are the
+//     same on every node.
+//   - n is shared (Multi hands the same one to each Notifier): Notify must
+//     not modify it or what it points to.
 type Notifier interface {
 	Notify(ctx context.Context, n Notification) error
 }
+
+// NotifierFunc adapts a function to Notifier.
+type NotifierFunc func(ctx context.Context, n Notification) error
+
+// Notify calls f.
+func (f NotifierFunc) Notify(ctx context.Context, n Notification) error { return f(ctx, n) }
 
 // NotificationKind says why a Notification is sent.
 type NotificationKind string
@@ -28,6 +59,9 @@ const (
 	Transcript      NotificationKind = "transcript"       // the whole conversation; to the visitor
 	NewConversation NotificationKind = "new_conversation" // every operator is away; to operators (rate-limited)
 
+	// ConversationStarted carries the conversation's first message: the
+	// visitor's, or the invitation's text when the visitor answered an
+	// invitation. It comes before that message's MessagePosted.
 	ConversationStarted  NotificationKind = "conversation_started"
 	MessagePosted        NotificationKind = "message"
 	ConversationAssigned NotificationKind = "conversation_assigned"

@@ -131,7 +131,9 @@ func (s *Server) notifyLoop() {
 		case n := <-s.notifications:
 			ctx, cancel := context.WithTimeout(s.ctx, 2*time.Minute)
 			s.enrich(ctx, &n)
+			start := time.Now()
 			err := s.cfg.Notifier.Notify(ctx, n)
+			s.observeSince("notify_seconds", start)
 			cancel()
 			if err != nil {
 				s.add("notifications_failed_total", 1)
@@ -203,14 +205,13 @@ func (s *Server) notifyAbout(kind NotificationKind, c *Conversation, ms ...*Mess
 	s.notify(n)
 }
 
-// afterVisitorOpened runs when a visitor's message opened a conversation:
-// the team hears of it by mail if nobody can answer now.
+// afterVisitorMessage runs after a visitor's message m was stored and
+// published (publishMessage announced the conversation's start with its
+// first message): if it opened the conversation and nobody can answer now,
+// the team hears of it by mail.
 func (s *Server) afterVisitorMessage(ctx context.Context, c *Conversation, m *Message, opened bool) {
 	if s.cfg.Notifier == nil {
 		return
-	}
-	if opened {
-		s.notifyAbout(ConversationStarted, c, m)
 	}
 	if c.Status != Queued {
 		return

@@ -13,6 +13,23 @@ import (
 // the Store's atomic Assign, falling back to the next id if one filled up
 // meanwhile, so a Router need not be exact about load, only about
 // preference. An empty result leaves the conversation in the FIFO queue.
+//
+// Calling rules (router/routertest checks them):
+//
+//   - Rank returns only ids of candidates, each at most once, and never
+//     one whose Active has reached its Capacity: Capacity is the one
+//     given in the Candidate (the operator's own or the Server's
+//     default), not Operator.Capacity. It may leave candidates out.
+//   - candidates and c belong to the caller: Rank must not modify them
+//     (sort a copy) nor keep them after it returns. nil and empty
+//     candidates are valid and give an empty result.
+//   - Rank may be called concurrently: one Server calls it from one
+//     dispatch at a time, but a Router value shared by several Servers
+//     (nodes in one process, tests) is called from all of them.
+//   - ctx carries the dispatch's deadline. Rank runs while the Server
+//     holds its queue, so it must return promptly; a Router that asks
+//     another system must give up when ctx is done and return what it
+//     has (or nothing: the conversation stays queued).
 type Router interface {
 	Rank(ctx context.Context, c *Conversation, candidates []Candidate) []string
 }
@@ -84,10 +101,13 @@ func Departments(next Router) Router {
 	})
 }
 
+// ids returns the ids of cs in order, leaving out any who are full.
 func ids(cs []Candidate) []string {
-	out := make([]string, len(cs))
-	for i, c := range cs {
-		out[i] = c.Operator.ID
+	out := make([]string, 0, len(cs))
+	for _, c := range cs {
+		if c.Active < c.Capacity {
+			out = append(out, c.Operator.ID)
+		}
 	}
 	return out
 }

@@ -187,13 +187,52 @@ type Store interface {
 	Claim(ctx context.Context, key string, now, expires time.Time) (bool, error)
 }
 
+// StoreAs finds the optional capability T (Searcher, PageViewVisitors) on
+// s or, when s wraps another store, on the store it wraps: a wrapper (a
+// logging or metrics decorator that embeds Store) keeps the capabilities
+// of what it wraps by having a method
+//
+//	Unwrap() Store
+//
+// that returns the wrapped store, as errors.Unwrap does for errors. StoreAs
+// checks s first, then each store Unwrap returns, and reports the first
+// that implements T. The Server finds Searcher and PageViewVisitors this
+// way. A capability found through Unwrap is called on the wrapped store, so
+// a wrapper that wants to see those calls too implements the capability
+// itself.
+//
+// AssignedAppender is used only when s itself has it (it is a variant of
+// AppendMessage, and a wrapper's own AppendMessage must not be bypassed);
+// without it the Server checks the assignment and calls s.AppendMessage.
+func StoreAs[T any](s Store) (T, bool) {
+	for range maxUnwrap {
+		if c, ok := s.(T); ok {
+			return c, true
+		}
+		u, ok := s.(interface{ Unwrap() Store })
+		if !ok {
+			break
+		}
+		if s = u.Unwrap(); s == nil {
+			break
+		}
+	}
+	var zero T
+	return zero, false
+}
+
+// maxUnwrap bounds the chain StoreAs follows, so a wrapper that unwraps to
+// itself cannot loop forever.
+const maxUnwrap = 100
+
 // MaxClaimKey is the longest key Store.Claim takes, in bytes.
 const MaxClaimKey = 200
 
 // Searcher is an optional Store capability: full-text search over message
 // text, the team's knowledge base. The Server detects it at run time with a
-// type assertion. store/memory scans; store/sqlite uses FTS5;
-// store/postgres uses its full-text search.
+// type assertion (through StoreAs, so wrappers with Unwrap keep it).
+// store/memory scans; store/sqlite uses FTS5; store/postgres uses its
+// full-text search.
 type Searcher interface {
 	// Search returns the best matching messages, best first. Every word of
 	// q.Text must match (case-insensitively, as a word or word prefix).

@@ -145,20 +145,22 @@ type Trigger struct {
 	// expression on path and query. Invalid patterns are refused.
 	URL           string
 	URLRegexp     string
-	TimeOnPage    time.Duration // at least this long on the current page
-	MinPages      int           // at least this many pages viewed
-	Visitor       string        // "returning" or "new"; "" either
-	MinCartValue  int64         // cart value from Config.VisitorInfo, minor units
-	Referrer      string        // glob on the referrer's host, e.g. "*.google.*"
-	UTMCampaign   string        // exact utm_campaign of the visit
-	BusinessHours bool          // only within Config.BusinessHours
+	TimeOnPage    time.Duration  // at least this long on the current page
+	MinPages      int            // at least this many pages viewed
+	Visitor       TriggerVisitor // VisitorReturning or VisitorNew; "" either
+	MinCartValue  int64          // cart value from Config.VisitorInfo, minor units
+	Referrer      string         // glob on the referrer's host, e.g. "*.google.*"
+	UTMCampaign   string         // exact utm_campaign of the visit
+	BusinessHours bool           // only within Config.BusinessHours
 
-	// Once is "session" (default: once per visit, a visit ends after 30
-	// minutes without a page view) or "visitor" (once ever).
-	Once string
-	// Action is "message" (default: the widget opens with Message) or
-	// "suggest" (operators are told the visitor may want an invitation).
-	Action  string
+	// Once is OnceSession ("session", the default: once per visit, a visit
+	// ends after 30 minutes without a page view) or OnceVisitor ("visitor",
+	// once ever).
+	Once TriggerOnce
+	// Action is ActionMessage ("message", the default: the widget opens
+	// with Message) or ActionSuggest ("suggest": operators are told the
+	// visitor may want an invitation).
+	Action  TriggerAction
 	Message string
 	// OperatorID, if set, is the operator the message speaks as (name and
 	// avatar); otherwise it speaks as the team.

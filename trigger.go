@@ -14,14 +14,27 @@ import (
 	"github.com/shopchat/chat/protocol"
 )
 
-// Values of Trigger.Once, Trigger.Action and Trigger.Visitor.
+// TriggerOnce is how often a trigger may run for one visitor
+// (Trigger.Once); "" means OnceSession.
+type TriggerOnce string
+
+// TriggerAction is what a trigger does (Trigger.Action); "" means
+// ActionMessage.
+type TriggerAction string
+
+// TriggerVisitor is the kind of visitor a trigger is for
+// (Trigger.Visitor); "" means either.
+type TriggerVisitor string
+
+// Values of Trigger.Once, Trigger.Action and Trigger.Visitor. They are
+// strings in JSON (stored triggers, the console's frames) as before.
 const (
-	OnceSession      = "session"   // once per visit (the default)
-	OnceVisitor      = "visitor"   // once ever
-	ActionMessage    = "message"   // the widget opens with the message (the default)
-	ActionSuggest    = "suggest"   // operators see LiveVisitor.Suggested
-	VisitorNew       = "new"       // first visit
-	VisitorReturning = "returning" // visited before this visit
+	OnceSession      TriggerOnce    = "session"   // once per visit (the default)
+	OnceVisitor      TriggerOnce    = "visitor"   // once ever
+	ActionMessage    TriggerAction  = "message"   // the widget opens with the message (the default)
+	ActionSuggest    TriggerAction  = "suggest"   // operators see LiveVisitor.Suggested
+	VisitorNew       TriggerVisitor = "new"       // first visit
+	VisitorReturning TriggerVisitor = "returning" // visited before this visit
 )
 
 // compiledTrigger is a validated Trigger with its patterns compiled.
@@ -202,9 +215,9 @@ func (s *Server) loadTriggers(ctx context.Context) error {
 func triggerFrame(t *Trigger) protocol.Trigger {
 	return protocol.Trigger{
 		ID: t.ID, Name: t.Name, Disabled: t.Disabled, URL: t.URL, URLRegexp: t.URLRegexp,
-		TimeOnPage: int(t.TimeOnPage / time.Second), MinPages: t.MinPages, Visitor: t.Visitor,
+		TimeOnPage: int(t.TimeOnPage / time.Second), MinPages: t.MinPages, Visitor: string(t.Visitor),
 		MinCartValue: t.MinCartValue, Referrer: t.Referrer, UTMCampaign: t.UTMCampaign,
-		BusinessHours: t.BusinessHours, Once: t.Once, Action: t.Action, Message: t.Message,
+		BusinessHours: t.BusinessHours, Once: string(t.Once), Action: string(t.Action), Message: t.Message,
 		Operator: t.OperatorID,
 	}
 }
@@ -213,9 +226,9 @@ func triggerFrame(t *Trigger) protocol.Trigger {
 func triggerFromFrame(p protocol.Trigger) Trigger {
 	return Trigger{
 		ID: p.ID, Name: p.Name, Disabled: p.Disabled, URL: p.URL, URLRegexp: p.URLRegexp,
-		TimeOnPage: time.Duration(p.TimeOnPage) * time.Second, MinPages: p.MinPages, Visitor: p.Visitor,
+		TimeOnPage: time.Duration(p.TimeOnPage) * time.Second, MinPages: p.MinPages, Visitor: TriggerVisitor(p.Visitor),
 		MinCartValue: p.MinCartValue, Referrer: p.Referrer, UTMCampaign: p.UTMCampaign,
-		BusinessHours: p.BusinessHours, Once: p.Once, Action: p.Action, Message: p.Message,
+		BusinessHours: p.BusinessHours, Once: TriggerOnce(p.Once), Action: TriggerAction(p.Action), Message: p.Message,
 		OperatorID: p.Operator,
 	}
 }

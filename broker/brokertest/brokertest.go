@@ -85,12 +85,12 @@ package brokertest
 import (
 	"fmt"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/shopchat/chat"
 	goroutines "github.com/shopchat/chat/broker/internal/settle"
+	"github.com/shopchat/chat/internal/suite"
 )
 
 // Case is one conformance check. Name is "Area/Check", e.g.
@@ -162,21 +162,11 @@ func Cases() []Case {
 func Run(t *testing.T, open func(t testing.TB) chat.Broker) {
 	t.Helper()
 	cases := Cases()
-	for len(cases) > 0 {
-		area, _, _ := strings.Cut(cases[0].Name, "/")
-		n := 1
-		for n < len(cases) && strings.HasPrefix(cases[n].Name, area+"/") {
-			n++
-		}
-		group := cases[:n]
-		cases = cases[n:]
-		t.Run(area, func(t *testing.T) {
-			for _, c := range group {
-				_, name, _ := strings.Cut(c.Name, "/")
-				t.Run(name, func(t *testing.T) { c.Fn(t, open) })
-			}
-		})
+	names := make([]string, len(cases))
+	for i, c := range cases {
+		names[i] = c.Name
 	}
+	suite.Run(t, names, func(t *testing.T, i int) { cases[i].Fn(t, open) }, nil)
 }
 
 // CloseLeavesNoGoroutines opens two brokers, delivers between them,

@@ -838,10 +838,6 @@ type closingStore struct {
 
 func (c closingStore) Close() error { return c.close() }
 
-// Search keeps the wrapped store's full-text search visible to the chat.
-func (c closingStore) Search(ctx context.Context, q chat.SearchQuery) ([]chat.SearchHit, error) {
-	if s, ok := c.Store.(chat.Searcher); ok {
-		return s.Search(ctx, q)
-	}
-	return nil, chat.ErrUnsupported
-}
+// Unwrap keeps the wrapped store's optional capabilities (full-text
+// search, page-view visitors for reports) visible to the chat.
+func (c closingStore) Unwrap() chat.Store { return c.Store }

@@ -69,8 +69,73 @@ func TestSearchSkipsWithoutSearcher(t *testing.T) {
 	}
 }
 
-// storeOnly hides every method beyond chat.Store.
-type storeOnly struct{ chat.Store }
+// storeOnly is a store with no optional capabilities: it keeps its
+// implementation in an unexported field, as a store written from scratch
+// keeps its database, so only chat.Store's methods show.
+type storeOnly struct{ core }
+
+type core = chat.Store
+
+// hiding is the decorator that forgets Unwrap: it embeds chat.Store,
+// which hides memory.Store's Search and PageViewVisitors.
+type hiding struct{ chat.Store }
+
+// logged is the decorator docs/stores.md shows: it logs appends and keeps
+// every capability of the store it wraps with Unwrap.
+type logged struct {
+	chat.Store
+	appends *atomic.Int64
+}
+
+func (s logged) AppendMessage(ctx context.Context, m *chat.Message) (chat.Appended, error) {
+	s.appends.Add(1)
+	return s.Store.AppendMessage(ctx, m)
+}
+
+func (s logged) Unwrap() chat.Store { return s.Store }
+
+// TestWrapperHidingCapabilitiesFails: a decorator without Unwrap fails
+// Capabilities/NotHidden, naming each hidden capability and the fix.
+func TestWrapperHidingCapabilitiesFails(t *testing.T) {
+	for _, c := range storetest.Cases() {
+		if c.Name != "Capabilities/NotHidden" {
+			continue
+		}
+		failed, _, log := run(t, c, func() chat.Store { return hiding{memory.New()} })
+		if !failed {
+			t.Fatal("a wrapper hiding Searcher and PageViewVisitors passed Capabilities/NotHidden")
+		}
+		for _, want := range []string{"chat.Searcher", "chat.PageViewVisitors", "Unwrap() chat.Store"} {
+			if !strings.Contains(log, want) {
+				t.Errorf("the failure does not name %s:\n%s", want, log)
+			}
+		}
+		return
+	}
+	t.Fatal("no Capabilities/NotHidden case")
+}
+
+// TestWrapperWithUnwrapKeepsCapabilities: the documented decorator passes
+// every case, skipping none (Search and PageViewVisitors run through
+// Unwrap), and its own AppendMessage is used.
+func TestWrapperWithUnwrapKeepsCapabilities(t *testing.T) {
+	var appends atomic.Int64
+	for _, c := range storetest.Cases() {
+		if strings.HasPrefix(c.Name, "AssignedAppender/") {
+			continue // used only on the outer store, which lacks it: skips
+		}
+		failed, skipped, log := run(t, c, func() chat.Store { return logged{memory.New(), &appends} })
+		if failed || skipped {
+			t.Errorf("%s failed or skipped on a wrapper with Unwrap:\n%s", c.Name, log)
+		}
+	}
+	if appends.Load() == 0 {
+		t.Error("the wrapper's AppendMessage was never called")
+	}
+	if _, ok := chat.StoreAs[chat.Searcher](logged{memory.New(), &appends}); !ok {
+		t.Error("chat.StoreAs finds no Searcher through Unwrap")
+	}
+}
 
 func TestCaseNamesUnique(t *testing.T) {
 	seen := map[string]bool{}

@@ -45,7 +45,7 @@ func keptConv(t testing.TB, s chat.Store, id string, status chat.Status, texts .
 // operator search for word finds, or ok false if s is not a Searcher.
 func searchFinds(t testing.TB, s chat.Store, word string) (convs []string, ok bool) {
 	t.Helper()
-	sr, ok := s.(chat.Searcher)
+	sr, ok := chat.StoreAs[chat.Searcher](s)
 	if !ok {
 		return nil, false
 	}

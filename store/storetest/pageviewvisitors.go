@@ -18,7 +18,7 @@ const skipNoPageViewVisitors = "store does not implement the optional chat.PageV
 // case.
 func pageViewVisitorsOf(t testing.TB, s chat.Store) chat.PageViewVisitors {
 	t.Helper()
-	pv, ok := s.(chat.PageViewVisitors)
+	pv, ok := chat.StoreAs[chat.PageViewVisitors](s)
 	if !ok {
 		t.Skip(skipNoPageViewVisitors)
 	}

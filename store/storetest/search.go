@@ -22,7 +22,7 @@ const skipNoSearcher = "store does not implement the optional chat.Searcher capa
 // searcher returns s as a chat.Searcher, or skips the case.
 func searcher(t testing.TB, s chat.Store) chat.Searcher {
 	t.Helper()
-	sr, ok := s.(chat.Searcher)
+	sr, ok := chat.StoreAs[chat.Searcher](s)
 	if !ok {
 		t.Skip(skipNoSearcher)
 	}

@@ -20,12 +20,18 @@
 //		})
 //	}
 //
-// Optional capabilities are checked only if the store has them: the
-// Search cases skip, saying why, unless the store implements
-// chat.Searcher, the PageViewVisitors cases unless it implements
-// chat.PageViewVisitors, the AssignedAppender cases unless it implements
-// chat.AssignedAppender, and Run logs the skipped cases in their area's
-// output (go test -v shows it).
+// Optional capabilities are checked only if the store has them, found as
+// the Server finds them: the Search cases skip, saying why, unless
+// chat.StoreAs finds chat.Searcher on the store (on it or, through
+// Unwrap() chat.Store, on a store it wraps), the PageViewVisitors cases
+// unless it finds chat.PageViewVisitors, the AssignedAppender cases unless
+// the store itself implements chat.AssignedAppender, and Run logs the
+// skipped cases in their area's output (go test -v shows it).
+//
+// A wrapper does not pass by hiding: Capabilities/NotHidden fails a store
+// that holds another store in an exported field (embedding chat.Store is
+// the usual decorator) whose Searcher or PageViewVisitors the Server could
+// not find on the wrapper. Give the wrapper an Unwrap() chat.Store method.
 //
 // Run one area or one case with -run, e.g.
 // go test -run 'TestConformance/Conversations/Assign'.
@@ -41,6 +47,7 @@ import (
 	"testing"
 
 	"github.com/shopchat/chat"
+	"github.com/shopchat/chat/internal/suite"
 )
 
 // Case is one conformance check. Name is "Area/Check", e.g.
@@ -60,6 +67,7 @@ var optional = map[string]string{"Search": "chat.Searcher", "PageViewVisitors": 
 // Cases is for harnesses that need to run or select cases themselves.
 func Cases() []Case {
 	var cs []Case
+	cs = append(cs, capabilityCases()...)
 	cs = append(cs, visitorCases()...)
 	cs = append(cs, operatorCases()...)
 	cs = append(cs, conversationCases()...)
@@ -81,34 +89,21 @@ func Cases() []Case {
 func Run(t *testing.T, open func(t testing.TB) chat.Store) {
 	t.Helper()
 	cases := Cases()
-	for len(cases) > 0 {
-		area, _, _ := strings.Cut(cases[0].Name, "/")
-		n := 1
-		for n < len(cases) && strings.HasPrefix(cases[n].Name, area+"/") {
-			n++
-		}
-		group := cases[:n]
-		cases = cases[n:]
-		t.Run(area, func(t *testing.T) {
-			var skipped []string
-			for _, c := range group {
-				_, name, _ := strings.Cut(c.Name, "/")
-				t.Run(name, func(t *testing.T) {
-					defer func() {
-						if t.Skipped() {
-							skipped = append(skipped, name)
-						}
-					}()
-					c.Fn(t, open(t))
-				})
-			}
-			if len(skipped) > 0 {
-				why := ""
-				if capability, ok := optional[area]; ok {
-					why = fmt.Sprintf(" (%s is an optional capability)", capability)
-				}
-				t.Logf("storetest: %d of %d %s cases SKIPPED%s: %s", len(skipped), len(group), area, why, strings.Join(skipped, ", "))
-			}
-		})
+	names := make([]string, len(cases))
+	perArea := map[string]int{}
+	for i, c := range cases {
+		names[i] = c.Name
+		area, _, _ := strings.Cut(c.Name, "/")
+		perArea[area]++
 	}
+	suite.Run(t, names, func(t *testing.T, i int) { cases[i].Fn(t, open(t)) }, func(t *testing.T, area string, skipped []string) {
+		if len(skipped) == 0 {
+			return
+		}
+		why := ""
+		if capability, ok := optional[area]; ok {
+			why = fmt.Sprintf(" (%s is an optional capability; a wrapper keeps it with Unwrap() chat.Store)", capability)
+		}
+		t.Logf("storetest: %d of %d %s cases SKIPPED%s: %s", len(skipped), perArea[area], area, why, strings.Join(skipped, ", "))
+	})
 }
