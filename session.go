@@ -299,7 +299,9 @@ func (ss *session) shutdown(code transport.StatusCode, reason string) {
 	conn := ss.conn
 	cancelWrite := ss.cancelWrite
 	ss.mu.Unlock()
-	if cancelWrite != nil {
+	if cancelWrite != nil && code == transport.StatusTryAgainLater {
+		// A client that fell behind is not reading: its close frame would
+		// wait behind the write. Others (a logout) get their close status.
 		cancelWrite()
 	}
 	if conn != nil { // nil: not accepted yet; serveSocket sees closed

@@ -19,7 +19,7 @@ func checkReplyText(t *testing.T, in, out string) {
 		t.Fatalf("invalid UTF-8 %q from %q", out, in)
 	}
 	for _, l := range strings.Split(out, "\n") {
-		if strings.HasPrefix(strings.TrimSpace(l), ">") {
+		if isQuoted(strings.TrimSpace(l)) { // not a line framed by arrows (">>> x <<<")
 			t.Fatalf("quoted line %q left in %q (from %q)", l, out, in)
 		}
 	}
@@ -66,6 +66,7 @@ func FuzzExtractReply(f *testing.F) {
 		"-----Original Message-----\nFrom: a\nSent: b\nTo: c\n",
 		"<p>Hi</p><blockquote><blockquote>x</blockquote></blockquote><script>",
 		"\x00>\x01> \u00a0>\u2028> \r>",
+		"><", // framed by arrows: not a quote, kept
 		"caf\xe9\r\n\r\n> q",
 		"Hi\nOn Tue, Nov 3, 2026 at 10:00 AM Shop\n\n<\nmailto:s@shop.test\n> wrote:\nold\n",
 		"reply--- On Wed, 4 Apr 2026 at 3:59 PM, a@b.test wrote:\n> q\n",
