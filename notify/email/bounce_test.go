@@ -57,18 +57,7 @@ func TestBounceStopsMailAndShowsInConsole(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	visitor, err := client.DialVisitor(ctx, env.http.URL, client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := visitor.SetProfile(ctx, client.Profile{Name: "Ann", Email: testVisitor}); err != nil {
-		t.Fatal(err)
-	}
-	q, err := visitor.Send(ctx, "", "Do you ship to Norway?")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec.nextTo("team@shop.test")
+	visitor, q, _ := askWhileOffline(t, ctx, env, rec)
 	visitor.Close()
 	op, err := client.DialOperator(ctx, env.http.URL, client.Options{Header: http.Header{"X-Operator": {"alice"}}})
 	if err != nil {

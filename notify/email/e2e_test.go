@@ -44,19 +44,7 @@ func TestEndToEndReplyByEmail(t *testing.T) {
 	defer cancel()
 
 	// A visitor asks while no operator is online.
-	visitor, err := client.DialVisitor(ctx, env.http.URL, client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer visitor.Close()
-	if err := visitor.SetProfile(ctx, client.Profile{Name: "Ann", Email: testVisitor}); err != nil {
-		t.Fatal(err)
-	}
-	q, err := visitor.Send(ctx, "", "Do you ship to Norway?")
-	if err != nil {
-		t.Fatal(err)
-	}
-	offline := rec.nextTo("team@shop.test")
+	visitor, q, offline := askWhileOffline(t, ctx, env, rec)
 	if !strings.Contains(offline.Text, "Do you ship to Norway?") || !strings.Contains(offline.Text, "Ann <"+testVisitor+">") {
 		t.Errorf("offline mail lacks the question or the visitor:\n%s", offline.Text)
 	}
@@ -130,4 +118,25 @@ func TestEndToEndReplyByEmail(t *testing.T) {
 	if got := env.visitorTexts(t, q.Conv); len(got) != 1+len(fixtures) {
 		t.Errorf("%d visitor messages stored, want %d: %q", len(got), 1+len(fixtures), got)
 	}
+}
+
+// askWhileOffline connects visitor Ann (with her email) to env, sends
+// "Do you ship to Norway?" while no operator is online, and returns her
+// connection (closed with the test), her message and the team's mail
+// about it.
+func askWhileOffline(t *testing.T, ctx context.Context, env *chatEnv, rec *recorder) (*client.Conn, protocol.Message, *received) {
+	t.Helper()
+	visitor, err := client.DialVisitor(ctx, env.http.URL, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { visitor.Close() })
+	if err := visitor.SetProfile(ctx, client.Profile{Name: "Ann", Email: testVisitor}); err != nil {
+		t.Fatal(err)
+	}
+	q, err := visitor.Send(ctx, "", "Do you ship to Norway?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return visitor, q, rec.nextTo("team@shop.test")
 }

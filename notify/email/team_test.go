@@ -35,19 +35,7 @@ func TestTeamAnswersByEmail(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	visitor, err := client.DialVisitor(ctx, env.http.URL, client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer visitor.Close()
-	if err := visitor.SetProfile(ctx, client.Profile{Name: "Ann", Email: testVisitor}); err != nil {
-		t.Fatal(err)
-	}
-	q, err := visitor.Send(ctx, "", "Do you ship to Norway?")
-	if err != nil {
-		t.Fatal(err)
-	}
-	offline := rec.nextTo("team@shop.test")
+	visitor, q, offline := askWhileOffline(t, ctx, env, rec)
 	rt, err := offline.Header.AddressList("Reply-To")
 	if err != nil || len(rt) != 1 {
 		t.Fatalf("team mail Reply-To: %v %v", rt, err)

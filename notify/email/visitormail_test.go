@@ -30,19 +30,7 @@ func TestVisitorMailQuotesAndUnsubscribes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	visitor, err := client.DialVisitor(ctx, env.http.URL, client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer visitor.Close()
-	if err := visitor.SetProfile(ctx, client.Profile{Name: "Ann", Email: testVisitor}); err != nil {
-		t.Fatal(err)
-	}
-	q, err := visitor.Send(ctx, "", "Do you ship to Norway?")
-	if err != nil {
-		t.Fatal(err)
-	}
-	offline := rec.nextTo("team@shop.test")
+	visitor, q, offline := askWhileOffline(t, ctx, env, rec)
 	if link := "https://shop.test/chat/console/#conv=" + q.Conv; !strings.Contains(offline.Text, link) || !strings.Contains(offline.HTML, link) {
 		t.Errorf("team mail lacks the console link %s:\n%s", link, offline.Text)
 	}
