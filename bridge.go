@@ -94,6 +94,7 @@ type bridge struct {
 
 	outbox  chan wireEvent // events to publish, drained by publishLoop
 	skipped atomic.Bool    // an event was dropped from the outbox: skip a number
+	failing atomic.Bool    // the last publish failed (Server.Check reports it)
 	heal    chan struct{}  // a gap was seen: healLoop catches sessions up
 
 	mu     sync.Mutex
@@ -188,9 +189,11 @@ func (b *bridge) publishLoop() {
 			}
 			failing = true
 			failed++
+			b.failing.Store(true)
 		case err == nil && failing:
 			b.s.log.Info("broker publish recovered", "failed", failed)
 			failing, failed = false, 0
+			b.failing.Store(false)
 		}
 	}
 }

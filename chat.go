@@ -216,10 +216,18 @@ type Config struct {
 }
 
 // Metrics receives the Server's counters and observations, e.g. to export
-// them to Prometheus. Names are stable and listed in doc.go.
+// them to Prometheus (metrics/prometheus). Names are stable and listed in
+// doc.go.
 type Metrics interface {
 	Add(name string, delta float64)
 	Observe(name string, value float64)
+}
+
+// GaugeMetrics is a Metrics that also takes gauges, values that go up and
+// down (the queue's length). The Server detects it on Config.Metrics.
+type GaugeMetrics interface {
+	Metrics
+	Set(name string, value float64)
 }
 
 // Server is a running chat service. Create it with New, mount Handler in
@@ -485,6 +493,13 @@ func (s *Server) Close(ctx context.Context) error {
 func (s *Server) add(name string, delta float64) {
 	if s.cfg.Metrics != nil {
 		s.cfg.Metrics.Add(name, delta)
+	}
+}
+
+// set sets a gauge, if Config.Metrics takes gauges.
+func (s *Server) set(name string, value float64) {
+	if g, ok := s.cfg.Metrics.(GaugeMetrics); ok {
+		g.Set(name, value)
 	}
 }
 

@@ -138,7 +138,9 @@ func (s *Server) publishQueueLocal(ctx context.Context) {
 		return
 	}
 	var moved []*Conversation
-	live, _ := splitQueue(queue, s.now())
+	live, waiting := splitQueue(queue, s.now())
+	s.set("queue_live", float64(len(live)))
+	s.set("queue_waiting_for_reply", float64(len(waiting)))
 	s.mu.Lock()
 	old := s.queueSpots
 	s.queueSpots = make(map[string]int, len(live))

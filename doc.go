@@ -146,5 +146,12 @@
 // store_append_seconds, the Store's AppendMessage (or AppendAssigned) for
 // each message a visitor or operator sends, and notify_seconds, each call
 // of the Notifier (which should queue and return: a slow one holds up the
-// notifications behind it).
+// notifications behind it), and message_delivery_seconds, from a message's
+// storing to its write to each client (replays included).
+//
+// A Metrics that is also a GaugeMetrics gets gauges: queue_live (visitors
+// on the site waiting for an operator) and queue_waiting_for_reply.
+// metrics/prometheus adapts all of it to Prometheus, without labels.
+// (*Server).Check and HealthHandler say whether the Store answers and the
+// Broker takes events.
 package chat

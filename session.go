@@ -499,6 +499,11 @@ func (ss *session) catchUp(convID string, before int64) error {
 
 func (ss *session) writeMessage(m *Message) error {
 	ss.delivered[m.ConversationID] = m.Seq
+	if ss.s.cfg.Metrics != nil && !m.CreatedAt.IsZero() {
+		// Stored to written to this client, replays included (they are
+		// late deliveries too).
+		ss.s.cfg.Metrics.Observe("message_delivery_seconds", max(0, ss.s.now().Sub(m.CreatedAt).Seconds()))
+	}
 	if ss.visitorID != "" && !m.Kind.VisibleToVisitor() {
 		return nil
 	}

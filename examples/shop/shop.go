@@ -48,7 +48,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/shopchat/chat"
+	chatprom "github.com/shopchat/chat/metrics/prometheus"
 	"github.com/shopchat/chat/middleware"
 	"github.com/shopchat/chat/notify/email"
 	"github.com/shopchat/chat/store/memory"
@@ -130,6 +134,8 @@ type shop struct {
 	// one must not let its holder back in (the chat re-checks open
 	// consoles with the operator auth, see chat.Config.OperatorRecheck).
 	loggedOut sync.Map
+	// metrics is the chat's Prometheus registry, served at /metrics.
+	metrics *prometheus.Registry
 
 	closeOnce sync.Once
 	closeErr  error
@@ -159,11 +165,12 @@ func newShop(cfg shopConfig) (*shop, http.Handler, error) {
 		return nil, nil, err
 	}
 	s := &shop{
-		cfg:    cfg,
-		log:    cfg.Logger,
-		sign:   signer{key: deriveKey(cfg.Secret, "cookies")},
-		carts:  newCartStore(),
-		static: static,
+		metrics: prometheus.NewRegistry(),
+		cfg:     cfg,
+		log:     cfg.Logger,
+		sign:    signer{key: deriveKey(cfg.Secret, "cookies")},
+		carts:   newCartStore(),
+		static:  static,
 	}
 	if s.products, s.bySlug, err = indexCatalogue(cfg.Products, static); err != nil {
 		return nil, nil, fmt.Errorf("shop: %w", err)
@@ -259,6 +266,7 @@ func (s *shop) chatConfig() chat.Config {
 		Operators:       s.operatorAuth,
 		Router:          chat.Departments(chat.LeastBusy()), // pre-chat "department" picks alice (sales) or bob (support)
 		Logger:          s.log,
+		Metrics:         chatprom.New(s.metrics),
 		Widget:          widget,
 		CannedResponses: cannedResponses,
 		CannedVariables: s.cannedVariables,
@@ -341,6 +349,10 @@ func (s *shop) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/chat/", s.chat.Handler())
 	mux.Handle("POST /chat/inbound/email", s.inbound)
+	// For the shop's monitoring: the chat's counters, latency histograms
+	// and queue gauges (no personal data: no labels), and a health probe.
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{}))
+	mux.Handle("GET /healthz", s.chat.HealthHandler())
 	mux.Handle("GET /static/", http.StripPrefix("/static/", staticHandler(s.static)))
 
 	mux.HandleFunc("GET /{$}", s.home)
