@@ -46,14 +46,7 @@ func TestBounceStopsMailAndShowsInConsole(t *testing.T) {
 	if err != nil {
 		t.Skip("swaks is not installed") // CI installs it; TestSwaksReply fails there without it
 	}
-	rec := newRecorder(t, "127.0.0.1:0", recOpts{})
-	n := newNotifier(t, rec)
-	env := newChat(t, func(c *chat.Config) {
-		c.Notifier = n
-		c.MissedReplyDelay = 50 * time.Millisecond
-	})
-	in := env.newInbound(t)
-	smtpAddr := serveSMTP(t, in)
+	rec, env, smtpAddr := newMailLoop(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shopchat/chat"
 	"github.com/shopchat/chat/client"
 	"github.com/shopchat/chat/protocol"
 )
@@ -32,14 +31,7 @@ func (r *recorder) nextTo(addr string) *received {
 // replies from six mail clients, received by SMTP, posted into the
 // conversation and seen live by the operator.
 func TestEndToEndReplyByEmail(t *testing.T) {
-	rec := newRecorder(t, "127.0.0.1:0", recOpts{})
-	n := newNotifier(t, rec)
-	env := newChat(t, func(c *chat.Config) {
-		c.Notifier = n
-		c.MissedReplyDelay = 50 * time.Millisecond
-	})
-	in := env.newInbound(t)
-	smtpAddr := serveSMTP(t, in)
+	rec, env, smtpAddr := newMailLoop(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 

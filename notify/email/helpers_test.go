@@ -505,3 +505,18 @@ func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+// newMailLoop is the whole mail loop of the end-to-end tests: a recording
+// SMTP server the Notifier sends through, a chat whose missed replies are
+// mailed after 50 ms, and its Inbound behind a real SMTP receiver at
+// smtpAddr.
+func newMailLoop(t testing.TB) (rec *recorder, env *chatEnv, smtpAddr string) {
+	t.Helper()
+	rec = newRecorder(t, "127.0.0.1:0", recOpts{})
+	n := newNotifier(t, rec)
+	env = newChat(t, func(c *chat.Config) {
+		c.Notifier = n
+		c.MissedReplyDelay = 50 * time.Millisecond
+	})
+	return rec, env, serveSMTP(t, env.newInbound(t))
+}

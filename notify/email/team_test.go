@@ -20,14 +20,7 @@ import (
 // answer is mailed on to them. Any other sender is refused with 550, and
 // the visitor's and the team's tokens do not stand in for each other.
 func TestTeamAnswersByEmail(t *testing.T) {
-	rec := newRecorder(t, "127.0.0.1:0", recOpts{})
-	n := newNotifier(t, rec)
-	env := newChat(t, func(c *chat.Config) {
-		c.Notifier = n
-		c.MissedReplyDelay = 50 * time.Millisecond
-	})
-	in := env.newInbound(t)
-	smtpAddr := serveSMTP(t, in)
+	rec, env, smtpAddr := newMailLoop(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	bob := &chat.Operator{ID: "bob", Name: "Bob", Email: "bob@shop.test"}
