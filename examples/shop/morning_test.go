@@ -42,19 +42,39 @@ func (b *chromium) startChat(base, text string) {
 // of those without it taking a live slot, the team is alerted when a
 // visitor waits, and she takes a visitor beyond her capacity by choice.
 func TestBrowserMorningLiveChatsFirst(t *testing.T) {
-	_, ts := startShop(t, shopConfig{PresenceTTL: 900 * time.Millisecond})
+	demo, ts := startShop(t, shopConfig{PresenceTTL: 900 * time.Millisecond})
 	ctx := browserCtx(t)
 
 	// Overnight: five visitors leave a message while nobody is online.
+	var overnight []string
 	for i := range 5 {
 		v, err := client.DialVisitor(ctx, ts.URL, client.Options{NoReconnect: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := v.Send(ctx, "", fmt.Sprintf("Overnight question %d", i+1)); err != nil {
+		m, err := v.Send(ctx, "", fmt.Sprintf("Overnight question %d", i+1))
+		if err != nil {
 			t.Fatal(err)
 		}
+		overnight = append(overnight, m.Conv)
 		v.Close()
+	}
+	// The morning comes after their grace period: none is live any more.
+	for _, id := range overnight {
+		for {
+			c, err := demo.store.Conversation(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !c.Live(time.Now()) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("conversation %s stays live after its visitor left", id)
+			case <-time.After(50 * time.Millisecond): // a condition poll
+			}
+		}
 	}
 
 	// Alice (capacity 4) logs in: the five wait for a reply, none is hers.
