@@ -354,11 +354,19 @@ func TestPostgresOutageMidRun(t *testing.T) {
 		text string
 		seq  int64
 	}
-	results := make(chan sent, 60)
+	// It writes until the database is back (at most maxSends): how many
+	// of its appends the outage hits depends on the machine's speed.
+	const maxSends = 2000
+	results := make(chan sent, maxSends)
 	sendErr := make(chan error, 1)
 	go func() {
 		defer close(results)
-		for i := range 60 {
+		for i := range maxSends {
+			select {
+			case <-stop:
+				return
+			default:
+			}
 			text := fmt.Sprintf("during %d", i)
 			m, err := v.Send(ctx, conv, text)
 			if err != nil {
@@ -379,8 +387,8 @@ func TestPostgresOutageMidRun(t *testing.T) {
 		t.Fatal(err)
 	default:
 	}
-	if len(acked) != 61 {
-		t.Fatalf("%d messages acked, want 61", len(acked))
+	if len(acked) < 2 {
+		t.Fatalf("%d messages acked: none during the outage", len(acked))
 	}
 	t.Logf("the server answered \"unavailable\" %d times; the client retried each", unavailable())
 	// Nothing acked is lost, nothing is doubled, and other conversations work.
