@@ -144,14 +144,8 @@ func (ss *session) mayRead(c *Conversation) bool {
 // conversationFor loads conversation id for the session, hiding other
 // visitors' conversations behind ErrNotFound.
 func (ss *session) conversationFor(ctx context.Context, id string) (*Conversation, error) {
-	if id == "" {
-		return nil, userErr(ErrInvalid, "conv is required")
-	}
-	c, err := ss.s.store.Conversation(ctx, id)
+	c, err := ss.s.conversation(ctx, id)
 	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, userErr(ErrNotFound, "conversation not found")
-		}
 		return nil, err
 	}
 	if !ss.mayRead(c) {
@@ -166,14 +160,7 @@ var errNotAssigned = userErr(ErrForbidden, "conversation is not assigned to you"
 
 // assigned loads a conversation the operator session must be assigned to.
 func (ss *session) assigned(ctx context.Context, id string) (*Conversation, error) {
-	c, err := ss.conversationFor(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if c.Status != Assigned || c.OperatorID != ss.op.ID {
-		return nil, errNotAssigned
-	}
-	return c, nil
+	return ss.s.assignedTo(ctx, id, ss.op.ID)
 }
 
 // handle dispatches one frame after hello.
@@ -393,31 +380,9 @@ func (ss *session) appendAck(ctx context.Context, m *Message) (Appended, error) 
 }
 
 // appendAssigned stores the operator's message m if its conversation is
-// assigned to them: checked inside the store's append where the store can
-// (one write instead of a read plus a write), else by reading first.
+// assigned to them.
 func (ss *session) appendAssigned(ctx context.Context, m *Message) (Appended, error) {
-	aa, ok := ss.s.store.(AssignedAppender) // never through Unwrap: see StoreAs
-	if !ok {
-		if _, err := ss.assigned(ctx, m.ConversationID); err != nil {
-			return Appended{}, err
-		}
-		start := time.Now()
-		defer ss.s.observeSince("store_append_seconds", start)
-		return ss.s.store.AppendMessage(ctx, m)
-	}
-	if m.ConversationID == "" {
-		return Appended{}, userErr(ErrInvalid, "conv is required")
-	}
-	start := time.Now()
-	res, err := aa.AppendAssigned(ctx, m, ss.op.ID)
-	ss.s.observeSince("store_append_seconds", start)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return res, userErr(ErrNotFound, "conversation not found")
-	case errors.Is(err, ErrConflict):
-		return res, errNotAssigned
-	}
-	return res, err
+	return ss.s.appendAssigned(ctx, m, ss.op.ID)
 }
 
 // acked acks the stored message res to this session and publishes it.
@@ -425,6 +390,11 @@ func (ss *session) acked(m *Message, res Appended) {
 	s := ss.s
 	ack := &protocol.ServerFrame{Type: protocol.TypeAck, ID: m.ClientID, Conv: res.Message.ConversationID, Seq: res.Message.Seq, Message: s.messageFrame(res.Message)}
 	ss.push(event{kind: evAck, msg: res.Message, frame: ack})
+	s.published(res)
+}
+
+// published counts and publishes a newly stored message (not a retry).
+func (s *Server) published(res Appended) {
 	if !res.Duplicate {
 		s.add("messages_total", 1)
 		s.publishMessage(res.Conversation, res.Message)
@@ -453,6 +423,7 @@ func (s *Server) publishMessage(c *Conversation, m *Message) {
 		s.notifyAbout(ConversationStarted, c, m)
 	}
 	s.notifyAbout(MessagePosted, c, m)
+	s.emitMessage(c, m)
 	ev := event{kind: evMessage, msg: m}
 	topics := make([]string, 0, 3)
 	topics = append(topics, visitorTopic(c.VisitorID))
@@ -626,187 +597,56 @@ func (ss *session) onHistory(ctx context.Context, f protocol.ClientFrame) error 
 }
 
 func (ss *session) onClose(ctx context.Context, f protocol.ClientFrame) error {
-	s := ss.s
 	var c *Conversation
 	var err error
+	who, visitorID := "The visitor", ""
 	if ss.visitor != nil {
 		c, err = ss.conversationFor(ctx, f.Conv)
+		visitorID = ss.visitor.ID
 	} else {
 		c, err = ss.assigned(ctx, f.Conv)
-	}
-	if err != nil {
-		return err
-	}
-	if !c.Open() {
-		return userErr(ErrConflict, "conversation is already closed")
-	}
-	who := "The visitor"
-	if ss.op != nil {
 		who = ss.op.Name
 	}
-	// The event goes in before the close: nothing is appended after it.
-	if _, err := s.systemMessage(ctx, c.ID, who+" closed the conversation"); err != nil && !errors.Is(err, ErrConflict) {
-		return err
-	}
-	c, err = s.store.CloseConversation(ctx, c.ID, s.now())
 	if err != nil {
 		return err
 	}
-	s.publishState(c)
-	s.notifyAbout(ConversationClosed, c)
-	if s.cfg.TranscriptOnClose && (ss.visitor == nil || s.allowVisitorMail(ctx, ss.visitor.ID) == nil) {
-		if err := s.SendTranscript(ctx, c.ID); err != nil && !errors.Is(err, ErrInvalid) {
-			s.logErr("transcript on close", err, "conversation", c.ID)
-		}
+	if err := ss.s.closeConversation(ctx, c, who, visitorID); err != nil {
+		return err
 	}
-	ss.ackIfAsked(f)
-	s.dispatch(ctx) // capacity freed, or the queue shrank
-	s.publishOperators(ctx)
-	return nil
+	return ss.ackIfAsked(f)
 }
 
 func (ss *session) onAccept(ctx context.Context, f protocol.ClientFrame) error {
-	s := ss.s
 	c, err := ss.conversationFor(ctx, f.Conv)
 	if err != nil {
 		return err
 	}
-	if c.Status != Queued {
-		return userErr(ErrConflict, "conversation is not waiting in the queue")
-	}
-	// A conversation waiting for a reply takes no live slot, and an
-	// operator may choose to take a live one beyond capacity (Force).
-	live := c.Live(s.now())
-	capacity := s.capacity(ss.op)
-	if !live || f.Force {
-		capacity = 0
-	}
-	s.dispatchMu.Lock()
-	c, err = s.store.Assign(ctx, c.ID, "", ss.op.ID, capacity, s.now())
-	if err == nil && live {
-		s.noteDequeue()
-	}
-	s.dispatchMu.Unlock()
-	if err != nil {
-		if errors.Is(err, ErrCapacity) {
-			return userErr(ErrCapacity, "you have %d live chats, your capacity; accept again to take this one as well", s.capacity(ss.op))
-		}
-		if errors.Is(err, ErrConflict) {
-			return userErr(ErrConflict, "another operator took it")
-		}
+	if err := ss.s.accept(ctx, c, ss.op, f.Force); err != nil {
 		return err
 	}
-	if err := s.announceAssigned(ctx, c, ""); err != nil {
-		return err
-	}
-	ss.ackIfAsked(f)
-	s.publishQueue(ctx)
-	return nil
+	return ss.ackIfAsked(f)
 }
 
 func (ss *session) onTransfer(ctx context.Context, f protocol.ClientFrame) error {
-	s := ss.s
 	c, err := ss.assigned(ctx, f.Conv)
 	if err != nil {
 		return err
 	}
-	if len(f.Comment) > s.cfg.MaxMessageLength || !utf8.ValidString(f.Comment) {
-		return userErr(ErrInvalid, "comment is too long or not UTF-8")
+	if err := ss.s.transfer(ctx, c, ss.op, f.Operator, f.Department, f.Comment); err != nil {
+		return err
 	}
-	switch {
-	case f.Operator != "":
-		if f.Operator == ss.op.ID {
-			return userErr(ErrInvalid, "conversation is already yours")
-		}
-		target, err := s.operator(ctx, f.Operator)
-		if err != nil {
-			return err
-		}
-		connected, err := s.operatorConnected(ctx, target.ID)
-		if err != nil {
-			return err
-		}
-		if !connected {
-			return userErr(ErrConflict, "%s is offline", target.Name)
-		}
-		if f.Comment != "" {
-			if err := ss.transferNote(ctx, c.ID, f.Comment); err != nil {
-				return err
-			}
-		}
-		c, err = s.store.Assign(ctx, c.ID, ss.op.ID, target.ID, s.capacity(target), s.now())
-		if err != nil {
-			if errors.Is(err, ErrCapacity) {
-				return userErr(ErrCapacity, "%s is at capacity", target.Name)
-			}
-			return err
-		}
-		if err := s.announceAssigned(ctx, c, ss.op.ID); err != nil {
-			return err
-		}
-	case f.Department != "":
-		if f.Comment != "" {
-			if err := ss.transferNote(ctx, c.ID, f.Comment); err != nil {
-				return err
-			}
-		}
-		c, err = s.store.Requeue(ctx, c.ID, ss.op.ID, f.Department, s.now())
-		if err != nil {
-			return err
-		}
-		if _, err := s.systemMessage(ctx, c.ID, fmt.Sprintf("%s transferred the conversation to %s", ss.op.Name, f.Department)); err != nil {
-			return err
-		}
-		if c, err = s.store.Conversation(ctx, c.ID); err != nil {
-			return err
-		}
-		s.publishState(c, ss.op.ID)
-		s.dispatch(ctx)
-	default:
-		return userErr(ErrInvalid, "transfer needs operator or department")
-	}
-	ss.ackIfAsked(f)
-	s.publishOperators(ctx)
-	return nil
-}
-
-func (ss *session) transferNote(ctx context.Context, convID, comment string) error {
-	_, err := ss.s.append(ctx, &Message{ConversationID: convID, Kind: Note, AuthorID: ss.op.ID, AuthorName: ss.op.Name, Text: comment})
-	return err
+	return ss.ackIfAsked(f)
 }
 
 func (ss *session) onReopen(ctx context.Context, f protocol.ClientFrame) error {
-	s := ss.s
 	c, err := ss.conversationFor(ctx, f.Conv)
 	if err != nil {
 		return err
 	}
-	c, err = s.store.ReopenConversation(ctx, c.ID, s.now())
-	if err != nil {
-		if errors.Is(err, ErrConflict) {
-			return userErr(ErrConflict, "conversation is open, or its visitor has started another")
-		}
+	if err := ss.s.reopen(ctx, c, ss.op); err != nil {
 		return err
 	}
-	capacity := s.capacity(ss.op)
-	if !c.Live(s.now()) {
-		capacity = 0 // its visitor is away: no live slot taken
-	}
-	s.dispatchMu.Lock()
-	assigned, aerr := s.store.Assign(ctx, c.ID, "", ss.op.ID, capacity, s.now())
-	s.dispatchMu.Unlock()
-	if aerr == nil {
-		c = assigned
-		if err := s.announceAssigned(ctx, c, ""); err != nil {
-			return err
-		}
-	} else {
-		s.publishState(c)
-		s.dispatch(ctx)
-	}
-	ss.ackIfAsked(f)
-	s.publishQueue(ctx)
-	return nil
+	return ss.ackIfAsked(f)
 }
 
 func (ss *session) onPresence(ctx context.Context, f protocol.ClientFrame) error {
@@ -840,6 +680,7 @@ func (s *Server) announceAssigned(ctx context.Context, c *Conversation, previous
 	}
 	s.publishState(c, previous)
 	s.notifyAbout(ConversationAssigned, c)
+	s.emitAssigned(c, previous)
 	s.publishOperators(ctx)
 	return nil
 }

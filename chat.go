@@ -181,6 +181,11 @@ type Config struct {
 	// NotifyQueue bounds the notifications waiting for the Notifier; when
 	// full, new ones are dropped and counted. Default 1024.
 	NotifyQueue int
+	// EventQueue bounds the events waiting to be written to the Store's
+	// EventLog (see Events); when full (the store is down or far behind),
+	// new ones are dropped, counted (events_dropped_total) and logged.
+	// Default 8192.
+	EventQueue int
 
 	// Triggers are proactive-message rules. They are stored on first
 	// start (one whose ID is stored already keeps its stored, perhaps
@@ -266,6 +271,7 @@ type Server struct {
 	assets      *assets
 	bridge      *bridge // nil without a Broker
 	track       *tracker
+	events      *eventWriter
 
 	notifications chan Notification
 	missedTimers  map[string]*time.Timer    // conversation id -> pending missed-reply check
@@ -343,6 +349,7 @@ func New(cfg Config) (*Server, error) {
 	defaultTo(&cfg.ReplyTokenTTL, 30*24*time.Hour)
 	defaultTo(&cfg.TeamAlertInterval, 5*time.Minute)
 	defaultTo(&cfg.NotifyQueue, 1024)
+	defaultTo(&cfg.EventQueue, 8192)
 	defaultTo(&cfg.BrokerTopic, "shopchat")
 	defaultTo(&cfg.RequeueOffline, 30*time.Second)
 	defaultTo(&cfg.SyncInterval, 2*time.Second)
@@ -400,6 +407,7 @@ func New(cfg Config) (*Server, error) {
 		cancel()
 		return nil, err
 	}
+	s.startEvents()
 	if err := s.startTracking(triggers); err != nil {
 		cancel()
 		return nil, err

@@ -139,7 +139,9 @@ func (s *Server) admit(ss *session) (int, string) {
 	s.sessions[ss] = struct{}{}
 	s.perIP[ss.ip]++
 	if ss.visitor != nil {
-		s.perVisitor[ss.visitor.ID]++
+		if s.perVisitor[ss.visitor.ID]++; s.perVisitor[ss.visitor.ID] == 1 {
+			defer s.emit(Event{Kind: EventVisitorOnline, VisitorID: ss.visitor.ID})
+		}
 	}
 	s.wg.Add(1)
 	return 0, ""
@@ -150,7 +152,9 @@ func (s *Server) release(ss *session) {
 	delete(s.sessions, ss)
 	decrement(s.perIP, ss.ip)
 	if ss.visitor != nil {
-		decrement(s.perVisitor, ss.visitor.ID)
+		if decrement(s.perVisitor, ss.visitor.ID); s.perVisitor[ss.visitor.ID] == 0 {
+			defer s.emit(Event{Kind: EventVisitorOffline, VisitorID: ss.visitor.ID})
+		}
 	}
 	s.mu.Unlock()
 	s.wg.Done()

@@ -56,6 +56,9 @@ type Store struct {
 	canned     map[string]*chat.CannedResponse
 	triggers   map[string]*chat.Trigger
 	claims     map[string]time.Time // key -> expires (claims.go)
+
+	events eventLog            // events.go
+	labels map[string][]string // visitor id -> labels (labels.go), made on first use
 }
 
 type operator struct {
@@ -637,6 +640,7 @@ func (s *Store) DeleteVisitor(_ context.Context, id string) error {
 		}
 	}
 	delete(s.open, id)
+	delete(s.labels, id)
 	s.eraseTracking(id)
 	if v.CustomerID != "" && s.customers[v.CustomerID] == id {
 		delete(s.customers, v.CustomerID)
