@@ -492,6 +492,9 @@ func (s *Server) Close(ctx context.Context) error {
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		// Events emitted as the last sessions ended (a visitor going
+		// offline) came after the event loop's own flush.
+		s.flushEvents(nil)
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("chat: close: %w", ctx.Err())
