@@ -177,3 +177,29 @@ func testEventsResume(t *testing.T, store chat.Store, restart func(chat.Store) c
 		t.Errorf("%d message events for %d messages", kinds[chat.EventMessage], len(page.Messages))
 	}
 }
+
+// A subscriber that does not read loses events beyond its buffer, counted,
+// and the Server goes on: the buffer keeps the oldest, in order.
+func TestSubscribeDropsWhenFull(t *testing.T) {
+	ctx := testCtx(t)
+	srv, conv, done := apiShop()
+	defer done()
+	sub := srv.Subscribe(2)
+	defer sub.Close()
+	const notes = 10
+	var seqs []int64
+	for range notes {
+		m, err := srv.AddNote(ctx, conv, "bob", "a note")
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, m.Seq)
+	}
+	waitFor(t, ctx, "the dropped events counted", func() bool { return sub.Dropped() == notes-2 })
+	for _, want := range seqs[:2] {
+		ev := <-sub.C
+		if ev.Kind != chat.EventMessage || ev.Message.Seq != want || ev.Pos == 0 {
+			t.Fatalf("got %s seq %d at %d, want the message event of seq %d, stored", ev.Kind, ev.Message.Seq, ev.Pos, want)
+		}
+	}
+}
