@@ -121,6 +121,17 @@
 // CSAT per operator and period. Canned responses take the shop's own
 // variables from Config.CannedVariables. See docs/tracking.md.
 //
+// # Automation: the Server API and events
+//
+// The shop's own code acts on conversations in-process through the same
+// code as the console (Conversations, Messages, PostMessage as an operator,
+// a named bot or a system line, AddNote, Assign, Transfer,
+// CloseConversation, ReopenConversation, SetVisitorLabels), so what it does
+// is stored, delivered live on every node, notified and reported. It reads
+// an ordered event stream resumable after a restart (Events, FollowEvents,
+// backed by the Store's optional EventLog role) or, for the simple case, a
+// bounded in-memory Subscribe. See docs/automation.md.
+//
 // # Metrics
 //
 // Config.Metrics receives these counters: connections_total,
@@ -140,14 +151,19 @@
 // node this one could not apply fast enough; it heals),
 // bridge_outbox_dropped_total (an event dropped while the Broker was slow
 // or away), bridge_publish_failures_total (an event the Broker did not
-// take), bridge_gaps_total and bridge_heals_total.
+// take), bridge_gaps_total and bridge_heals_total; for the event stream
+// (docs/automation.md): events_total (stored in the EventLog),
+// events_dropped_total (the event queue was full, or the store failed at
+// shutdown), event_append_failures_total (a failed EventLog append, retried)
+// and event_subscriber_dropped_total (an in-memory Subscription was full).
 //
 // It receives these observations (Metrics.Observe), in seconds:
 // store_append_seconds, the Store's AppendMessage (or AppendAssigned) for
 // each message a visitor or operator sends, and notify_seconds, each call
 // of the Notifier (which should queue and return: a slow one holds up the
 // notifications behind it), and message_delivery_seconds, from a message's
-// storing to its write to each client (replays included).
+// storing to its write to each client (replays included), and
+// event_append_seconds, each batch appended to the EventLog.
 //
 // A Metrics that is also a GaugeMetrics gets gauges: queue_live (visitors
 // on the site waiting for an operator) and queue_waiting_for_reply.
