@@ -203,7 +203,8 @@ func (s *Server) checkPost(clientID, text string) error {
 // Assign gives queued conversation convID to operatorID, as the operator's
 // accept in the console does: within their capacity for a live
 // conversation, unless force. ErrConflict if it is not queued (use
-// Transfer for an assigned one); ErrCapacity if the operator is full.
+// Transfer for an assigned one) or the operator is offline; ErrCapacity if
+// the operator is full.
 func (s *Server) Assign(ctx context.Context, convID, operatorID string, force bool) error {
 	c, err := s.conversation(ctx, convID)
 	if err != nil {
@@ -212,6 +213,13 @@ func (s *Server) Assign(ctx context.Context, convID, operatorID string, force bo
 	op, err := s.operator(ctx, operatorID)
 	if err != nil {
 		return err
+	}
+	// In the console the operator who accepts is there; here they must be
+	// too, or the visitor would wait for someone who is not.
+	if connected, err := s.operatorConnected(ctx, op.ID); err != nil {
+		return err
+	} else if !connected {
+		return userErr(ErrConflict, "%s is offline", op.Name)
 	}
 	return s.accept(ctx, c, op, force)
 }

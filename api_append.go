@@ -37,15 +37,19 @@ func (s *Server) appendAssigned(ctx context.Context, m *Message, operatorID stri
 }
 
 // emitMessage emits a stored message's events. Their IDs are derived from
-// the conversation, epoch and sequence number, like notifications'.
+// the conversation, epoch and sequence number, as notifications' are.
 func (s *Server) emitMessage(c *Conversation, m *Message) {
 	ev := Event{ConversationID: c.ID, VisitorID: c.VisitorID, OperatorID: c.OperatorID, Message: m, Time: m.CreatedAt}
+	kinds := []EventKind{EventMessage}
 	if m.Seq == 1 {
-		ev.Kind, ev.ID = EventConversationStarted, fmt.Sprintf("%s:%s:%d", EventConversationStarted, c.ID, c.Epoch)
+		kinds = []EventKind{EventConversationStarted, EventMessage}
+	}
+	for _, k := range kinds {
+		// The same as the notification's ID (notifyAbout): a receiver of
+		// both the webhook and the stream can drop one by the other.
+		ev.Kind, ev.ID = k, fmt.Sprintf("%s:%s:%d:%d", k, c.ID, c.Epoch, m.Seq)
 		s.emit(ev)
 	}
-	ev.Kind, ev.ID = EventMessage, fmt.Sprintf("%s:%s:%d:%d", EventMessage, c.ID, c.Epoch, m.Seq)
-	s.emit(ev)
 }
 
 // emitAssigned emits that c went to its operator, from the queue (previous

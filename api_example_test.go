@@ -58,7 +58,8 @@ func ExampleServer_Messages() {
 	defer done()
 	ctx := context.Background()
 	srv.PostMessage(ctx, chat.Post{Conversation: conv, As: chat.Author{System: true}, Text: "Order 1042 shipped today"})
-	// The newest message first, then the one before it.
+	// Forwards from the start, one at a time (More: newer ones follow),
+	// then backwards from seq 2 (More: nothing older).
 	page, _ := srv.Messages(ctx, chat.MessageQuery{ConversationID: conv, Limit: 1})
 	fmt.Println(page.Messages[0].Seq, page.Messages[0].Text, page.More)
 	page, _ = srv.Messages(ctx, chat.MessageQuery{ConversationID: conv, BeforeSeq: 2, Limit: 1})
