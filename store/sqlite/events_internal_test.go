@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"path/filepath"
 	"testing"
 	"time"
@@ -21,21 +20,13 @@ func TestMigrateToBotMessages(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "chat.db")
 	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	db, err := sql.Open("sqlite", path)
-	require.NoError(t, err)
-	conn, err := db.Conn(ctx)
-	require.NoError(t, err)
 	before := len(migrations) - 1
 	require.Equal(t, "events_labels", migrations[before].name, "this test is about migration 0011")
-	require.NoError(t, migrate(ctx, conn, path, 0, migrations[:before]))
-	_, err = conn.ExecContext(ctx, `INSERT INTO visitors (id, created_at, last_seen_at) VALUES ('v1', ?1, ?1);
+	olderDatabase(t, path, before, `INSERT INTO visitors (id, created_at, last_seen_at) VALUES ('v1', ?1, ?1);
 INSERT INTO conversations (id, visitor_id, status, created_at, queued_at, assigned_at, closed_at, last_seq)
 	VALUES ('c1', 'v1', 'queued', ?1, ?1, ?2, ?2, 1);
 INSERT INTO messages (id, conversation_id, seq, client_id, kind, text, created_at) VALUES ('m1', 'c1', 1, 'x', 'visitor', 'parcel to Norway', ?1);
 INSERT INTO messages_fts (rowid, text) SELECT rid, text FROM messages`, micros(t0), zeroMicros)
-	require.NoError(t, err)
-	require.NoError(t, conn.Close())
-	require.NoError(t, db.Close())
 
 	s, err := Open(path)
 	require.NoError(t, err, "open with migration 0011")

@@ -11,24 +11,24 @@ import (
 	"github.com/shopchat/chat"
 )
 
-// eventLog returns s's chat.EventLog, or skips the case.
-func eventLog(t testing.TB, s chat.Store) chat.EventLog {
+// role returns s's optional role T (named name), or skips the case.
+func role[T any](t testing.TB, s chat.Store, name string) T {
 	t.Helper()
-	l, ok := chat.StoreAs[chat.EventLog](s)
+	r, ok := chat.StoreAs[T](s)
 	if !ok {
-		t.Skip("store does not implement the optional chat.EventLog role: EventLog conformance not checked")
+		t.Skipf("store does not implement the optional %s role: its conformance not checked", name)
 	}
-	return l
+	return r
 }
 
-// labeler returns s's chat.Labeler, or skips the case.
+func eventLog(t testing.TB, s chat.Store) chat.EventLog {
+	t.Helper()
+	return role[chat.EventLog](t, s, "chat.EventLog")
+}
+
 func labeler(t testing.TB, s chat.Store) chat.Labeler {
 	t.Helper()
-	l, ok := chat.StoreAs[chat.Labeler](s)
-	if !ok {
-		t.Skip("store does not implement the optional chat.Labeler role: Labels conformance not checked")
-	}
-	return l
+	return role[chat.Labeler](t, s, "chat.Labeler")
 }
 
 // allEvents reads the whole log, page by page.
