@@ -88,7 +88,7 @@ func (s *Server) accept(ctx context.Context, c *Conversation, op *Operator, forc
 	s.dispatchMu.Unlock()
 	if err != nil {
 		if errors.Is(err, ErrCapacity) {
-			return userErr(ErrCapacity, "%s has %d live chats, their capacity; accept again (force) to take this one as well", op.Name, s.capacity(op))
+			return userErr(ErrCapacity, "%s is at capacity (%d live chats); accept again to take this one as well", op.Name, s.capacity(op))
 		}
 		if errors.Is(err, ErrConflict) {
 			return userErr(ErrConflict, "another operator took it")

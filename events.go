@@ -100,6 +100,9 @@ func (s *Server) startEvents() {
 // is down or far behind) drops the event, counted and logged.
 func (s *Server) emit(ev Event) {
 	w := s.events
+	if w == nil { // not started: New failed before startEvents
+		return
+	}
 	if ev.ID == "" {
 		ev.ID = uuid.NewString()
 	}
