@@ -47,10 +47,11 @@ func TestRecorderPassesCorrectStore(t *testing.T) {
 }
 
 // TestSearchSkipsWithoutSearcher checks that a store without the optional
-// capabilities (chat.Searcher, chat.PageViewVisitors, chat.AssignedAppender)
+// capabilities (chat.Searcher, chat.PageViewVisitors, chat.AssignedAppender,
+// chat.EventLog, chat.Labeler)
 // skips their cases, saying why, and runs the rest.
 func TestSearchSkipsWithoutSearcher(t *testing.T) {
-	capability := map[string]string{"Search": "chat.Searcher", "PageViewVisitors": "chat.PageViewVisitors", "AssignedAppender": "chat.AssignedAppender"}
+	capability := map[string]string{"Search": "chat.Searcher", "PageViewVisitors": "chat.PageViewVisitors", "AssignedAppender": "chat.AssignedAppender", "EventLog": "chat.EventLog", "Labels": "chat.Labeler"}
 	for _, c := range storetest.Cases() {
 		failed, skipped, log := run(t, c, func() chat.Store { return storeOnly{memory.New()} })
 		if failed {

@@ -24,7 +24,8 @@
 // the Server finds them: the Search cases skip, saying why, unless
 // chat.StoreAs finds chat.Searcher on the store (on it or, through
 // Unwrap() chat.Store, on a store it wraps), the PageViewVisitors cases
-// unless it finds chat.PageViewVisitors, the AssignedAppender cases unless
+// unless it finds chat.PageViewVisitors, the EventLog and Labels cases
+// unless it finds chat.EventLog and chat.Labeler, the AssignedAppender cases unless
 // the store itself implements chat.AssignedAppender, and Run logs the
 // skipped cases in their area's output (go test -v shows it).
 //
