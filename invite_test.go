@@ -108,7 +108,7 @@ func TestServerInviteFromCode(t *testing.T) {
 }
 
 // activitiesOf returns the visitor's activities of the given kinds.
-func activitiesOf(t *testing.T, st chat.Store, vid string, kinds ...chat.ActivityKind) []chat.Activity {
+func activitiesOf(t *testing.T, st chat.TrackingStore, vid string, kinds ...chat.ActivityKind) []chat.Activity {
 	t.Helper()
 	as, err := st.Activities(testCtx(t), chat.ActivityQuery{Kinds: kinds, VisitorID: vid})
 	if err != nil {
@@ -231,7 +231,7 @@ func TestInvitationAnsweredElsewhereNotReused(t *testing.T) {
 // gatedStore holds the first invitation's write until released, and fails
 // invitation writes while failing is set.
 type gatedStore struct {
-	chat.Store
+	*memory.Store // every role: AddActivities is its own
 	entered, release chan struct{}
 	mu               sync.Mutex
 	failing, held    bool

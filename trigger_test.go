@@ -286,7 +286,7 @@ func TestTriggerOperatorIsSelfOrKept(t *testing.T) {
 // a node sees the Store before another node's write: both nodes below
 // check for an earlier TriggerShown "at the same instant".
 type staleActivities struct {
-	chat.Store
+	*memory.Store // every role: Activities is its own
 	hide chat.ActivityKind
 }
 
