@@ -231,7 +231,7 @@ func TestInvitationAnsweredElsewhereNotReused(t *testing.T) {
 // gatedStore holds the first invitation's write until released, and fails
 // invitation writes while failing is set.
 type gatedStore struct {
-	*memory.Store // every role: AddActivities is its own
+	*memory.Store    // every role: AddActivities is its own
 	entered, release chan struct{}
 	mu               sync.Mutex
 	failing, held    bool

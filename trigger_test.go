@@ -287,7 +287,7 @@ func TestTriggerOperatorIsSelfOrKept(t *testing.T) {
 // check for an earlier TriggerShown "at the same instant".
 type staleActivities struct {
 	*memory.Store // every role: Activities is its own
-	hide chat.ActivityKind
+	hide          chat.ActivityKind
 }
 
 func (s staleActivities) Activities(ctx context.Context, q chat.ActivityQuery) ([]chat.Activity, error) {
