@@ -107,10 +107,11 @@ func TestServerInviteFromCode(t *testing.T) {
 	}
 }
 
-// activitiesOf returns the visitor's activities of the given kinds.
-func activitiesOf(t *testing.T, st chat.TrackingStore, vid string, kinds ...chat.ActivityKind) []chat.Activity {
+// activitiesOf returns the visitor's activities of the given kinds, read
+// through chat.Checked as the Server reads them.
+func activitiesOf(t *testing.T, st chat.Store, vid string, kinds ...chat.ActivityKind) []chat.Activity {
 	t.Helper()
-	as, err := st.Activities(testCtx(t), chat.ActivityQuery{Kinds: kinds, VisitorID: vid})
+	as, err := chat.Checked(st).(chat.TrackingStore).Activities(testCtx(t), chat.ActivityQuery{Kinds: kinds, VisitorID: vid})
 	if err != nil {
 		t.Fatal(err)
 	}
