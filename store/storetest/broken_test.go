@@ -947,7 +947,7 @@ func (s activitiesToInclusive) Activities(ctx context.Context, q chat.ActivityQu
 type deleteKeepsActivities struct{ *memory.Store }
 
 func (s deleteKeepsActivities) DeleteVisitor(ctx context.Context, id string) error {
-	as, err := s.Store.Activities(ctx, chat.ActivityQuery{VisitorID: id})
+	as, err := s.Store.Activities(ctx, chat.ActivityQuery{VisitorID: id, Limit: 10000}) // a store sees limits filled in
 	if err != nil {
 		return err
 	}
@@ -1010,7 +1010,7 @@ func (s pageViewVisitorsPerView) PageViewVisitors(ctx context.Context, from, to 
 	ids, err := s.Store.PageViewVisitors(ctx, from, to)
 	var out []string
 	for _, id := range ids {
-		vs, _ := s.Store.PageViews(ctx, id, 0)
+		vs, _ := s.Store.PageViews(ctx, id, 50)
 		for range vs {
 			out = append(out, id)
 		}
@@ -1048,7 +1048,7 @@ type pageViewVisitorsKeepsErased struct {
 }
 
 func (s *pageViewVisitorsKeepsErased) DeleteVisitor(ctx context.Context, id string) error {
-	if vs, _ := s.Store.PageViews(ctx, id, 0); len(vs) > 0 {
+	if vs, _ := s.Store.PageViews(ctx, id, 1); len(vs) > 0 {
 		s.erased[id] = true
 	}
 	return s.Store.DeleteVisitor(ctx, id)
