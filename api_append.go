@@ -12,7 +12,7 @@ import (
 // can (one write instead of a read plus a write), else by reading first.
 // The console and the Server API both post operators' messages through it.
 func (s *Server) appendAssigned(ctx context.Context, m *Message, operatorID string) (Appended, error) {
-	aa, ok := s.store.(AssignedAppender) // never through Unwrap: see StoreAs
+	aa, ok := s.store.assignedAppender() // never through Unwrap: see StoreAs
 	if !ok {
 		if _, err := s.assignedTo(ctx, m.ConversationID, operatorID); err != nil {
 			return Appended{}, err

@@ -18,13 +18,9 @@ const (
 // "wholesale") and returns them as stored: trimmed, sorted, without
 // duplicates. Empty clears them. ErrInvalid for more than MaxLabels, or a
 // label that is empty, longer than MaxLabelLength, not text or holds a
-// comma; ErrInvalid too if the Store has no Labeler; ErrNotFound for an
-// unknown visitor.
+// comma; ErrNotFound for an unknown visitor; a *MissingRoleError
+// (ErrUnsupported) if the Store has no Labeler.
 func (s *Server) SetVisitorLabels(ctx context.Context, visitorID string, labels []string) ([]string, error) {
-	l, ok := StoreAs[Labeler](s.store)
-	if !ok {
-		return nil, invalidf("the Store keeps no labels (no Labeler)")
-	}
 	clean := make([]string, 0, len(labels))
 	for _, label := range labels {
 		label = strings.TrimSpace(label)
@@ -38,7 +34,7 @@ func (s *Server) SetVisitorLabels(ctx context.Context, visitorID string, labels 
 	if len(clean) > MaxLabels {
 		return nil, invalidf("%d labels; at most %d", len(clean), MaxLabels)
 	}
-	if err := l.SetVisitorLabels(ctx, visitorID, clean); err != nil {
+	if err := s.store.SetVisitorLabels(ctx, visitorID, clean); err != nil {
 		return nil, fmt.Errorf("chat: set visitor labels: %w", err)
 	}
 	s.emit(Event{Kind: EventVisitorLabels, VisitorID: visitorID, Labels: clean})
@@ -46,14 +42,10 @@ func (s *Server) SetVisitorLabels(ctx context.Context, visitorID string, labels 
 }
 
 // VisitorLabels returns the labels of visitor visitorID, sorted.
-// ErrNotFound for an unknown visitor; ErrInvalid if the Store has no
-// Labeler.
+// ErrNotFound for an unknown visitor; a *MissingRoleError
+// (ErrUnsupported) if the Store has no Labeler.
 func (s *Server) VisitorLabels(ctx context.Context, visitorID string) ([]string, error) {
-	l, ok := StoreAs[Labeler](s.store)
-	if !ok {
-		return nil, invalidf("the Store keeps no labels (no Labeler)")
-	}
-	labels, err := l.VisitorLabels(ctx, visitorID)
+	labels, err := s.store.VisitorLabels(ctx, visitorID)
 	if err != nil {
 		return nil, fmt.Errorf("chat: visitor labels: %w", err)
 	}

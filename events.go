@@ -86,7 +86,9 @@ type eventWriter struct {
 
 func (s *Server) startEvents() {
 	w := &eventWriter{wake: make(chan struct{}), subs: make(map[*Subscription]struct{})}
-	w.log, _ = StoreAs[EventLog](s.store)
+	if s.store.events != nil {
+		w.log = s.store // through the checks
+	}
 	s.events = w
 	if w.log != nil {
 		w.queue = make(chan Event, s.cfg.EventQueue)
@@ -276,28 +278,21 @@ func (s *Server) Subscribe(buffer int) *Subscription {
 	return sub
 }
 
-// errNoEventLog is returned by the log readers when the Store has no
-// EventLog.
-var errNoEventLog = fmt.Errorf("%w: the Store has no EventLog", ErrInvalid)
-
 // Events returns up to limit events (0 means 100, at most 1000) stored
 // after position after, oldest first: every node's events, in the order
 // the log stored them. A consumer handles them, then records the last Pos
 // it handled; after a restart it reads on from there and gets every event
 // after it, at least once (an event handled but not yet recorded comes
-// again, with the same ID). ErrInvalid if the Store has no EventLog or
-// after is negative.
+// again, with the same ID). ErrInvalid if after is negative; a
+// *MissingRoleError (ErrUnsupported) if the Store has no EventLog.
 func (s *Server) Events(ctx context.Context, after int64, limit int) ([]Event, error) {
-	if s.events.log == nil {
-		return nil, errNoEventLog
-	}
 	if after < 0 {
 		return nil, invalidf("event position %d is negative", after)
 	}
 	if limit <= 0 {
 		limit = 100
 	}
-	evs, err := s.events.log.Events(ctx, after, min(limit, 1000))
+	evs, err := s.store.Events(ctx, after, min(limit, 1000))
 	if err != nil {
 		return nil, fmt.Errorf("chat: events: %w", err)
 	}
@@ -320,7 +315,7 @@ func (s *Server) FollowEvents(ctx context.Context, after int64, poll time.Durati
 		wake := s.events.woken() // before reading: a store after the read wakes us
 		evs, err := s.Events(ctx, after, 0)
 		if err != nil {
-			if errors.Is(err, ErrInvalid) {
+			if errors.Is(err, ErrInvalid) || errors.Is(err, ErrUnsupported) {
 				return err
 			}
 			s.logErr("follow events", err)

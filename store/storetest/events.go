@@ -11,26 +11,6 @@ import (
 	"github.com/shopchat/chat"
 )
 
-// role returns s's optional role T (named name), or skips the case.
-func role[T any](t testing.TB, s chat.Store, name string) T {
-	t.Helper()
-	r, ok := chat.StoreAs[T](s)
-	if !ok {
-		t.Skipf("store does not implement the optional %s role: its conformance not checked", name)
-	}
-	return r
-}
-
-func eventLog(t testing.TB, s chat.Store) chat.EventLog {
-	t.Helper()
-	return role[chat.EventLog](t, s, "chat.EventLog")
-}
-
-func labeler(t testing.TB, s chat.Store) chat.Labeler {
-	t.Helper()
-	return role[chat.Labeler](t, s, "chat.Labeler")
-}
-
 // allEvents reads the whole log, page by page.
 func allEvents(t testing.TB, l chat.EventLog, page int) []chat.Event {
 	t.Helper()
@@ -48,10 +28,10 @@ func allEvents(t testing.TB, l chat.EventLog, page int) []chat.Event {
 	}
 }
 
-func eventCases() []Case {
-	return []Case{
-		{"EventLog/AppendAndRead", func(t testing.TB, s chat.Store) {
-			l := eventLog(t, s)
+func eventCases() []def {
+	return []def{
+		{"EventLog/AppendAndRead", func(t testing.TB, s store) {
+			l := s
 			evs, err := l.Events(ctx, 0, 0)
 			require.NoError(t, err)
 			assert.Empty(t, evs, "a fresh store's log is empty")
@@ -83,8 +63,8 @@ func eventCases() []Case {
 			require.NoError(t, err)
 			assert.Equal(t, []string{"e2", "e3"}, eventIDs(rest), "reading after a position")
 		}},
-		{"EventLog/RetrySkipsStored", func(t testing.TB, s chat.Store) {
-			l := eventLog(t, s)
+		{"EventLog/RetrySkipsStored", func(t testing.TB, s store) {
+			l := s
 			first := []chat.Event{{ID: "x", Kind: chat.EventClosed, Time: at(1)}}
 			require.NoError(t, l.AppendEvents(ctx, first))
 			again := []chat.Event{{ID: "x", Kind: chat.EventClosed, Time: at(1)}, {ID: "y", Kind: chat.EventReopened, Time: at(2)}}
@@ -93,16 +73,16 @@ func eventCases() []Case {
 			assert.Greater(t, again[1].Pos, first[0].Pos)
 			assert.Equal(t, []string{"x", "y"}, eventIDs(allEvents(t, l, 100)), "each event once")
 		}},
-		{"EventLog/Invalid", func(t testing.TB, s chat.Store) {
-			l := eventLog(t, s)
+		{"EventLog/Invalid", func(t testing.TB, s store) {
+			l := s
 			err := l.AppendEvents(ctx, []chat.Event{{ID: "ok", Kind: chat.EventClosed, Time: at(1)}, {Kind: chat.EventClosed, Time: at(1)}})
 			isErr(t, err, chat.ErrInvalid, "AppendEvents without an ID")
 			err = l.AppendEvents(ctx, []chat.Event{{ID: "k", Time: at(1)}})
 			isErr(t, err, chat.ErrInvalid, "AppendEvents without a Kind")
 			assert.Empty(t, allEvents(t, l, 100), "nothing stored")
 		}},
-		{"EventLog/ConcurrentAppendsInOrder", func(t testing.TB, s chat.Store) {
-			l := eventLog(t, s)
+		{"EventLog/ConcurrentAppendsInOrder", func(t testing.TB, s store) {
+			l := s
 			const workers, each = 8, 10
 			var unexpected firstErr
 			parallel(workers, func(w int) {
@@ -119,8 +99,8 @@ func eventCases() []Case {
 			slices.Sort(ids)
 			assert.Len(t, slices.Compact(ids), workers*each, "no duplicates")
 		}},
-		{"Labels/SetAndRead", func(t testing.TB, s chat.Store) {
-			l := labeler(t, s)
+		{"Labels/SetAndRead", func(t testing.TB, s store) {
+			l := s
 			mustVisitor(t, s, "v1", "")
 			got, err := l.VisitorLabels(ctx, "v1")
 			require.NoError(t, err)
@@ -137,8 +117,8 @@ func eventCases() []Case {
 			_, err = l.VisitorLabels(ctx, "nobody")
 			isErr(t, err, chat.ErrNotFound, "VisitorLabels of an unknown visitor")
 		}},
-		{"Labels/ErasedWithVisitor", func(t testing.TB, s chat.Store) {
-			l := labeler(t, s)
+		{"Labels/ErasedWithVisitor", func(t testing.TB, s store) {
+			l := s
 			mustVisitor(t, s, "v1", "")
 			require.NoError(t, l.SetVisitorLabels(ctx, "v1", []string{"vip"}))
 			require.NoError(t, s.DeleteVisitor(ctx, "v1"))
