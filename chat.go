@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shopchat/chat/transport"
+	"github.com/shopchat/chat/transport/sse"
 	"github.com/shopchat/chat/transport/websocket"
 )
 
@@ -33,9 +34,15 @@ type Config struct {
 	// Transport upgrades requests to connections. Default: transport/websocket
 	// with AllowedOrigins.
 	Transport Transport
+	// Fallback is the second transport, for networks that break WebSocket:
+	// the widget switches to it by itself when Transport cannot connect. It
+	// is mounted at {Path}sse, where the widget speaks transport/sse's
+	// protocol. Default: transport/sse with AllowedOrigins. The same
+	// authentication, caps and rate limits apply to both.
+	Fallback Transport
 	// AllowedOrigins lists extra origins (host patterns) allowed to open
 	// sockets; the shop's own host is always allowed. Used only by the
-	// default Transport. "*" is refused.
+	// default Transport and Fallback. "*" is refused.
 	AllowedOrigins []string
 	// Router picks operators. Default LeastBusy().
 	Router Router
@@ -233,15 +240,14 @@ type GaugeMetrics interface {
 // Server is a running chat service. Create it with New, mount Handler in
 // the shop's mux, and Close it on shutdown.
 type Server struct {
-	cfg       Config
-	store     Store
-	router    Router
-	transport Transport
-	log       *slog.Logger
-	now       func() time.Time
-	hub       *hub
-	tokens    tokenSigner
-	handler   http.Handler
+	cfg     Config
+	store   Store
+	router  Router
+	log     *slog.Logger
+	now     func() time.Time
+	hub     *hub
+	tokens  tokenSigner
+	handler http.Handler
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -306,6 +312,13 @@ func New(cfg Config) (*Server, error) {
 		}
 		cfg.Transport = t
 	}
+	if cfg.Fallback == nil {
+		t, err := sse.New(sse.Options{OriginPatterns: cfg.AllowedOrigins})
+		if err != nil {
+			return nil, fmt.Errorf("chat: %w", err)
+		}
+		cfg.Fallback = t
+	}
 	if cfg.Router == nil {
 		cfg.Router = LeastBusy()
 	}
@@ -367,7 +380,6 @@ func New(cfg Config) (*Server, error) {
 		cfg:        cfg,
 		store:      cfg.Store,
 		router:     cfg.Router,
-		transport:  cfg.Transport,
 		log:        cfg.Logger,
 		now:        cfg.Now,
 		hub:        newHub(),
@@ -449,8 +461,7 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	p := s.cfg.Path
 	mux.HandleFunc("POST "+p+"session", s.serveSession)
-	mux.HandleFunc("GET "+p+"ws", s.serveVisitorSocket)
-	mux.HandleFunc("GET "+p+"operator/ws", s.serveOperatorSocket)
+	s.mountTransports(mux)
 	mux.HandleFunc("GET "+p+"widget.js", s.serveWidget)
 	mux.HandleFunc("GET "+p+"console/{file...}", s.serveConsole)
 	mux.HandleFunc("GET "+p+"reports", s.serveReports)
