@@ -139,12 +139,13 @@ func (t *Transport) Accept(w http.ResponseWriter, r *http.Request) (transport.Co
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
+	t.track(c) // before the client learns the id, so its first POST finds it
 	ctx, cancel := context.WithTimeout(context.Background(), t.opts.HeartbeatTimeout)
 	defer cancel()
 	if err := c.send(ctx, "event: stream\ndata: "+c.id+"\n\n"); err != nil {
+		c.fail(transport.ErrClosed, transport.StatusGoingAway, "")
 		return nil, err
 	}
-	t.track(c)
 	return c, nil
 }
 
