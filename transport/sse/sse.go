@@ -23,7 +23,8 @@
 //
 // The same rules as transport/websocket: an Origin allow-list ("*" refused)
 // on both requests, a frame size limit (a larger POST closes the stream with
-// status 1009), text only (a body that is not UTF-8 closes it with 1003),
+// status 1009), text only (a POST whose Content-Type is neither text/* nor
+// application/json, WebSocket's binary frame, closes it with 1003),
 // and writes bounded by the caller's context (the server's write timeout).
 // A POST names its stream and must come from the stream's owner (the
 // principal the Server authenticated: transport.WithOwner), else it is
@@ -44,12 +45,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/shopchat/chat/internal/origin"
 	"github.com/shopchat/chat/transport"
@@ -181,7 +182,10 @@ func (t *Transport) Post(w http.ResponseWriter, r *http.Request) error {
 		c.fail(transport.ErrTooLarge, transport.StatusTooLarge, "frame too large")
 		return transport.ErrTooLarge
 	}
-	if !utf8.Valid(body) {
+	if !textual(r.Header.Get("Content-Type")) {
+		// WebSocket's binary frame: the protocol is text. (Text that is
+		// not UTF-8 goes on, to be refused as the session refuses it over
+		// WebSocket, with an error frame.)
 		http.Error(w, "text frames only", http.StatusUnsupportedMediaType)
 		c.fail(transport.ErrUnsupported, transport.StatusUnsupported, "text frames only")
 		return transport.ErrUnsupported
@@ -196,6 +200,16 @@ func (t *Transport) Post(w http.ResponseWriter, r *http.Request) error {
 	case <-r.Context().Done():
 		return fmt.Errorf("sse: %w", r.Context().Err())
 	}
+}
+
+// textual reports whether a POST's Content-Type is text: text/*,
+// application/json, or none.
+func textual(ct string) bool {
+	if ct == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (strings.HasPrefix(mt, "text/") || mt == "application/json")
 }
 
 func (t *Transport) track(c *Conn) {
