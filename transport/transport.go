@@ -26,7 +26,8 @@ type Transport interface {
 //
 // A Poster's connection writes to the response of the request Accept was
 // given, so the Server keeps that request's handler running, reading the
-// connection, until the connection ends.
+// connection, until Read returns an error; the connection touches the
+// response no more after that.
 type Poster interface {
 	Transport
 	// Post hands the frame in r's body to the connection r names. A

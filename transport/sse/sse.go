@@ -133,6 +133,7 @@ func (t *Transport) Accept(w http.ResponseWriter, r *http.Request) (transport.Co
 		reqDone: r.Context().Done(),
 		inbox:   make(chan []byte, t.opts.MaxPending),
 		done:    make(chan struct{}),
+		ended:   make(chan struct{}),
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
@@ -274,8 +275,8 @@ type Conn struct {
 	code    transport.StatusCode
 	reason  string
 
-	wmu   sync.Mutex // serialises writes to w
-	ended bool       // the close event is written: w is not touched again
+	wmu   sync.Mutex    // serialises writes to w
+	ended chan struct{} // closed, under wmu, once the close event is written: w is not touched again
 }
 
 // Read returns the next posted frame.
@@ -289,6 +290,7 @@ func (c *Conn) Read(ctx context.Context) ([]byte, error) {
 	case f := <-c.inbox:
 		return f, nil
 	case <-c.done:
+		<-c.ended // the close event is out: the handler may return
 		return nil, c.readErr
 	case <-c.reqDone:
 		c.fail(transport.ErrClosed, transport.StatusGoingAway, "")
@@ -342,15 +344,14 @@ func (c *Conn) fail(err error, code transport.StatusCode, reason string) {
 	}{c.code, c.reason})
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.ended {
-		return
-	}
-	c.ended = true
 	select {
+	case <-c.ended:
+		return
 	case <-c.reqDone: // nobody to tell
 	default:
 		c.write(ctx, "event: close\ndata: "+string(ev)+"\n\n")
 	}
+	close(c.ended)
 }
 
 func (c *Conn) heartbeat() {
@@ -366,8 +367,10 @@ func (c *Conn) heartbeat() {
 func (c *Conn) send(ctx context.Context, ev string) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.ended {
+	select {
+	case <-c.ended:
 		return transport.ErrClosed
+	default:
 	}
 	return c.write(ctx, ev)
 }
