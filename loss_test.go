@@ -192,11 +192,18 @@ func testNoLossUnderRandomCuts(t *testing.T, sse bool) {
 }
 
 func TestConnectDisconnectLeavesNoGoroutines(t *testing.T) {
+	for _, sse := range []bool{false, true} {
+		name := map[bool]string{false: "websocket", true: "sse"}[sse]
+		t.Run(name, func(t *testing.T) { testConnectDisconnectLeavesNoGoroutines(t, sse) })
+	}
+}
+
+func testConnectDisconnectLeavesNoGoroutines(t *testing.T, sse bool) {
 	ts := newTestServer(t)
 	ctx := testCtx(t)
 	hc := ts.visitorClient(t)
 	cycle := func() {
-		c, err := client.DialVisitor(ctx, ts.URL, client.Options{HTTPClient: hc})
+		c, err := client.DialVisitor(ctx, ts.URL, client.Options{HTTPClient: hc, SSE: sse})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -347,6 +347,9 @@ func (c *Conn) fail(err error, code transport.StatusCode, reason string) {
 	select {
 	case <-c.ended:
 		return
+	default:
+	}
+	select {
 	case <-c.reqDone: // nobody to tell
 	default:
 		c.write(ctx, "event: close\ndata: "+string(ev)+"\n\n")
