@@ -122,6 +122,12 @@ func (t *Transport) Accept(w http.ResponseWriter, r *http.Request) (transport.Co
 		return nil, fmt.Errorf("sse: origin %q not allowed", r.Header.Get("Origin"))
 	}
 	rc := http.NewResponseController(w)
+	// The shop's http.Server ReadTimeout would end the stream's request
+	// (its connection's background read fails, which cancels the request):
+	// the stream has no body to read, and dead clients are found by the
+	// writes' deadlines instead. Its WriteTimeout is replaced by a deadline
+	// per write (write).
+	rc.SetReadDeadline(time.Time{}) // ErrNotSupported (HTTP/2, a recorder): nothing to clear
 	var id [16]byte
 	rand.Read(id[:])
 	c := &Conn{

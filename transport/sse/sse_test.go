@@ -31,13 +31,16 @@ type server struct {
 
 func (s *server) release() { s.once.Do(func() { close(s.hold) }) }
 
-func newServer(t *testing.T, opts sse.Options) *server {
+func newServer(t *testing.T, opts sse.Options) *server { return newTimedServer(t, opts, 0) }
+
+// newTimedServer's http.Server has ReadTimeout and WriteTimeout timeout.
+func newTimedServer(t *testing.T, opts sse.Options, timeout time.Duration) *server {
 	tr, err := sse.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &server{t: t, tr: tr, errs: make(chan error, 100), hold: make(chan struct{})}
-	s.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(transport.WithOwner(r.Context(), r.Header.Get("X-Owner")))
 		if r.Method == http.MethodPost {
 			if err := tr.Post(w, r); err != nil {
@@ -65,6 +68,8 @@ func newServer(t *testing.T, opts sse.Options) *server {
 			}
 		}
 	}))
+	s.ts.Config.ReadTimeout, s.ts.Config.WriteTimeout = timeout, timeout
+	s.ts.Start()
 	t.Cleanup(func() {
 		s.release()
 		s.ts.Close()
@@ -254,5 +259,19 @@ func TestHeartbeatAndClose(t *testing.T) {
 	}
 	if code := st.post("v:1", st.id, "{}", "text/plain"); code != http.StatusNotFound {
 		t.Fatalf("POST to a closed stream: HTTP %d, want 404", code)
+	}
+}
+
+// A stream outlives the shop server's ReadTimeout and WriteTimeout.
+func TestStreamOutlivesServerTimeouts(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	s := newTimedServer(t, sse.Options{}, timeout)
+	st := s.open("v:1", "")
+	<-time.After(3 * timeout) // the property itself: past both deadlines
+	if code := st.post("v:1", st.id, "after", "text/plain"); code != http.StatusNoContent {
+		t.Fatalf("POST after the deadlines: HTTP %d", code)
+	}
+	if l := st.line(); l != "data: after" {
+		t.Fatalf("after the deadlines the stream says %q", l)
 	}
 }
