@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -17,7 +19,8 @@ import (
 // proxy that refuses the socket's URL, as some corporate proxies do), the
 // widget falls back to Server-Sent
 // Events and POST by itself, without a word to the visitor, and the chat
-// works both ways: every message arrives once, in order.
+// works both ways: every message arrives once, in order, though the stream
+// is cut twice mid-conversation.
 func TestBrowserChatsOverSSEWhenWebSocketIsBlocked(t *testing.T) {
 	_, ts := startShop(t, shopConfig{})
 	operator := newChromium(t, 1366, 768)
@@ -28,12 +31,30 @@ func TestBrowserChatsOverSSEWhenWebSocketIsBlocked(t *testing.T) {
 		t.Fatal(err)
 	}
 	pass := httputil.NewSingleHostReverseProxy(shop) // flushes event streams as they come
-	var sockets atomic.Int32
+	var sockets, streams atomic.Int32
+	var mu sync.Mutex
+	var cuts []context.CancelFunc // the event streams passing through, to cut
+	cut := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range cuts {
+			c()
+		}
+		cuts = nil
+	}
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/chat/ws" {
 			sockets.Add(1)
 			http.Error(w, "WebSocket is not allowed through this proxy", http.StatusForbidden)
 			return
+		}
+		if r.URL.Path == "/chat/sse" && r.Method == http.MethodGet {
+			streams.Add(1)
+			ctx, cancel := context.WithCancel(r.Context())
+			mu.Lock()
+			cuts = append(cuts, cancel)
+			mu.Unlock()
+			r = r.WithContext(ctx)
 		}
 		pass.ServeHTTP(w, r)
 	}))
@@ -57,6 +78,9 @@ func TestBrowserChatsOverSSEWhenWebSocketIsBlocked(t *testing.T) {
 	const n = 5
 	var want []string
 	for i := range n {
+		if i == 2 {
+			cut() // mid-conversation: the widget resumes on a new stream
+		}
 		text := fmt.Sprintf("visitor %d", i)
 		want = append(want, text)
 		visitor.run("type", chromedp.Evaluate[chromedp.Void](setValueJS(widgetQ("[data-sc=input]"), text)))
@@ -67,6 +91,9 @@ func TestBrowserChatsOverSSEWhenWebSocketIsBlocked(t *testing.T) {
 	consoleTexts := `Array.from(document.querySelectorAll('[data-sc=thread]:not([hidden]) [data-sc=message] [data-sc=text]')).map(e => e.textContent)`
 	operator.waitFor("the visitor's messages", consoleTexts+`.includes(`+js(want[n-1])+`)`)
 	for i := range n {
+		if i == 3 {
+			cut()
+		}
 		text := fmt.Sprintf("operator %d", i)
 		want = append(want, text)
 		operator.run("reply", chromedp.Evaluate[chromedp.Void](setValueJS(`document.querySelector('[data-sc=input]')`, text)))
@@ -91,7 +118,10 @@ func TestBrowserChatsOverSSEWhenWebSocketIsBlocked(t *testing.T) {
 			t.Errorf("%s shows %q, want %q", name, got, want)
 		}
 	}
-	if eval[string](visitor, `document.querySelector('#shopchat').dataset.state`) != "ready" {
-		t.Error("the widget left the ready state")
+	if streams.Load() < 2 {
+		t.Errorf("%d event streams: the cuts did not make the widget reconnect", streams.Load())
+	}
+	if n := sockets.Load(); n != 2 {
+		t.Errorf("the widget tried WebSocket %d times, want 2: it keeps to SSE for the page once it fell back", n)
 	}
 }
