@@ -227,9 +227,14 @@ type Config struct {
 
 // Metrics receives the Server's counters and observations, e.g. to export
 // them to Prometheus (metrics/prometheus). Names are stable and listed in
-// doc.go.
+// doc.go. The Server calls it from many goroutines at once, on the paths it
+// measures: it should be quick and must be safe for concurrent use.
 type Metrics interface {
+	// Add adds delta to the counter name (names end in _total).
 	Add(name string, delta float64)
+	// Observe records one sample of name (names end in _seconds, values
+	// are seconds): a histogram's, such as how long the Store took to
+	// append a message.
 	Observe(name string, value float64)
 }
 
