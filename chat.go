@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shopchat/chat/transport"
+	"github.com/shopchat/chat/transport/sse"
 	"github.com/shopchat/chat/transport/websocket"
 )
 
@@ -36,9 +37,15 @@ type Config struct {
 	// Transport upgrades requests to connections. Default: transport/websocket
 	// with AllowedOrigins.
 	Transport Transport
+	// Fallback is the second transport, for networks that break WebSocket:
+	// the widget switches to it by itself when Transport cannot connect. It
+	// is mounted at {Path}sse, where the widget speaks transport/sse's
+	// protocol. Default: transport/sse with AllowedOrigins. The same
+	// authentication, caps and rate limits apply to both.
+	Fallback Transport
 	// AllowedOrigins lists extra origins (host patterns) allowed to open
 	// sockets; the shop's own host is always allowed. Used only by the
-	// default Transport. "*" is refused.
+	// default Transport and Fallback. "*" is refused.
 	AllowedOrigins []string
 	// Router picks operators. Default LeastBusy().
 	Router Router
@@ -225,9 +232,14 @@ type Config struct {
 
 // Metrics receives the Server's counters and observations, e.g. to export
 // them to Prometheus (metrics/prometheus). Names are stable and listed in
-// doc.go.
+// doc.go. The Server calls it from many goroutines at once, on the paths it
+// measures: it should be quick and must be safe for concurrent use.
 type Metrics interface {
+	// Add adds delta to the counter name (names end in _total).
 	Add(name string, delta float64)
+	// Observe records one sample of name (names end in _seconds, values
+	// are seconds): a histogram's, such as how long the Store took to
+	// append a message.
 	Observe(name string, value float64)
 }
 
@@ -241,15 +253,14 @@ type GaugeMetrics interface {
 // Server is a running chat service. Create it with New, mount Handler in
 // the shop's mux, and Close it on shutdown.
 type Server struct {
-	cfg       Config
-	store     *checked // Config.Store behind Checked, with its roles
-	router    Router
-	transport Transport
-	log       *slog.Logger
-	now       func() time.Time
-	hub       *hub
-	tokens    tokenSigner
-	handler   http.Handler
+	cfg     Config
+	store   *checked // Config.Store behind Checked, with its roles
+	router  Router
+	log     *slog.Logger
+	now     func() time.Time
+	hub     *hub
+	tokens  tokenSigner
+	handler http.Handler
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -314,6 +325,13 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("chat: %w", err)
 		}
 		cfg.Transport = t
+	}
+	if cfg.Fallback == nil {
+		t, err := sse.New(sse.Options{OriginPatterns: cfg.AllowedOrigins})
+		if err != nil {
+			return nil, fmt.Errorf("chat: %w", err)
+		}
+		cfg.Fallback = t
 	}
 	if cfg.Router == nil {
 		cfg.Router = LeastBusy()
@@ -381,7 +399,6 @@ func New(cfg Config) (*Server, error) {
 		cfg:        cfg,
 		store:      store,
 		router:     cfg.Router,
-		transport:  cfg.Transport,
 		log:        cfg.Logger,
 		now:        cfg.Now,
 		hub:        newHub(),
@@ -464,8 +481,7 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	p := s.cfg.Path
 	mux.HandleFunc("POST "+p+"session", s.serveSession)
-	mux.HandleFunc("GET "+p+"ws", s.serveVisitorSocket)
-	mux.HandleFunc("GET "+p+"operator/ws", s.serveOperatorSocket)
+	s.mountTransports(mux)
 	mux.HandleFunc("GET "+p+"widget.js", s.serveWidget)
 	mux.HandleFunc("GET "+p+"console/{file...}", s.serveConsole)
 	mux.HandleFunc("GET "+p+"reports", s.serveReports)

@@ -16,7 +16,11 @@
 //
 // Visitors POST /chat/session for a token cookie and open /chat/ws;
 // operators open /chat/operator/ws, authenticated by Config.Operators.
-// docs/protocol.md describes the frames; package client speaks them from Go.
+// Where WebSocket cannot connect (proxies that break it), the widget falls
+// back by itself to Config.Fallback, transport/sse: the same frames as
+// Server-Sent Events from /chat/sse and one POST per frame to it, with the
+// same authentication, limits and resume. docs/protocol.md describes the
+// frames; package client speaks them from Go, over either transport.
 //
 // # Identity
 //
@@ -143,7 +147,9 @@
 // messages_total, frames_rate_limited_total,
 // slow_consumer_disconnects_total, queue_budget_disconnects_total,
 // hello_timeouts_total, visitors_rate_limited_total,
-// cross_site_refused_total, visitor_tokens_revoked_total,
+// cross_site_refused_total, posts_refused_total (a frame POSTed to an
+// event stream that is not the sender's, or that holds all it may),
+// visitor_tokens_revoked_total,
 // operators_logged_out_total, visitor_mail_rate_limited_total,
 // pageviews_invalid_total (not UTF-8), notifications_total,
 // notifications_failed_total, notifications_dropped_total,
