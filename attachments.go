@@ -108,3 +108,49 @@ func ValidBlobKey(key string) bool { return blobKey.MatchString(key) }
 // a file that does not decode as what it claims, one over a size cap, or
 // one the scan hook refused. It wraps ErrInvalid.
 var ErrRejected = fmt.Errorf("%w: attachment rejected", ErrInvalid)
+
+// MaxAttachmentsPerMessage is the most attachments one message carries.
+const MaxAttachmentsPerMessage = 10
+
+// CheckBind checks the arguments of AttachmentStore.BindAttachments that
+// need no stored state, for stores to call first: ErrInvalid for seq < 1,
+// no ids, more than MaxAttachmentsPerMessage or a repeated id.
+func CheckBind(seq int64, ids []string) error {
+	switch {
+	case seq < 1:
+		return invalidf("attachments bind to a message's seq, not %d", seq)
+	case len(ids) == 0 || len(ids) > MaxAttachmentsPerMessage:
+		return invalidf("a message carries 1 to %d attachments, not %d", MaxAttachmentsPerMessage, len(ids))
+	}
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if seen[id] {
+			return invalidf("attachment %q listed twice", id)
+		}
+		seen[id] = true
+	}
+	return nil
+}
+
+// CheckBindable decides AttachmentStore.BindAttachments once the store has
+// read (and locked) the stored attachments found among ids: ErrNotFound if
+// one is missing; ErrConflict if one belongs to someone other than
+// ownerID or is bound to another message than (convID, seq).
+func CheckBindable(found []*Attachment, convID string, seq int64, ownerID string, ids []string) error {
+	byID := make(map[string]*Attachment, len(found))
+	for _, a := range found {
+		byID[a.ID] = a
+	}
+	for _, id := range ids {
+		a, ok := byID[id]
+		switch {
+		case !ok:
+			return fmt.Errorf("attachment %q: %w", id, ErrNotFound)
+		case a.OwnerID != ownerID:
+			return fmt.Errorf("attachment %q is not %q's upload: %w", id, ownerID, ErrConflict)
+		case a.ConversationID != "" && (a.ConversationID != convID || a.Seq != seq):
+			return fmt.Errorf("attachment %q was sent with another message: %w", id, ErrConflict)
+		}
+	}
+	return nil
+}

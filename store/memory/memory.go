@@ -56,6 +56,8 @@ type Store struct {
 	canned     map[string]*chat.CannedResponse
 	triggers   map[string]*chat.Trigger
 	claims     map[string]time.Time // key -> expires (claims.go)
+
+	attachments map[string]*chat.Attachment // by id (attachments.go)
 }
 
 type operator struct {
@@ -70,6 +72,7 @@ type conversation struct {
 	c         chat.Conversation
 	msgs      []chat.Message // msgs[i].Seq == i+1
 	clientIDs map[string]int // client id -> index in msgs
+	attached  []string       // ids of its attachments (attachments.go)
 }
 
 // New returns an empty Store with a fresh random epoch.
@@ -665,6 +668,9 @@ func (s *Store) PurgeClosed(_ context.Context, cutoff time.Time) (int, error) {
 // live in c) and its place in the indexes; s.mu must be held.
 func (s *Store) deleteConv(id string, c *conversation) {
 	s.unassign(c)
+	for _, a := range c.attached {
+		delete(s.attachments, a)
+	}
 	if s.open[c.c.VisitorID] == id {
 		delete(s.open, c.c.VisitorID)
 	}

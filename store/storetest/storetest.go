@@ -61,7 +61,7 @@ type Case struct {
 
 // optional maps an area whose cases skip unless the store has an optional
 // capability to that capability.
-var optional = map[string]string{"Search": "chat.Searcher", "PageViewVisitors": "chat.PageViewVisitors", "AssignedAppender": "chat.AssignedAppender"}
+var optional = map[string]string{"Search": "chat.Searcher", "PageViewVisitors": "chat.PageViewVisitors", "AssignedAppender": "chat.AssignedAppender", "Attachments": "chat.AttachmentStore"}
 
 // Cases returns the suite's cases in a stable order. Run runs them all;
 // Cases is for harnesses that need to run or select cases themselves.
@@ -80,6 +80,7 @@ func Cases() []Case {
 	cs = append(cs, pageViewVisitorsCases()...)
 	cs = append(cs, claimCases()...)
 	cs = append(cs, liveCases()...)
+	cs = append(cs, attachmentCases()...)
 	return cs
 }
 
