@@ -236,7 +236,7 @@ func (s *Server) checkText(f protocol.ClientFrame) error {
 		return userErr(ErrInvalid, "id (the client message id) is required")
 	case len(f.ID) > maxClientID:
 		return userErr(ErrInvalid, "id is longer than %d bytes", maxClientID)
-	case strings.TrimSpace(f.Text) == "":
+	case strings.TrimSpace(f.Text) == "" && len(f.Attachments) == 0:
 		return userErr(ErrInvalid, "text is empty")
 	case len(f.Text) > s.cfg.MaxMessageLength:
 		return userErr(ErrInvalid, "text is longer than %d bytes", s.cfg.MaxMessageLength)
@@ -252,6 +252,10 @@ func (ss *session) onMessage(ctx context.Context, f protocol.ClientFrame) error 
 		return err
 	}
 	m := &Message{ClientID: f.ID, Text: f.Text, CreatedAt: s.now()}
+	var err error
+	if m.Attachments, err = s.attachmentsOf(ctx, ss.authorID(), f.Attachments); err != nil {
+		return err
+	}
 	if ss.visitor != nil {
 		m.Kind, m.AuthorID, m.AuthorName = VisitorText, ss.visitor.ID, ss.visitor.Name
 		if len(f.Department) > 64 || !validText(f.Department) {
@@ -383,7 +387,7 @@ func (ss *session) appendAndAck(ctx context.Context, m *Message) error {
 
 func (ss *session) appendAck(ctx context.Context, m *Message) (Appended, error) {
 	start := time.Now()
-	res, err := ss.s.store.AppendMessage(ctx, m)
+	res, err := ss.s.appendWith(ctx, m, ss.s.store.AppendMessage)
 	ss.s.observeSince("store_append_seconds", start)
 	if err != nil {
 		return res, err
@@ -403,13 +407,15 @@ func (ss *session) appendAssigned(ctx context.Context, m *Message) (Appended, er
 		}
 		start := time.Now()
 		defer ss.s.observeSince("store_append_seconds", start)
-		return ss.s.store.AppendMessage(ctx, m)
+		return ss.s.appendWith(ctx, m, ss.s.store.AppendMessage)
 	}
 	if m.ConversationID == "" {
 		return Appended{}, userErr(ErrInvalid, "conv is required")
 	}
 	start := time.Now()
-	res, err := aa.AppendAssigned(ctx, m, ss.op.ID)
+	res, err := ss.s.appendWith(ctx, m, func(ctx context.Context, m *Message) (Appended, error) {
+		return aa.AppendAssigned(ctx, m, ss.op.ID)
+	})
 	ss.s.observeSince("store_append_seconds", start)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -434,7 +440,7 @@ func (ss *session) acked(m *Message, res Appended) {
 // append stores a message the server writes itself and publishes it.
 func (s *Server) append(ctx context.Context, m *Message) (*Conversation, error) {
 	m.CreatedAt = s.now()
-	res, err := s.store.AppendMessage(ctx, m)
+	res, err := s.appendWith(ctx, m, s.store.AppendMessage)
 	if err != nil {
 		return nil, err
 	}
@@ -508,6 +514,9 @@ func (ss *session) onNote(ctx context.Context, f protocol.ClientFrame) error {
 		return err
 	}
 	m := &Message{ConversationID: c.ID, ClientID: f.ID, Kind: Note, AuthorID: ss.op.ID, AuthorName: ss.op.Name, Text: f.Text, CreatedAt: ss.s.now()}
+	if m.Attachments, err = ss.s.attachmentsOf(ctx, ss.op.ID, f.Attachments); err != nil {
+		return err
+	}
 	return ss.appendAndAck(ctx, m)
 }
 
@@ -596,7 +605,7 @@ func (ss *session) onHistory(ctx context.Context, f protocol.ClientFrame) error 
 	if before <= 0 {
 		before = c.LastSeq + 1
 	}
-	ms, err := ss.s.store.Messages(ctx, MessageQuery{ConversationID: c.ID, BeforeSeq: before, Limit: limit + 1})
+	ms, err := ss.s.messages(ctx, MessageQuery{ConversationID: c.ID, BeforeSeq: before, Limit: limit + 1})
 	if err != nil {
 		return err
 	}

@@ -13,8 +13,17 @@ import (
 // data-rights (erasure) request, and disconnects their live sessions.
 // ErrNotFound if the visitor is unknown.
 func (s *Server) DeleteVisitor(ctx context.Context, id string) error {
+	files, err := s.visitorAttachments(ctx, id)
+	if err != nil {
+		return err
+	}
 	if err := s.store.DeleteVisitor(ctx, id); err != nil {
 		return err
+	}
+	// The store took the sent attachments' metadata with the
+	// conversations; the unsent ones and every blob go now.
+	if _, err := s.deleteAttachments(ctx, files); err != nil {
+		return fmt.Errorf("chat: visitor erased, but deleting their files failed (the attachment sweep retries): %w", err)
 	}
 	s.forgetVisit(id)
 	s.mu.Lock()
@@ -46,6 +55,9 @@ func (s *Server) retentionLoop() {
 			s.logErr("retention purge", err)
 		} else if n > 0 {
 			s.log.Info("retention purge", "conversations", n)
+			if _, err := s.SweepAttachments(s.ctx); err != nil { // their blobs
+				s.logErr("attachment sweep", err)
+			}
 		}
 		select {
 		case <-s.ctx.Done():

@@ -1,0 +1,253 @@
+package chat
+
+import (
+	"context"
+	"crypto/hmac"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/shopchat/chat/protocol"
+)
+
+// attachmentCSP is sent with every attachment: nothing in it may run or
+// load anything, whatever a browser makes of it.
+const attachmentCSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+
+// serveDownload serves an attachment to who may read it: its uploader
+// while it is unsent; once sent, whoever may read its conversation (the
+// conversation's visitor, unless it came with an internal note, and every
+// operator), exactly as messages are; or anyone holding a signed link from
+// a mail, until it expires. Everything else is "not found".
+func (s *Server) serveDownload(w http.ResponseWriter, r *http.Request) {
+	at := s.attach
+	if at == nil {
+		http.NotFound(w, r)
+		return
+	}
+	ctx := r.Context()
+	id := r.PathValue("id")
+	a, err := at.store.Attachment(ctx, id)
+	if err == nil {
+		err = s.mayDownload(r, a)
+	}
+	if err != nil {
+		s.httpError(w, err, "download")
+		return
+	}
+	body, size, err := at.blobs.Get(ctx, a.ID)
+	if err != nil {
+		s.httpError(w, err, "download")
+		return
+	}
+	defer body.Close()
+	h := w.Header()
+	h.Set("Content-Type", a.Type)
+	h.Set("Content-Length", strconv.FormatInt(size, 10))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", attachmentCSP)
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
+	h.Set("Cache-Control", "private, max-age=3600")
+	h.Set("ETag", `"`+a.SHA256+`"`)
+	disposition := "attachment"
+	if a.IsImage() && r.URL.Query().Get("download") == "" {
+		disposition = "inline"
+	}
+	h.Set("Content-Disposition", mime.FormatMediaType(disposition, map[string]string{"filename": a.Name}))
+	if r.Header.Get("If-None-Match") == `"`+a.SHA256+`"` {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if _, err := io.Copy(w, body); err != nil {
+		s.log.Debug("download interrupted", "attachment", a.ID, "err", err)
+	}
+}
+
+func (s *Server) mayDownload(r *http.Request, a *Attachment) error {
+	q := r.URL.Query()
+	if q.Has("sig") {
+		if s.validLink(a.ID, q.Get("exp"), q.Get("sig")) {
+			return nil
+		}
+		return ErrNotFound
+	}
+	u, err := s.uploaderOf(r)
+	if err != nil {
+		return err
+	}
+	return s.mayRead(r.Context(), u, a)
+}
+
+// mayRead decides whether u may read attachment a; ErrNotFound if not.
+func (s *Server) mayRead(ctx context.Context, u uploader, a *Attachment) error {
+	if a.ConversationID == "" {
+		if a.OwnerID == u.id() {
+			return nil
+		}
+		return ErrNotFound
+	}
+	if u.visitor == nil {
+		return nil // operators read every conversation (the team shares its history)
+	}
+	c, err := s.store.Conversation(ctx, a.ConversationID)
+	if err != nil {
+		return err
+	}
+	if c.VisitorID != u.visitor.ID {
+		return ErrNotFound
+	}
+	ms, err := s.store.Messages(ctx, MessageQuery{ConversationID: c.ID, AfterSeq: a.Seq - 1, Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(ms) == 0 || ms[0].Seq != a.Seq || !ms[0].Kind.VisibleToVisitor() {
+		return ErrNotFound // an internal note's attachment
+	}
+	return nil
+}
+
+// AttachmentLink returns a signed path, relative to Config.Path, that lets
+// whoever holds it download attachment id until expires: the links in
+// outgoing mail, which must work without the visitor's cookie.
+func (s *Server) AttachmentLink(id string, expires time.Time) string {
+	exp := strconv.FormatInt(expires.Unix(), 10)
+	return "attachments/" + id + "?exp=" + exp + "&sig=" + s.tokens.mac("attachment", id+"."+exp)
+}
+
+func (s *Server) validLink(id, exp, sig string) bool {
+	unix, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil || s.now().Unix() > unix {
+		return false
+	}
+	return hmac.Equal([]byte(sig), []byte(s.tokens.mac("attachment", id+"."+exp)))
+}
+
+// attachmentFrame is an attachment as clients see it.
+func (s *Server) attachmentFrame(a *Attachment) protocol.Attachment {
+	return protocol.Attachment{
+		ID: a.ID, Name: a.Name, Type: a.Type, Size: a.Size, Width: a.Width, Height: a.Height,
+		URL: s.cfg.Path + "attachments/" + a.ID,
+	}
+}
+
+// attachmentsOf returns the metadata of the attachments ids for a message
+// owner is about to send, checking them first so that a message is never
+// stored with attachments it cannot carry: each must be owner's and unsent
+// (or sent already with this very message, for a retry), and together
+// within MaxAttachmentsPerMessage and MaxMessageSize.
+func (s *Server) attachmentsOf(ctx context.Context, owner string, ids []string) ([]Attachment, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if s.attach == nil {
+		return nil, userErr(ErrInvalid, "attachments are not enabled")
+	}
+	if err := CheckBind(1, ids); err != nil {
+		return nil, userErr(ErrInvalid, "%s", publicText(err))
+	}
+	out := make([]Attachment, 0, len(ids))
+	var total int64
+	for _, id := range ids {
+		a, err := s.attach.store.Attachment(ctx, id)
+		if errors.Is(err, ErrNotFound) || (err == nil && a.OwnerID != owner) {
+			return nil, userErr(ErrNotFound, "attachment %q not found (uploads expire after %v)", id, s.attach.cfg.UnsentTTL)
+		}
+		if err != nil {
+			return nil, err
+		}
+		total += a.Size
+		out = append(out, *a)
+	}
+	if total > s.attach.cfg.MaxMessageSize {
+		return nil, userErr(ErrInvalid, "attachments of one message exceed %d MiB", s.attach.cfg.MaxMessageSize>>20)
+	}
+	return out, nil
+}
+
+// publicText is err's text without the package prefix, for a client.
+func publicText(err error) string {
+	msg := err.Error()
+	if i := len("chat: invalid input: "); len(msg) > i && msg[:i] == "chat: invalid input: " {
+		return msg[i:]
+	}
+	return msg
+}
+
+// bindSent binds the attachments m was sent with (m.Attachments, as given
+// by the sender) to the stored message res.Message and sets their metadata
+// on it. A retried send (res.Duplicate) binds nothing new: the original
+// already holds them. Called between the store's append and the publish,
+// so every reader sees the message with its attachments.
+func (s *Server) bindSent(ctx context.Context, m *Message, res *Appended) error {
+	if len(m.Attachments) == 0 || res.Message == nil {
+		return nil
+	}
+	ids := make([]string, len(m.Attachments))
+	for i, a := range m.Attachments {
+		ids[i] = a.ID
+	}
+	stored := res.Message
+	err := s.attach.store.BindAttachments(ctx, stored.ConversationID, stored.Seq, m.AuthorID, ids)
+	if err != nil && !res.Duplicate {
+		return fmt.Errorf("chat: bind attachments: %w", err)
+	}
+	return s.withAttachments(ctx, []*Message{stored})
+}
+
+// appendWith stores m with append and binds the attachments m carries
+// (m.Attachments, as the sender gave them) to the stored message. The
+// store never sees them: it keeps messages, the AttachmentStore keeps the
+// binding.
+func (s *Server) appendWith(ctx context.Context, m *Message, append func(context.Context, *Message) (Appended, error)) (Appended, error) {
+	atts := m.Attachments
+	m.Attachments = nil
+	res, err := append(ctx, m)
+	m.Attachments = atts
+	if err == nil {
+		err = s.bindSent(ctx, m, &res)
+	}
+	return res, err
+}
+
+// withAttachments sets the attachments of messages ms (of one
+// conversation, ascending) from the store, in one query.
+func (s *Server) withAttachments(ctx context.Context, ms []*Message) error {
+	if s.attach == nil || len(ms) == 0 {
+		return nil
+	}
+	as, err := s.attach.store.MessageAttachments(ctx, ms[0].ConversationID, ms[0].Seq, ms[len(ms)-1].Seq)
+	if err != nil {
+		return err
+	}
+	bySeq := make(map[int64][]Attachment)
+	for _, a := range as {
+		bySeq[a.Seq] = append(bySeq[a.Seq], *a)
+	}
+	for _, m := range ms {
+		if m.ConversationID == ms[0].ConversationID {
+			m.Attachments = bySeq[m.Seq]
+		}
+	}
+	return nil
+}
+
+// messages is Store.Messages with each message's attachments.
+func (s *Server) messages(ctx context.Context, q MessageQuery) ([]*Message, error) {
+	ms, err := s.store.Messages(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return ms, s.withAttachments(ctx, ms)
+}
+
+// authorID is the id the session writes messages as.
+func (ss *session) authorID() string {
+	if ss.visitor != nil {
+		return ss.visitor.ID
+	}
+	return ss.op.ID
+}
