@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math"
@@ -138,6 +139,76 @@ func (s *Server) visitorAttachments(ctx context.Context, id string) ([]*Attachme
 		// next one is new.
 		if _, err := s.deleteAttachments(ctx, unsent); err != nil {
 			return nil, err
+		}
+	}
+}
+
+// mailedFiles takes the files of an inbound mail from owner through the
+// upload path and returns them as attachments to send, and the names of
+// those refused (or all names, with attachments off).
+func (s *Server) mailedFiles(ctx context.Context, owner string, files []InboundFile) ([]Attachment, []string) {
+	var ok []Attachment
+	var refused []string
+	var total int64
+	for _, f := range files {
+		name := cleanFileName(f.Name)
+		if s.attach == nil || len(ok) == MaxAttachmentsPerMessage || total+int64(len(f.Data)) > s.attach.cfg.MaxMessageSize {
+			refused = append(refused, name)
+			continue
+		}
+		a, err := s.upload(ctx, owner, name, bytes.NewReader(f.Data))
+		if err != nil {
+			s.log.Info("mailed attachment refused", "name", name, "err", err)
+			refused = append(refused, name)
+			continue
+		}
+		total += a.Size
+		ok = append(ok, *a)
+	}
+	return ok, refused
+}
+
+// discardUnsent deletes the uploads among as that did not end up in sent
+// (nil if nothing was sent).
+func (s *Server) discardUnsent(as []Attachment, sent *Message) {
+	in := map[string]bool{}
+	if sent != nil {
+		for _, a := range sent.Attachments {
+			in[a.ID] = true
+		}
+	}
+	var drop []*Attachment
+	for i := range as {
+		if !in[as[i].ID] {
+			drop = append(drop, &as[i])
+		}
+	}
+	if len(drop) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	if _, err := s.deleteAttachments(ctx, drop); err != nil {
+		s.logErr("discard uploads", err) // the sweep takes them later
+	}
+}
+
+// linkAttachments gives notification n a signed link to each attachment
+// of its messages.
+func (s *Server) linkAttachments(n *Notification) {
+	if s.attach == nil {
+		return
+	}
+	expires := s.now().Add(s.attach.cfg.LinkTTL)
+	for _, m := range append(append([]*Message{}, n.Messages...), n.Question...) {
+		if m == nil {
+			continue
+		}
+		for _, a := range m.Attachments {
+			if n.AttachmentLinks == nil {
+				n.AttachmentLinks = map[string]string{}
+			}
+			n.AttachmentLinks[a.ID] = s.AttachmentLink(a.ID, expires)
 		}
 	}
 }

@@ -179,20 +179,26 @@ func publicText(err error) string {
 
 // bindSent binds the attachments m was sent with (m.Attachments, as given
 // by the sender) to the stored message res.Message and sets their metadata
-// on it. A retried send (res.Duplicate) binds nothing new: the original
-// already holds them. Called between the store's append and the publish,
-// so every reader sees the message with its attachments.
+// on it. Called between the store's append and the publish, so every
+// reader sees the message with its attachments. A retried send
+// (res.Duplicate) binds only if the original holds none yet (its first
+// try failed between the append and the bind); a mail delivered twice, with
+// fresh uploads the second time, never adds them to the original.
 func (s *Server) bindSent(ctx context.Context, m *Message, res *Appended) error {
 	if len(m.Attachments) == 0 || res.Message == nil {
 		return nil
+	}
+	stored := res.Message
+	if res.Duplicate {
+		if err := s.withAttachments(ctx, []*Message{stored}); err != nil || len(stored.Attachments) > 0 {
+			return err
+		}
 	}
 	ids := make([]string, len(m.Attachments))
 	for i, a := range m.Attachments {
 		ids[i] = a.ID
 	}
-	stored := res.Message
-	err := s.attach.store.BindAttachments(ctx, stored.ConversationID, stored.Seq, m.AuthorID, ids)
-	if err != nil && !res.Duplicate {
+	if err := s.attach.store.BindAttachments(ctx, stored.ConversationID, stored.Seq, m.AuthorID, ids); err != nil {
 		return fmt.Errorf("chat: bind attachments: %w", err)
 	}
 	return s.withAttachments(ctx, []*Message{stored})
