@@ -104,6 +104,14 @@ func newAttachments(cfg AttachmentConfig, st Store) (*attachments, error) {
 	return a, nil
 }
 
+// maxFile is the largest file an upload takes, 0 with attachments off.
+func (at *attachments) maxFile() int64 {
+	if at == nil {
+		return 0
+	}
+	return at.cfg.MaxFileSize
+}
+
 // uploader is who calls an attachment endpoint: a visitor (by cookie) or,
 // with ?role=operator, an operator (by the shop's auth), exactly as the
 // sockets authenticate them.

@@ -947,7 +947,8 @@
     }
     const bubble = h('div', { class: 'msg-bubble' });
     if (kind === 'note') bubble.append(h('div', { class: 'note-label', text: 'Internal note' }));
-    bubble.append(text);
+    if (m.text || !m.attachments) bubble.append(text);
+    if (m.attachments) bubble.append(attachmentsEl(m.attachments));
     el.append(h('div', { class: 'msg-meta' }, authorEl, time), bubble);
     if (kind === 'operator') {
       // The team's knowledge grows from its chats: a good answer becomes a canned response.
@@ -956,6 +957,43 @@
     }
     el.dataset.author = (m.author && m.author.id) || kind;
     return el;
+  }
+
+  // attachmentsEl shows a message's files: images as thumbnails that open
+  // full size, others as download links. The console authenticates as an
+  // operator with ?role=operator (same login as its socket).
+  function attachmentsEl(as) {
+    return h('div', { class: 'msg-files' }, ...as.map((a) => {
+      const url = mount + 'attachments/' + encodeURIComponent(String(a.id || '')) + '?role=operator';
+      const name = String(a.name || 'file');
+      return /^image\//.test(a.type)
+        ? h('a', { href: url, target: '_blank', rel: 'noopener', 'data-sc': 'attachment', 'aria-label': `Open ${name} full size` }, h('img', { class: 'msg-thumb', src: url, alt: name, loading: 'lazy' }))
+        : h('a', { href: url + '&download=1', download: name, class: 'msg-file', 'data-sc': 'attachment', text: `${name} (${Math.max(1, Math.round((a.size || 0) / 1024))} KB)` });
+    }));
+  }
+
+  // uploadFiles uploads files for conversation c and sends each, once
+  // stored, as a message (or a note, with Note on) of its own.
+  function uploadFiles(pane, files) {
+    const c = pane.conv;
+    if (!c) return;
+    for (const file of files) {
+      const x = new XMLHttpRequest();
+      const bar = h('progress', { max: '1', value: '0', 'data-sc': 'upload-progress', 'aria-label': `Uploading ${file.name}` });
+      const cancel = h('button', { type: 'button', class: 'link-btn', 'data-sc': 'upload-cancel', text: 'Cancel', onclick: () => { x.abort(); row.remove(); } });
+      const row = h('div', { class: 'upload-row', 'data-sc': 'upload' }, h('span', { text: file.name }), bar, cancel);
+      pane.uploads.append(row);
+      x.open('POST', mount + 'attachments?role=operator&name=' + encodeURIComponent(file.name || 'file'));
+      x.upload.onprogress = (ev) => { if (ev.lengthComputable) bar.value = ev.loaded / ev.total; };
+      x.onload = () => {
+        row.remove();
+        if (x.status !== 201) return toast(`${file.name}: ${x.responseText.trim().slice(0, 120) || 'upload failed'}`, 'error');
+        const a = JSON.parse(x.responseText), note = pane.noteBox.checked || !pane.writable();
+        enqueue(c, note ? 'note' : 'message', '', !note && pane.silentBox.checked, [a.id]);
+      };
+      x.onerror = () => { row.remove(); toast(`${file.name}: upload failed`, 'error'); };
+      x.send(file);
+    }
   }
 
   function insertMessageEl(c, m) {
@@ -1228,8 +1266,8 @@
 
   // ---------------------------------------------------------------- outbox
 
-  function enqueue(c, type, text, silent) {
-    const entry = { id: uid(), conv: c.id, type, text, ts: Date.now(), status: 'queued', silent: !!silent };
+  function enqueue(c, type, text, silent, att) {
+    const entry = { id: uid(), conv: c.id, type, text, ts: Date.now(), status: 'queued', silent: !!silent, att };
     S.outbox.push(entry);
     persist();
     // Connected: straight to the wire, so no "waiting for connection" line
@@ -1241,7 +1279,7 @@
   }
 
   function transmit(e) {
-    if (sendFrame({ type: e.type, id: e.id, conv: e.conv, text: e.text, silent: e.silent || undefined })) e.status = 'sent';
+    if (sendFrame({ type: e.type, id: e.id, conv: e.conv, text: e.text, silent: e.silent || undefined, attachments: e.att })) e.status = 'sent';
     else e.status = 'queued';
     e.error = '';
     renderPending(getConv(e.conv), e);
@@ -1338,11 +1376,15 @@
       this.silentLabel = h('label', { class: 'note-switch', title: 'Never email this message to the visitor, even if they miss it' }, this.silentBox, h('span', { text: 'No email' }));
       this.cannedBtn = h('button', { type: 'button', class: 'btn btn-ghost btn-small', text: 'Canned', title: 'Insert a canned response' });
       this.sendBtn = h('button', { type: 'button', class: 'btn btn-primary', 'data-sc': 'send', text: 'Send' });
+      this.fileInput = h('input', { type: 'file', 'data-sc': 'file', multiple: true, accept: 'image/*,application/pdf,text/plain', hidden: true, tabindex: '-1' });
+      this.attachBtn = h('button', { type: 'button', class: 'btn btn-ghost btn-small', 'data-sc': 'attach', text: 'Attach', title: 'Send an image or a file' });
+      this.uploads = h('div', { class: 'uploads', 'data-sc': 'uploads', 'aria-live': 'polite' });
       this.composerHint = h('div', { class: 'composer-hint' });
       this.composer = h('div', { class: 'composer' },
         this.cannedList,
+        this.uploads,
         this.input,
-        P('composer-bar', null, this.cannedBtn, this.composerHint, P('spacer'), this.silentLabel, this.noteLabel, this.sendBtn));
+        P('composer-bar', null, this.cannedBtn, this.attachBtn, this.fileInput, this.composerHint, P('spacer'), this.silentLabel, this.noteLabel, this.sendBtn));
 
       this.empty = P('pane-empty', null,
         h('div', { class: 'pane-empty-inner' },
@@ -1371,6 +1413,14 @@
       this.splitBtn.addEventListener('click', () => setSplit(!S.split));
       this.paneCloseBtn.addEventListener('click', () => setSplit(false));
       this.sendBtn.addEventListener('click', () => this.send());
+      this.attachBtn.addEventListener('click', () => this.fileInput.click());
+      this.fileInput.addEventListener('change', () => { uploadFiles(this, this.fileInput.files); this.fileInput.value = ''; });
+      this.input.addEventListener('paste', (ev) => {
+        const f = ev.clipboardData && ev.clipboardData.files;
+        if (f && f.length) { ev.preventDefault(); uploadFiles(this, f); }
+      });
+      this.body.addEventListener('dragover', (ev) => { if ([...ev.dataTransfer.types].includes('Files')) ev.preventDefault(); });
+      this.body.addEventListener('drop', (ev) => { if (ev.dataTransfer.files.length) { ev.preventDefault(); uploadFiles(this, ev.dataTransfer.files); } });
       this.cannedBtn.addEventListener('click', () => {
         if (this.cannedMode === 'all') this.closeCanned();
         else this.openCanned('all');
