@@ -20,6 +20,7 @@ import (
 
 	"github.com/shopchat/chat"
 	"github.com/shopchat/chat/blob/file"
+	"github.com/shopchat/chat/client"
 	"github.com/shopchat/chat/protocol"
 )
 
@@ -230,4 +231,35 @@ func TestAttachmentSweep(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
 	assert.Equal(t, 0, e.blobCount(t), "nothing orphaned")
+}
+
+// TestClientAttachments: the Go client uploads, sends with a message and
+// downloads, as a visitor and as an operator.
+func TestClientAttachments(t *testing.T) {
+	e := newAttachServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	v, err := client.DialVisitor(ctx, e.URL, client.Options{})
+	require.NoError(t, err)
+	defer v.Close()
+	a, err := v.Upload(ctx, "notes.txt", strings.NewReader("order 1042: two cups broken"))
+	require.NoError(t, err)
+	assert.Equal(t, "text/plain; charset=utf-8", a.Type)
+	m, err := v.SendWith(ctx, client.Outgoing{Attachments: []string{a.ID}})
+	require.NoError(t, err)
+	require.Len(t, m.Attachments, 1)
+
+	op, err := client.DialOperator(ctx, e.URL, client.Options{Header: http.Header{"X-Operator": {"alice"}}})
+	require.NoError(t, err)
+	defer op.Close()
+	body, err := op.Download(ctx, m.Attachments[0])
+	require.NoError(t, err)
+	data, _ := io.ReadAll(body)
+	body.Close()
+	assert.Equal(t, "order 1042: two cups broken", string(data))
+
+	_, err = v.Upload(ctx, "page.html", strings.NewReader("<html><body>hi</body></html>"))
+	var ce *client.Error
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "invalid", ce.Code)
 }

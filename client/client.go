@@ -109,6 +109,7 @@ type Conn struct {
 	sessionURL string
 	wsURL      string
 	header     http.Header
+	root       string // the chat's base URL, ending in "/"
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -239,6 +240,7 @@ func newConn(role, baseURL string, opts Options) (*Conn, error) {
 	}
 	root := base.Scheme + "://" + base.Host + strings.TrimSuffix(base.Path, "/") + opts.Path
 	c.sessionURL = root + "session"
+	c.root = root
 	if role == protocol.RoleVisitor {
 		c.wsURL = root + "ws"
 	} else {
