@@ -263,3 +263,39 @@ func TestClientAttachments(t *testing.T) {
 	require.ErrorAs(t, err, &ce)
 	assert.Equal(t, "invalid", ce.Code)
 }
+
+// TestAttachmentPhotoTurnedUpright: a phone's portrait photo (pixels
+// stored sideways, EXIF orientation 6) is stored upright, since its EXIF
+// is dropped.
+func TestAttachmentPhotoTurnedUpright(t *testing.T) {
+	e := newAttachServer(t)
+	img := image.NewRGBA(image.Rect(0, 0, 40, 20)) // sensor: landscape, red on the left half
+	for x := range 40 {
+		for y := range 20 {
+			c := color.RGBA{0, 0, 255, 255}
+			if x < 20 {
+				c = color.RGBA{255, 0, 0, 255}
+			}
+			img.Set(x, y, c)
+		}
+	}
+	var plain bytes.Buffer
+	require.NoError(t, jpeg.Encode(&plain, img, &jpeg.Options{Quality: 95}))
+	// EXIF, big-endian TIFF, IFD0 with one entry: Orientation (0x0112) = 6.
+	exif := []byte("Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00\x00\x00\x00\x00")
+	seg := append([]byte{0xFF, 0xE1, 0, byte(len(exif) + 2)}, exif...)
+	photo := append(append(append([]byte{}, plain.Bytes()[:2]...), seg...), plain.Bytes()[2:]...)
+
+	hc := e.visitorClient(t)
+	status, a := e.upload(t, hc, "", "portrait.jpg", photo)
+	require.Equal(t, http.StatusCreated, status)
+	assert.Equal(t, [2]int{20, 40}, [2]int{a.Width, a.Height}, "turned upright")
+	_, stored := e.download(t, hc, a.URL, false)
+	got, err := jpeg.Decode(bytes.NewReader(stored))
+	require.NoError(t, err)
+	// Turned 90° clockwise, the sensor's left (red) is now the top.
+	r, _, b, _ := got.At(10, 5).RGBA()
+	assert.Greater(t, r, b, "the top is red")
+	r, _, b, _ = got.At(10, 35).RGBA()
+	assert.Greater(t, b, r, "the bottom is blue")
+}

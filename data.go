@@ -96,6 +96,9 @@ func (ss *session) onSearch(ctx context.Context, f protocol.ClientFrame) error {
 	}
 	reply := &protocol.ServerFrame{Type: protocol.TypeSearch, ID: f.ID, Hits: make([]protocol.SearchHit, 0, len(hits))}
 	for _, h := range hits {
+		if err := ss.s.withAttachments(ctx, []*Message{h.Message}); err != nil { // thumbnails in results
+			return err
+		}
 		reply.Hits = append(reply.Hits, protocol.SearchHit{Message: *ss.s.messageFrame(h.Message), Snippet: h.Snippet})
 	}
 	ss.push(event{kind: evFrame, frame: reply})

@@ -291,6 +291,9 @@ func (at *attachments) sanitize(a *Attachment, data []byte) ([]byte, error) {
 	if err != nil {
 		return nil, userErr(ErrRejected, "the image does not decode")
 	}
+	if format == "jpeg" {
+		img = orient(img, jpegOrientation(data))
+	}
 	var out bytes.Buffer
 	if format == "jpeg" {
 		err = jpeg.Encode(&out, img, &jpeg.Options{Quality: 90})
