@@ -8,12 +8,18 @@ import (
 	"image/color"
 	"image/jpeg"
 	"io"
+	"net/http"
 	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shopchat/chat"
 	"github.com/shopchat/chat/blob/file"
+	"github.com/shopchat/chat/client"
+	"github.com/shopchat/chat/protocol"
 )
 
 // phonePhoto is a JPEG with an EXIF segment naming a GPS position.
@@ -86,5 +92,68 @@ func TestReplyWithPhotoLandsAsAttachment(t *testing.T) {
 			names = append(names, en.Name())
 		}
 		t.Errorf("blobs = %s, want only the photo (the second delivery's upload discarded)", strings.Join(names, ", "))
+	}
+}
+
+// TestMissedReplyLinksAttachment: an operator's file in a missed reply is
+// a signed link in the mail, never the file, and the link downloads it
+// without any login until it expires.
+func TestMissedReplyLinksAttachment(t *testing.T) {
+	blobs, err := file.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, env, _ := newMailLoop(t, func(c *chat.Config, mail *Config) {
+		if c != nil {
+			c.Attachments.Blobs = blobs
+		}
+		if mail != nil {
+			mail.ChatURL = "https://shop.test/chat/"
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	visitor, q, _ := askWhileOffline(t, ctx, env, rec)
+	visitor.Close()
+	op, err := client.DialOperator(ctx, env.http.URL, client.Options{Header: http.Header{"X-Operator": {"alice"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer op.Close()
+	if err := op.Wait(ctx, func(c *client.Conn) bool {
+		return slices.ContainsFunc(c.Queue(), func(x protocol.Conversation) bool { return x.ID == q.Conv }) ||
+			func() bool { cv, ok := c.Conversation(q.Conv); return ok && cv.Status == protocol.StatusAssigned }()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if cv, ok := op.Conversation(q.Conv); !ok || cv.Status != protocol.StatusAssigned {
+		if err := op.Accept(ctx, q.Conv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pdf := "%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+	a, err := op.Upload(ctx, "invoice.pdf", strings.NewReader(pdf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := op.SendWith(ctx, client.Outgoing{Conv: q.Conv, Text: "Here is your invoice.", Attachments: []string{a.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	missed := rec.nextTo(testVisitor)
+	link := regexp.MustCompile(`https://shop\.test/chat/(attachments/` + a.ID + `\?exp=\d+&sig=[A-Za-z0-9_-]+)`).FindStringSubmatch(missed.Text)
+	if link == nil || !strings.Contains(missed.Text, "[invoice.pdf]") {
+		t.Fatalf("the mail has no signed link to invoice.pdf:\n%s", missed.Text)
+	}
+	if strings.Contains(string(missed.Raw), "%PDF") {
+		t.Error("the mail carries the file itself")
+	}
+	resp, err := http.Get(env.http.URL + "/chat/" + link[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != pdf || !strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment") {
+		t.Errorf("link: %s %q %q", resp.Status, resp.Header.Get("Content-Disposition"), body)
 	}
 }
