@@ -4,7 +4,7 @@
 -- and retention remove it; the Server then deletes the blob no metadata
 -- names. chat_blobs holds the bytes for shops that keep attachments in
 -- PostgreSQL (Store.Blobs); other blob stores leave it empty.
-CREATE TABLE chat_attachments (
+CREATE TABLE IF NOT EXISTS chat_attachments (
     id              text COLLATE "C" PRIMARY KEY,
     owner_id        text COLLATE "C" NOT NULL,
     conversation_id text COLLATE "C" REFERENCES chat_conversations (id) ON DELETE CASCADE,
@@ -19,13 +19,13 @@ CREATE TABLE chat_attachments (
     created_at      timestamptz NOT NULL
 );
 -- A message's attachments (MessageAttachments).
-CREATE INDEX chat_attachments_message ON chat_attachments (conversation_id, seq, pos) WHERE conversation_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS chat_attachments_message ON chat_attachments (conversation_id, seq, pos) WHERE conversation_id IS NOT NULL;
 -- The per-day cap (UploadedBytes) and an owner's unsent uploads.
-CREATE INDEX chat_attachments_owner ON chat_attachments (owner_id, created_at);
+CREATE INDEX IF NOT EXISTS chat_attachments_owner ON chat_attachments (owner_id, created_at);
 -- The sweep of uploads never sent.
-CREATE INDEX chat_attachments_unsent ON chat_attachments (created_at, id) WHERE conversation_id IS NULL;
+CREATE INDEX IF NOT EXISTS chat_attachments_unsent ON chat_attachments (created_at, id) WHERE conversation_id IS NULL;
 
-CREATE TABLE chat_blobs (
+CREATE TABLE IF NOT EXISTS chat_blobs (
     key        text COLLATE "C" PRIMARY KEY,
     data       bytea NOT NULL,
     written_at timestamptz NOT NULL DEFAULT now()
