@@ -3,6 +3,7 @@ package memory
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -14,7 +15,7 @@ var _ chat.AttachmentStore = (*Store)(nil)
 // PutAttachment implements chat.AttachmentStore.
 func (s *Store) PutAttachment(_ context.Context, a *chat.Attachment) error {
 	if a.ID == "" || a.OwnerID == "" {
-		return invalid("attachment needs an id and an owner")
+		return fmt.Errorf("memory: attachment needs an id and an owner: %w", chat.ErrInvalid)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

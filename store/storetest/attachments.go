@@ -9,15 +9,24 @@ import (
 	"github.com/shopchat/chat"
 )
 
-func attachmentCases() []Case {
-	return []Case{
+// attachmentCases check the chat.AttachmentStore role, found with
+// chat.StoreAs (through Checked's Unwrap); they skip without it.
+func attachmentCases() []def {
+	var ds []def
+	for _, c := range []struct {
+		name string
+		fn   func(testing.TB, store)
+	}{
 		{"Attachments/PutGet", attachPutGet},
 		{"Attachments/Bind", attachBind},
 		{"Attachments/BindAllOrNothing", attachBindAllOrNothing},
 		{"Attachments/Unsent", attachUnsent},
 		{"Attachments/DeleteAndBytes", attachDeleteAndBytes},
 		{"Attachments/GoWithConversation", attachGoWithConversation},
+	} {
+		ds = append(ds, def{Name: c.name, Fn: c.fn})
 	}
+	return ds
 }
 
 // attachments returns s's AttachmentStore, or skips.
@@ -48,7 +57,7 @@ func attachmentIDs(as []*chat.Attachment) []string {
 	return ids
 }
 
-func attachPutGet(t testing.TB, s chat.Store) {
+func attachPutGet(t testing.TB, s store) {
 	as := attachments(t, s)
 	a := upload("a1", "v1", 1234, 5)
 	a.ConversationID, a.Seq = "ignored", 7
@@ -72,7 +81,7 @@ func attachPutGet(t testing.TB, s chat.Store) {
 	isErr(t, err, chat.ErrNotFound, "Attachment of an unknown id")
 }
 
-func attachBind(t testing.TB, s chat.Store) {
+func attachBind(t testing.TB, s store) {
 	as := attachments(t, s)
 	mustConv(t, s, "c1", at(0))
 	m1 := mustAppend(t, s, text("c1", "k1", "photo", at(1))).Message
@@ -107,7 +116,7 @@ func attachBind(t testing.TB, s chat.Store) {
 	assert.Empty(t, a.ConversationID, "failed binds leave x4 unsent")
 }
 
-func attachBindAllOrNothing(t testing.TB, s chat.Store) {
+func attachBindAllOrNothing(t testing.TB, s store) {
 	as := attachments(t, s)
 	mustConv(t, s, "c1", at(0))
 	m := mustAppend(t, s, text("c1", "k1", "two files", at(1))).Message
@@ -123,7 +132,7 @@ func attachBindAllOrNothing(t testing.TB, s chat.Store) {
 	assert.Empty(t, got)
 }
 
-func attachUnsent(t testing.TB, s chat.Store) {
+func attachUnsent(t testing.TB, s store) {
 	as := attachments(t, s)
 	mustConv(t, s, "c1", at(0))
 	m := mustAppend(t, s, text("c1", "k1", "sent", at(1))).Message
@@ -147,7 +156,7 @@ func attachUnsent(t testing.TB, s chat.Store) {
 	assert.Equal(t, []string{"u1", "u2"}, attachmentIDs(got), "limit")
 }
 
-func attachDeleteAndBytes(t testing.TB, s chat.Store) {
+func attachDeleteAndBytes(t testing.TB, s store) {
 	as := attachments(t, s)
 	mustUpload(t, as, upload("d1", "v", 100, 10))
 	mustUpload(t, as, upload("d2", "v", 20, 20))
@@ -170,7 +179,7 @@ func attachDeleteAndBytes(t testing.TB, s chat.Store) {
 // attachGoWithConversation: erasure and retention delete the metadata of
 // sent attachments with their conversations; unsent uploads stay for the
 // Server to remove.
-func attachGoWithConversation(t testing.TB, s chat.Store) {
+func attachGoWithConversation(t testing.TB, s store) {
 	as := attachments(t, s)
 	mustConv(t, s, "c1", at(0))
 	mustConv(t, s, "c2", at(0))
