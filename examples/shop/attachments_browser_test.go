@@ -146,7 +146,7 @@ func TestBrowserAttachments(t *testing.T) {
 			t.Errorf("blob %s kept the photo's EXIF", e.Name())
 		}
 	}
-	convs, err := s.store.Conversations(context.Background(), chat.ConversationFilter{})
+	convs, err := s.store.Conversations(context.Background(), chat.ConversationFilter{Limit: 10})
 	if err != nil || len(convs) != 1 {
 		t.Fatalf("conversations: %v, %d", err, len(convs))
 	}
