@@ -45,6 +45,9 @@ func (ss *session) onNote(ctx context.Context, f protocol.ClientFrame) error {
 		return err
 	}
 	m := &Message{ConversationID: c.ID, ClientID: f.ID, Kind: Note, AuthorID: ss.op.ID, AuthorName: ss.op.Name, Text: f.Text, CreatedAt: ss.s.now()}
+	if m.Attachments, err = ss.s.attachmentsOf(ctx, ss.op.ID, f.Attachments); err != nil {
+		return err
+	}
 	return ss.appendAndAck(ctx, m)
 }
 
@@ -133,7 +136,7 @@ func (ss *session) onHistory(ctx context.Context, f protocol.ClientFrame) error 
 	if before <= 0 {
 		before = c.LastSeq + 1
 	}
-	ms, err := ss.s.store.Messages(ctx, MessageQuery{ConversationID: c.ID, BeforeSeq: before, Limit: limit + 1})
+	ms, err := ss.s.messages(ctx, MessageQuery{ConversationID: c.ID, BeforeSeq: before, Limit: limit + 1})
 	if err != nil {
 		return err
 	}

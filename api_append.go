@@ -19,13 +19,15 @@ func (s *Server) appendAssigned(ctx context.Context, m *Message, operatorID stri
 		}
 		start := time.Now()
 		defer s.observeSince("store_append_seconds", start)
-		return s.store.AppendMessage(ctx, m)
+		return s.appendWith(ctx, m, s.store.AppendMessage)
 	}
 	if m.ConversationID == "" {
 		return Appended{}, userErr(ErrInvalid, "conv is required")
 	}
 	start := time.Now()
-	res, err := aa.AppendAssigned(ctx, m, operatorID)
+	res, err := s.appendWith(ctx, m, func(ctx context.Context, m *Message) (Appended, error) {
+		return aa.AppendAssigned(ctx, m, operatorID)
+	})
 	s.observeSince("store_append_seconds", start)
 	switch {
 	case errors.Is(err, ErrNotFound):

@@ -508,7 +508,7 @@ func (b *bridge) deliverThrough(ctx context.Context, conv string, seq int64, top
 	if !local {
 		return
 	}
-	ms, err := b.s.store.Messages(ctx, MessageQuery{ConversationID: conv, AfterSeq: seq - 1, Limit: 1})
+	ms, err := b.s.messages(ctx, MessageQuery{ConversationID: conv, AfterSeq: seq - 1, Limit: 1})
 	if err != nil || len(ms) == 0 {
 		return
 	}

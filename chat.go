@@ -75,6 +75,10 @@ type Config struct {
 	// Metrics receives counters and observations. Default: none.
 	Metrics Metrics
 
+	// Attachments turns on files and images in conversations (set
+	// Attachments.Blobs) and sets their limits. Default: off.
+	Attachments AttachmentConfig
+
 	// Widget sets the visitor widget's appearance and pre-chat form.
 	Widget WidgetConfig
 	// CannedResponses are the team's canned responses. They are stored on
@@ -286,6 +290,7 @@ type Server struct {
 	bridge      *bridge // nil without a Broker
 	track       *tracker
 	events      *eventWriter
+	attach      *attachments // nil: attachments off
 
 	notifications chan Notification
 	missedTimers  map[string]*time.Timer    // conversation id -> pending missed-reply check
@@ -394,8 +399,14 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 
+	attach, err := newAttachments(cfg.Attachments, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
+		attach:     attach,
 		cfg:        cfg,
 		store:      store,
 		router:     cfg.Router,
@@ -460,6 +471,10 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.wg.Add(1)
 	go s.operatorRecheckLoop()
+	if attach != nil {
+		s.wg.Add(1)
+		go s.attachmentSweepLoop()
+	}
 	return s, nil
 }
 
@@ -486,6 +501,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+p+"console/{file...}", s.serveConsole)
 	mux.HandleFunc("GET "+p+"reports", s.serveReports)
 	mux.HandleFunc(p+"mail/unsubscribe", s.serveUnsubscribe)
+	mux.HandleFunc("POST "+p+"attachments", s.serveUpload)
+	mux.HandleFunc("GET "+p+"attachments/{id}", s.serveDownload)
+	mux.HandleFunc("DELETE "+p+"attachments/{id}", s.serveDiscard)
 	return mux
 }
 

@@ -60,6 +60,9 @@ func (s *Server) messageFrame(m *Message) *protocol.Message {
 	if m.Kind == SystemEvent {
 		pm.Event = systemEvent(m.Text)
 	}
+	for i := range m.Attachments {
+		pm.Attachments = append(pm.Attachments, s.attachmentFrame(&m.Attachments[i]))
+	}
 	if m.AuthorID != "" {
 		pm.Author = &protocol.Person{ID: m.AuthorID, Name: m.AuthorName}
 		if m.Kind != VisitorText {

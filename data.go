@@ -13,8 +13,17 @@ import (
 // data-rights (erasure) request, and disconnects their live sessions.
 // ErrNotFound if the visitor is unknown.
 func (s *Server) DeleteVisitor(ctx context.Context, id string) error {
+	files, err := s.visitorAttachments(ctx, id)
+	if err != nil {
+		return err
+	}
 	if err := s.store.DeleteVisitor(ctx, id); err != nil {
 		return err
+	}
+	// The store took the sent attachments' metadata with the
+	// conversations; the unsent ones and every blob go now.
+	if _, err := s.deleteAttachments(ctx, files); err != nil {
+		return fmt.Errorf("chat: visitor erased, but deleting their files failed (the attachment sweep retries): %w", err)
 	}
 	s.forgetVisit(id)
 	s.mu.Lock()
@@ -46,6 +55,9 @@ func (s *Server) retentionLoop() {
 			s.logErr("retention purge", err)
 		} else if n > 0 {
 			s.log.Info("retention purge", "conversations", n)
+			if _, err := s.SweepAttachments(s.ctx); err != nil { // their blobs
+				s.logErr("attachment sweep", err)
+			}
 		}
 		select {
 		case <-s.ctx.Done():
@@ -84,6 +96,9 @@ func (ss *session) onSearch(ctx context.Context, f protocol.ClientFrame) error {
 	}
 	reply := &protocol.ServerFrame{Type: protocol.TypeSearch, ID: f.ID, Hits: make([]protocol.SearchHit, 0, len(hits))}
 	for _, h := range hits {
+		if err := ss.s.withAttachments(ctx, []*Message{h.Message}); err != nil { // thumbnails in results
+			return err
+		}
 		reply.Hits = append(reply.Hits, protocol.SearchHit{Message: *ss.s.messageFrame(h.Message), Snippet: h.Snippet})
 	}
 	ss.push(event{kind: evFrame, frame: reply})

@@ -156,7 +156,9 @@
 // email_replies_total, email_bounces_total, email_unsubscribes_total,
 // pageviews_total, pageviews_dropped_total (the page view queue was full),
 // pageviews_failed_total, invitations_total, visits_unlisted_total (a
-// visit beyond the live list's cap, still tracked), and for several
+// visit beyond the live list's cap, still tracked),
+// attachments_uploaded_total, attachments_swept_total (blobs the
+// attachment sweep deleted: unsent uploads and orphans), and for several
 // nodes (docs/scaling.md): bridge_dropped_total (an event from another
 // node this one could not apply fast enough; it heals),
 // bridge_outbox_dropped_total (an event dropped while the Broker was slow

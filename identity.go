@@ -162,7 +162,10 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request) {
 	widget := struct {
 		WidgetConfig
 		CookieOnInteraction bool `json:"cookie_on_interaction,omitempty"`
-	}{s.cfg.Widget, s.cfg.CookieOnInteraction}
+		// Attachments is the largest file the widget may upload, 0 when
+		// attachments are off.
+		Attachments int64 `json:"attachments,omitempty"`
+	}{s.cfg.Widget, s.cfg.CookieOnInteraction, s.attach.maxFile()}
 	v, err := s.visitorFromRequest(r)
 	if errors.Is(err, ErrUnauthorized) {
 		if s.cfg.CookieOnInteraction && r.URL.Query().Has("passive") {

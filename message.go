@@ -39,4 +39,8 @@ type Message struct {
 	AuthorName string // display name at the time of writing
 	Text       string
 	CreatedAt  time.Time
+	// Attachments are the files sent with the message, in the sender's
+	// order. Stores do not keep them in the message: the AttachmentStore
+	// binds them to it, and the Server reads them with it.
+	Attachments []Attachment
 }

@@ -18,7 +18,7 @@ func (s *Server) checkText(f protocol.ClientFrame) error {
 		return userErr(ErrInvalid, "id (the client message id) is required")
 	case len(f.ID) > maxClientID:
 		return userErr(ErrInvalid, "id is longer than %d bytes", maxClientID)
-	case strings.TrimSpace(f.Text) == "":
+	case strings.TrimSpace(f.Text) == "" && len(f.Attachments) == 0:
 		return userErr(ErrInvalid, "text is empty")
 	case len(f.Text) > s.cfg.MaxMessageLength:
 		return userErr(ErrInvalid, "text is longer than %d bytes", s.cfg.MaxMessageLength)
@@ -34,6 +34,10 @@ func (ss *session) onMessage(ctx context.Context, f protocol.ClientFrame) error 
 		return err
 	}
 	m := &Message{ClientID: f.ID, Text: f.Text, CreatedAt: s.now()}
+	var err error
+	if m.Attachments, err = s.attachmentsOf(ctx, ss.authorID(), f.Attachments); err != nil {
+		return err
+	}
 	if ss.visitor != nil {
 		m.Kind, m.AuthorID, m.AuthorName = VisitorText, ss.visitor.ID, ss.visitor.Name
 		if len(f.Department) > 64 || !validText(f.Department) {
@@ -165,7 +169,7 @@ func (ss *session) appendAndAck(ctx context.Context, m *Message) error {
 
 func (ss *session) appendAck(ctx context.Context, m *Message) (Appended, error) {
 	start := time.Now()
-	res, err := ss.s.store.AppendMessage(ctx, m)
+	res, err := ss.s.appendWith(ctx, m, ss.s.store.AppendMessage)
 	ss.s.observeSince("store_append_seconds", start)
 	if err != nil {
 		return res, err
@@ -199,7 +203,7 @@ func (s *Server) published(res Appended) {
 // append stores a message the server writes itself and publishes it.
 func (s *Server) append(ctx context.Context, m *Message) (*Conversation, error) {
 	m.CreatedAt = s.now()
-	res, err := s.store.AppendMessage(ctx, m)
+	res, err := s.appendWith(ctx, m, s.store.AppendMessage)
 	if err != nil {
 		return nil, err
 	}

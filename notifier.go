@@ -113,6 +113,11 @@ type Notification struct {
 	// Question, on MissedReply, is what the answer replies to: the
 	// visitor's last messages before it (at most three), oldest first.
 	Question []*Message
+	// AttachmentLinks maps the id of each attachment of Messages and
+	// Question to a signed path, relative to Config.Path, that downloads it
+	// without a login until Config.Attachments.LinkTTL has passed: mail
+	// links to files and never carries them.
+	AttachmentLinks map[string]string
 }
 
 // Multi returns a Notifier that notifies each of ns in turn and returns the

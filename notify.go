@@ -111,6 +111,7 @@ func (s *Server) enrich(ctx context.Context, n *Notification) {
 	if n.BounceToken == "" && (n.Kind == MissedReply || n.Kind == Transcript) {
 		n.BounceToken = s.BounceToken(c.ID)
 	}
+	s.linkAttachments(n)
 }
 
 // notifyAbout queues a notification about conversation c.
@@ -226,7 +227,7 @@ func (s *Server) checkMissedReply(convID string) {
 	if err != nil || v.Email == "" || v.MailBounces() {
 		return // nobody to mail; the widget shows them on return
 	}
-	ms, err := s.store.Messages(ctx, MessageQuery{ConversationID: convID, AfterSeq: first - 1})
+	ms, err := s.messages(ctx, MessageQuery{ConversationID: convID, AfterSeq: first - 1})
 	if err != nil {
 		s.logErr("missed reply", err, "conversation", convID)
 		return
@@ -252,7 +253,7 @@ const maxQuestion = 3
 // question returns the visitor's last messages before seq (at most
 // maxQuestion, in order), which the answer at seq replies to.
 func (s *Server) question(ctx context.Context, convID string, seq int64) []*Message {
-	before, err := s.store.Messages(ctx, MessageQuery{ConversationID: convID, BeforeSeq: seq, Limit: 20})
+	before, err := s.messages(ctx, MessageQuery{ConversationID: convID, BeforeSeq: seq, Limit: 20})
 	if err != nil {
 		return nil
 	}

@@ -110,7 +110,7 @@ func (s *Server) attribute(ctx context.Context, visitorID string, at time.Time) 
 // lastVisitorMessage returns when the visitor last wrote in a conversation,
 // up to at, and whether they wrote at all.
 func (s *Server) lastVisitorMessage(ctx context.Context, convID string, at time.Time) (time.Time, bool, error) {
-	ms, err := s.store.Messages(ctx, MessageQuery{ConversationID: convID})
+	ms, err := s.messages(ctx, MessageQuery{ConversationID: convID})
 	if err != nil {
 		return time.Time{}, false, err
 	}

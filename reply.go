@@ -92,6 +92,16 @@ type InboundReply struct {
 	From      string // the sender's address (not the display name)
 	MessageID string // the mail's Message-ID: a second delivery posts nothing
 	Text      string // the reply, quoted history and signature removed
+	// Files are the files the mail carried. With attachments on they are
+	// checked and stored as uploads are (refused ones are named in the
+	// text); with them off, they are only named.
+	Files []InboundFile
+}
+
+// InboundFile is a file attached to an inbound mail, as the mail names it.
+type InboundFile struct {
+	Name string
+	Data []byte
 }
 
 // PostReply posts an email reply into the conversation its token names.
@@ -138,7 +148,12 @@ func (s *Server) PostReply(ctx context.Context, r InboundReply) (*Message, error
 		m.Kind, m.AuthorID, m.AuthorName = VisitorText, v.ID, v.Name
 	}
 	m.Text = strings.TrimSpace(r.Text)
-	if m.Text == "" {
+	var refused []string
+	m.Attachments, refused = s.mailedFiles(ctx, m.AuthorID, r.Files)
+	if len(refused) > 0 {
+		m.Text = strings.TrimSpace(m.Text + "\n\n[Attachments sent by email, not shown in the chat: " + strings.Join(refused, ", ") + "]")
+	}
+	if m.Text == "" && len(m.Attachments) == 0 {
 		return nil, invalidf("the reply has no text")
 	}
 	if !validText(m.Text) {
@@ -152,17 +167,18 @@ func (s *Server) PostReply(ctx context.Context, r InboundReply) (*Message, error
 	}
 	sum := sha256.Sum256([]byte(r.MessageID))
 	m.ClientID = "mail:" + hex.EncodeToString(sum[:16])
-	res, err := s.store.AppendMessage(ctx, m)
-	if errors.Is(err, ErrConflict) { // closed: the reply reopens it
+	res, err := s.appendWith(ctx, m, s.store.AppendMessage)
+	if errors.Is(err, ErrConflict) && !res.Duplicate { // closed: the reply reopens it
 		if _, rerr := s.store.ReopenConversation(ctx, c.ID, s.now()); rerr != nil {
 			return nil, rerr
 		}
-		res, err = s.store.AppendMessage(ctx, m)
+		res, err = s.appendWith(ctx, m, s.store.AppendMessage)
 		if err == nil {
 			s.publishState(res.Conversation)
 			defer s.dispatch(ctx)
 		}
 	}
+	s.discardUnsent(m.Attachments, res.Message) // a second delivery: the first's files stand
 	if err != nil {
 		return nil, err
 	}

@@ -467,7 +467,7 @@ func (ss *session) catchUp(convID string, before int64) error {
 		if before != 0 && last >= before-1 {
 			return nil
 		}
-		ms, err := ss.s.store.Messages(ss.s.ctx, MessageQuery{ConversationID: convID, AfterSeq: last, Limit: page})
+		ms, err := ss.s.messages(ss.s.ctx, MessageQuery{ConversationID: convID, AfterSeq: last, Limit: page})
 		if err != nil {
 			return fmt.Errorf("catch up %s: %w", convID, err)
 		}

@@ -27,7 +27,7 @@ func (s *Server) SendTranscript(ctx context.Context, convID string) error {
 	if s.cfg.Notifier == nil {
 		return userErr(ErrInvalid, "email is not configured")
 	}
-	all, err := s.store.Messages(ctx, MessageQuery{ConversationID: convID})
+	all, err := s.messages(ctx, MessageQuery{ConversationID: convID})
 	if err != nil {
 		return err
 	}

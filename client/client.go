@@ -114,6 +114,7 @@ type Conn struct {
 	wsURL      string
 	sseURL     string
 	header     http.Header
+	root       string // the chat's base URL, ending in "/"
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -244,6 +245,7 @@ func newConn(role, baseURL string, opts Options) (*Conn, error) {
 	}
 	root := base.Scheme + "://" + base.Host + strings.TrimSuffix(base.Path, "/") + opts.Path
 	c.sessionURL = root + "session"
+	c.root = root
 	if role == protocol.RoleVisitor {
 		c.wsURL, c.sseURL = root+"ws", root+"sse"
 	} else {

@@ -204,6 +204,9 @@ type Outgoing struct {
 	Department string
 	// Silent keeps an operator's message out of missed-reply mail.
 	Silent bool
+	// Attachments are ids from Upload to send with the message; Text may
+	// then be empty.
+	Attachments []string
 }
 
 // SendWith is Send with every option.
@@ -211,7 +214,7 @@ func (c *Conn) SendWith(ctx context.Context, m Outgoing) (protocol.Message, erro
 	if m.ID == "" {
 		m.ID = uuid.NewString()
 	}
-	return c.message(ctx, protocol.ClientFrame{Type: protocol.TypeMessage, ID: m.ID, Conv: m.Conv, Text: m.Text, Department: m.Department, Silent: m.Silent})
+	return c.message(ctx, protocol.ClientFrame{Type: protocol.TypeMessage, ID: m.ID, Conv: m.Conv, Text: m.Text, Department: m.Department, Silent: m.Silent, Attachments: m.Attachments})
 }
 
 // Note adds an internal note (operators only; visitors never see it) to

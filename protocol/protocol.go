@@ -163,6 +163,10 @@ type ClientFrame struct {
 	Trigger *Trigger `json:"trigger,omitempty"`
 	// Invite frames from a visitor: ActionDismiss with the invitation's id.
 	Invite *Invite `json:"invite,omitempty"`
+	// Attachments, on message and note frames, are the ids of files
+	// uploaded first (POST <path>attachments) to send with the message; the
+	// text may then be empty.
+	Attachments []string `json:"attachments,omitempty"`
 }
 
 // ResumePoint is what a reconnecting client already holds of one
@@ -230,6 +234,21 @@ type Message struct {
 	// Event, on a system message the server wrote, says what happened so a
 	// client can show it in its own language; Text stays the English line.
 	Event *Event `json:"event,omitempty"`
+	// Attachments are the files sent with the message.
+	Attachments []Attachment `json:"attachments,omitempty"`
+}
+
+// Attachment is a file sent with a message. URL is where the client
+// fetches it, with the same authentication as its socket (the visitor's
+// cookie, or the operator's login with ?role=operator).
+type Attachment struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Type   string `json:"type"` // sniffed media type
+	Size   int64  `json:"size"`
+	Width  int    `json:"width,omitempty"` // images only
+	Height int    `json:"height,omitempty"`
+	URL    string `json:"url"`
 }
 
 // Event is a system message's meaning: Code is EventJoined, EventTransferred,

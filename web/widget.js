@@ -26,6 +26,7 @@
       offdone: "Thanks! We'll reply by email.", pre: 'Before we start, tell us a little about you.',
       start: 'Start chat', earlier: 'Earlier conversations', earlierMsgs: 'Earlier messages',
       retry: 'Retry', failed: 'Not sent.', slow: 'Sending too fast; retrying…',
+      attach: 'Attach a file', photo: 'Take a photo', upl: 'Uploading', cancel: 'Remove', upfail: 'Upload failed.', big: 'This file is too large.', full: 'Open {n} full size',
       bad: 'Please check your details.', long: 'This message is too long.', dismiss: 'Dismiss',
       choose: 'Choose…', chat: 'Chat', you: 'You', mailMe: 'Email me this conversation', mailed: 'Transcript sent', mailOk: 'Email me replies I miss',
       rate: 'How was your chat?', star: '{n} of 5', comment: 'Comment (optional)', thanks: 'Thank you for your feedback!',
@@ -131,6 +132,8 @@
   const I_X = 'M6 6l12 12M18 6L6 18';
   const I_USER = 'M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8zm-7.5 8a7.5 7 0 0 1 15 0z';
   const I_SEND = 'M3 20.5l18-8.5L3 3.5V10l12 2-12 2z';
+  const I_CLIP = 'M20 11.5l-8 8a5 5 0 0 1-7-7l8.5-8.5a3.3 3.3 0 0 1 4.7 4.7L9.7 17.2a1.7 1.7 0 0 1-2.4-2.4L15 7';
+  const I_CAM = 'M4 8h3.5l2-3h5l2 3H20v11H4zM12 16.5a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7z';
   const bytes = s => new TextEncoder().encode(s).length;
   const cut = (s, n) => { s = String(s || ''); while (bytes(s) > n) s = s.slice(0, -1); return s; };
   const prof = (name, email, fields, wait) => ({ type: 'profile', id: uuid(), name: cut(name, 100), email: cut(email, 254), fields, wait });
@@ -247,7 +250,7 @@
     for (const e of outbox) {
       if (e.fail || sentNow.has(e.id) || (e.wait && outbox.some(x => x.id === e.wait))) continue;
       const f = { type: e.type, id: e.id };
-      if (e.type === 'message') { f.text = e.text; if (e.dept) f.department = e.dept; } else Object.assign(f, { conv: e.conv, status: e.status, name: e.name || undefined, email: e.email || undefined, fields: e.fields, rating: e.rating, text: e.text, action: e.action, invite: e.invite });
+      if (e.type === 'message') { f.text = e.text; if (e.dept) f.department = e.dept; if (e.att) f.attachments = e.att.map(a => a.id); } else Object.assign(f, { conv: e.conv, status: e.status, name: e.name || undefined, email: e.email || undefined, fields: e.fields, rating: e.rating, text: e.text, action: e.action, invite: e.invite });
       if (send(f)) { sentNow.add(e.id); watch(); }
     }
   };
@@ -521,12 +524,70 @@
     if (rateConv === conv) { rateConv = ''; thanked = !skip; }
     render(); save();
   };
+  // ---- files: uploaded first (POST attachments, with the socket's cookie), then sent by id with a message
+  let ups = [], maxFile = 0;
+  const upload = it => {
+    const x = it.xhr = new XMLHttpRequest();
+    it.err = ''; it.prog = 0;
+    x.open('POST', BASE + 'attachments?name=' + encodeURIComponent(it.file.name || 'file'));
+    x.upload.onprogress = ev => { if (ev.lengthComputable && it.pg) it.pg.value = ev.loaded / ev.total; };
+    x.onload = () => {
+      it.xhr = null;
+      try { if (x.status !== 201) throw 0; it.a = JSON.parse(x.responseText); } catch (e) { it.err = (x.status >= 400 && x.status < 500 && x.responseText.trim().slice(0, 120)) || t.upfail; }
+      drawUps();
+    };
+    x.onerror = () => { it.xhr = null; it.err = t.upfail; drawUps(); };
+    x.send(it.file);
+    drawUps();
+  };
+  const addFiles = files => {
+    if (!maxFile) return;
+    wake();
+    for (const file of files) {
+      if (ups.length >= 10) break;
+      const it = { file };
+      ups.push(it);
+      if (file.size > maxFile) it.err = t.big; else upload(it);
+    }
+    drawUps();
+  };
+  const unUp = it => {
+    if (it.xhr) it.xhr.abort();
+    else if (it.a) { const x = new XMLHttpRequest(); x.open('DELETE', BASE + 'attachments/' + encodeURIComponent(it.a.id)); x.send(); }
+    if (it.th) URL.revokeObjectURL(it.th);
+    ups = ups.filter(u => u !== it);
+    drawUps();
+    if (ui) ui.input.focus();
+  };
+  const drawUps = () => {
+    if (!ui) return;
+    ui.tray.hidden = !ups.length;
+    ui.tray.replaceChildren(...ups.map(it => {
+      const name = it.file.name || 'file';
+      it.pg = !it.a && !it.err ? h('progress', { max: 1, value: it.prog || 0, 'aria-label': t.upl + ' ' + name }) : null;
+      return h('div', { sc: 'upload', class: 'up', 'data-state': it.err ? 'failed' : it.a ? 'done' : 'uploading' },
+        /^image\//.test(it.file.type) ? h('img', { class: 'th', alt: '', src: it.th || (it.th = URL.createObjectURL(it.file)) }) : null,
+        h('span', { class: 'fn', text: name }), it.pg, it.err ? h('span', { class: 'err', role: 'alert', text: it.err }) : null,
+        it.err && it.file.size <= maxFile ? h('button', { type: 'button', sc: 'upload-retry', class: 'link', text: t.retry, onclick: () => upload(it) }) : null,
+        h('button', { type: 'button', sc: 'upload-cancel', class: 'ib', 'aria-label': t.cancel + ' ' + name, title: t.cancel, onclick: () => unUp(it) }, svg(I_X, 'x')));
+    }));
+  };
+  const fileList = as => h('div', { class: 'files' }, ...as.map(a => {
+    const url = safeURL(a.url);
+    if (!url) return null;
+    return /^image\//.test(a.type)
+      ? h('a', { sc: 'attachment', href: url, target: '_blank', rel: 'noopener', 'aria-label': fmt(t.full, { n: a.name }) }, h('img', { class: 'th', src: url, alt: a.name, loading: 'lazy' }))
+      : h('a', { sc: 'attachment', class: 'file', href: url + '?download=1', download: a.name, text: a.name + ' (' + Math.max(1, Math.round(a.size / 1024)) + ' KB)' });
+  }));
+
   const sendText = text => {
     text = String(text == null ? '' : text).trim();
-    if (!text) return false;
+    const att = ups.filter(u => u.a).map(u => u.a);
+    if (!text && !att.length) return false;
     wake();
     if (bytes(text) > 4000) { notice(t.long); return false; }
     const e = { type: 'message', id: uuid(), text, ts: new Date().toISOString() };
+    if (att.length) { e.att = att; ups = ups.filter(u => !u.a); drawUps(); }
     if (prechat && prechat.done && !prechat.sent) {
       prechat.sent = 1;
       if (prechat.a.department) e.dept = prechat.a.department;
@@ -617,7 +678,8 @@
     } else if (kind === 'visitor') b.append(h('span', { class: 'vh', text: t.you + ': ' }));
     const tx = h('div', { sc: 'text', class: 'tx' }), ev = m.event && t.ev[m.event.code];
     fill(tx, ev ? fmt(ev, { n: m.event.name || '', m: m.event.to || '' }) : String(m.text || ''));
-    b.append(tx);
+    if (m.text || !m.attachments) b.append(tx);
+    if (m.attachments) b.append(fileList(m.attachments));
     n._st = h('span', { class: 'st' });
     if (kind !== 'system') b.append(h('div', { class: 'meta' }, h('span', { text: when(m.ts, { hour: '2-digit', minute: '2-digit' }) }), n._st));
     n.append(b);
@@ -649,7 +711,7 @@
     if (invite) want.push(node('i:' + invite.id, () => msgNode({ kind: 'operator', author: invite.operator, text: invite.text, ts: invite.ts || (invite.ts = new Date().toISOString()) })));
     for (const e of outbox) {
       if (e.type !== 'message') continue;
-      const n = node('p:' + e.id, () => msgNode({ kind: 'visitor', text: e.text, ts: e.ts }, 1));
+      const n = node('p:' + e.id, () => msgNode({ kind: 'visitor', text: e.text, ts: e.ts, attachments: e.att }, 1));
       paint(n, e);
       want.push(n);
     }
@@ -905,12 +967,23 @@
     h('button', { type: 'submit', sc: 'offline-submit', class: 'btn', text: t.send }));
     u.offDone = h('div', { sc: 'offline-done', class: 'done', hidden: true, tabindex: '-1', role: 'status', text: t.offdone });
     u.note = h('div', { class: 'note', role: 'alert', hidden: true });
-    u.input = h('textarea', { id: 'sc-input', sc: 'input', rows: 1, placeholder: t.ph, maxlength: 4000, oninput: onInput, onblur: stopTyping, onkeydown: ev => {
+    maxFile = +c.attachments || 0;
+    const pick = ev => { addFiles(ev.target.files); ev.target.value = ''; };
+    u.file = h('input', { type: 'file', sc: 'file', multiple: true, accept: 'image/*,application/pdf,text/plain', hidden: true, tabindex: '-1', onchange: pick });
+    u.cam = h('input', { type: 'file', sc: 'camera', accept: 'image/*', capture: 'environment', hidden: true, tabindex: '-1', onchange: pick });
+    u.tray = h('div', { sc: 'uploads', class: 'tray', hidden: true });
+    u.input = h('textarea', { id: 'sc-input', sc: 'input', rows: 1, placeholder: t.ph, maxlength: 4000, oninput: onInput, onblur: stopTyping, onpaste: ev => {
+      const f = ev.clipboardData && ev.clipboardData.files;
+      if (maxFile && f && f.length) { ev.preventDefault(); addFiles(f); }
+    }, onkeydown: ev => {
       if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); sendInputNow(); }
     } });
     const sendInputNow = () => { if (sendText(u.input.value)) { u.input.value = ''; autosize(); } };
     u.comp = h('form', { class: 'comp', onsubmit: ev => { ev.preventDefault(); sendInputNow(); u.input.focus(); } },
-      h('label', { for: 'sc-input', class: 'vh', text: t.msg }), u.input,
+      h('label', { for: 'sc-input', class: 'vh', text: t.msg }),
+      maxFile ? h('button', { type: 'button', sc: 'attach', class: 'ib', 'aria-label': t.attach, title: t.attach, onclick: () => u.file.click() }, svg(I_CLIP)) : null,
+      maxFile && matchMedia('(pointer: coarse)').matches ? h('button', { type: 'button', sc: 'take-photo', class: 'ib', 'aria-label': t.photo, title: t.photo, onclick: () => u.cam.click() }, svg(I_CAM)) : null,
+      u.file, u.cam, u.input,
       h('button', { type: 'submit', sc: 'send', class: 'send', 'aria-label': t.send, title: t.send }, svg(I_SEND)));
     u.status = h('div', { sc: 'status', class: 'status', role: 'status' });
     u.panel = h('div', { sc: 'panel', id: 'sc-panel', class: 'fx panel', role: 'dialog', 'aria-label': title, hidden: !isOpen, onkeydown: ev => {
@@ -920,7 +993,8 @@
         const i = f.indexOf(root.activeElement);
         if (f.length && (ev.shiftKey ? i <= 0 : i === f.length - 1)) { ev.preventDefault(); f[ev.shiftKey ? f.length - 1 : 0].focus(); }
       }
-    } }, head, u.details, u.status, u.body, u.pre, u.off, u.offDone, u.note, u.comp);
+    }, ondragover: ev => { if (maxFile && [...ev.dataTransfer.types].includes('Files')) ev.preventDefault(); },
+    ondrop: ev => { if (maxFile && ev.dataTransfer.files.length) { ev.preventDefault(); addFiles(ev.dataTransfer.files); } } }, head, u.details, u.status, u.body, u.pre, u.off, u.offDone, u.note, u.tray, u.comp);
     u.wrap = h('div', { class: 'sc' + (isOpen ? ' open' : ''), 'data-pos': c.position === 'left' ? 'left' : 'right', dir: 'ltr' }, u.bubble, u.panel, u.launcher);
     u.wrap.style.setProperty('--sc-brand', color);
     u.wrap.style.setProperty('--sc-on', on);
@@ -928,6 +1002,7 @@
     ui = u;
     setConn(host.getAttribute('data-state'));
     renderNow();
+    drawUps();
     if (wantOpen) { wantOpen = false; open(); }
     if (pendingBubble) { bubble(...pendingBubble); pendingBubble = null; }
   };

@@ -52,6 +52,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/shopchat/chat"
+	"github.com/shopchat/chat/blob/file"
 	chatprom "github.com/shopchat/chat/metrics/prometheus"
 	"github.com/shopchat/chat/middleware"
 	"github.com/shopchat/chat/notify/email"
@@ -123,6 +124,7 @@ type shop struct {
 	mail     *email.Notifier
 	inbound  *email.Inbound
 	store    chat.Store
+	blobs    chat.BlobStore // attachments; nil with the memory store
 	products []product
 	bySlug   map[string]*product
 	orders   *orderBook
@@ -188,12 +190,18 @@ func newShop(cfg shopConfig) (*shop, http.Handler, error) {
 			return nil, nil, fmt.Errorf("shop: chat store: %w", err)
 		}
 		s.store = closerFunc(func() error { st.Close(); return nil }).with(st)
+		s.blobs = st.Blobs() // attachments in the same database: nothing new to run
 	} else if cfg.DBPath != "" {
 		st, err := sqlite.Open(cfg.DBPath)
 		if err != nil {
 			return nil, nil, fmt.Errorf("shop: chat store: %w", err)
 		}
 		s.store = st
+		// Attachments next to the database file.
+		if s.blobs, err = file.Open(cfg.DBPath + "-files"); err != nil {
+			st.Close()
+			return nil, nil, fmt.Errorf("shop: attachments: %w", err)
+		}
 	} else {
 		s.store = memory.New()
 	}
@@ -280,6 +288,7 @@ func (s *shop) chatConfig() chat.Config {
 		Notifier:        s.mail,
 		Broker:          s.cfg.Broker,
 		PresenceTTL:     s.cfg.PresenceTTL,
+		Attachments:     chat.AttachmentConfig{Blobs: s.blobs}, // images, PDF and text; off with the memory store
 	}
 }
 

@@ -49,6 +49,14 @@ type mailLine struct {
 	Time   string
 	Text   string
 	System bool
+	Files  []mailFile
+}
+
+// mailFile is an attachment in a mail: its name and a signed, expiring
+// link to it (empty without Config.ChatURL). Mail never carries the file.
+type mailFile struct {
+	Name string
+	URL  string
 }
 
 // messageIDSpace makes Message-IDs from notification ids: the same
@@ -108,7 +116,7 @@ func (n *Notifier) compose(note chat.Notification) (*job, error) {
 			data.Heading = label + " is waiting while every operator is away:"
 		}
 		for _, msg := range note.Messages {
-			data.Messages = append(data.Messages, n.line(msg, visitorName, false, p))
+			data.Messages = append(data.Messages, n.line(msg, visitorName, false, p, note.AttachmentLinks))
 		}
 		// Reply-To carries the team's token, never the visitor's address
 		// (theirs to type, unverified): an operator's mailed answer is
@@ -143,7 +151,7 @@ func (n *Notifier) compose(note chat.Notification) (*job, error) {
 			data.Heading = p.f(p.Replied, who)
 			for _, msg := range note.Question {
 				if msg != nil && msg.Kind == chat.VisitorText {
-					data.Question = append(data.Question, n.line(msg, visitorName, true, p))
+					data.Question = append(data.Question, n.line(msg, visitorName, true, p, note.AttachmentLinks))
 				}
 			}
 		} else {
@@ -154,7 +162,7 @@ func (n *Notifier) compose(note chat.Notification) (*job, error) {
 			if msg == nil || !msg.Kind.VisibleToVisitor() {
 				continue // internal notes never leave the team
 			}
-			data.Messages = append(data.Messages, n.line(msg, visitorName, true, p))
+			data.Messages = append(data.Messages, n.line(msg, visitorName, true, p, note.AttachmentLinks))
 		}
 		if validToken(note.ReplyToken) {
 			data.CanReply = true
@@ -227,11 +235,18 @@ func (n *Notifier) skip(note chat.Notification, why string) {
 }
 
 // line renders one chat message for a mail body.
-func (n *Notifier) line(m *chat.Message, visitorName string, toVisitor bool, p *phrases) mailLine {
+func (n *Notifier) line(m *chat.Message, visitorName string, toVisitor bool, p *phrases, links map[string]string) mailLine {
 	if m == nil {
 		return mailLine{}
 	}
 	l := mailLine{Text: bodyText(m.Text)}
+	for _, a := range m.Attachments {
+		f := mailFile{Name: headerText(a.Name, 120)}
+		if link := links[a.ID]; link != "" && n.cfg.ChatURL != "" {
+			f.URL = n.cfg.ChatURL + link
+		}
+		l.Files = append(l.Files, f)
+	}
 	if !m.CreatedAt.IsZero() {
 		l.Time = p.time(m.CreatedAt.In(n.cfg.Location))
 	}

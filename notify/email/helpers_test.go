@@ -510,13 +510,22 @@ func (w tWriter) Write(p []byte) (int, error) {
 // SMTP server the Notifier sends through, a chat whose missed replies are
 // mailed after 50 ms, and its Inbound behind a real SMTP receiver at
 // smtpAddr.
-func newMailLoop(t testing.TB) (rec *recorder, env *chatEnv, smtpAddr string) {
+// Each edit is called once with the notifier's Config (chat nil) and once
+// with the chat's (mail nil).
+func newMailLoop(t testing.TB, edits ...func(c *chat.Config, mail *Config)) (rec *recorder, env *chatEnv, smtpAddr string) {
 	t.Helper()
 	rec = newRecorder(t, "127.0.0.1:0", recOpts{})
-	n := newNotifier(t, rec)
+	n := newNotifier(t, rec, func(mail *Config) {
+		for _, e := range edits {
+			e(nil, mail)
+		}
+	})
 	env = newChat(t, func(c *chat.Config) {
 		c.Notifier = n
 		c.MissedReplyDelay = 50 * time.Millisecond
+		for _, e := range edits {
+			e(c, nil)
+		}
 	})
 	return rec, env, serveSMTP(t, env.newInbound(t))
 }

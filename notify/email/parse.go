@@ -105,7 +105,7 @@ func (in *Inbound) parseReply(data []byte, e *message.Entity, env envelope) (cha
 	r.Token = token
 	r.MessageID = messageID(h, data)
 
-	plain, html, attached, err := in.bodies(e)
+	plain, html, files, err := in.bodies(e)
 	if err != nil {
 		return r, err
 	}
@@ -115,18 +115,17 @@ func (in *Inbound) parseReply(data []byte, e *message.Entity, env envelope) (cha
 	case html != "":
 		r.Text = extractHTMLReply(html)
 	}
-	if len(attached) > 0 {
-		// The chat does not take mailed files; the team learns of them.
-		note := "[Attachments sent by email, not shown in the chat: " + strings.Join(attached, ", ") + "]"
-		r.Text = strings.TrimSpace(r.Text + "\n\n" + note)
-	}
-	if r.Text == "" {
+	// The files go to the Server, which takes them through the same
+	// safety path as an upload from the widget (or, with attachments off,
+	// names them in the text).
+	r.Files = files
+	if r.Text == "" && len(r.Files) == 0 {
 		return r, ErrNoText
 	}
 	return r, nil
 }
 
-// maxAttachmentNames bounds the attachments named in a reply's note.
+// maxAttachmentNames bounds the files taken from one reply.
 const maxAttachmentNames = 10
 
 // attachmentName returns the name a part gives its file, made safe to
@@ -284,7 +283,7 @@ func messageID(h message.Header, data []byte) string {
 // bodies walks the MIME tree (at most MaxDepth levels) and returns the
 // first inline text/plain and text/html parts, decoded to UTF-8, and the
 // names of the attached files (at most maxAttachmentNames).
-func (in *Inbound) bodies(root *message.Entity) (plain, html string, attached []string, err error) {
+func (in *Inbound) bodies(root *message.Entity) (plain, html string, attached []chat.InboundFile, err error) {
 	var walk func(e *message.Entity, depth int) error
 	walk = func(e *message.Entity, depth int) error {
 		if depth > in.cfg.MaxDepth {
@@ -316,7 +315,12 @@ func (in *Inbound) bodies(root *message.Entity) (plain, html string, attached []
 			// have no disposition and are not the sender's files.
 			if name := attachmentName(e.Header); name != "" && (disp == "attachment" || disp == "inline") {
 				if len(attached) < maxAttachmentNames {
-					attached = append(attached, name)
+					// The whole mail is within MaxSize, so is the file.
+					data, err := io.ReadAll(e.Body)
+					if err != nil {
+						return fmt.Errorf("%w: attachment %q cannot be decoded: %v", ErrMalformed, name, err)
+					}
+					attached = append(attached, chat.InboundFile{Name: name, Data: data})
 				}
 			}
 			return nil

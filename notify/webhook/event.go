@@ -77,6 +77,22 @@ type Message struct {
 	AuthorName string           `json:"author_name"`
 	Text       string           `json:"text"`
 	CreatedAt  time.Time        `json:"created_at"`
+	// Attachments are the files sent with the message (metadata only).
+	Attachments []Attachment `json:"attachments,omitempty"`
+}
+
+// Attachment is a file sent with a message. Link, when set, is a signed
+// path relative to the chat's mount point (Config.Path) that downloads the
+// file without a login until it expires.
+type Attachment struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Type   string `json:"type"` // sniffed media type
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+	Width  int    `json:"width,omitempty"`
+	Height int    `json:"height,omitempty"`
+	Link   string `json:"link,omitempty"`
 }
 
 // newEvent returns the Event describing n. An empty n.ID is replaced by a
@@ -106,10 +122,15 @@ func newEvent(n chat.Notification) Event {
 		if m == nil {
 			continue
 		}
-		ev.Messages = append(ev.Messages, Message{
+		msg := Message{
 			ID: m.ID, Seq: m.Seq, Kind: m.Kind, AuthorID: m.AuthorID, AuthorName: m.AuthorName,
 			Text: m.Text, CreatedAt: utc(m.CreatedAt),
-		})
+		}
+		for _, a := range m.Attachments {
+			msg.Attachments = append(msg.Attachments, Attachment{ID: a.ID, Name: a.Name, Type: a.Type, Size: a.Size,
+				SHA256: a.SHA256, Width: a.Width, Height: a.Height, Link: n.AttachmentLinks[a.ID]})
+		}
+		ev.Messages = append(ev.Messages, msg)
 	}
 	return ev
 }

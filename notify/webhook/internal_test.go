@@ -85,3 +85,15 @@ func TestRetryAfterHonoured(t *testing.T) {
 	assert.LessOrEqual(t, waits[2], 400*time.Millisecond, "no Retry-After: backoff of the third retry")
 	assert.Equal(t, 100*time.Millisecond, waits[3], "at least MinBackoff")
 }
+
+// TestEventCarriesAttachments: a message's files reach the shop's systems
+// as metadata with their signed link, never their bytes.
+func TestEventCarriesAttachments(t *testing.T) {
+	n := chat.Notification{Kind: chat.MessagePosted, Messages: []*chat.Message{{ID: "m1", Seq: 3, Kind: chat.VisitorText,
+		Attachments: []chat.Attachment{{ID: "a1", Name: "photo.jpg", Type: "image/jpeg", Size: 2048, SHA256: "abc", Width: 640, Height: 480}}}},
+		AttachmentLinks: map[string]string{"a1": "attachments/a1?exp=1&sig=x"}}
+	ev := newEvent(n)
+	require.Len(t, ev.Messages, 1)
+	assert.Equal(t, []Attachment{{ID: "a1", Name: "photo.jpg", Type: "image/jpeg", Size: 2048, SHA256: "abc", Width: 640, Height: 480,
+		Link: "attachments/a1?exp=1&sig=x"}}, ev.Messages[0].Attachments)
+}

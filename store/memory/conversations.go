@@ -279,6 +279,9 @@ func (s *Store) PurgeClosed(_ context.Context, cutoff time.Time) (int, error) {
 // live in c) and its place in the indexes; s.mu must be held.
 func (s *Store) deleteConv(id string, c *conversation) {
 	s.unassign(c)
+	for _, a := range c.attached {
+		delete(s.attachments, a)
+	}
 	if s.open[c.c.VisitorID] == id {
 		delete(s.open, c.c.VisitorID)
 	}

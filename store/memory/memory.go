@@ -61,8 +61,9 @@ type Store struct {
 	triggers   map[string]*chat.Trigger
 	claims     map[string]time.Time // key -> expires (claims.go)
 
-	events eventLog            // events.go
-	labels map[string][]string // visitor id -> labels (labels.go), made on first use
+	events      eventLog                    // events.go
+	labels      map[string][]string         // visitor id -> labels (labels.go), made on first use
+	attachments map[string]*chat.Attachment // by id (attachments.go)
 }
 
 type operator struct {
@@ -77,6 +78,7 @@ type conversation struct {
 	c         chat.Conversation
 	msgs      []chat.Message // msgs[i].Seq == i+1
 	clientIDs map[string]int // client id -> index in msgs
+	attached  []string       // ids of its attachments (attachments.go)
 }
 
 // New returns an empty Store with a fresh random epoch.

@@ -29,7 +29,7 @@ func TestMigrateToTracking(t *testing.T) {
 	s.Close()
 	q := func(table string) string { return pgx.Identifier{schema, table}.Sanitize() }
 	adminExec(t, dsn, `DROP TABLE `+q("chat_page_views")+`, `+q("chat_activities")+`, `+q("chat_orders")+`, `+
-		q("chat_canned")+`, `+q("chat_triggers")+`, `+q("chat_claims")+`; ALTER TABLE `+q("chat_conversations")+` DROP COLUMN live_until; DELETE FROM `+q("chat_schema_migrations")+` WHERE version >= 3`)
+		q("chat_canned")+`, `+q("chat_triggers")+`, `+q("chat_claims")+`, `+q("chat_attachments")+`, `+q("chat_blobs")+`; ALTER TABLE `+q("chat_conversations")+` DROP COLUMN live_until; DELETE FROM `+q("chat_schema_migrations")+` WHERE version >= 3`)
 
 	s = openStore(t, dsn, schema)
 	var version int

@@ -109,7 +109,7 @@ func Cases() []Case {
 	var defs []def
 	for _, area := range [][]def{visitorCases(), operatorCases(), conversationCases(), messageCases(),
 		assignedAppenderCases(), concurrencyCases(), dataCases(), searchCases(), trackingCases(),
-		pageViewVisitorsCases(), claimCases(), liveCases(), eventCases()} {
+		pageViewVisitorsCases(), claimCases(), liveCases(), eventCases(), attachmentCases()} {
 		defs = append(defs, area...)
 	}
 	// Group by area, in the order areas first appear.

@@ -9,6 +9,7 @@ import { isInView } from './panes.js';
 import { announce } from './rendering.js';
 import { setTab } from './tabs.js';
 import { openCannedEditor } from './canned.js';
+import { attachmentsEl } from './attachments.js';
 
 // setState applies a conversation's state. live is false for welcome.
 export function setState(pc, live) {
@@ -125,7 +126,8 @@ function messageEl(c, m) {
   }
   const bubble = h('div', { class: 'msg-bubble' });
   if (kind === 'note') bubble.append(h('div', { class: 'note-label', text: 'Internal note' }));
-  bubble.append(text);
+  if (m.text || !m.attachments) bubble.append(text);
+  if (m.attachments) bubble.append(attachmentsEl(m.attachments));
   el.append(h('div', { class: 'msg-meta' }, authorEl, time), bubble);
   if (kind === 'operator') {
     // The team's knowledge grows from its chats: a good answer becomes a canned response.

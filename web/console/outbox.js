@@ -7,8 +7,8 @@ import { persist } from './persistence.js';
 import { sendFrame } from './connection.js';
 import { scrollToBottom } from './conversations.js';
 
-export function enqueue(c, type, text, silent) {
-  const entry = { id: uid(), conv: c.id, type, text, ts: Date.now(), status: 'queued', silent: !!silent };
+export function enqueue(c, type, text, silent, att) {
+  const entry = { id: uid(), conv: c.id, type, text, ts: Date.now(), status: 'queued', silent: !!silent, att };
   S.outbox.push(entry);
   persist();
   // Connected: straight to the wire, so no "waiting for connection" line
@@ -20,7 +20,7 @@ export function enqueue(c, type, text, silent) {
 }
 
 export function transmit(e) {
-  if (sendFrame({ type: e.type, id: e.id, conv: e.conv, text: e.text, silent: e.silent || undefined })) e.status = 'sent';
+  if (sendFrame({ type: e.type, id: e.id, conv: e.conv, text: e.text, silent: e.silent || undefined, attachments: e.att })) e.status = 'sent';
   else e.status = 'queued';
   e.error = '';
   renderPending(getConv(e.conv), e);

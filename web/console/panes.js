@@ -15,6 +15,7 @@ import { enqueue } from './outbox.js';
 import { renderLists, scheduleRender } from './rendering.js';
 import { setTab } from './tabs.js';
 import { fillCanned } from './canned.js';
+import { uploadFiles } from './attachments.js';
 
 export class Pane {
   constructor(index) {
@@ -58,11 +59,15 @@ export class Pane {
     this.silentLabel = h('label', { class: 'note-switch', title: 'Never email this message to the visitor, even if they miss it' }, this.silentBox, h('span', { text: 'No email' }));
     this.cannedBtn = h('button', { type: 'button', class: 'btn btn-ghost btn-small', text: 'Canned', title: 'Insert a canned response' });
     this.sendBtn = h('button', { type: 'button', class: 'btn btn-primary', 'data-sc': 'send', text: 'Send' });
+    this.fileInput = h('input', { type: 'file', 'data-sc': 'file', multiple: true, accept: 'image/*,application/pdf,text/plain', hidden: true, tabindex: '-1' });
+    this.attachBtn = h('button', { type: 'button', class: 'btn btn-ghost btn-small', 'data-sc': 'attach', text: 'Attach', title: 'Send an image or a file' });
+    this.uploads = h('div', { class: 'uploads', 'data-sc': 'uploads', 'aria-live': 'polite' });
     this.composerHint = h('div', { class: 'composer-hint' });
     this.composer = h('div', { class: 'composer' },
       this.cannedList,
+      this.uploads,
       this.input,
-      P('composer-bar', null, this.cannedBtn, this.composerHint, P('spacer'), this.silentLabel, this.noteLabel, this.sendBtn));
+      P('composer-bar', null, this.cannedBtn, this.attachBtn, this.fileInput, this.composerHint, P('spacer'), this.silentLabel, this.noteLabel, this.sendBtn));
 
     this.empty = P('pane-empty', null,
       h('div', { class: 'pane-empty-inner' },
@@ -91,6 +96,14 @@ export class Pane {
     this.splitBtn.addEventListener('click', () => setSplit(!S.split));
     this.paneCloseBtn.addEventListener('click', () => setSplit(false));
     this.sendBtn.addEventListener('click', () => this.send());
+    this.attachBtn.addEventListener('click', () => this.fileInput.click());
+    this.fileInput.addEventListener('change', () => { uploadFiles(this, this.fileInput.files); this.fileInput.value = ''; });
+    this.input.addEventListener('paste', (ev) => {
+      const f = ev.clipboardData && ev.clipboardData.files;
+      if (f && f.length) { ev.preventDefault(); uploadFiles(this, f); }
+    });
+    this.body.addEventListener('dragover', (ev) => { if ([...ev.dataTransfer.types].includes('Files')) ev.preventDefault(); });
+    this.body.addEventListener('drop', (ev) => { if (ev.dataTransfer.files.length) { ev.preventDefault(); uploadFiles(this, ev.dataTransfer.files); } });
     this.cannedBtn.addEventListener('click', () => {
       if (this.cannedMode === 'all') this.closeCanned();
       else this.openCanned('all');
