@@ -30,7 +30,7 @@ func FuzzAttachmentSanitize(f *testing.F) {
 	f.Add([]byte("plain text"))
 	f.Add([]byte("<html><script>x</script></html>"))
 	f.Add([]byte("\xff\xd8\xff\xe1\x00\x20Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06"))
-	at, err := newAttachments(AttachmentConfig{Blobs: nopBlobs{}, MaxPixels: 1 << 20}, fuzzStore{})
+	at, err := newAttachments(AttachmentConfig{Blobs: nopBlobs{}, MaxPixels: 1 << 20}, newChecked(fuzzStore{}))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -399,7 +399,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 
-	attach, err := newAttachments(cfg.Attachments, cfg.Store)
+	attach, err := newAttachments(cfg.Attachments, store)
 	if err != nil {
 		return nil, err
 	}

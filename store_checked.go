@@ -40,6 +40,7 @@ type checked struct {
 	assigned         AssignedAppender
 	events           EventLog
 	labels           Labeler
+	attachments      AttachmentStore
 
 	standIns []standIn    // stand-ins in use
 	caps     []Capability // one per storeRoles row, in its order

@@ -90,6 +90,11 @@ var storeRoles = []storeRole{
 		without: "no visitor labels: SetVisitorLabels and VisitorLabels return ErrUnsupported",
 	},
 	{
+		Role: "attachments", Interface: "chat.AttachmentStore",
+		find:    findRole(func(c *checked) *AttachmentStore { return &c.attachments }),
+		without: "no attachments: Config.Attachments needs this role, and New refuses it without",
+	},
+	{
 		Role: "assigned-append", Interface: "chat.AssignedAppender", direct: true,
 		find:    findDirect(func(c *checked) *AssignedAppender { return &c.assigned }),
 		without: "an operator's message costs a read before the append",

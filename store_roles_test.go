@@ -50,7 +50,7 @@ func TestCoreOnlyStoreServes(t *testing.T) {
 		"visitors": chat.RoleProvided, "operators": chat.RoleProvided, "conversations": chat.RoleProvided, "messages": chat.RoleProvided,
 		"tracking": chat.RoleStandIn, "orders": chat.RoleStandIn, "canned": chat.RoleStandIn, "triggers": chat.RoleStandIn, "claims": chat.RoleStandIn,
 		"search": chat.RoleNotProvided, "page-view-visitors": chat.RoleNotProvided, "assigned-append": chat.RoleNotProvided,
-		"events": chat.RoleNotProvided, "labels": chat.RoleNotProvided,
+		"events": chat.RoleNotProvided, "labels": chat.RoleNotProvided, "attachments": chat.RoleNotProvided,
 	}
 	caps := ts.Chat.Capabilities()
 	if len(caps) != len(want) {
@@ -64,14 +64,14 @@ func TestCoreOnlyStoreServes(t *testing.T) {
 			t.Errorf("role %s (%s): Without %q", c.Role, c.Status, c.Without)
 		}
 	}
-	for _, line := range []string{"stand-in=tracking,orders,canned,triggers,claims", `"not provided"=search,page-view-visitors,events,labels,assigned-append`, "role=claims"} {
+	for _, line := range []string{"stand-in=tracking,orders,canned,triggers,claims", `"not provided"=search,page-view-visitors,events,labels,attachments,assigned-append`, "role=claims"} {
 		if !strings.Contains(logs.String(), line) {
 			t.Errorf("the startup log does not say %s:\n%s", line, logs.String())
 		}
 	}
 
 	ctx := testCtx(t)
-	_, welcome := ts.rawOperator(t, "alice")
+	_, welcome := ts.rawOperator(t, "bob") // bob again: an idle second operator would be routed the chat
 	if findCanned(welcome.Canned, "ship", false) == nil {
 		t.Errorf("the configured canned response is not in the stand-in: %+v", welcome.Canned)
 	}

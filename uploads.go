@@ -79,14 +79,14 @@ type attachments struct {
 	slots   chan struct{} // maxConcurrentUploads
 }
 
-func newAttachments(cfg AttachmentConfig, st Store) (*attachments, error) {
+func newAttachments(cfg AttachmentConfig, st *checked) (*attachments, error) {
 	if cfg.Blobs == nil {
 		return nil, nil
 	}
-	as, ok := StoreAs[AttachmentStore](st)
-	if !ok {
-		return nil, errors.New("chat: Config.Attachments.Blobs is set but the Store has no AttachmentStore role")
+	if st.attachments == nil {
+		return nil, fmt.Errorf("chat: Config.Attachments.Blobs is set: %w", st.missing("attachments"))
 	}
+	as := AttachmentStore(st)
 	defaultTo(&cfg.MaxFileSize, 10<<20)
 	defaultTo(&cfg.MaxMessageSize, 25<<20)
 	defaultTo(&cfg.MaxDailyBytes, 100<<20)

@@ -9,8 +9,8 @@ import (
 	"github.com/shopchat/chat"
 )
 
-// attachmentCases check the chat.AttachmentStore role, found with
-// chat.StoreAs (through Checked's Unwrap); they skip without it.
+// attachmentCases check the chat.AttachmentStore role; they skip (by
+// needs) on a store without it.
 func attachmentCases() []def {
 	var ds []def
 	for _, c := range []struct {
@@ -27,16 +27,6 @@ func attachmentCases() []def {
 		ds = append(ds, def{Name: c.name, Fn: c.fn})
 	}
 	return ds
-}
-
-// attachments returns s's AttachmentStore, or skips.
-func attachments(t testing.TB, s chat.Store) chat.AttachmentStore {
-	t.Helper()
-	as, ok := chat.StoreAs[chat.AttachmentStore](s)
-	if !ok {
-		t.Skip("the store has no chat.AttachmentStore")
-	}
-	return as
 }
 
 func upload(id, owner string, size int64, when int) *chat.Attachment {
@@ -58,7 +48,7 @@ func attachmentIDs(as []*chat.Attachment) []string {
 }
 
 func attachPutGet(t testing.TB, s store) {
-	as := attachments(t, s)
+	as := chat.AttachmentStore(s)
 	a := upload("a1", "v1", 1234, 5)
 	a.ConversationID, a.Seq = "ignored", 7
 	mustUpload(t, as, a)
@@ -82,7 +72,7 @@ func attachPutGet(t testing.TB, s store) {
 }
 
 func attachBind(t testing.TB, s store) {
-	as := attachments(t, s)
+	as := chat.AttachmentStore(s)
 	mustConv(t, s, "c1", at(0))
 	m1 := mustAppend(t, s, text("c1", "k1", "photo", at(1))).Message
 	m2 := mustAppend(t, s, text("c1", "k2", "another", at(2))).Message
@@ -117,7 +107,7 @@ func attachBind(t testing.TB, s store) {
 }
 
 func attachBindAllOrNothing(t testing.TB, s store) {
-	as := attachments(t, s)
+	as := chat.AttachmentStore(s)
 	mustConv(t, s, "c1", at(0))
 	m := mustAppend(t, s, text("c1", "k1", "two files", at(1))).Message
 	mustUpload(t, as, upload("ok", "c1-v", 10, 2))
@@ -133,7 +123,7 @@ func attachBindAllOrNothing(t testing.TB, s store) {
 }
 
 func attachUnsent(t testing.TB, s store) {
-	as := attachments(t, s)
+	as := chat.AttachmentStore(s)
 	mustConv(t, s, "c1", at(0))
 	m := mustAppend(t, s, text("c1", "k1", "sent", at(1))).Message
 	mustUpload(t, as, upload("u3", "c1-v", 1, 30))
@@ -157,7 +147,7 @@ func attachUnsent(t testing.TB, s store) {
 }
 
 func attachDeleteAndBytes(t testing.TB, s store) {
-	as := attachments(t, s)
+	as := chat.AttachmentStore(s)
 	mustUpload(t, as, upload("d1", "v", 100, 10))
 	mustUpload(t, as, upload("d2", "v", 20, 20))
 	mustUpload(t, as, upload("d3", "w", 7, 20))
@@ -180,7 +170,7 @@ func attachDeleteAndBytes(t testing.TB, s store) {
 // sent attachments with their conversations; unsent uploads stay for the
 // Server to remove.
 func attachGoWithConversation(t testing.TB, s store) {
-	as := attachments(t, s)
+	as := chat.AttachmentStore(s)
 	mustConv(t, s, "c1", at(0))
 	mustConv(t, s, "c2", at(0))
 	m1 := mustAppend(t, s, text("c1", "k1", "photo", at(1))).Message

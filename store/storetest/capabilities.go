@@ -20,6 +20,7 @@ var roleTypes = map[string]reflect.Type{
 	"assigned-append":    reflect.TypeFor[chat.AssignedAppender](),
 	"events":             reflect.TypeFor[chat.EventLog](),
 	"labels":             reflect.TypeFor[chat.Labeler](),
+	"attachments":        reflect.TypeFor[chat.AttachmentStore](),
 }
 
 // capabilityCases get the store as it is, not behind chat.Checked.

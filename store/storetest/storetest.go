@@ -77,6 +77,7 @@ type store interface {
 	chat.AssignedAppender
 	chat.EventLog
 	chat.Labeler
+	chat.AttachmentStore
 }
 
 // def is a case as the area files write it: on a store behind chat.Checked.
@@ -99,6 +100,7 @@ var needs = map[string][]string{
 	"Claims":                 {"claims"},
 	"EventLog":               {"events"},
 	"Labels":                 {"labels"},
+	"Attachments":            {"attachments"},
 }
 
 // Cases returns the suite's cases in a stable order, grouped by area. Run
