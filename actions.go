@@ -226,6 +226,8 @@ func (ss *session) handle(ctx context.Context, f protocol.ClientFrame) error {
 		return ss.onTriggers(ctx, f)
 	case protocol.TypeVisitors:
 		return ss.onVisitors(ctx, f)
+	case protocol.TypeAnswers:
+		return ss.onAnswers(ctx, f)
 	}
 	return userErr(ErrInvalid, "%s is not allowed here", f.Type)
 }
@@ -291,6 +293,7 @@ func (ss *session) appendVisitorMessage(ctx context.Context, m *Message, convID,
 			ss.lastConv = res.Conversation.ID
 			if !res.Duplicate {
 				s.afterVisitorMessage(ctx, res.Conversation, res.Message, false)
+				s.bot.hear(res.Conversation, res.Message)
 			}
 		}
 		if !errors.Is(err, ErrConflict) {
@@ -312,6 +315,7 @@ func (ss *session) appendVisitorMessage(ctx context.Context, m *Message, convID,
 			ss.lastConv = res.Conversation.ID
 			if !res.Duplicate {
 				s.afterVisitorMessage(ctx, res.Conversation, res.Message, created)
+				s.bot.hear(res.Conversation, res.Message)
 			}
 		}
 		if err == nil && created {
@@ -372,6 +376,7 @@ func (s *Server) openConversation(ctx context.Context, v *Visitor, department, l
 	s.add("conversations_total", 1)
 	s.publishState(c)
 	c = s.acceptInvitation(ctx, c)
+	c = s.bot.take(ctx, c) // bot first, unless an invitation gave it to a person
 	return c, true, nil
 }
 
@@ -433,10 +438,19 @@ func (ss *session) acked(m *Message, res Appended) {
 
 // append stores a message the server writes itself and publishes it.
 func (s *Server) append(ctx context.Context, m *Message) (*Conversation, error) {
+	return s.appendReplies(ctx, m, nil)
+}
+
+// appendReplies is append for a bot's message m with the quick replies it
+// offers (a bot message without them clears the previous one's).
+func (s *Server) appendReplies(ctx context.Context, m *Message, quick []string) (*Conversation, error) {
 	m.CreatedAt = s.now()
 	res, err := s.store.AppendMessage(ctx, m)
 	if err != nil {
 		return nil, err
+	}
+	if m.Kind == BotText {
+		s.bot.rememberReplies(res.Message.ConversationID, res.Message.Seq, quick)
 	}
 	s.publishMessage(res.Conversation, res.Message)
 	return res.Conversation, nil
@@ -644,25 +658,35 @@ func (ss *session) onClose(ctx context.Context, f protocol.ClientFrame) error {
 	if ss.op != nil {
 		who = ss.op.Name
 	}
-	// The event goes in before the close: nothing is appended after it.
-	if _, err := s.systemMessage(ctx, c.ID, who+" closed the conversation"); err != nil && !errors.Is(err, ErrConflict) {
+	mail := func() bool { return ss.visitor == nil || s.allowVisitorMail(ctx, ss.visitor.ID) == nil }
+	if _, err := s.closeConversation(ctx, c.ID, who, mail); err != nil {
 		return err
 	}
-	c, err = s.store.CloseConversation(ctx, c.ID, s.now())
+	return ss.ackIfAsked(f)
+}
+
+// closeConversation closes conversation id on behalf of who (a name, or
+// "The visitor"), mails the transcript if Config.TranscriptOnClose and
+// mail() allows, and routes the capacity it frees.
+func (s *Server) closeConversation(ctx context.Context, id, who string, mail func() bool) (*Conversation, error) {
+	// The event goes in before the close: nothing is appended after it.
+	if _, err := s.systemMessage(ctx, id, who+" closed the conversation"); err != nil && !errors.Is(err, ErrConflict) {
+		return nil, err
+	}
+	c, err := s.store.CloseConversation(ctx, id, s.now())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s.publishState(c)
 	s.notifyAbout(ConversationClosed, c)
-	if s.cfg.TranscriptOnClose && (ss.visitor == nil || s.allowVisitorMail(ctx, ss.visitor.ID) == nil) {
+	if s.cfg.TranscriptOnClose && mail() {
 		if err := s.SendTranscript(ctx, c.ID); err != nil && !errors.Is(err, ErrInvalid) {
 			s.logErr("transcript on close", err, "conversation", c.ID)
 		}
 	}
-	ss.ackIfAsked(f)
 	s.dispatch(ctx) // capacity freed, or the queue shrank
 	s.publishOperators(ctx)
-	return nil
+	return c, nil
 }
 
 func (ss *session) onAccept(ctx context.Context, f protocol.ClientFrame) error {

@@ -189,6 +189,9 @@ func (s *Server) operatorFrames(ctx context.Context) ([]protocol.Operator, error
 	}
 	out := make([]protocol.Operator, 0, len(loads))
 	for _, l := range loads {
+		if IsBotID(l.Operator.ID) {
+			continue // the bot is no teammate to transfer to
+		}
 		out = append(out, protocol.Operator{
 			Person:      protocol.Person{ID: l.Operator.ID, Name: l.Operator.Name, Avatar: l.Operator.AvatarURL},
 			Presence:    string(l.Presence),

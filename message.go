@@ -11,11 +11,12 @@ const (
 	OperatorText MessageKind = "operator" // from an operator, to the visitor
 	Note         MessageKind = "note"     // internal note; never reaches the visitor
 	SystemEvent  MessageKind = "system"   // "Alice joined", "transferred to Bob"
+	BotText      MessageKind = "bot"      // from a bot, to the visitor
 )
 
 // Valid reports whether k is one of the defined kinds.
 func (k MessageKind) Valid() bool {
-	return k == VisitorText || k == OperatorText || k == Note || k == SystemEvent
+	return k == VisitorText || k == OperatorText || k == Note || k == SystemEvent || k == BotText
 }
 
 // VisibleToVisitor reports whether the visitor may see messages of kind k.
