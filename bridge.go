@@ -221,6 +221,9 @@ func (b *bridge) kick(ev wireEvent) {
 
 // message announces a stored message to the other nodes.
 func (b *bridge) message(m *Message, topics []string) {
+	if b == nil {
+		return
+	}
 	b.send(wireEvent{Kind: "msg", Conv: m.ConversationID, Seq: m.Seq, Topics: topics, Replies: b.s.bot.quickReplies(m)})
 }
 

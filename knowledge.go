@@ -118,12 +118,20 @@ func (s *Server) Answers(ctx context.Context, q AnswerQuery) ([]Answer, error) {
 		}
 		return cmp.Compare(b.Seq, a.Seq)
 	})
-	seen := map[string]bool{}
+	// One answer found twice (by its own words and by its question's)
+	// keeps the better score, sorted first, and the question it answered.
+	at := map[string]int{}
 	kept := out[:0]
 	for _, a := range out {
 		key := strings.ToLower(strings.TrimSpace(a.Text))
-		if !seen[key] && len(kept) < limit {
-			seen[key] = true
+		if i, ok := at[key]; ok {
+			if kept[i].Question == "" {
+				kept[i].Question = a.Question
+			}
+			continue
+		}
+		if len(kept) < limit {
+			at[key] = len(kept)
 			kept = append(kept, a)
 		}
 	}

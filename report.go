@@ -42,6 +42,7 @@ type Report struct {
 	Periods    []PeriodReport   `json:"periods"`
 	Triggers   []TriggerReport  `json:"triggers"`
 	Conversion Conversion       `json:"conversion"`
+	Bot        BotReport        `json:"bot"`
 	// AttributionWindow is Config.AttributionWindow in seconds: an order
 	// placed within it after a chat is from chat (Orders, OrdersChatted).
 	AttributionWindow float64 `json:"attribution_window_seconds"`
@@ -122,6 +123,21 @@ type Conversion struct {
 	RateNotChatted     float64 `json:"rate_not_chatted"`
 }
 
+// BotReport counts the conversations that started with the bot
+// (Config.Bot) in the range: those it kept to the end or still holds
+// (Resolved) and those it handed to the team (HandedOff), with the orders
+// attributed to each kind (OrdersResolved, OrdersHandedOff: by the
+// conversation the order is attributed to, in the report's currency).
+type BotReport struct {
+	Conversations    int   `json:"conversations"`
+	Resolved         int   `json:"resolved"`
+	HandedOff        int   `json:"handed_off"`
+	OrdersResolved   int   `json:"orders_resolved"`
+	RevenueResolved  int64 `json:"revenue_resolved"`
+	OrdersHandedOff  int   `json:"orders_handed_off"`
+	RevenueHandedOff int64 `json:"revenue_handed_off"`
+}
+
 // PageViewVisitors is an optional Store capability for reports: the ids of
 // the visitors with a page view in from <= At < to. Without it, a report's
 // Conversion sees only visitors who chatted or ordered.
@@ -158,7 +174,7 @@ func (s *Server) Report(ctx context.Context, q ReportQuery) (*Report, error) {
 	}
 	b := &reportBuilder{s: s, q: q, now: s.now(), ops: map[string]*rowAcc{}, triggers: map[string]*TriggerReport{}}
 	b.periods(q)
-	steps := []func(context.Context) error{b.presence, b.conversations, b.orders, b.ratings, b.triggerActivity, b.conversion}
+	steps := []func(context.Context) error{b.presence, b.conversations, b.orders, b.ratings, b.triggerActivity, b.conversion, b.botActivity}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			return nil, fmt.Errorf("chat: report: %w", err)
@@ -191,6 +207,7 @@ type reportBuilder struct {
 	currency string
 	placed   []*Order // orders in the range
 	conv     Conversion
+	bot      BotReport
 }
 
 func (b *reportBuilder) periods(q ReportQuery) {
@@ -353,6 +370,7 @@ func (b *reportBuilder) conversation(c *Conversation, ms []*Message) {
 	// An invitation (an operator message before the visitor wrote) is no
 	// answer: a chat it opened that nobody answered is missed.
 	replied := answered || (firstVisitor.IsZero() && slices.ContainsFunc(ms, func(m *Message) bool { return m.Kind == OperatorText }))
+	replied = replied || IsBotID(c.OperatorID) // the bot kept it: it answered, the team was not asked
 	if wrote {
 		b.chatted[c.VisitorID] = true
 	} else if _, ok := b.chatted[c.VisitorID]; !ok {
@@ -470,6 +488,46 @@ func (b *reportBuilder) triggerActivity(ctx context.Context) error {
 	})
 }
 
+// botActivity counts the bot's conversations of the range and the orders
+// attributed to them.
+func (b *reportBuilder) botActivity(ctx context.Context) error {
+	started, handed := map[string]bool{}, map[string]bool{}
+	q := ActivityQuery{Kinds: []ActivityKind{BotStarted, BotHandedOff}, From: b.q.From, To: b.q.To}
+	err := b.s.forActivities(ctx, q, func(a Activity) {
+		if a.Kind == BotStarted {
+			started[a.ConversationID] = true
+		} else {
+			handed[a.ConversationID] = true
+		}
+	})
+	if err != nil {
+		return err
+	}
+	r := &b.bot
+	r.Conversations = len(started)
+	for id := range started {
+		if handed[id] {
+			r.HandedOff++
+		} else {
+			r.Resolved++
+		}
+	}
+	for _, o := range b.placed {
+		a := o.Attribution
+		if !a.Chat() || o.Currency != b.currency || !started[a.ConversationID] {
+			continue
+		}
+		if handed[a.ConversationID] {
+			r.OrdersHandedOff++
+			r.RevenueHandedOff += o.Total
+		} else {
+			r.OrdersResolved++
+			r.RevenueResolved += o.Total
+		}
+	}
+	return nil
+}
+
 func (b *reportBuilder) conversion(ctx context.Context) error {
 	seen := b.chatted // visitor -> chatted
 	if pv, ok := StoreAs[PageViewVisitors](b.s.store); ok {
@@ -514,7 +572,7 @@ func (b *reportBuilder) conversion(ctx context.Context) error {
 }
 
 func (b *reportBuilder) report(ctx context.Context) (*Report, error) {
-	r := &Report{From: b.q.From, To: b.q.To, Period: b.q.Period, Currency: b.currency, Team: b.team.final(), Conversion: b.conv,
+	r := &Report{From: b.q.From, To: b.q.To, Period: b.q.Period, Currency: b.currency, Team: b.team.final(), Conversion: b.conv, Bot: b.bot,
 		AttributionWindow: b.s.cfg.AttributionWindow.Seconds()}
 	loads, err := b.s.store.OperatorLoads(ctx, b.now)
 	if err != nil {
@@ -527,6 +585,9 @@ func (b *reportBuilder) report(ctx context.Context) (*Report, error) {
 	}
 	r.Operators = make([]OperatorReport, 0, len(b.ops)) // [] rather than null in JSON
 	for id, acc := range b.ops {
+		if IsBotID(id) {
+			continue // the bot's figures are in Report.Bot
+		}
 		or := OperatorReport{ID: id, ReportRow: acc.final()}
 		if p := profiles[id]; p != nil {
 			or.Name, or.Avatar = p.Name, p.AvatarURL
