@@ -279,7 +279,9 @@ func TestBotStreamsAndIsCancelled(t *testing.T) {
 // waiting for nobody.
 func TestBotFailureHandsOff(t *testing.T) {
 	for name, bot := range map[string]chat.BotFunc{
-		"error": func(context.Context, *chat.BotTurn) (chat.BotReply, error) { return chat.BotReply{}, errors.New("model unavailable") },
+		"error": func(context.Context, *chat.BotTurn) (chat.BotReply, error) {
+			return chat.BotReply{}, errors.New("model unavailable")
+		},
 		"panic": func(context.Context, *chat.BotTurn) (chat.BotReply, error) { panic("bug") },
 	} {
 		t.Run(name, func(t *testing.T) {
