@@ -38,6 +38,7 @@ func TestBrowserFAQBotHandOff(t *testing.T) {
 	visitor.waitFor("the bot's answer, shown as a bot", botSaid("within 30 days"))
 	visitor.waitFor("the quick replies", widgetQ("[data-sc=quick-replies]")+`?.getAttribute('role') === 'group' && `+widgetQ("[data-sc=quick-replies]")+`.textContent.includes('Talk to a person')`)
 	visitor.screenshots(shots, "widget-bot")
+	visitor.axeLightDark("widget bot answer with quick replies", "#shopchat") // violations fail the test
 	if n := eval[int](operator, `document.querySelectorAll('[data-sc=conv-item], [data-sc=queue-item]').length`); n != 0 {
 		t.Fatalf("the operator got %d conversations the bot is answering", n)
 	}
