@@ -346,3 +346,31 @@ func (s *Server) closeOperatorSessions(id string) {
 		ss.shutdown(transport.StatusPolicy, "operator access ended")
 	}
 }
+
+// cookieValue returns the value of the named cookie without parsing the
+// others (r.Cookie allocates for every cookie of the request).
+func cookieValue(r *http.Request, name string) string {
+	for _, line := range r.Header["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimSpace(part)
+			if len(part) > len(name) && part[len(name)] == '=' && part[:len(name)] == name {
+				return strings.Trim(part[len(name)+1:], `"`)
+			}
+		}
+	}
+	return ""
+}
+
+// constEqual compares in constant time: a token's MAC is secret.
+func constEqual(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	var d byte
+	for i := 0; i < len(a); i++ {
+		d |= a[i] ^ b[i]
+	}
+	return d == 0
+}

@@ -6,8 +6,6 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/shopchat/chat/protocol"
 )
@@ -310,17 +308,3 @@ func (s *Server) publishAvailability(ctx context.Context) {
 }
 
 const allVisitorsTopic = "visitors"
-
-// validText reports whether s is UTF-8 without control characters other
-// than newline and tab.
-func validText(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) && r != '\n' && r != '\t' {
-			return false
-		}
-	}
-	return true
-}
