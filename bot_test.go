@@ -349,3 +349,56 @@ func TestAnswersFromPastChats(t *testing.T) {
 		t.Fatalf("unmarked answer still marked: %+v", got)
 	}
 }
+
+// The console's answers frame: suggestions for the open question, marking
+// by seq; visitors may not ask.
+func TestAnswersFrame(t *testing.T) {
+	ts := newTestServer(t, func(cfg *chat.Config) { cfg.CannedResponses = faqCanned })
+	ctx := testCtx(t)
+	alice := ts.operator(t, "alice", nil)
+	v := ts.visitor(t, nil)
+	q, err := v.Send(ctx, "", "How long does shipping take to Spain?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, alice, q.Conv, "assigned", func(c protocol.Conversation) bool { return c.Status == protocol.StatusAssigned })
+	a, err := alice.Send(ctx, q.Conv, "Three days.")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	op := operatorRaw(t, ts, "bob")
+	op.send(protocol.ClientFrame{Type: protocol.TypeAnswers, ID: "a1", Conv: q.Conv, Text: "shipping time?"})
+	f := op.until(protocol.TypeAnswers)
+	if f.ID != "a1" || len(f.Answers) == 0 || f.Answers[0].Shortcut != "shipping" || f.Answers[0].Score != 1 {
+		t.Fatalf("answers: %+v", f)
+	}
+	op.send(protocol.ClientFrame{Type: protocol.TypeAnswers, ID: "m1", Conv: q.Conv, Action: protocol.ActionMark, Seq: a.Seq})
+	if f := op.until(protocol.TypeAck); f.ID != "m1" {
+		t.Fatalf("mark: %+v", f)
+	}
+	got, err := ts.Chat.Answers(ctx, chat.AnswerQuery{Question: "shipping to Spain", MarkedOnly: true})
+	if err != nil || len(got) == 0 || !slicesContainsMarked(got, a.Seq) {
+		t.Fatalf("after marking by frame: %+v %v", got, err)
+	}
+	op.send(protocol.ClientFrame{Type: protocol.TypeAnswers, ID: "m2", Conv: q.Conv, Action: protocol.ActionMark, Seq: q.Seq})
+	if f := op.until(protocol.TypeError); f.ID != "m2" || f.Code != "invalid" {
+		t.Fatalf("marking a visitor's message: %+v", f)
+	}
+
+	vr := ts.dialRaw(t, ts.visitorClient(t), "/chat/ws", nil)
+	vr.hello()
+	vr.send(protocol.ClientFrame{Type: protocol.TypeAnswers, ID: "x", Conv: q.Conv})
+	if f := vr.until(protocol.TypeError); f.Code != "forbidden" {
+		t.Fatalf("a visitor's answers frame: %+v", f)
+	}
+}
+
+func slicesContainsMarked(as []chat.Answer, seq int64) bool {
+	for _, a := range as {
+		if a.Marked && a.Seq == seq {
+			return true
+		}
+	}
+	return false
+}
