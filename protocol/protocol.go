@@ -455,7 +455,7 @@ var clientTypes = map[string]bool{
 	TypeClose: true, TypeReopen: true, TypePresence: true, TypeSearch: true,
 	TypeProfile: true, TypeVisitor: true, TypeTranscript: true, TypeMail: true,
 	TypePage: true, TypeInvite: true, TypeRate: true, TypeCanned: true,
-	TypeTriggers: true, TypeVisitors: true,
+	TypeTriggers: true, TypeVisitors: true, TypeAnswers: true,
 }
 
 // DecodeClient parses one client frame. Malformed JSON and fields of the
