@@ -3,11 +3,15 @@ package chat_test
 import (
 	"compress/gzip"
 	"io"
+	"io/fs"
 	"net/http"
+	"path"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/shopchat/chat"
+	"github.com/shopchat/chat/web"
 )
 
 // The widget's script and stylesheet must stay within 30 KB gzipped.
@@ -100,6 +104,56 @@ func TestWidgetConfigIsValidated(t *testing.T) {
 		_, err := chat.New(chat.Config{Store: newTestServer(t).Store, Secret: testSecret, Operators: testOperators, Widget: w})
 		if err == nil {
 			t.Errorf("%s: New accepted %+v", name, w)
+		}
+	}
+}
+
+// The console is ES modules with no build step: index.html loads the entry
+// as a module script, every module another imports is served to operators
+// with a JavaScript type (browsers refuse a module of any other), and every
+// module is reached from the entry (a file nobody imports is dead code).
+func TestConsoleModulesResolve(t *testing.T) {
+	ts := newTestServer(t)
+	get := func(file string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", ts.URL+"/chat/console/"+file, nil)
+		req.Header.Set("X-Operator", "alice")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(body)
+	}
+	if _, index := get(""); !strings.Contains(index, `<script type="module" src="console.js"></script>`) {
+		t.Fatal(`index.html does not load console.js as a module script`)
+	}
+	importRE := regexp.MustCompile(`(?m)^import (?:\{[^}]*\} from )?'\./([\w-]+\.js)';$`)
+	files, err := fs.Glob(web.FS, "console/*.js")
+	if err != nil || len(files) < 2 {
+		t.Fatalf("console modules: %v %v", files, err)
+	}
+	reached := map[string]bool{}
+	queue := []string{"console.js"}
+	for len(queue) > 0 {
+		file := queue[0]
+		queue = queue[1:]
+		if reached[file] {
+			continue
+		}
+		reached[file] = true
+		resp, body := get(file)
+		if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Type"), "javascript") || resp.Header.Get("Content-Security-Policy") == "" {
+			t.Fatalf("%s: %s, Content-Type %q, CSP %q", file, resp.Status, resp.Header.Get("Content-Type"), resp.Header.Get("Content-Security-Policy"))
+		}
+		for _, m := range importRE.FindAllStringSubmatch(body, -1) {
+			queue = append(queue, m[1])
+		}
+	}
+	for _, f := range files {
+		if !reached[path.Base(f)] {
+			t.Errorf("%s is not imported by any console module", f)
 		}
 	}
 }
