@@ -57,6 +57,20 @@ func TestBrowserFAQBotHandOff(t *testing.T) {
 	if eval[bool](visitor, w+`.textContent.includes('FAQ bot: no answer')`) {
 		t.Fatal("the bot's note reached the widget")
 	}
+	// Answers from past chats: the visitor's next question gets suggestions
+	// in the console; one click puts one in the composer to edit and send,
+	// and the sent answer can join the knowledge base.
+	say("And how long does shipping take?")
+	operator.waitFor("a suggested answer", `Array.from(document.querySelectorAll('[data-sc=answers]:not([hidden]) [data-sc=answer]')).some(b => b.textContent.includes('We roast on Tuesdays'))`)
+	operator.screenshots(shots, "console-answers")
+	operator.axe("console suggested answers", "[data-sc=answers]")
+	operator.run("insert it", chromedp.Evaluate[chromedp.Void](`Array.from(document.querySelectorAll('[data-sc=answer]')).find(b => b.textContent.includes('We roast on Tuesdays')).click()`))
+	operator.waitFor("the answer in the composer", `document.querySelector('[data-sc=thread]:not([hidden])').closest('.pane').querySelector('[data-sc=input]').value.startsWith('We roast on Tuesdays')`)
+	operator.run("send it", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-sc=thread]:not([hidden])').closest('.pane').querySelector('[data-sc=send]').click()`))
+	visitor.waitFor("alice's answer", `(`+messagesText(w)+`).includes('operator:We roast on Tuesdays')`)
+	operator.run("add it to the knowledge base", chromedp.Evaluate[chromedp.Void](`Array.from(document.querySelectorAll('[data-sc=message][data-kind=operator]')).pop().querySelector('[data-sc=mark-answer]').click()`))
+	operator.waitFor("marked", `Array.from(document.querySelectorAll('[data-sc=message][data-kind=operator]')).pop().querySelector('[data-sc=mark-answer]').getAttribute('aria-pressed') === 'true'`)
+
 	operator.run("close", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-sc=thread]:not([hidden]) [data-sc=close-conv], [data-sc=close-conv]:not([hidden])').click()`))
 	visitor.waitFor("the close in the widget", `(`+messagesText(w)+`).includes('Alice Martin closed the conversation')`)
 
@@ -69,7 +83,10 @@ func TestBrowserFAQBotHandOff(t *testing.T) {
 		t.Fatalf("the bot answered %q: %d bot messages, %d before", "human", n, bots)
 	}
 
-	// The report counts the bot's conversations.
+	// The report counts the bot's conversations, in the console too.
+	operator.run("open Reports", chromedp.Evaluate[chromedp.Void](`document.querySelector('#tab-reports').click()`))
+	operator.waitFor("the bot's counts", `(document.querySelector('[data-sc=report-bot]')?.textContent || '').includes('Handed off2')`)
+	operator.axe("console reports with the bot", "[data-sc=report-bot]")
 	ctx, cancel := context.WithTimeout(operator.ctx, 30*time.Second)
 	defer cancel()
 	rep, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`fetch('/chat/reports?format=json').then(r => r.json()).then(r => r.bot)`, chromedp.EvalAwaitPromise))

@@ -15,6 +15,7 @@ import { enqueue } from './outbox.js';
 import { renderLists, scheduleRender } from './rendering.js';
 import { setTab } from './tabs.js';
 import { fillCanned } from './canned.js';
+import { answersBox, renderAnswers } from './answers.js';
 
 export class Pane {
   constructor(index) {
@@ -59,7 +60,9 @@ export class Pane {
     this.cannedBtn = h('button', { type: 'button', class: 'btn btn-ghost btn-small', text: 'Canned', title: 'Insert a canned response' });
     this.sendBtn = h('button', { type: 'button', class: 'btn btn-primary', 'data-sc': 'send', text: 'Send' });
     this.composerHint = h('div', { class: 'composer-hint' });
+    this.answersEl = answersBox();
     this.composer = h('div', { class: 'composer' },
+      this.answersEl,
       this.cannedList,
       this.input,
       P('composer-bar', null, this.cannedBtn, this.composerHint, P('spacer'), this.silentLabel, this.noteLabel, this.sendBtn));
@@ -167,6 +170,13 @@ export class Pane {
     this.draftEl.textContent = c.mine ? c.vDraft : '';
     this.draftEl.hidden = !(c.mine && c.vDraft);
     this.renderComposer();
+    renderAnswers(this);
+  }
+
+  // insertText puts a suggested answer into the composer to edit.
+  insertText(text) {
+    this.insertCanned({ text });
+    this.input.focus();
   }
 
   renderComposer() {
