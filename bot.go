@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/shopchat/chat/protocol"
 )
@@ -72,7 +71,7 @@ func (t *BotTurn) Stream(text string) {
 	t.mu.Lock()
 	first := t.streamed.Len() == 0 && text != ""
 	if room := t.max - t.streamed.Len(); room > 0 {
-		t.streamed.WriteString(truncate(text, room))
+		t.streamed.WriteString(capText(text, room))
 	}
 	notify := t.stream
 	t.mu.Unlock()
@@ -258,9 +257,10 @@ func (b *botRunner) supersede(convID string, t *runningTurn) {
 	}
 }
 
-// current reports whether the turn started with cancel is still the
-// conversation's latest, and forgets it if done.
-func (b *botRunner) finish(convID string, ctx context.Context) bool {
+// finish reports whether the turn whose context is ctx should act on its
+// reply: not if a newer message superseded it (that turn answers) or the
+// Server is closing. It forgets the finished turn.
+func (b *botRunner) finish(ctx context.Context, convID string) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.Canceled) && b.s.ctx.Err() == nil {
@@ -291,7 +291,7 @@ func (b *botRunner) turn(ctx context.Context, c *Conversation, m *Message) {
 		s.sendFrame(visitorTopic(c.VisitorID), &protocol.ServerFrame{Type: protocol.TypeTyping, Conv: c.ID, From: protocol.RoleOperator, Typing: true})
 	}
 	reply, err := b.ask(ctx, t, m)
-	if !b.finish(c.ID, ctx) {
+	if !b.finish(ctx, c.ID) {
 		return
 	}
 	post := context.WithoutCancel(ctx) // the turn's deadline no longer applies
@@ -301,7 +301,7 @@ func (b *botRunner) turn(ctx context.Context, c *Conversation, m *Message) {
 		}
 		s.add("bot_errors_total", 1)
 		s.logErr("bot turn", err, "conversation", c.ID)
-		b.handOff(c, "The bot could not answer ("+truncate(err.Error(), 200)+").")
+		b.handOff(c, "The bot could not answer ("+capText(err.Error(), 200)+").")
 		return
 	}
 	b.act(post, c, t.streamedText(), reply)
@@ -365,7 +365,7 @@ func (b *botRunner) act(ctx context.Context, c *Conversation, streamed string, r
 
 // message builds a message written by the bot.
 func (b *botRunner) message(convID string, kind MessageKind, text string) *Message {
-	return &Message{ConversationID: convID, Kind: kind, AuthorID: b.id, AuthorName: b.opts.Name, Text: truncate(text, b.s.cfg.MaxMessageLength)}
+	return &Message{ConversationID: convID, Kind: kind, AuthorID: b.id, AuthorName: b.opts.Name, Text: capText(text, b.s.cfg.MaxMessageLength)}
 }
 
 // cleanReplies keeps the quick replies a widget can show.
@@ -373,7 +373,7 @@ func cleanReplies(replies []string) []string {
 	var keep []string
 	for _, q := range replies {
 		if q = strings.TrimSpace(q); q != "" && validText(q) && len(keep) < maxQuickReplies {
-			keep = append(keep, truncate(q, maxQuickReplyText))
+			keep = append(keep, capText(q, maxQuickReplyText))
 		}
 	}
 	return keep
@@ -386,7 +386,7 @@ func (b *botRunner) collect(ctx context.Context, c *Conversation, fields map[str
 	clean := make(map[string]string, len(fields))
 	for k, v := range fields {
 		if len(clean) < 20 && validText(k) && validText(v) {
-			clean[truncate(k, 64)] = truncate(v, 1000)
+			clean[capText(k, 64)] = capText(v, 1000)
 		}
 	}
 	if v, err := s.store.Visitor(ctx, c.VisitorID); err == nil {
@@ -429,7 +429,7 @@ func (b *botRunner) handOff(c *Conversation, note string) {
 		return
 	}
 	s.add("bot_handoffs_total", 1)
-	s.record(ctx, Activity{Kind: BotHandedOff, ConversationID: c.ID, VisitorID: c.VisitorID, Text: truncate(note, 500), At: s.now()})
+	s.record(ctx, Activity{Kind: BotHandedOff, ConversationID: c.ID, VisitorID: c.VisitorID, Text: capText(note, 500), At: s.now()})
 	if q, err := s.systemMessage(ctx, c.ID, b.opts.Name+" handed the conversation to the team"); err == nil {
 		queued = q
 	}
@@ -480,17 +480,6 @@ func (b *botRunner) quickReplies(m *Message) []string {
 // the chat, so it is only logged.
 func (s *Server) record(ctx context.Context, a Activity) {
 	if err := s.store.AddActivities(ctx, []Activity{a}); err != nil {
-		s.logErr("record activity", err, "kind", a.Kind)
+		s.logErr("record activity", err, "kind", a.Kind, "conversation", a.ConversationID, "operator", a.OperatorID)
 	}
-}
-
-// truncate cuts s to at most n bytes on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

@@ -387,8 +387,5 @@ func (s *Server) heartbeatLoop() {
 // recordPresence keeps an operator's presence change for reports' online
 // time. A lost record skews a report, not the chat: it is only logged.
 func (s *Server) recordPresence(ctx context.Context, operatorID string, p Presence) {
-	a := Activity{Kind: PresenceChanged, OperatorID: operatorID, Text: string(p), At: s.now()}
-	if err := s.store.AddActivities(ctx, []Activity{a}); err != nil {
-		s.logErr("record presence", err, "operator", operatorID)
-	}
+	s.record(ctx, Activity{Kind: PresenceChanged, OperatorID: operatorID, Text: string(p), At: s.now()})
 }

@@ -295,7 +295,7 @@ func (s *Server) openQuestion(ctx context.Context, c *Conversation) (string, err
 			i = -1
 		}
 	}
-	return truncate(strings.Join(parts, " "), 1000), nil
+	return capText(strings.Join(parts, " "), 1000), nil
 }
 
 // stopWords are common words that say nothing about a question.
