@@ -140,14 +140,17 @@
 // node this one could not apply fast enough; it heals),
 // bridge_outbox_dropped_total (an event dropped while the Broker was slow
 // or away), bridge_publish_failures_total (an event the Broker did not
-// take), bridge_gaps_total and bridge_heals_total.
+// take), bridge_gaps_total and bridge_heals_total; with a Bot,
+// bot_handoffs_total and bot_errors_total (a turn that failed, panicked or
+// timed out, and was handed off).
 //
 // It receives these observations (Metrics.Observe), in seconds:
 // store_append_seconds, the Store's AppendMessage (or AppendAssigned) for
 // each message a visitor or operator sends, and notify_seconds, each call
 // of the Notifier (which should queue and return: a slow one holds up the
 // notifications behind it), and message_delivery_seconds, from a message's
-// storing to its write to each client (replays included).
+// storing to its write to each client (replays included), and
+// bot_turn_seconds, each call of the Bot.
 //
 // A Metrics that is also a GaugeMetrics gets gauges: queue_live (visitors
 // on the site waiting for an operator) and queue_waiting_for_reply.
