@@ -49,62 +49,6 @@ func (ss *session) assigned(ctx context.Context, id string) (*Conversation, erro
 	return c, nil
 }
 
-// handle dispatches one frame after hello.
-func (ss *session) handle(ctx context.Context, f protocol.ClientFrame) error {
-	switch f.Type {
-	case protocol.TypeMessage:
-		return ss.onMessage(ctx, f)
-	case protocol.TypeTyping:
-		return ss.onTyping(ctx, f)
-	case protocol.TypeRead:
-		return ss.onRead(ctx, f)
-	case protocol.TypeHistory:
-		return ss.onHistory(ctx, f)
-	case protocol.TypeClose:
-		return ss.onClose(ctx, f)
-	case protocol.TypeSearch:
-		return ss.onSearch(ctx, f)
-	case protocol.TypeProfile:
-		return ss.onProfile(ctx, f)
-	case protocol.TypeTranscript:
-		return ss.onTranscript(ctx, f)
-	case protocol.TypeMail:
-		return ss.onMail(ctx, f)
-	case protocol.TypePage:
-		return ss.onPage(ctx, f)
-	case protocol.TypeRate:
-		return ss.onRate(ctx, f)
-	case protocol.TypeInvite: // visitors dismiss with it
-		return ss.onInvite(ctx, f)
-	}
-	if ss.op == nil {
-		return userErr(ErrForbidden, "%s is for operators", f.Type)
-	}
-	switch f.Type {
-	case protocol.TypeNote:
-		return ss.onNote(ctx, f)
-	case protocol.TypeAccept:
-		return ss.onAccept(ctx, f)
-	case protocol.TypeTransfer:
-		return ss.onTransfer(ctx, f)
-	case protocol.TypeReopen:
-		return ss.onReopen(ctx, f)
-	case protocol.TypePresence:
-		return ss.onPresence(ctx, f)
-	case protocol.TypeVisitor:
-		return ss.onVisitorDetails(ctx, f)
-	case protocol.TypeCanned:
-		return ss.onCanned(ctx, f)
-	case protocol.TypeTriggers:
-		return ss.onTriggers(ctx, f)
-	case protocol.TypeVisitors:
-		return ss.onVisitors(ctx, f)
-	case protocol.TypeAnswers:
-		return ss.onAnswers(ctx, f)
-	}
-	return userErr(ErrInvalid, "%s is not allowed here", f.Type)
-}
-
 func (ss *session) onNote(ctx context.Context, f protocol.ClientFrame) error {
 	if err := ss.s.checkText(f); err != nil {
 		return err

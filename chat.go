@@ -19,7 +19,10 @@ import (
 // every other field has the default its comment names.
 type Config struct {
 	// Store persists everything. Required: store/sqlite for one process,
-	// store/postgres for several, store/memory for tests.
+	// store/postgres for several, store/memory for tests. New finds its
+	// optional roles once (see Server.Capabilities) and refuses, with a
+	// *MissingRoleError, a store lacking one the nodes must share when
+	// Broker is set.
 	Store Store
 	// Secret signs visitor tokens (and, with notify/email, reply addresses).
 	// Required, at least 32 bytes; keep it stable across restarts or every
@@ -223,9 +226,14 @@ type Config struct {
 
 // Metrics receives the Server's counters and observations, e.g. to export
 // them to Prometheus (metrics/prometheus). Names are stable and listed in
-// doc.go.
+// doc.go. The Server calls it from many goroutines at once, on the paths it
+// measures: it should be quick and must be safe for concurrent use.
 type Metrics interface {
+	// Add adds delta to the counter name (names end in _total).
 	Add(name string, delta float64)
+	// Observe records one sample of name (names end in _seconds, values
+	// are seconds): a histogram's, such as how long the Store took to
+	// append a message.
 	Observe(name string, value float64)
 }
 
@@ -240,7 +248,7 @@ type GaugeMetrics interface {
 // the shop's mux, and Close it on shutdown.
 type Server struct {
 	cfg       Config
-	store     Store
+	store     *checked // Config.Store behind Checked, with its roles
 	router    Router
 	transport Transport
 	log       *slog.Logger
@@ -319,6 +327,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	store := newChecked(cfg.Store)
+	if err := store.adopt(cfg.Broker != nil, cfg.Logger); err != nil {
+		return nil, err
+	}
 	defaultTo(&cfg.DefaultCapacity, 5)
 	defaultTo(&cfg.WaitEstimate, time.Minute)
 	defaultTo(&cfg.PresenceTTL, 15*time.Second)
@@ -372,7 +384,7 @@ func New(cfg Config) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg:        cfg,
-		store:      cfg.Store,
+		store:      store,
 		router:     cfg.Router,
 		transport:  cfg.Transport,
 		log:        cfg.Logger,

@@ -63,7 +63,7 @@ var ErrUnsupported = fmt.Errorf("%w: the store does not support this", ErrInvali
 // it (implements Searcher). With q.VisitorID set it sees only what that
 // visitor may see.
 func (s *Server) Search(ctx context.Context, q SearchQuery) ([]SearchHit, error) {
-	searcher, ok := StoreAs[Searcher](s.store)
+	searcher, ok := s.store.searcher()
 	if !ok {
 		return nil, ErrUnsupported
 	}

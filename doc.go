@@ -76,9 +76,13 @@
 // # Stores and search
 //
 // store/sqlite (one process, the embedded default), store/postgres (several
-// processes) and store/memory (tests) implement Store; store/storetest is the
-// conformance suite a custom store adopts in one test function. A store that
-// implements Searcher gives operators full-text search over past
+// processes) and store/memory (tests) implement Store and every optional
+// role; store/storetest is the conformance suite a custom store adopts in
+// one test function. Store is the required core (visitors, operators,
+// conversations, messages); New finds the optional roles (tracking,
+// orders, canned responses, triggers, claims, search, ...) once, stands in
+// for some on a single node and reports them in Server.Capabilities. A
+// store that provides Searcher gives operators full-text search over past
 // conversations. DeleteVisitor and Config.Retention serve data rights.
 //
 // # Email and webhooks

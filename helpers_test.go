@@ -39,7 +39,18 @@ func testOperators(r *http.Request) (*chat.Operator, error) {
 type testServer struct {
 	*httptest.Server
 	Chat  *chat.Server
-	Store chat.Store
+	Store fullStore // Config.Store behind chat.Checked
+}
+
+// fullStore is a Store with every role, as chat.Checked returns it.
+type fullStore interface {
+	chat.Store
+	chat.TrackingStore
+	chat.OrderStore
+	chat.CannedStore
+	chat.TriggerStore
+	chat.ClaimStore
+	chat.Searcher
 }
 
 // newTestServer starts a chat server on loopback with a memory store; edit
@@ -76,7 +87,7 @@ func newTestServer(t testing.TB, edit ...func(*chat.Config)) *testServer {
 		}
 		hs.Close()
 	})
-	return &testServer{Server: hs, Chat: srv, Store: cfg.Store}
+	return &testServer{Server: hs, Chat: srv, Store: chat.Checked(cfg.Store).(fullStore)}
 }
 
 func (ts *testServer) wsURL(path string) string {

@@ -107,10 +107,11 @@ func TestServerInviteFromCode(t *testing.T) {
 	}
 }
 
-// activitiesOf returns the visitor's activities of the given kinds.
+// activitiesOf returns the visitor's activities of the given kinds, read
+// through chat.Checked as the Server reads them.
 func activitiesOf(t *testing.T, st chat.Store, vid string, kinds ...chat.ActivityKind) []chat.Activity {
 	t.Helper()
-	as, err := st.Activities(testCtx(t), chat.ActivityQuery{Kinds: kinds, VisitorID: vid})
+	as, err := chat.Checked(st).(chat.TrackingStore).Activities(testCtx(t), chat.ActivityQuery{Kinds: kinds, VisitorID: vid})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +232,7 @@ func TestInvitationAnsweredElsewhereNotReused(t *testing.T) {
 // gatedStore holds the first invitation's write until released, and fails
 // invitation writes while failing is set.
 type gatedStore struct {
-	chat.Store
+	*memory.Store    // every role: AddActivities is its own
 	entered, release chan struct{}
 	mu               sync.Mutex
 	failing, held    bool

@@ -181,7 +181,7 @@ func (ss *session) appendAck(ctx context.Context, m *Message) (Appended, error) 
 // assigned to them: checked inside the store's append where the store can
 // (one write instead of a read plus a write), else by reading first.
 func (ss *session) appendAssigned(ctx context.Context, m *Message) (Appended, error) {
-	aa, ok := ss.s.store.(AssignedAppender) // never through Unwrap: see StoreAs
+	aa, ok := ss.s.store.assignedAppender() // never through Unwrap: see StoreAs
 	if !ok {
 		if _, err := ss.assigned(ctx, m.ConversationID); err != nil {
 			return Appended{}, err

@@ -344,7 +344,7 @@ func (b *reportBuilder) botActivity(ctx context.Context) error {
 
 func (b *reportBuilder) conversion(ctx context.Context) error {
 	seen := b.chatted // visitor -> chatted
-	if pv, ok := StoreAs[PageViewVisitors](b.s.store); ok {
+	if pv, ok := b.s.store.pageViewVisitorsRole(); ok {
 		ids, err := pv.PageViewVisitors(ctx, b.q.From, b.q.To)
 		if err != nil {
 			return err

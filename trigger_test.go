@@ -286,8 +286,8 @@ func TestTriggerOperatorIsSelfOrKept(t *testing.T) {
 // a node sees the Store before another node's write: both nodes below
 // check for an earlier TriggerShown "at the same instant".
 type staleActivities struct {
-	chat.Store
-	hide chat.ActivityKind
+	*memory.Store // every role: Activities is its own
+	hide          chat.ActivityKind
 }
 
 func (s staleActivities) Activities(ctx context.Context, q chat.ActivityQuery) ([]chat.Activity, error) {

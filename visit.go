@@ -393,9 +393,6 @@ func (s *Server) openedLocked(lv *liveVisit, u, title string, now time.Time) {
 // not see (a single-page app's navigation, a shop without Track).
 func (ss *session) onPage(ctx context.Context, f protocol.ClientFrame) error {
 	s := ss.s
-	if ss.visitor == nil {
-		return userErr(ErrForbidden, "page is for visitors")
-	}
 	switch {
 	case f.URL == "" || !strings.HasPrefix(f.URL, "/"):
 		return userErr(ErrInvalid, "url must be the page's path and query, starting with /")

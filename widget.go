@@ -200,9 +200,6 @@ func ValidEmail(s string) bool { return len(s) <= 254 && emailRE.MatchString(s) 
 
 func (ss *session) onProfile(ctx context.Context, f protocol.ClientFrame) error {
 	s := ss.s
-	if ss.visitor == nil {
-		return userErr(ErrForbidden, "profile is for visitors")
-	}
 	if len(f.Name) > 100 || !validText(f.Name) {
 		return userErr(ErrInvalid, "name is longer than 100 bytes or not text")
 	}

@@ -6,7 +6,9 @@ package web
 
 import "embed"
 
-// FS holds widget.js, widget.css and console/.
+// FS holds widget.js, widget.css and console/: the console's page, its
+// stylesheet and its ES modules (console.js is the entry the page loads as
+// a module script; it imports the others).
 //
 //go:embed widget.js widget.css console
 var FS embed.FS

@@ -25,6 +25,9 @@ func (s failingAppends) AppendMessage(ctx context.Context, m *chat.Message) (cha
 	return s.Store.AppendMessage(ctx, m)
 }
 
+// Unwrap keeps the wrapped store's optional roles.
+func (s failingAppends) Unwrap() chat.Store { return s.Store }
+
 // During a store failover the widget and the console say they are
 // reconnecting and send the message once the store is back, rather than
 // failing it.

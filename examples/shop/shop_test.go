@@ -924,7 +924,7 @@ func TestOrderChannel(t *testing.T) {
 		t.Errorf("web order = %+v", o)
 	}
 	// The chat recorded both, and reports the chat one under alice.
-	orders, err := s.store.Orders(ctx, chat.OrderQuery{})
+	orders, err := chat.Checked(s.store).(chat.OrderStore).Orders(ctx, chat.OrderQuery{})
 	if err != nil || len(orders) != 2 {
 		t.Fatalf("chat store has %d orders (%v), want 2", len(orders), err)
 	}

@@ -456,6 +456,9 @@ type failingStore struct {
 	down bool
 }
 
+// Unwrap keeps the wrapped store's optional roles.
+func (s *failingStore) Unwrap() chat.Store { return s.Store }
+
 func (s *failingStore) setDown(d bool) {
 	s.mu.Lock()
 	s.down = d

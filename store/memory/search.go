@@ -3,7 +3,6 @@ package memory
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"unicode"
@@ -12,14 +11,11 @@ import (
 	"github.com/shopchat/chat"
 )
 
-// Search limits.
+// Snippet shape.
 const (
-	maxQueryBytes      = 256 // longest SearchQuery.Text
-	defaultSearchLimit = 20  // SearchQuery.Limit 0
-	maxSearchLimit     = 100 // SearchQuery.Limit cap
-	snippetBytes       = 200 // longest Snippet, ellipses included
-	snippetLead        = 60  // bytes of context kept before the match
-	ellipsis           = "…"
+	snippetBytes = 200 // longest Snippet, ellipses included
+	snippetLead  = 60  // bytes of context kept before the match
+	ellipsis     = "…"
 )
 
 // word is one word of a text: text[start:end], and its lower-case form.
@@ -55,12 +51,6 @@ func words(text string) []word {
 // words; its rank is how many of its words some query word prefixes. Ties
 // go to the newest message.
 func (s *Store) Search(_ context.Context, q chat.SearchQuery) ([]chat.SearchHit, error) {
-	switch {
-	case len(q.Text) > maxQueryBytes:
-		return nil, fmt.Errorf("memory: search text is %d bytes, more than %d: %w", len(q.Text), maxQueryBytes, chat.ErrInvalid)
-	case !utf8.ValidString(q.Text):
-		return nil, fmt.Errorf("memory: search text is not UTF-8: %w", chat.ErrInvalid)
-	}
 	var terms []string
 	for _, w := range words(q.Text) {
 		if !slices.Contains(terms, w.lower) {
@@ -68,13 +58,8 @@ func (s *Store) Search(_ context.Context, q chat.SearchQuery) ([]chat.SearchHit,
 		}
 	}
 	if len(terms) == 0 {
-		return nil, fmt.Errorf("memory: search text %q has no word: %w", q.Text, chat.ErrInvalid)
+		return []chat.SearchHit{}, nil
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = defaultSearchLimit
-	}
-	limit = min(limit, maxSearchLimit)
 
 	type match struct {
 		m     chat.Message
@@ -110,7 +95,7 @@ func (s *Store) Search(_ context.Context, q chat.SearchQuery) ([]chat.SearchHit,
 		}
 		return cmp.Compare(b.m.Seq, a.m.Seq)
 	})
-	found = found[:min(len(found), limit)]
+	found = found[:min(len(found), q.Limit)]
 	hits := make([]chat.SearchHit, len(found))
 	for i, f := range found {
 		m := f.m

@@ -3,12 +3,9 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/shopchat/chat"
 )
 
 // Claim implements chat.Store in one statement: a concurrent claim of the
@@ -16,9 +13,6 @@ import (
 // of any number of racing calls (on any node) one takes it. RETURNING
 // yields a row only when this call inserted or re-took the key.
 func (s *Store) Claim(ctx context.Context, key string, now, expires time.Time) (bool, error) {
-	if key == "" || len(key) > chat.MaxClaimKey {
-		return false, fmt.Errorf("postgres: claim key must be 1-%d bytes: %w", chat.MaxClaimKey, chat.ErrInvalid)
-	}
 	if err := unstorable("claim key", key); err != nil {
 		return false, err
 	}

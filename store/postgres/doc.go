@@ -1,5 +1,7 @@
-// Package postgres is a chat.Store (and chat.Searcher and
-// chat.AssignedAppender) on PostgreSQL, for
+// Package postgres is a chat.Store with every optional role, one file
+// each (visitors.go, operators.go, conversations.go, messages.go,
+// tracking.go, orders.go, canned.go, triggers.go, claims.go, search.go),
+// on PostgreSQL, for
 // shops that run more than one process: any number of shop processes may
 // share one database, and assignment, capacity, queue order and message
 // sequence numbers stay correct across them.

@@ -23,9 +23,17 @@ import (
 	"github.com/shopchat/chat"
 )
 
+// Every role of chat.Store, one file each.
 var (
-	_ chat.Store    = (*Store)(nil)
-	_ chat.Searcher = (*Store)(nil)
+	_ chat.Store            = (*Store)(nil)
+	_ chat.TrackingStore    = (*Store)(nil)
+	_ chat.OrderStore       = (*Store)(nil)
+	_ chat.CannedStore      = (*Store)(nil)
+	_ chat.TriggerStore     = (*Store)(nil)
+	_ chat.ClaimStore       = (*Store)(nil)
+	_ chat.Searcher         = (*Store)(nil)
+	_ chat.PageViewVisitors = (*Store)(nil)
+	_ chat.AssignedAppender = (*Store)(nil)
 )
 
 // Store is a chat.Store (and chat.Searcher) backed by PostgreSQL through a

@@ -418,7 +418,7 @@ func TestSearchHostile(t *testing.T) {
 	}
 	search := func(text, visitor string) []string {
 		t.Helper()
-		hits, err := s.Search(ctx, chat.SearchQuery{Text: text, VisitorID: visitor})
+		hits, err := chat.Checked(s).(chat.Searcher).Search(ctx, chat.SearchQuery{Text: text, VisitorID: visitor})
 		require.NoError(t, err, "Search(%q)", text)
 		var out []string
 		for _, h := range hits {
@@ -441,7 +441,7 @@ func TestSearchHostile(t *testing.T) {
 		`example <-> refund`, `example <2> refund`, `\`, `'example'`, `''`, `example:A`, `*:*`, `e''x`,
 		`NEAR(example refund)`, `body:example`, `example AND zebra`, `-example`, `example)`, "exa\u0301mple",
 	} {
-		hits, err := s.Search(ctx, chat.SearchQuery{Text: q})
+		hits, err := chat.Checked(s).(chat.Searcher).Search(ctx, chat.SearchQuery{Text: q})
 		if err != nil {
 			assert.ErrorIs(t, err, chat.ErrInvalid, "Search(%q)", q)
 			continue
@@ -452,10 +452,10 @@ func TestSearchHostile(t *testing.T) {
 	}
 	assert.Equal(t, []string{"c-v2/1"}, search(`"another" & example`, ""), "operators are words' separators")
 	for _, q := range []string{"", "   ", "&|!:*()'", strings.Repeat("a", 257), "\xff\xfe"} {
-		_, err := s.Search(ctx, chat.SearchQuery{Text: q})
+		_, err := chat.Checked(s).(chat.Searcher).Search(ctx, chat.SearchQuery{Text: q})
 		assert.ErrorIs(t, err, chat.ErrInvalid, "Search(%q)", q)
 	}
-	hits, err := s.Search(ctx, chat.SearchQuery{Text: "refund policy"})
+	hits, err := chat.Checked(s).(chat.Searcher).Search(ctx, chat.SearchQuery{Text: "refund policy"})
 	require.NoError(t, err)
 	require.Len(t, hits, 1)
 	assert.Contains(t, hits[0].Snippet, "refund policy", "snippet around the match")
@@ -493,7 +493,7 @@ func TestBadInput(t *testing.T) {
 	assert.ErrorIs(t, err, chat.ErrNotFound)
 	_, err = s.Messages(ctx, chat.MessageQuery{ConversationID: "a\x00"})
 	assert.ErrorIs(t, err, chat.ErrNotFound)
-	cs, err := s.Conversations(ctx, chat.ConversationFilter{VisitorID: "\xff"})
+	cs, err := chat.Checked(s).Conversations(ctx, chat.ConversationFilter{VisitorID: "\xff"})
 	require.NoError(t, err)
 	assert.Empty(t, cs)
 

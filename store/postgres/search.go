@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -22,12 +21,8 @@ import (
 // joined with &. Query words contain no tsquery syntax (no quotes,
 // operators or colons), so user text can never make to_tsquery fail.
 
-const (
-	maxQueryBytes      = 256
-	defaultSearchLimit = 20
-	maxSearchLimit     = 100
-	maxSnippetBytes    = 200
-)
+// maxSnippetBytes is the longest SearchHit.Snippet.
+const maxSnippetBytes = 200
 
 // wordSpan is a word of a text: its byte offsets and its lower-cased form.
 type wordSpan struct {
@@ -92,21 +87,11 @@ func tsQuery(ws []string) string {
 // Search implements chat.Searcher with PostgreSQL full-text search: a GIN
 // index over each message's tsvector, ranked with ts_rank.
 func (s *Store) Search(ctx context.Context, q chat.SearchQuery) ([]chat.SearchHit, error) {
-	switch {
-	case !utf8.ValidString(q.Text):
-		return nil, fmt.Errorf("postgres: search text is not UTF-8: %w", chat.ErrInvalid)
-	case len(q.Text) > maxQueryBytes:
-		return nil, fmt.Errorf("postgres: search text is longer than %d bytes: %w", maxQueryBytes, chat.ErrInvalid)
-	}
 	ws := words(q.Text)
 	if len(ws) == 0 {
-		return nil, fmt.Errorf("postgres: search text has no word: %w", chat.ErrInvalid)
+		return []chat.SearchHit{}, nil
 	}
 	limit := q.Limit
-	if limit <= 0 {
-		limit = defaultSearchLimit
-	}
-	limit = min(limit, maxSearchLimit)
 	if !storable(q.VisitorID) {
 		return []chat.SearchHit{}, nil
 	}

@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -11,14 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shopchat/chat"
-)
-
-var _ chat.PageViewVisitors = (*Store)(nil)
-
-// Defaults of the tracking queries' limits (0 in the query).
-const (
-	defaultPageViews = 50
-	defaultReportMax = 10000
 )
 
 // Column lists, in the order the scan functions read them.
@@ -54,12 +44,6 @@ func (s *Store) AddPageViews(ctx context.Context, views []chat.PageView) error {
 	}
 	ats := make([]time.Time, n)
 	for i, v := range views {
-		switch {
-		case v.VisitorID == "":
-			return fmt.Errorf("postgres: page view %d: visitor id is empty: %w", i, chat.ErrInvalid)
-		case v.URL == "":
-			return fmt.Errorf("postgres: page view %d: url is empty: %w", i, chat.ErrInvalid)
-		}
 		fields := [9]string{v.VisitorID, v.URL, v.Title, v.Referrer, v.UTM.Source, v.UTM.Medium, v.UTM.Campaign, v.UTM.Term, v.UTM.Content}
 		if err := unstorable(fmt.Sprintf("page view %d", i), fields[:]...); err != nil {
 			return err
@@ -95,9 +79,6 @@ func (s *Store) PageViews(ctx context.Context, visitorID string, limit int) ([]c
 	if !storable(visitorID) { // no row can match
 		return []chat.PageView{}, nil
 	}
-	if limit <= 0 {
-		limit = defaultPageViews
-	}
 	return collect(ctx, s, "page views", scanPageView, `SELECT `+pageViewCols+` FROM chat_page_views
 		WHERE visitor_id = $1 ORDER BY at DESC, seq DESC LIMIT $2`, visitorID, limit)
 }
@@ -114,9 +95,6 @@ func scanPageView(row pgx.Row) (chat.PageView, error) {
 // of the visitors with a view in from <= At < to. ErrInvalid if to is
 // before from.
 func (s *Store) PageViewVisitors(ctx context.Context, from, to time.Time) ([]string, error) {
-	if to.Before(from) {
-		return nil, fmt.Errorf("postgres: page view range ends (%v) before it starts (%v): %w", to, from, chat.ErrInvalid)
-	}
 	// A range of chat_page_views_at (004), which covers it; visitor_id is
 	// COLLATE "C", so the order is Go's.
 	return collect(ctx, s, "page view visitors", scanID, `SELECT DISTINCT visitor_id FROM chat_page_views
@@ -142,9 +120,6 @@ func (s *Store) AddActivities(ctx context.Context, as []chat.Activity) error {
 	values := make([]int64, n)
 	ats := make([]time.Time, n)
 	for i, a := range as {
-		if a.Kind == "" {
-			return fmt.Errorf("postgres: activity %d: kind is empty: %w", i, chat.ErrInvalid)
-		}
 		fields := [6]string{string(a.Kind), a.VisitorID, a.ConversationID, a.OperatorID, a.TriggerID, a.Text}
 		if err := unstorable(fmt.Sprintf("activity %d", i), fields[:]...); err != nil {
 			return err
@@ -189,7 +164,7 @@ func (s *Store) Activities(ctx context.Context, q chat.ActivityQuery) ([]chat.Ac
 		w.and("trigger_id = $%d", q.TriggerID)
 	}
 	w.period("at", q.From, q.To)
-	w.args = append(w.args, reportLimit(q.Limit))
+	w.args = append(w.args, q.Limit)
 	return collect(ctx, s, "activities", scanActivity, fmt.Sprintf(`SELECT `+activityCols+` FROM chat_activities
 		WHERE %s ORDER BY at, seq LIMIT $%d`, w, len(w.args)), w.args...)
 }
@@ -202,69 +177,6 @@ func scanActivity(row pgx.Row) (chat.Activity, error) {
 	return a, err
 }
 
-// Orders.
-
-// PutOrder implements chat.Store. The INSERT does nothing for an ID that
-// exists (waiting for a concurrent insert of it to commit), and then a
-// second statement, with a fresh snapshot, reads the order that won: of
-// any number of concurrent puts of one ID exactly one creates it and all
-// return it.
-func (s *Store) PutOrder(ctx context.Context, o *chat.Order) (*chat.Order, bool, error) {
-	if o.ID == "" {
-		return nil, false, fmt.Errorf("postgres: order id is empty: %w", chat.ErrInvalid)
-	}
-	a := o.Attribution
-	if err := unstorable(fmt.Sprintf("order %q", o.ID), o.ID, o.VisitorID, o.Currency,
-		a.Channel, a.ConversationID, a.OperatorID, a.TriggerID); err != nil {
-		return nil, false, err
-	}
-	var stored *chat.Order
-	created := false
-	err := s.write(ctx, fmt.Sprintf("put order %q", o.ID), func() error {
-		var err error
-		stored, err = scanOrder(s.pool.QueryRow(ctx, `INSERT INTO chat_orders (`+orderCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING RETURNING `+orderCols,
-			o.ID, o.VisitorID, o.Total, o.Currency, o.PlacedAt,
-			a.Channel, a.ConversationID, a.OperatorID, a.TriggerID, nullTime(a.TouchedAt)))
-		created = err == nil
-		if errors.Is(err, pgx.ErrNoRows) {
-			stored, err = scanOrder(s.pool.QueryRow(ctx, `SELECT `+orderCols+` FROM chat_orders WHERE id = $1`, o.ID))
-		}
-		return err
-	})
-	if err != nil {
-		return nil, false, err
-	}
-	return stored, created, nil
-}
-
-// Orders implements chat.Store.
-func (s *Store) Orders(ctx context.Context, q chat.OrderQuery) ([]*chat.Order, error) {
-	if !storable(q.VisitorID) { // no row can match
-		return []*chat.Order{}, nil
-	}
-	var w where
-	if q.VisitorID != "" {
-		w.and("visitor_id = $%d AND visitor_id <> ''", q.VisitorID) // <> '': the partial index
-	}
-	w.period("placed_at", q.From, q.To)
-	w.args = append(w.args, reportLimit(q.Limit))
-	return collect(ctx, s, "orders", scanOrder, fmt.Sprintf(`SELECT `+orderCols+` FROM chat_orders
-		WHERE %s ORDER BY placed_at, id LIMIT $%d`, w, len(w.args)), w.args...)
-}
-
-func scanOrder(row pgx.Row) (*chat.Order, error) {
-	var o chat.Order
-	a := &o.Attribution
-	var touched *time.Time
-	if err := row.Scan(&o.ID, &o.VisitorID, &o.Total, &o.Currency, &o.PlacedAt,
-		&a.Channel, &a.ConversationID, &a.OperatorID, &a.TriggerID, &touched); err != nil {
-		return nil, err
-	}
-	o.PlacedAt, a.TouchedAt = o.PlacedAt.UTC(), timeOf(touched)
-	return &o, nil
-}
-
 // eraseVisitor runs in DeleteVisitor's transaction: it deletes the
 // visitor's activities and keeps their orders, the shop's revenue, without
 // the visitor. Page views go by the foreign key's cascade.
@@ -274,102 +186,6 @@ func eraseVisitor(ctx context.Context, tx pgx.Tx, id string) error {
 	}
 	_, err := tx.Exec(ctx, `UPDATE chat_orders SET visitor_id = '' WHERE visitor_id = $1 AND visitor_id <> ''`, id)
 	return err
-}
-
-// Canned responses.
-
-// PutCanned implements chat.Store.
-func (s *Store) PutCanned(ctx context.Context, c *chat.CannedResponse) error {
-	switch {
-	case c.ID == "":
-		return fmt.Errorf("postgres: canned response id is empty: %w", chat.ErrInvalid)
-	case c.Shortcut == "":
-		return fmt.Errorf("postgres: canned response %q: shortcut is empty: %w", c.ID, chat.ErrInvalid)
-	case c.Text == "":
-		return fmt.Errorf("postgres: canned response %q: text is empty: %w", c.ID, chat.ErrInvalid)
-	}
-	if err := unstorable(fmt.Sprintf("canned response %q", c.ID), c.ID, c.OperatorID, c.Shortcut, c.Title, c.Text); err != nil {
-		return err
-	}
-	return s.write(ctx, fmt.Sprintf("put canned response %q", c.ID), func() error {
-		_, err := s.pool.Exec(ctx, `INSERT INTO chat_canned (`+cannedCols+`) VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (id) DO UPDATE SET operator_id = EXCLUDED.operator_id, shortcut = EXCLUDED.shortcut,
-				title = EXCLUDED.title, body = EXCLUDED.body, updated_at = EXCLUDED.updated_at`,
-			c.ID, c.OperatorID, c.Shortcut, c.Title, c.Text, c.UpdatedAt)
-		if isConstraint(err, "chat_canned_shortcut") {
-			return conflict("canned response", c.ID, fmt.Sprintf("shortcut %q is taken", c.Shortcut))
-		}
-		return err
-	})
-}
-
-// DeleteCanned implements chat.Store.
-func (s *Store) DeleteCanned(ctx context.Context, id string) error {
-	return s.deleteByID(ctx, "canned response", `DELETE FROM chat_canned WHERE id = $1`, id)
-}
-
-// CannedResponses implements chat.Store.
-func (s *Store) CannedResponses(ctx context.Context, operatorID string) ([]*chat.CannedResponse, error) {
-	if !storable(operatorID) { // only the team's can match
-		operatorID = ""
-	}
-	return collect(ctx, s, "canned responses", scanCanned, `SELECT `+cannedCols+` FROM chat_canned
-		WHERE operator_id = '' OR operator_id = $1 ORDER BY shortcut, operator_id`, operatorID)
-}
-
-func scanCanned(row pgx.Row) (*chat.CannedResponse, error) {
-	var c chat.CannedResponse
-	if err := row.Scan(&c.ID, &c.OperatorID, &c.Shortcut, &c.Title, &c.Text, &c.UpdatedAt); err != nil {
-		return nil, err
-	}
-	c.UpdatedAt = c.UpdatedAt.UTC()
-	return &c, nil
-}
-
-// Triggers.
-
-// PutTrigger implements chat.Store. The rule is stored as the JSON of
-// chat.Trigger: only the Server reads it, always whole.
-func (s *Store) PutTrigger(ctx context.Context, t *chat.Trigger) error {
-	if t.ID == "" {
-		return fmt.Errorf("postgres: trigger id is empty: %w", chat.ErrInvalid)
-	}
-	if err := unstorable(fmt.Sprintf("trigger %q", t.ID), t.ID); err != nil {
-		return err
-	}
-	doc, err := json.Marshal(t)
-	if err != nil {
-		return fmt.Errorf("postgres: trigger %q: %v: %w", t.ID, err, chat.ErrInvalid)
-	}
-	return s.write(ctx, fmt.Sprintf("put trigger %q", t.ID), func() error {
-		_, err := s.pool.Exec(ctx, `INSERT INTO chat_triggers (id, doc) VALUES ($1, $2)
-			ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc`, t.ID, string(doc))
-		return err
-	})
-}
-
-// DeleteTrigger implements chat.Store.
-func (s *Store) DeleteTrigger(ctx context.Context, id string) error {
-	return s.deleteByID(ctx, "trigger", `DELETE FROM chat_triggers WHERE id = $1`, id)
-}
-
-// Triggers implements chat.Store.
-func (s *Store) Triggers(ctx context.Context) ([]*chat.Trigger, error) {
-	return collect(ctx, s, "triggers", scanTrigger, `SELECT id, doc FROM chat_triggers ORDER BY id`)
-}
-
-func scanTrigger(row pgx.Row) (*chat.Trigger, error) {
-	var id string
-	var doc []byte
-	if err := row.Scan(&id, &doc); err != nil {
-		return nil, err
-	}
-	var t chat.Trigger
-	if err := json.Unmarshal(doc, &t); err != nil {
-		return nil, fmt.Errorf("trigger %q: stored rule: %w", id, err)
-	}
-	t.ID = id
-	return &t, nil
 }
 
 // Helpers.
@@ -446,12 +262,4 @@ func strs[S ~string](xs []S) []string {
 		out[i] = string(x)
 	}
 	return out
-}
-
-// reportLimit is the row cap of Activities and Orders.
-func reportLimit(limit int) int {
-	if limit <= 0 {
-		return defaultReportMax
-	}
-	return limit
 }

@@ -51,7 +51,7 @@ func TestMigrateToTracking(t *testing.T) {
 	adminQuery(t, dsn, `SELECT (SELECT count(*) FROM `+q("chat_page_views")+`), (SELECT count(*) FROM `+q("chat_activities")+`)`, &views, &acts)
 	assert.Zero(t, views, "page views of the erased visitor")
 	assert.Zero(t, acts, "activities of the erased visitor")
-	os, err := s.Orders(ctx, chat.OrderQuery{})
+	os, err := chat.Checked(s).(chat.OrderStore).Orders(ctx, chat.OrderQuery{})
 	require.NoError(t, err)
 	require.Len(t, os, 1, "the order stays")
 	assert.Empty(t, os[0].VisitorID, "the order's visitor is cleared")

@@ -3,17 +3,12 @@ package sqlite
 import (
 	"context"
 	"time"
-
-	"github.com/shopchat/chat"
 )
 
 // Claim implements chat.Store in one statement through the writer; other
 // processes sharing the file wait for SQLite's write lock, so the claim is
 // atomic across them too.
 func (s *Store) Claim(ctx context.Context, key string, now, expires time.Time) (bool, error) {
-	if key == "" || len(key) > chat.MaxClaimKey {
-		return false, invalid("claim key must be 1-%d bytes", chat.MaxClaimKey)
-	}
 	var took bool
 	err := s.write(ctx, func(w *writeStmts) error {
 		res, err := w.claim.ExecContext(bg, key, micros(expires), micros(now))

@@ -10,15 +10,9 @@ import (
 	"github.com/shopchat/chat"
 )
 
-// defaultLimit is ConversationFilter.Limit when it is 0.
-const defaultLimit = 50
-
 // CreateConversation implements chat.Store. It sets c.Status, c.Epoch and
 // c.LastSeq and clears the fields that belong to later states.
 func (s *Store) CreateConversation(ctx context.Context, c *chat.Conversation) error {
-	if c.ID == "" {
-		return invalid("conversation id is empty")
-	}
 	cc := *c
 	err := s.write(ctx, func(w *writeStmts) error {
 		var status string
@@ -94,9 +88,6 @@ func (s *Store) Conversations(ctx context.Context, f chat.ConversationFilter) ([
 		return nil, err
 	}
 	limit := f.Limit
-	if limit <= 0 {
-		limit = defaultLimit
-	}
 	var w where
 	if f.VisitorID != "" {
 		w.and("visitor_id = ?", f.VisitorID)
@@ -281,14 +272,9 @@ func (s *Store) ReopenConversation(ctx context.Context, id string, at time.Time)
 
 // MarkRead implements chat.Store.
 func (s *Store) MarkRead(ctx context.Context, id string, by chat.MessageKind, seq int64) (*chat.Conversation, error) {
-	var st func(w *writeStmts) *sql.Stmt
-	switch by {
-	case chat.VisitorText:
+	st := func(w *writeStmts) *sql.Stmt { return w.readOperator }
+	if by == chat.VisitorText {
 		st = func(w *writeStmts) *sql.Stmt { return w.readVisitor }
-	case chat.OperatorText:
-		st = func(w *writeStmts) *sql.Stmt { return w.readOperator }
-	default:
-		return nil, invalid("read receipt by %q", by)
 	}
 	var out *chat.Conversation
 	err := s.write(ctx, func(w *writeStmts) error {

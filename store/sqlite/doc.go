@@ -1,7 +1,10 @@
 // Package sqlite is the embedded default chat.Store: everything in one
 // SQLite database file, through modernc.org/sqlite (pure Go, no cgo). It
-// also implements chat.Searcher with SQLite's FTS5 full-text index, and
-// chat.AssignedAppender.
+// provides every role of chat.Store, one file each (visitors.go,
+// operators.go, conversations.go, messages.go, tracking.go, orders.go,
+// canned.go, triggers.go, claims.go, search.go with SQLite's FTS5
+// full-text index), and leaves input checks and limit defaults to
+// chat.Checked, through which the Server calls it.
 //
 //	store, err := sqlite.Open("chat.db")
 //	if err != nil { ... }

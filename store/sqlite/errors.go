@@ -55,5 +55,10 @@ func dbErr(op string, err error) error {
 		// A constraint the explicit checks did not foresee.
 		return fmt.Errorf("sqlite: %s: already exists: %w", op, chat.ErrConflict)
 	}
+	if code(err) == sqlite3.SQLITE_CONSTRAINT_CHECK {
+		// A value the schema refuses (an undefined kind from a caller
+		// that bypassed chat.Checked).
+		return fmt.Errorf("sqlite: %s: value not storable: %w", op, chat.ErrInvalid)
+	}
 	return fmt.Errorf("sqlite: %s: %w", op, err)
 }

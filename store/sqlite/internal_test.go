@@ -214,7 +214,7 @@ func TestBatchIsolation(t *testing.T) {
 	assert.Equal(t, []string{"first kiwi", "second kiwi", "third kiwi"}, texts)
 	_, err = s.Visitor(ctx, "new")
 	assert.NoError(t, err)
-	hits, err := s.Search(ctx, chat.SearchQuery{Text: "kiwi"})
+	hits, err := chat.Checked(s).(chat.Searcher).Search(ctx, chat.SearchQuery{Text: "kiwi"})
 	require.NoError(t, err)
 	texts = texts[:0]
 	for _, h := range hits {

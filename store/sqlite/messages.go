@@ -29,18 +29,12 @@ func (s *Store) AppendMessage(ctx context.Context, m *chat.Message) (chat.Append
 // requires the conversation to be assigned to operatorID, so the check
 // costs no statement of its own.
 func (s *Store) AppendAssigned(ctx context.Context, m *chat.Message, operatorID string) (chat.Appended, error) {
-	if operatorID == "" {
-		return chat.Appended{}, invalid("append assigned: operator id is empty")
-	}
 	return s.appendMessage(ctx, m, operatorID)
 }
 
 // appendMessage appends m; if operatorID is set, only into a conversation
 // assigned to that operator.
 func (s *Store) appendMessage(ctx context.Context, m *chat.Message, operatorID string) (chat.Appended, error) {
-	if !m.Kind.Valid() {
-		return chat.Appended{}, invalid("message kind %q", m.Kind)
-	}
 	mm := *m
 	if mm.ID == "" {
 		// Time-ordered (version 7), so new ids land together at the end

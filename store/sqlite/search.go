@@ -9,13 +9,8 @@ import (
 	"github.com/shopchat/chat"
 )
 
-// Search limits.
-const (
-	maxSearchBytes     = 256
-	defaultSearchLimit = 20
-	maxSearchLimit     = 100
-	maxSnippetBytes    = 200
-)
+// maxSnippetBytes is the longest SearchHit.Snippet.
+const maxSnippetBytes = 200
 
 // Search implements chat.Searcher with the FTS5 index on message text,
 // ranked by bm25. The text is split into words here and each becomes a
@@ -26,21 +21,11 @@ func (s *Store) Search(ctx context.Context, q chat.SearchQuery) ([]chat.SearchHi
 	if err := s.ready(); err != nil {
 		return nil, err
 	}
-	switch {
-	case !utf8.ValidString(q.Text):
-		return nil, invalid("search text is not UTF-8")
-	case len(q.Text) > maxSearchBytes:
-		return nil, invalid("search text is longer than %d bytes", maxSearchBytes)
-	}
 	match := matchExpr(q.Text)
 	if match == "" {
-		return nil, invalid("search text has no word")
+		return []chat.SearchHit{}, nil
 	}
 	limit := q.Limit
-	if limit <= 0 {
-		limit = defaultSearchLimit
-	}
-	limit = min(limit, maxSearchLimit)
 
 	var args []any
 	st := s.r.search

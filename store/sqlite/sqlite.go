@@ -22,9 +22,17 @@ import (
 	"github.com/shopchat/chat"
 )
 
+// Every role of chat.Store, one file each.
 var (
-	_ chat.Store    = (*Store)(nil)
-	_ chat.Searcher = (*Store)(nil)
+	_ chat.Store            = (*Store)(nil)
+	_ chat.TrackingStore    = (*Store)(nil)
+	_ chat.OrderStore       = (*Store)(nil)
+	_ chat.CannedStore      = (*Store)(nil)
+	_ chat.TriggerStore     = (*Store)(nil)
+	_ chat.ClaimStore       = (*Store)(nil)
+	_ chat.Searcher         = (*Store)(nil)
+	_ chat.PageViewVisitors = (*Store)(nil)
+	_ chat.AssignedAppender = (*Store)(nil)
 )
 
 // Errors returned by Open, tested with errors.Is.

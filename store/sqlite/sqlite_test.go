@@ -27,6 +27,10 @@ var ctx = context.Background()
 
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
+// checked returns s behind chat.Checked, as the Server calls it: input
+// checks and limit defaults are the layer's, not the store's.
+func checked(s *sqlite.Store) chat.Searcher { return chat.Checked(s).(chat.Searcher) }
+
 // openTemp opens a fresh database file in a temporary directory and closes
 // it when the test ends.
 func openTemp(t testing.TB, opts ...sqlite.Option) *sqlite.Store {
@@ -307,7 +311,7 @@ func TestRestart(t *testing.T) {
 	assert.EqualValues(t, 6, a.Message.Seq)
 	assert.Equal(t, epoch, a.Conversation.Epoch)
 
-	hits, err := s.Search(ctx, chat.SearchQuery{Text: "parcel 3"})
+	hits, err := checked(s).Search(ctx, chat.SearchQuery{Text: "parcel 3"})
 	require.NoError(t, err)
 	require.Len(t, hits, 1, "the search index survives the restart")
 	assert.Equal(t, sent[3].ID, hits[0].Message.ID)
@@ -355,7 +359,7 @@ func TestSearch(t *testing.T) {
 	s := searchStore(t)
 	search := func(q chat.SearchQuery) []chat.SearchHit {
 		t.Helper()
-		hits, err := s.Search(ctx, q)
+		hits, err := checked(s).Search(ctx, q)
 		require.NoError(t, err, "Search(%+v)", q)
 		return hits
 	}
@@ -408,10 +412,10 @@ func TestSearchLimits(t *testing.T) {
 		_, err := s.AppendMessage(ctx, &chat.Message{ConversationID: "c", Kind: chat.SystemEvent, Text: fmt.Sprintf("event %d happened", i)})
 		require.NoError(t, err)
 	}
-	hits, err := s.Search(ctx, chat.SearchQuery{Text: "event"})
+	hits, err := checked(s).Search(ctx, chat.SearchQuery{Text: "event"})
 	require.NoError(t, err)
 	assert.Len(t, hits, 20, "Limit 0 means 20")
-	hits, err = s.Search(ctx, chat.SearchQuery{Text: "event", Limit: 1000})
+	hits, err = checked(s).Search(ctx, chat.SearchQuery{Text: "event", Limit: 1000})
 	require.NoError(t, err)
 	assert.Len(t, hits, 100, "at most 100")
 }
@@ -432,7 +436,7 @@ func TestSearchHostileInput(t *testing.T) {
 		strings.Repeat("a", 257), "\xff\xfe", "order \xc3",
 	}
 	for _, in := range inputs {
-		hits, err := s.Search(ctx, chat.SearchQuery{Text: in})
+		hits, err := checked(s).Search(ctx, chat.SearchQuery{Text: in})
 		if err != nil {
 			assert.ErrorIs(t, err, chat.ErrInvalid, "Search(%q)", in)
 			msg := strings.ToLower(err.Error())
@@ -446,24 +450,24 @@ func TestSearchHostileInput(t *testing.T) {
 		}
 	}
 	// Words keep their meaning: quotes and operators are just separators.
-	hits, err := s.Search(ctx, chat.SearchQuery{Text: `"order" OR "pizza"`})
+	hits, err := checked(s).Search(ctx, chat.SearchQuery{Text: `"order" OR "pizza"`})
 	require.NoError(t, err)
 	assert.Empty(t, hits, "OR is a word to match, not an operator")
-	hits, err = s.Search(ctx, chat.SearchQuery{Text: `-order +parcel`})
+	hits, err = checked(s).Search(ctx, chat.SearchQuery{Text: `-order +parcel`})
 	require.NoError(t, err)
 	assert.Len(t, hits, 1, "- and + are not operators")
-	hits, err = s.Search(ctx, chat.SearchQuery{Text: `text:parcel`})
+	hits, err = checked(s).Search(ctx, chat.SearchQuery{Text: `text:parcel`})
 	require.NoError(t, err)
 	assert.Empty(t, hits, "a column filter is two words, and no message has a word starting with text")
 
 	// Repeated and prefix-redundant words collapse: "every word" is kept
 	// and FTS5 is not made to evaluate one prefix 128 times.
-	hits, err = s.Search(ctx, chat.SearchQuery{Text: strings.Repeat("o ", 126) + "ord"})
+	hits, err = checked(s).Search(ctx, chat.SearchQuery{Text: strings.Repeat("o ", 126) + "ord"})
 	require.NoError(t, err)
 	assert.Len(t, hits, 5, "as the one word ord")
 
 	for _, in := range []string{"", "   ", `"*^:()`, strings.Repeat("a", 257), "\xff"} {
-		_, err := s.Search(ctx, chat.SearchQuery{Text: in})
+		_, err := checked(s).Search(ctx, chat.SearchQuery{Text: in})
 		assert.ErrorIs(t, err, chat.ErrInvalid, "Search(%q)", in)
 	}
 	ms, err := s.Messages(ctx, chat.MessageQuery{ConversationID: "c1"})
@@ -545,7 +549,7 @@ func TestClosed(t *testing.T) {
 	assert.ErrorIs(t, err, chat.ErrClosed, "write after Close")
 	_, err = s.Visitor(ctx, "v1")
 	assert.ErrorIs(t, err, chat.ErrClosed, "read after Close")
-	_, err = s.Search(ctx, chat.SearchQuery{Text: "x"})
+	_, err = checked(s).Search(ctx, chat.SearchQuery{Text: "x"})
 	assert.ErrorIs(t, err, chat.ErrClosed, "search after Close")
 }
 

@@ -3,21 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/shopchat/chat"
-)
-
-var _ chat.PageViewVisitors = (*Store)(nil)
-
-// Defaults of the tracking queries' limits (0 in the query).
-const (
-	defaultPageViews = 50
-	defaultReportMax = 10000
 )
 
 // Column lists, in the order the scan functions read them.
@@ -101,14 +91,6 @@ func (t *trackRead) close() []error {
 // AddPageViews implements chat.Store: one write, so the batch is stored
 // whole or not at all.
 func (s *Store) AddPageViews(ctx context.Context, views []chat.PageView) error {
-	for i, v := range views {
-		switch {
-		case v.VisitorID == "":
-			return invalid("page view %d: visitor id is empty", i)
-		case v.URL == "":
-			return invalid("page view %d: url is empty", i)
-		}
-	}
 	if len(views) == 0 {
 		return nil
 	}
@@ -129,9 +111,6 @@ func (s *Store) PageViews(ctx context.Context, visitorID string, limit int) ([]c
 	if err := s.ready(); err != nil {
 		return nil, err
 	}
-	if limit <= 0 {
-		limit = defaultPageViews
-	}
 	return collect(ctx, s, "page views", scanPageView, s.r.trk.pageViews, "", visitorID, limit)
 }
 
@@ -148,9 +127,6 @@ func scanPageView(sc scanner) (chat.PageView, error) {
 // of the visitors with a view in from <= At < to. ErrInvalid if to is
 // before from.
 func (s *Store) PageViewVisitors(ctx context.Context, from, to time.Time) ([]string, error) {
-	if to.Before(from) {
-		return nil, invalid("page view range ends (%v) before it starts (%v)", to, from)
-	}
 	if err := s.ready(); err != nil {
 		return nil, err
 	}
@@ -168,11 +144,6 @@ func scanID(sc scanner) (string, error) {
 // AddActivities implements chat.Store: one write, so the batch is stored
 // whole or not at all.
 func (s *Store) AddActivities(ctx context.Context, as []chat.Activity) error {
-	for i, a := range as {
-		if a.Kind == "" {
-			return invalid("activity %d: kind is empty", i)
-		}
-	}
 	if len(as) == 0 {
 		return nil
 	}
@@ -211,7 +182,7 @@ func (s *Store) Activities(ctx context.Context, q chat.ActivityQuery) ([]chat.Ac
 	}
 	w.period("at", q.From, q.To)
 	query := `SELECT ` + activityCols + ` FROM activities` + w.String() + ` ORDER BY at, rid LIMIT ?`
-	return collect(ctx, s, "activities", scanActivity, nil, query, append(w.args, reportLimit(q.Limit))...)
+	return collect(ctx, s, "activities", scanActivity, nil, query, append(w.args, q.Limit)...)
 }
 
 func scanActivity(sc scanner) (chat.Activity, error) {
@@ -221,155 +192,6 @@ func scanActivity(sc scanner) (chat.Activity, error) {
 	err := sc.Scan(&kind, &a.VisitorID, &a.ConversationID, &a.OperatorID, &a.TriggerID, &a.Value, &a.Text, &at)
 	a.Kind, a.At = chat.ActivityKind(kind), fromMicros(at)
 	return a, err
-}
-
-// Orders.
-
-// PutOrder implements chat.Store. The insert does nothing for an ID that
-// exists, and the order is read back in the same write, so of any number
-// of concurrent puts of one ID exactly one creates it and all return it.
-func (s *Store) PutOrder(ctx context.Context, o *chat.Order) (*chat.Order, bool, error) {
-	if o.ID == "" {
-		return nil, false, invalid("order id is empty")
-	}
-	oo := *o
-	a := oo.Attribution
-	var stored *chat.Order
-	var created bool
-	err := s.write(ctx, func(w *writeStmts) error {
-		res, err := w.trk.insOrder.ExecContext(bg, oo.ID, oo.VisitorID, oo.Total, oo.Currency, micros(oo.PlacedAt),
-			a.Channel, a.ConversationID, a.OperatorID, a.TriggerID, micros(a.TouchedAt))
-		if err != nil {
-			return dbErr("put order", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return dbErr("put order", err)
-		}
-		created = n == 1
-		stored, err = scanOrder(w.trk.order.QueryRowContext(bg, oo.ID))
-		return dbErr("put order", err)
-	})
-	if err != nil {
-		return nil, false, err
-	}
-	return stored, created, nil
-}
-
-// Orders implements chat.Store.
-func (s *Store) Orders(ctx context.Context, q chat.OrderQuery) ([]*chat.Order, error) {
-	if err := s.ready(); err != nil {
-		return nil, err
-	}
-	var w where
-	if q.VisitorID != "" {
-		w.and("visitor_id = ? AND visitor_id != ''", q.VisitorID) // != '': the partial index
-	}
-	w.period("placed_at", q.From, q.To)
-	query := `SELECT ` + orderCols + ` FROM orders` + w.String() + ` ORDER BY placed_at, id LIMIT ?`
-	return collect(ctx, s, "orders", scanOrder, nil, query, append(w.args, reportLimit(q.Limit))...)
-}
-
-func scanOrder(sc scanner) (*chat.Order, error) {
-	var o chat.Order
-	a := &o.Attribution
-	var placed, touched int64
-	if err := sc.Scan(&o.ID, &o.VisitorID, &o.Total, &o.Currency, &placed,
-		&a.Channel, &a.ConversationID, &a.OperatorID, &a.TriggerID, &touched); err != nil {
-		return nil, err
-	}
-	o.PlacedAt, a.TouchedAt = fromMicros(placed), fromMicros(touched)
-	return &o, nil
-}
-
-// Canned responses.
-
-// PutCanned implements chat.Store.
-func (s *Store) PutCanned(ctx context.Context, c *chat.CannedResponse) error {
-	switch {
-	case c.ID == "":
-		return invalid("canned response id is empty")
-	case c.Shortcut == "":
-		return invalid("canned response %q: shortcut is empty", c.ID)
-	case c.Text == "":
-		return invalid("canned response %q: text is empty", c.ID)
-	}
-	cc := *c
-	return s.write(ctx, func(w *writeStmts) error {
-		_, err := w.trk.putCanned.ExecContext(bg, cc.ID, cc.OperatorID, cc.Shortcut, cc.Title, cc.Text, micros(cc.UpdatedAt))
-		if isUnique(err, "canned.shortcut") {
-			return conflict("canned response", cc.ID, fmt.Sprintf("shortcut %q is taken", cc.Shortcut))
-		}
-		return dbErr("put canned response", err)
-	})
-}
-
-// DeleteCanned implements chat.Store.
-func (s *Store) DeleteCanned(ctx context.Context, id string) error {
-	return s.deleteByID(ctx, "canned response", id, func(w *writeStmts) *sql.Stmt { return w.trk.delCanned })
-}
-
-// CannedResponses implements chat.Store.
-func (s *Store) CannedResponses(ctx context.Context, operatorID string) ([]*chat.CannedResponse, error) {
-	if err := s.ready(); err != nil {
-		return nil, err
-	}
-	return collect(ctx, s, "canned responses", scanCanned, s.r.trk.canned, "", operatorID)
-}
-
-func scanCanned(sc scanner) (*chat.CannedResponse, error) {
-	var c chat.CannedResponse
-	var updated int64
-	if err := sc.Scan(&c.ID, &c.OperatorID, &c.Shortcut, &c.Title, &c.Text, &updated); err != nil {
-		return nil, err
-	}
-	c.UpdatedAt = fromMicros(updated)
-	return &c, nil
-}
-
-// Triggers.
-
-// PutTrigger implements chat.Store. The rule is stored as the JSON of
-// chat.Trigger: only the Server reads it, always whole.
-func (s *Store) PutTrigger(ctx context.Context, t *chat.Trigger) error {
-	if t.ID == "" {
-		return invalid("trigger id is empty")
-	}
-	doc, err := json.Marshal(t)
-	if err != nil {
-		return invalid("trigger %q: %v", t.ID, err)
-	}
-	id := t.ID
-	return s.write(ctx, func(w *writeStmts) error {
-		_, err := w.trk.putTrigger.ExecContext(bg, id, string(doc))
-		return dbErr("put trigger", err)
-	})
-}
-
-// DeleteTrigger implements chat.Store.
-func (s *Store) DeleteTrigger(ctx context.Context, id string) error {
-	return s.deleteByID(ctx, "trigger", id, func(w *writeStmts) *sql.Stmt { return w.trk.delTrigger })
-}
-
-// Triggers implements chat.Store.
-func (s *Store) Triggers(ctx context.Context) ([]*chat.Trigger, error) {
-	if err := s.ready(); err != nil {
-		return nil, err
-	}
-	return collect(ctx, s, "triggers", scanTrigger, s.r.trk.triggers, "")
-}
-
-func scanTrigger(sc scanner) (*chat.Trigger, error) {
-	var id, doc string
-	if err := sc.Scan(&id, &doc); err != nil {
-		return nil, err
-	}
-	var t chat.Trigger
-	if err := json.Unmarshal([]byte(doc), &t); err != nil {
-		return nil, fmt.Errorf("trigger %q: stored rule: %w", id, err)
-	}
-	t.ID = id
-	return &t, nil
 }
 
 // Helpers.
@@ -459,12 +281,4 @@ func (w *where) String() string {
 		return ""
 	}
 	return " WHERE " + strings.Join(w.conds, " AND ")
-}
-
-// reportLimit is the row cap of Activities and Orders.
-func reportLimit(limit int) int {
-	if limit <= 0 {
-		return defaultReportMax
-	}
-	return limit
 }

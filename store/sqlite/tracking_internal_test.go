@@ -56,7 +56,7 @@ INSERT INTO conversations (id, visitor_id, status, created_at, queued_at, assign
 	require.NoError(t, s.wconn.QueryRowContext(ctx, "SELECT count(*) FROM activities").Scan(&acts))
 	assert.Zero(t, views, "page views of the erased visitor")
 	assert.Zero(t, acts, "activities of the erased visitor")
-	os, err := s.Orders(ctx, chat.OrderQuery{})
+	os, err := chat.Checked(s).(chat.OrderStore).Orders(ctx, chat.OrderQuery{})
 	require.NoError(t, err)
 	require.Len(t, os, 1, "the order stays")
 	assert.Empty(t, os[0].VisitorID, "the order's visitor is cleared")

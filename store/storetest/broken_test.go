@@ -46,27 +46,74 @@ func TestRecorderPassesCorrectStore(t *testing.T) {
 	}
 }
 
-// TestSearchSkipsWithoutSearcher checks that a store without the optional
-// capabilities (chat.Searcher, chat.PageViewVisitors, chat.AssignedAppender)
-// skips their cases, saying why, and runs the rest.
-func TestSearchSkipsWithoutSearcher(t *testing.T) {
-	capability := map[string]string{"Search": "chat.Searcher", "PageViewVisitors": "chat.PageViewVisitors", "AssignedAppender": "chat.AssignedAppender"}
+// TestCoreOnlyStorePasses: a store with only the required core passes,
+// every case of an optional role skipping and naming the role's
+// interface, and chat.StoreCapabilities reports each optional role not
+// provided.
+func TestCoreOnlyStorePasses(t *testing.T) {
 	for _, c := range storetest.Cases() {
 		failed, skipped, log := run(t, c, func() chat.Store { return storeOnly{memory.New()} })
 		if failed {
-			t.Errorf("%s failed on a store without optional capabilities:\n%s", c.Name, log)
+			t.Errorf("%s failed on a core-only store:\n%s", c.Name, log)
 		}
-		area, _, _ := strings.Cut(c.Name, "/")
-		want, optional := capability[area]
 		switch {
-		case optional && !skipped:
-			t.Errorf("%s did not skip on a store without %s", c.Name, want)
-		case optional && !strings.Contains(log, want):
-			t.Errorf("%s skipped without naming %s: %q", c.Name, want, log)
-		case !optional && skipped:
-			t.Errorf("%s skipped on a store without optional capabilities:\n%s", c.Name, log)
+		case len(c.Roles) > 0 && !skipped:
+			t.Errorf("%s (needs %v) did not skip on a core-only store", c.Name, c.Roles)
+		case len(c.Roles) > 0 && !strings.Contains(log, "role (chat."):
+			t.Errorf("%s skipped without naming the role: %q", c.Name, log)
+		case len(c.Roles) == 0 && skipped:
+			t.Errorf("%s skipped on a core-only store:\n%s", c.Name, log)
 		}
 	}
+	for _, c := range chat.StoreCapabilities(storeOnly{memory.New()}) {
+		if want := map[bool]chat.RoleStatus{true: chat.RoleProvided, false: chat.RoleNotProvided}[c.Required]; c.Status != want {
+			t.Errorf("core-only store: role %s is %q, want %q", c.Role, c.Status, want)
+		}
+	}
+}
+
+// TestCheckedMakesStoreChecksUnneeded: stores that skip an input check
+// (or fill no limit default) pass the cases that check it, because the
+// suite, like the Server, calls them through chat.Checked.
+func TestCheckedMakesStoreChecksUnneeded(t *testing.T) {
+	for name, open := range map[string]func() chat.Store{
+		"EmptyCustomerIDMatches":          func() chat.Store { return &emptyCustomer{Store: memory.New(), anon: map[string]bool{}} },
+		"CreateAcceptsEmptyID":            func() chat.Store { return emptyConvID{memory.New()} },
+		"SearchNoLengthLimit":             func() chat.Store { return searchNoLengthLimit{memory.New()} },
+		"PageViewVisitorsAcceptsReversed": func() chat.Store { return pageViewVisitorsReversed{memory.New()} },
+	} {
+		for _, c := range storetest.Cases() {
+			if failed, log := check(t, c, open); failed {
+				t.Errorf("%s: %s failed:\n%s", name, c.Name, log)
+			}
+		}
+	}
+}
+
+// TestHalfDeclaredRoleFails: a store with some of a role's methods (here
+// PutOrder without Orders) fails Capabilities/Complete, naming the missing
+// method, rather than passing by skipping the role's cases.
+func TestHalfDeclaredRoleFails(t *testing.T) {
+	for _, c := range storetest.Cases() {
+		if c.Name != "Capabilities/Complete" {
+			continue
+		}
+		if failed, log := check(t, c, func() chat.Store { return halfOrders{storeOnly{memory.New()}} }); !failed || !strings.Contains(log, "Orders") {
+			t.Fatalf("a store with PutOrder but not Orders: failed %v:\n%s", failed, log)
+		}
+		if failed, log := check(t, c, func() chat.Store { return memory.New() }); failed {
+			t.Fatalf("memory.Store failed Capabilities/Complete:\n%s", log)
+		}
+		return
+	}
+	t.Fatal("no Capabilities/Complete case")
+}
+
+// halfOrders has PutOrder but forgot Orders.
+type halfOrders struct{ storeOnly }
+
+func (halfOrders) PutOrder(context.Context, *chat.Order) (*chat.Order, bool, error) {
+	return nil, false, errors.New("not stored")
 }
 
 // storeOnly is a store with no optional capabilities: it keeps its
@@ -175,12 +222,8 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 			[]string{"Messages/List"}},
 
 		// Clarified semantics.
-		{"EmptyCustomerIDMatches", func() chat.Store { return &emptyCustomer{Store: memory.New(), anon: map[string]bool{}} },
-			[]string{"Visitors/ByCustomer", "Visitors/Unbind"}},
 		{"ZeroExpiresIsEpoch", func() chat.Store { return zeroExpiresEpoch{memory.New()} },
 			[]string{"Operators/PresenceNoExpiry"}},
-		{"CreateAcceptsEmptyID", func() chat.Store { return emptyConvID{memory.New()} },
-			[]string{"Conversations/CreateInvalid"}},
 		{"CreateLeavesCallerStatus", func() chat.Store { return keepsCallerStatus{memory.New()} },
 			[]string{"Conversations/Create", "Conversations/CreateSetsCallerFields"}},
 		{"RequeueKeepsDepartment", func() chat.Store { return requeueKeepsDept{memory.New()} },
@@ -215,8 +258,6 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 			[]string{"Search/Prefix"}},
 		{"SearchSyntaxError", func() chat.Store { return searchSyntaxError{memory.New()} },
 			[]string{"Search/Syntax"}},
-		{"SearchNoLengthLimit", func() chat.Store { return searchNoLengthLimit{memory.New()} },
-			[]string{"Search/Invalid"}},
 		{"SearchIgnoresLimit", func() chat.Store { return searchIgnoresLimit{memory.New()} },
 			[]string{"Search/Limit"}},
 		{"SearchUnranked", func() chat.Store { return searchUnranked{memory.New()} },
@@ -226,7 +267,7 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 
 		// Tracking.
 		{"OrderAlwaysCreated", func() chat.Store { return orderAlwaysCreated{memory.New()} },
-			[]string{"Tracking/PutOrderOnce", "Tracking/ConcurrentPutOrder", "Tracking/DeleteVisitor"}},
+			[]string{"Orders/PutOnce", "Orders/ConcurrentPut", "Tracking/DeleteVisitor"}},
 		{"PageViewsOldestFirst", func() chat.Store { return pageViewsOldestFirst{memory.New()} },
 			[]string{"Tracking/PageViews", "Tracking/PageViewsLimit"}},
 		{"ActivitiesToInclusive", func() chat.Store { return activitiesToInclusive{memory.New()} },
@@ -234,9 +275,9 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 		{"DeleteKeepsActivities", func() chat.Store { return deleteKeepsActivities{memory.New()} },
 			[]string{"Tracking/DeleteVisitor"}},
 		{"CannedShortcutGlobal", func() chat.Store { return &cannedShortcutGlobal{Store: memory.New(), owner: map[string]string{}} },
-			[]string{"Tracking/Canned", "Tracking/CannedConflict"}},
+			[]string{"Canned/PutAndList", "Canned/Conflict"}},
 		{"ConversationsIgnoreSince", func() chat.Store { return ignoresSince{memory.New()} },
-			[]string{"Tracking/ConversationsSince"}},
+			[]string{"Conversations/Since"}},
 
 		// Claims.
 		{"ClaimAlwaysGranted", func() chat.Store { return claimAlways{memory.New()} },
@@ -253,8 +294,6 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 			[]string{"PageViewVisitors/Empty"}},
 		{"PageViewVisitorsKeepsErased", func() chat.Store { return &pageViewVisitorsKeepsErased{Store: memory.New(), erased: map[string]bool{}} },
 			[]string{"PageViewVisitors/DeleteVisitor"}},
-		{"PageViewVisitorsAcceptsReversed", func() chat.Store { return pageViewVisitorsReversed{memory.New()} },
-			[]string{"PageViewVisitors/Invalid"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var failed []string
@@ -274,7 +313,7 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 }
 
 // noCapacity never refuses an operator at capacity.
-type noCapacity struct{ chat.Store }
+type noCapacity struct{ *memory.Store }
 
 func (s noCapacity) Assign(ctx context.Context, id, from, to string, _ int, at time.Time) (*chat.Conversation, error) {
 	return s.Store.Assign(ctx, id, from, to, 0, at)
@@ -282,7 +321,7 @@ func (s noCapacity) Assign(ctx context.Context, id, from, to string, _ int, at t
 
 // ignoresFrom checks nothing about the current operator: it assigns from
 // whoever has the conversation now.
-type ignoresFrom struct{ chat.Store }
+type ignoresFrom struct{ *memory.Store }
 
 func (s ignoresFrom) Assign(ctx context.Context, id, _, to string, capacity int, at time.Time) (*chat.Conversation, error) {
 	c, err := s.Store.Conversation(ctx, id)
@@ -295,7 +334,7 @@ func (s ignoresFrom) Assign(ctx context.Context, id, _, to string, capacity int,
 // noDedup stores every append as new: it makes each client id unique
 // underneath and hides that on the way out.
 type noDedup struct {
-	chat.Store
+	*memory.Store
 	n atomic.Int64
 }
 
@@ -323,7 +362,7 @@ func (s *noDedup) Messages(ctx context.Context, q chat.MessageQuery) ([]*chat.Me
 
 // aliasing keeps the caller's *Visitor and hands it back from Visitor.
 type aliasing struct {
-	chat.Store
+	*memory.Store
 	mu   sync.Mutex
 	kept map[string]*chat.Visitor
 }
@@ -349,7 +388,7 @@ func (s *aliasing) Visitor(ctx context.Context, id string) (*chat.Visitor, error
 }
 
 // lifoQueue serves the queue newest first.
-type lifoQueue struct{ chat.Store }
+type lifoQueue struct{ *memory.Store }
 
 func (s lifoQueue) Queue(ctx context.Context) ([]*chat.Conversation, error) {
 	q, err := s.Store.Queue(ctx)
@@ -359,7 +398,7 @@ func (s lifoQueue) Queue(ctx context.Context) ([]*chat.Conversation, error) {
 
 // oldestBefore returns the oldest Limit messages before BeforeSeq instead
 // of the newest.
-type oldestBefore struct{ chat.Store }
+type oldestBefore struct{ *memory.Store }
 
 func (s oldestBefore) Messages(ctx context.Context, q chat.MessageQuery) ([]*chat.Message, error) {
 	limit := q.Limit
@@ -373,7 +412,7 @@ func (s oldestBefore) Messages(ctx context.Context, q chat.MessageQuery) ([]*cha
 
 // plainNotFound loses the ErrNotFound sentinel: the message survives, the
 // wrapping does not.
-type plainNotFound struct{ chat.Store }
+type plainNotFound struct{ *memory.Store }
 
 func plain(err error) error {
 	if errors.Is(err, chat.ErrNotFound) {
@@ -442,7 +481,7 @@ func (s plainNotFound) Messages(ctx context.Context, q chat.MessageQuery) ([]*ch
 // as `WHERE customer_id = ?` does when anonymous visitors store an empty
 // string.
 type emptyCustomer struct {
-	chat.Store
+	*memory.Store
 	mu   sync.Mutex
 	anon map[string]bool // visitors without a customer id
 }
@@ -491,7 +530,7 @@ func (s *emptyCustomer) VisitorByCustomer(ctx context.Context, customerID string
 
 // zeroExpiresEpoch stores a zero expiry as the Unix epoch, so the
 // presence has long expired.
-type zeroExpiresEpoch struct{ chat.Store }
+type zeroExpiresEpoch struct{ *memory.Store }
 
 func (s zeroExpiresEpoch) SetPresence(ctx context.Context, id string, p chat.Presence, expires time.Time) error {
 	if expires.IsZero() {
@@ -501,7 +540,7 @@ func (s zeroExpiresEpoch) SetPresence(ctx context.Context, id string, p chat.Pre
 }
 
 // emptyConvID accepts an empty conversation id by making one up.
-type emptyConvID struct{ chat.Store }
+type emptyConvID struct{ *memory.Store }
 
 func (s emptyConvID) CreateConversation(ctx context.Context, c *chat.Conversation) error {
 	if c.ID == "" {
@@ -517,7 +556,7 @@ func (s emptyConvID) CreateConversation(ctx context.Context, c *chat.Conversatio
 
 // keepsCallerStatus stores the conversation right but leaves the caller's
 // Status and LastSeq as they were.
-type keepsCallerStatus struct{ chat.Store }
+type keepsCallerStatus struct{ *memory.Store }
 
 func (s keepsCallerStatus) CreateConversation(ctx context.Context, c *chat.Conversation) error {
 	status, last := c.Status, c.LastSeq
@@ -528,7 +567,7 @@ func (s keepsCallerStatus) CreateConversation(ctx context.Context, c *chat.Conve
 
 // requeueKeepsDepartment treats an empty department as "keep the current
 // one".
-type requeueKeepsDept struct{ chat.Store }
+type requeueKeepsDept struct{ *memory.Store }
 
 func (s requeueKeepsDept) Requeue(ctx context.Context, id, from, dept string, at time.Time) (*chat.Conversation, error) {
 	if dept == "" {
@@ -540,7 +579,7 @@ func (s requeueKeepsDept) Requeue(ctx context.Context, id, from, dept string, at
 }
 
 // closeClearsOperator forgets who had a conversation once it is closed.
-type closeClearsOperator struct{ chat.Store }
+type closeClearsOperator struct{ *memory.Store }
 
 func clearClosed(c *chat.Conversation) {
 	if c != nil && c.Status == chat.Closed {
@@ -573,7 +612,7 @@ func (s closeClearsOperator) Conversations(ctx context.Context, f chat.Conversat
 
 // reopenKeepsClosedAt leaves ClosedAt set on a reopened conversation.
 type reopenKeepsClosedAt struct {
-	chat.Store
+	*memory.Store
 	mu       sync.Mutex
 	closedAt map[string]time.Time
 }
@@ -627,7 +666,7 @@ func allConvs(ctx context.Context, s chat.Store, f chat.ConversationFilter) []*c
 // orphanMessages deletes conversations but not their messages, as a
 // schema without ON DELETE CASCADE does: Messages still answers for them.
 type orphanMessages struct {
-	chat.Store
+	*memory.Store
 	mu      sync.Mutex
 	orphans map[string][]*chat.Message // conversation id -> messages left behind
 }
@@ -668,7 +707,7 @@ func (s *orphanMessages) Messages(ctx context.Context, q chat.MessageQuery) ([]*
 // deleteKeepsLoad erases a visitor but still counts their assigned
 // conversations in the operators' Active.
 type deleteKeepsLoad struct {
-	chat.Store
+	*memory.Store
 	mu    sync.Mutex
 	extra map[string]int
 }
@@ -698,7 +737,7 @@ func (s *deleteKeepsLoad) OperatorLoads(ctx context.Context, now time.Time) ([]c
 
 // purgeAt purges with a cutoff of its own making.
 type purgeAt struct {
-	chat.Store
+	*memory.Store
 	cutoff func(time.Time) time.Time
 }
 
@@ -711,7 +750,7 @@ func (s purgeAt) PurgeClosed(ctx context.Context, cutoff time.Time) (int, error)
 }
 
 // purgeOpen purges by CreatedAt, open conversations included.
-type purgeOpen struct{ chat.Store }
+type purgeOpen struct{ *memory.Store }
 
 func (s purgeOpen) PurgeClosed(ctx context.Context, cutoff time.Time) (int, error) {
 	for _, c := range allConvs(ctx, s.Store, chat.ConversationFilter{Status: []chat.Status{chat.Queued, chat.Assigned}}) {
@@ -874,7 +913,7 @@ func (s searchWholeSnippet) Search(ctx context.Context, q chat.SearchQuery) ([]c
 
 // orderAlwaysCreated reports every PutOrder as creating the order, so a
 // repeat would be counted twice.
-type orderAlwaysCreated struct{ chat.Store }
+type orderAlwaysCreated struct{ *memory.Store }
 
 func (s orderAlwaysCreated) PutOrder(ctx context.Context, o *chat.Order) (*chat.Order, bool, error) {
 	stored, _, err := s.Store.PutOrder(ctx, o)
@@ -883,7 +922,7 @@ func (s orderAlwaysCreated) PutOrder(ctx context.Context, o *chat.Order) (*chat.
 
 // pageViewsOldestFirst returns the oldest views first (and so the oldest
 // under a limit).
-type pageViewsOldestFirst struct{ chat.Store }
+type pageViewsOldestFirst struct{ *memory.Store }
 
 func (s pageViewsOldestFirst) PageViews(ctx context.Context, visitorID string, limit int) ([]chat.PageView, error) {
 	vs, err := s.Store.PageViews(ctx, visitorID, 1<<20)
@@ -895,7 +934,7 @@ func (s pageViewsOldestFirst) PageViews(ctx context.Context, visitorID string, l
 }
 
 // activitiesToInclusive treats ActivityQuery.To as inclusive.
-type activitiesToInclusive struct{ chat.Store }
+type activitiesToInclusive struct{ *memory.Store }
 
 func (s activitiesToInclusive) Activities(ctx context.Context, q chat.ActivityQuery) ([]chat.Activity, error) {
 	if !q.To.IsZero() {
@@ -905,10 +944,10 @@ func (s activitiesToInclusive) Activities(ctx context.Context, q chat.ActivityQu
 }
 
 // deleteKeepsActivities erases a visitor but not their activities.
-type deleteKeepsActivities struct{ chat.Store }
+type deleteKeepsActivities struct{ *memory.Store }
 
 func (s deleteKeepsActivities) DeleteVisitor(ctx context.Context, id string) error {
-	as, err := s.Store.Activities(ctx, chat.ActivityQuery{VisitorID: id})
+	as, err := s.Store.Activities(ctx, chat.ActivityQuery{VisitorID: id, Limit: 10000}) // a store sees limits filled in
 	if err != nil {
 		return err
 	}
@@ -921,7 +960,7 @@ func (s deleteKeepsActivities) DeleteVisitor(ctx context.Context, id string) err
 // cannedShortcutGlobal makes a shortcut unique across owners, so the team
 // and an operator cannot both have "/shipping".
 type cannedShortcutGlobal struct {
-	chat.Store
+	*memory.Store
 	mu    sync.Mutex
 	owner map[string]string // shortcut -> response id
 }
@@ -940,7 +979,7 @@ func (s *cannedShortcutGlobal) PutCanned(ctx context.Context, c *chat.CannedResp
 }
 
 // ignoresSince lists conversations created before ConversationFilter.Since.
-type ignoresSince struct{ chat.Store }
+type ignoresSince struct{ *memory.Store }
 
 func (s ignoresSince) Conversations(ctx context.Context, f chat.ConversationFilter) ([]*chat.Conversation, error) {
 	f.Since = time.Time{}
@@ -971,7 +1010,7 @@ func (s pageViewVisitorsPerView) PageViewVisitors(ctx context.Context, from, to 
 	ids, err := s.Store.PageViewVisitors(ctx, from, to)
 	var out []string
 	for _, id := range ids {
-		vs, _ := s.Store.PageViews(ctx, id, 0)
+		vs, _ := s.Store.PageViews(ctx, id, 50)
 		for range vs {
 			out = append(out, id)
 		}
@@ -1009,7 +1048,7 @@ type pageViewVisitorsKeepsErased struct {
 }
 
 func (s *pageViewVisitorsKeepsErased) DeleteVisitor(ctx context.Context, id string) error {
-	if vs, _ := s.Store.PageViews(ctx, id, 0); len(vs) > 0 {
+	if vs, _ := s.Store.PageViews(ctx, id, 1); len(vs) > 0 {
 		s.erased[id] = true
 	}
 	return s.Store.DeleteVisitor(ctx, id)
@@ -1026,7 +1065,7 @@ func (s *pageViewVisitorsKeepsErased) PageViewVisitors(ctx context.Context, from
 
 // claimAlways grants every valid claim, as a check-then-write that lost
 // every race would.
-type claimAlways struct{ chat.Store }
+type claimAlways struct{ *memory.Store }
 
 func (s claimAlways) Claim(ctx context.Context, key string, now, expires time.Time) (bool, error) {
 	if _, err := s.Store.Claim(ctx, key, now, expires); err != nil {

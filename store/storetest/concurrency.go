@@ -42,9 +42,9 @@ func (e *firstErr) set(err error) {
 	}
 }
 
-func concurrencyCases() []Case {
-	return []Case{
-		{"Concurrency/AppendSequence", func(t testing.TB, s chat.Store) {
+func concurrencyCases() []def {
+	return []def{
+		{"Concurrency/AppendSequence", func(t testing.TB, s store) {
 			const workers, each = 8, 50
 			mustConv(t, s, "c1", at(0))
 			got := make([][]int64, workers) // seqs returned to each worker, in call order
@@ -80,7 +80,7 @@ func concurrencyCases() []Case {
 			}
 			assert.EqualValues(t, workers*each, mustGetConv(t, s, "c1").LastSeq, "LastSeq")
 		}},
-		{"Concurrency/AppendRetries", func(t testing.TB, s chat.Store) {
+		{"Concurrency/AppendRetries", func(t testing.TB, s store) {
 			const workers, ids = 8, 50
 			mustConv(t, s, "c1", at(0))
 			type result struct {
@@ -125,7 +125,7 @@ func concurrencyCases() []Case {
 			}
 			assert.EqualValues(t, ids, mustGetConv(t, s, "c1").LastSeq, "LastSeq")
 		}},
-		{"Concurrency/Assign", func(t testing.TB, s chat.Store) {
+		{"Concurrency/Assign", func(t testing.TB, s store) {
 			const convs, ops, capacity, workers = 40, 4, 5, 16
 			for i := range ops {
 				mustOperator(t, s, id("op", i))
@@ -186,7 +186,7 @@ func concurrencyCases() []Case {
 			require.NoError(t, err)
 			assert.Len(t, q, convs-ops*capacity, "conversations left in the queue")
 		}},
-		{"Concurrency/Transfer", func(t testing.TB, s chat.Store) {
+		{"Concurrency/Transfer", func(t testing.TB, s store) {
 			const rounds, ops = 10, 12
 			for i := range ops {
 				mustOperator(t, s, id("op", i))
@@ -231,7 +231,7 @@ func concurrencyCases() []Case {
 				holder = won[0]
 			}
 		}},
-		{"Concurrency/OneOpenConversation", func(t testing.TB, s chat.Store) {
+		{"Concurrency/OneOpenConversation", func(t testing.TB, s store) {
 			const workers = 10
 			mustVisitor(t, s, "v1", "")
 			created := make([]bool, workers)

@@ -9,9 +9,9 @@ import (
 	"github.com/shopchat/chat"
 )
 
-func conversationCases() []Case {
-	return []Case{
-		{"Conversations/Create", func(t testing.TB, s chat.Store) {
+func conversationCases() []def {
+	return []def{
+		{"Conversations/Create", func(t testing.TB, s store) {
 			mustVisitor(t, s, "v1", "")
 			c := &chat.Conversation{ID: "c1", VisitorID: "v1", Department: "sales", CreatedAt: at(1), QueuedAt: at(2)}
 			require.NoError(t, s.CreateConversation(ctx, c))
@@ -36,7 +36,7 @@ func conversationCases() []Case {
 			assert.True(t, got.ClosedAt.IsZero(), "ClosedAt")
 			assert.True(t, got.Open(), "Open")
 		}},
-		{"Conversations/CreateInvalid", func(t testing.TB, s chat.Store) {
+		{"Conversations/CreateInvalid", func(t testing.TB, s store) {
 			mustVisitor(t, s, "v1", "")
 			err := s.CreateConversation(ctx, &chat.Conversation{VisitorID: "v1", CreatedAt: at(0), QueuedAt: at(0)})
 			isErr(t, err, chat.ErrInvalid, "CreateConversation with empty ID")
@@ -47,7 +47,7 @@ func conversationCases() []Case {
 			assert.Empty(t, convIDs(cs), "Conversations after refused create")
 			mustConvFor(t, s, "c1", "v1", at(1))
 		}},
-		{"Conversations/CreateSetsCallerFields", func(t testing.TB, s chat.Store) {
+		{"Conversations/CreateSetsCallerFields", func(t testing.TB, s store) {
 			mustVisitor(t, s, "v1", "")
 			// Stale values in the caller's struct do not survive.
 			c := &chat.Conversation{ID: "c1", VisitorID: "v1", Status: chat.Closed, LastSeq: 7, CreatedAt: at(1), QueuedAt: at(1)}
@@ -67,7 +67,7 @@ func conversationCases() []Case {
 			assert.Equal(t, []string{"c1"}, convIDs(q), "Queue")
 			assert.EqualValues(t, 1, mustAppend(t, s, text("c1", "", "first", at(2))).Message.Seq, "first Seq")
 		}},
-		{"Conversations/CreateConflictID", func(t testing.TB, s chat.Store) {
+		{"Conversations/CreateConflictID", func(t testing.TB, s store) {
 			mustConv(t, s, "c1", at(0))
 			mustVisitor(t, s, "v2", "")
 			err := s.CreateConversation(ctx, &chat.Conversation{ID: "c1", VisitorID: "v2", CreatedAt: at(5), QueuedAt: at(5)})
@@ -76,7 +76,7 @@ func conversationCases() []Case {
 			_, err = s.OpenConversation(ctx, "v2")
 			isErr(t, err, chat.ErrNotFound, "OpenConversation of v2 after refused create")
 		}},
-		{"Conversations/CreateSecondOpen", func(t testing.TB, s chat.Store) {
+		{"Conversations/CreateSecondOpen", func(t testing.TB, s store) {
 			mustConv(t, s, "c1", at(0))
 			err := s.CreateConversation(ctx, &chat.Conversation{ID: "c2", VisitorID: "c1-v", CreatedAt: at(1), QueuedAt: at(1)})
 			isErr(t, err, chat.ErrConflict, "second open (Queued) conversation for a visitor")
@@ -89,13 +89,13 @@ func conversationCases() []Case {
 			mustClose(t, s, "c1", at(4))
 			mustConvFor(t, s, "c2", "c1-v", at(5))
 		}},
-		{"Conversations/CreateUnknownVisitor", func(t testing.TB, s chat.Store) {
+		{"Conversations/CreateUnknownVisitor", func(t testing.TB, s store) {
 			err := s.CreateConversation(ctx, &chat.Conversation{ID: "c1", VisitorID: "ghost", CreatedAt: at(0), QueuedAt: at(0)})
 			isErr(t, err, chat.ErrNotFound, "CreateConversation for unknown visitor")
 			_, err = s.Conversation(ctx, "c1")
 			isErr(t, err, chat.ErrNotFound, "Conversation after refused create")
 		}},
-		{"Conversations/NotFound", func(t testing.TB, s chat.Store) {
+		{"Conversations/NotFound", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			mustConv(t, s, "c1", at(0))
 			_, err := s.Conversation(ctx, "nope")
@@ -116,7 +116,7 @@ func conversationCases() []Case {
 			_, err = s.MarkRead(ctx, "nope", chat.VisitorText, 1)
 			isErr(t, err, chat.ErrNotFound, "MarkRead")
 		}},
-		{"Conversations/Open", func(t testing.TB, s chat.Store) {
+		{"Conversations/Open", func(t testing.TB, s store) {
 			mustVisitor(t, s, "v1", "")
 			_, err := s.OpenConversation(ctx, "v1")
 			isErr(t, err, chat.ErrNotFound, "OpenConversation of visitor without conversations")
@@ -140,7 +140,7 @@ func conversationCases() []Case {
 			require.NoError(t, err)
 			assert.Equal(t, "c2", got.ID)
 		}},
-		{"Conversations/EpochStable", func(t testing.TB, s chat.Store) {
+		{"Conversations/EpochStable", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			c := mustConv(t, s, "c1", at(0))
 			require.NotZero(t, c.Epoch)
@@ -152,7 +152,7 @@ func conversationCases() []Case {
 			assert.Equal(t, c.Epoch, closed.Epoch, "after Close")
 			assert.Equal(t, c.Epoch, mustGetConv(t, s, "c1").Epoch, "on read")
 		}},
-		{"Conversations/ListFilter", func(t testing.TB, s chat.Store) {
+		{"Conversations/ListFilter", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			mustOperator(t, s, "bob")
 			mustVisitor(t, s, "v1", "")
@@ -184,7 +184,7 @@ func conversationCases() []Case {
 			assert.Empty(t, list(chat.ConversationFilter{VisitorID: "v1", OperatorID: "alice", Status: []chat.Status{chat.Queued}}), "nothing matches")
 			assert.Empty(t, list(chat.ConversationFilter{VisitorID: "ghost"}), "unknown visitor")
 		}},
-		{"Conversations/ListOrder", func(t testing.TB, s chat.Store) {
+		{"Conversations/ListOrder", func(t testing.TB, s store) {
 			// Created out of order; b and c share a CreatedAt, so ID breaks the tie.
 			mustConv(t, s, "b", at(20))
 			mustConv(t, s, "d", at(5))
@@ -194,7 +194,7 @@ func conversationCases() []Case {
 			require.NoError(t, err)
 			assert.Equal(t, []string{"a", "c", "b", "d"}, convIDs(cs), "newest CreatedAt first, then ID descending")
 		}},
-		{"Conversations/ListPaging", func(t testing.TB, s chat.Store) {
+		{"Conversations/ListPaging", func(t testing.TB, s store) {
 			const n = 55
 			for i := range n {
 				mustConv(t, s, id("c", i), at(i))
@@ -221,7 +221,7 @@ func conversationCases() []Case {
 			require.NoError(t, err)
 			assert.Len(t, cs, n, "Limit above 50")
 		}},
-		{"Conversations/Queue", func(t testing.TB, s chat.Store) {
+		{"Conversations/Queue", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			q, err := s.Queue(ctx)
 			require.NoError(t, err)
@@ -244,7 +244,7 @@ func conversationCases() []Case {
 				assert.Equal(t, chat.Queued, c.Status)
 			}
 		}},
-		{"Conversations/Assign", func(t testing.TB, s chat.Store) {
+		{"Conversations/Assign", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			mustConv(t, s, "c1", at(0))
 			mustConv(t, s, "c2", at(1))
@@ -264,7 +264,7 @@ func conversationCases() []Case {
 			assert.Equal(t, []string{"c2"}, convIDs(q), "assigned conversation left the queue")
 			assert.Equal(t, 1, loads(t, s, at(11))["alice"].Active)
 		}},
-		{"Conversations/AssignWrongFrom", func(t testing.TB, s chat.Store) {
+		{"Conversations/AssignWrongFrom", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			mustOperator(t, s, "bob")
 			mustConv(t, s, "c1", at(0))
@@ -286,7 +286,7 @@ func conversationCases() []Case {
 			assert.Equal(t, 1, l["alice"].Active)
 			assert.Equal(t, 0, l["bob"].Active)
 		}},
-		{"Conversations/AssignClosed", func(t testing.TB, s chat.Store) {
+		{"Conversations/AssignClosed", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			mustOperator(t, s, "bob")
 			mustConv(t, s, "c1", at(0))
@@ -307,7 +307,7 @@ func conversationCases() []Case {
 			assert.Equal(t, 0, l["alice"].Active)
 			assert.Equal(t, 0, l["bob"].Active)
 		}},
-		{"Conversations/AssignCapacity", func(t testing.TB, s chat.Store) {
+		{"Conversations/AssignCapacity", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			for i := range 4 {
 				mustConv(t, s, id("c", i), at(i))
@@ -334,7 +334,7 @@ func conversationCases() []Case {
 			require.NoError(t, err, "capacity is the caller's: a higher one admits")
 			assert.Equal(t, 3, loads(t, s, at(17))["alice"].Active)
 		}},
-		{"Conversations/AssignUnlimited", func(t testing.TB, s chat.Store) {
+		{"Conversations/AssignUnlimited", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			for i := range 6 {
 				mustConv(t, s, id("c", i), at(i))
@@ -349,7 +349,7 @@ func conversationCases() []Case {
 			}
 			assert.Equal(t, 6, loads(t, s, at(20))["alice"].Active)
 		}},
-		{"Conversations/Transfer", func(t testing.TB, s chat.Store) {
+		{"Conversations/Transfer", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			mustOperator(t, s, "bob")
 			mustOperator(t, s, "carol")
@@ -380,7 +380,7 @@ func conversationCases() []Case {
 			assert.Equal(t, 1, l["bob"].Active)
 			assert.Equal(t, 1, l["carol"].Active)
 		}},
-		{"Conversations/Requeue", func(t testing.TB, s chat.Store) {
+		{"Conversations/Requeue", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			mustConv(t, s, "c1", at(0))
 			mustConv(t, s, "c2", at(1))
@@ -405,7 +405,7 @@ func conversationCases() []Case {
 			// It can be assigned again from the queue.
 			mustAssign(t, s, "c1", "", "alice", at(12))
 		}},
-		{"Conversations/RequeueDepartment", func(t testing.TB, s chat.Store) {
+		{"Conversations/RequeueDepartment", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			mustVisitor(t, s, "v1", "")
 			require.NoError(t, s.CreateConversation(ctx, &chat.Conversation{ID: "c1", VisitorID: "v1", Department: "sales", CreatedAt: at(0), QueuedAt: at(0)}))
@@ -428,7 +428,7 @@ func conversationCases() []Case {
 			assert.Equal(t, "returns", mustGetConv(t, s, "c1").Department, "stored Department")
 			sameTime(t, at(7), mustGetConv(t, s, "c1").QueuedAt, "stored QueuedAt after second Requeue")
 		}},
-		{"Conversations/RequeueConflict", func(t testing.TB, s chat.Store) {
+		{"Conversations/RequeueConflict", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			mustOperator(t, s, "bob")
 			mustConv(t, s, "c1", at(0))
@@ -447,7 +447,7 @@ func conversationCases() []Case {
 			isErr(t, err, chat.ErrConflict, "Requeue a Closed conversation")
 			assert.Equal(t, chat.Closed, mustGetConv(t, s, "c1").Status)
 		}},
-		{"Conversations/Close", func(t testing.TB, s chat.Store) {
+		{"Conversations/Close", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			mustConv(t, s, "c1", at(0))
 			mustConv(t, s, "q1", at(1))
@@ -473,7 +473,7 @@ func conversationCases() []Case {
 			require.NoError(t, err)
 			assert.Empty(t, q, "queue after closing")
 		}},
-		{"Conversations/CloseKeepsOperator", func(t testing.TB, s chat.Store) {
+		{"Conversations/CloseKeepsOperator", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			mustOperator(t, s, "bob")
 			mustConv(t, s, "c1", at(0))
@@ -508,7 +508,7 @@ func conversationCases() []Case {
 			assert.Empty(t, c.OperatorID, "closed from the queue")
 			sameTime(t, at(18), mustGetConv(t, s, "c3").ClosedAt, "ClosedAt of a conversation closed from the queue")
 		}},
-		{"Conversations/ReopenClears", func(t testing.TB, s chat.Store) {
+		{"Conversations/ReopenClears", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			mustOperator(t, s, "bob")
 			mustConv(t, s, "c1", at(0))
@@ -539,7 +539,7 @@ func conversationCases() []Case {
 			assert.True(t, c.ClosedAt.IsZero(), "ClosedAt after assigning the reopened conversation")
 			assert.Equal(t, 1, loads(t, s, at(13))["bob"].Active)
 		}},
-		{"Conversations/Reopen", func(t testing.TB, s chat.Store) {
+		{"Conversations/Reopen", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			mustVisitor(t, s, "v1", "")
 			mustConvFor(t, s, "c1", "v1", at(0))
@@ -578,7 +578,7 @@ func conversationCases() []Case {
 			_, err = s.ReopenConversation(ctx, "c2", at(11))
 			isErr(t, err, chat.ErrConflict, "Reopen a second conversation of the visitor")
 		}},
-		{"Conversations/MailOptOut", func(t testing.TB, s chat.Store) {
+		{"Conversations/MailOptOut", func(t testing.TB, s store) {
 			mustConv(t, s, "c1", at(0))
 			assert.False(t, mustGetConv(t, s, "c1").MailOptOut, "a new conversation allows mail")
 			c, err := s.SetMailOptOut(ctx, "c1", true)
@@ -593,7 +593,7 @@ func conversationCases() []Case {
 			_, err = s.SetMailOptOut(ctx, "nope", true)
 			isErr(t, err, chat.ErrNotFound, "SetMailOptOut(unknown)")
 		}},
-		{"Conversations/Language", func(t testing.TB, s chat.Store) {
+		{"Conversations/Language", func(t testing.TB, s store) {
 			mustVisitor(t, s, "v1", "")
 			require.NoError(t, s.CreateConversation(ctx, &chat.Conversation{ID: "c1", VisitorID: "v1", Language: "de", CreatedAt: at(0), QueuedAt: at(0)}))
 			assert.Equal(t, "de", mustGetConv(t, s, "c1").Language, "stored language")
@@ -602,7 +602,7 @@ func conversationCases() []Case {
 			assert.Equal(t, "de", c.Language, "language of a returned conversation")
 			assert.Equal(t, "", mustConv(t, s, "c2", at(1)).Language, "no language given")
 		}},
-		{"Conversations/MarkRead", func(t testing.TB, s chat.Store) {
+		{"Conversations/MarkRead", func(t testing.TB, s store) {
 			mustConv(t, s, "c1", at(0))
 			for i := range 5 {
 				mustAppend(t, s, text("c1", "", "m", at(i+1)))
@@ -637,7 +637,7 @@ func conversationCases() []Case {
 			assert.EqualValues(t, 5, got.VisitorReadSeq, "after refused MarkRead")
 			assert.EqualValues(t, 4, got.OperatorReadSeq, "after refused MarkRead")
 		}},
-		{"Conversations/Copies", func(t testing.TB, s chat.Store) {
+		{"Conversations/Copies", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			mustConv(t, s, "c1", at(0))
 			got := mustGetConv(t, s, "c1")

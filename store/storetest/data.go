@@ -10,7 +10,7 @@ import (
 )
 
 // goneConv asserts that conversation id and its messages are gone.
-func goneConv(t testing.TB, s chat.Store, id string) {
+func goneConv(t testing.TB, s store, id string) {
 	t.Helper()
 	_, err := s.Conversation(ctx, id)
 	isErr(t, err, chat.ErrNotFound, "Conversation "+id)
@@ -22,7 +22,7 @@ func goneConv(t testing.TB, s chat.Store, id string) {
 
 // keptConv asserts that conversation id still exists with status and its
 // messages' texts.
-func keptConv(t testing.TB, s chat.Store, id string, status chat.Status, texts ...string) {
+func keptConv(t testing.TB, s store, id string, status chat.Status, texts ...string) {
 	t.Helper()
 	c, err := s.Conversation(ctx, id)
 	if !assert.NoError(t, err, "Conversation %s must be kept", id) {
@@ -43,13 +43,12 @@ func keptConv(t testing.TB, s chat.Store, id string, status chat.Status, texts .
 
 // searchFinds returns the ids of the conversations whose messages an
 // operator search for word finds, or ok false if s is not a Searcher.
-func searchFinds(t testing.TB, s chat.Store, word string) (convs []string, ok bool) {
+func searchFinds(t testing.TB, s store, word string) (convs []string, ok bool) {
 	t.Helper()
-	sr, ok := chat.StoreAs[chat.Searcher](s)
-	if !ok {
+	if !provides(s, "search") {
 		return nil, false
 	}
-	hits, err := sr.Search(ctx, chat.SearchQuery{Text: word, Limit: 100})
+	hits, err := s.Search(ctx, chat.SearchQuery{Text: word, Limit: 100})
 	require.NoError(t, err, "Search %q", word)
 	for _, h := range hits {
 		require.NotNil(t, h.Message, "SearchHit.Message")
@@ -58,9 +57,9 @@ func searchFinds(t testing.TB, s chat.Store, word string) (convs []string, ok bo
 	return convs, true
 }
 
-func dataCases() []Case {
-	return []Case{
-		{"Data/DeleteVisitor", func(t testing.TB, s chat.Store) {
+func dataCases() []def {
+	return []def{
+		{"Data/DeleteVisitor", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			// v1 has a closed conversation c1 and an assigned one c2, both with
 			// messages; v2 (c3, assigned) and v3 (c4, queued) are bystanders.
@@ -142,7 +141,7 @@ func dataCases() []Case {
 			assert.Equal(t, "c5", open.ID)
 			assert.Empty(t, mustMessages(t, s, chat.MessageQuery{ConversationID: "c5"}), "the returning visitor's new conversation")
 		}},
-		{"Data/DeleteVisitorKeepsOthersLoad", func(t testing.TB, s chat.Store) {
+		{"Data/DeleteVisitorKeepsOthersLoad", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			mustOperator(t, s, "bob")
 			mustConv(t, s, "c1", at(0))
@@ -160,7 +159,7 @@ func dataCases() []Case {
 			_, err := s.Assign(ctx, "c3", "", "bob", 1, at(7))
 			require.NoError(t, err, "Assign to bob with capacity 1 after his only conversation was erased")
 		}},
-		{"Data/PurgeClosed", func(t testing.TB, s chat.Store) {
+		{"Data/PurgeClosed", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			cutoff := at(100)
 			closed := func(id string, closedAt int) {
@@ -223,7 +222,7 @@ func dataCases() []Case {
 			keptConv(t, s, "queued", chat.Queued, "retention quokka queued")
 			keptConv(t, s, "reopened", chat.Queued)
 		}},
-		{"Data/PurgeClosedEmpty", func(t testing.TB, s chat.Store) {
+		{"Data/PurgeClosedEmpty", func(t testing.TB, s store) {
 			n, err := s.PurgeClosed(ctx, at(100))
 			require.NoError(t, err, "PurgeClosed of an empty store")
 			assert.Zero(t, n)

@@ -30,14 +30,14 @@ func sameTime(t testing.TB, want, got time.Time, field string) {
 	assert.Truef(t, want.Equal(got), "%s: want %v, got %v", field, want, got)
 }
 
-func mustVisitor(t testing.TB, s chat.Store, id, customerID string) *chat.Visitor {
+func mustVisitor(t testing.TB, s store, id, customerID string) *chat.Visitor {
 	t.Helper()
 	v := &chat.Visitor{ID: id, CustomerID: customerID, Name: "Name " + id, Email: id + "@example.com", CreatedAt: at(0), LastSeenAt: at(1)}
 	require.NoError(t, s.CreateVisitor(ctx, v), "CreateVisitor %q", id)
 	return v
 }
 
-func mustOperator(t testing.TB, s chat.Store, id string, departments ...string) *chat.Operator {
+func mustOperator(t testing.TB, s store, id string, departments ...string) *chat.Operator {
 	t.Helper()
 	op := &chat.Operator{ID: id, Name: "Op " + id, Email: id + "@shop.example", AvatarURL: "https://shop.example/" + id + ".png", Departments: departments, Capacity: 3}
 	require.NoError(t, s.PutOperator(ctx, op), "PutOperator %q", id)
@@ -46,13 +46,13 @@ func mustOperator(t testing.TB, s chat.Store, id string, departments ...string) 
 
 // mustConv creates a visitor id+"-v" and a queued conversation id for it,
 // created and queued at created.
-func mustConv(t testing.TB, s chat.Store, id string, created time.Time) *chat.Conversation {
+func mustConv(t testing.TB, s store, id string, created time.Time) *chat.Conversation {
 	t.Helper()
 	mustVisitor(t, s, id+"-v", "")
 	return mustConvFor(t, s, id, id+"-v", created)
 }
 
-func mustConvFor(t testing.TB, s chat.Store, id, visitorID string, created time.Time) *chat.Conversation {
+func mustConvFor(t testing.TB, s store, id, visitorID string, created time.Time) *chat.Conversation {
 	t.Helper()
 	c := &chat.Conversation{ID: id, VisitorID: visitorID, CreatedAt: created, QueuedAt: created, LiveUntil: liveLong}
 	require.NoError(t, s.CreateConversation(ctx, c), "CreateConversation %q", id)
@@ -61,27 +61,27 @@ func mustConvFor(t testing.TB, s chat.Store, id, visitorID string, created time.
 	return got
 }
 
-func mustAssign(t testing.TB, s chat.Store, id, from, to string, when time.Time) *chat.Conversation {
+func mustAssign(t testing.TB, s store, id, from, to string, when time.Time) *chat.Conversation {
 	t.Helper()
 	c, err := s.Assign(ctx, id, from, to, 0, when)
 	require.NoError(t, err, "Assign %q from %q to %q", id, from, to)
 	return c
 }
 
-func mustClose(t testing.TB, s chat.Store, id string, when time.Time) {
+func mustClose(t testing.TB, s store, id string, when time.Time) {
 	t.Helper()
 	_, err := s.CloseConversation(ctx, id, when)
 	require.NoError(t, err, "CloseConversation %q", id)
 }
 
-func mustGetConv(t testing.TB, s chat.Store, id string) *chat.Conversation {
+func mustGetConv(t testing.TB, s store, id string) *chat.Conversation {
 	t.Helper()
 	c, err := s.Conversation(ctx, id)
 	require.NoError(t, err, "Conversation %q", id)
 	return c
 }
 
-func mustAppend(t testing.TB, s chat.Store, m *chat.Message) chat.Appended {
+func mustAppend(t testing.TB, s store, m *chat.Message) chat.Appended {
 	t.Helper()
 	a, err := s.AppendMessage(ctx, m)
 	require.NoError(t, err, "AppendMessage")
@@ -111,7 +111,7 @@ func seqs(ms []*chat.Message) []int64 {
 }
 
 // loads returns OperatorLoads keyed by operator id.
-func loads(t testing.TB, s chat.Store, now time.Time) map[string]chat.OperatorLoad {
+func loads(t testing.TB, s store, now time.Time) map[string]chat.OperatorLoad {
 	t.Helper()
 	ls, err := s.OperatorLoads(ctx, now)
 	require.NoError(t, err, "OperatorLoads")

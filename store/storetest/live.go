@@ -11,18 +11,18 @@ import (
 
 // liveCases check live conversations: Conversation.LiveUntil, KeepLive and
 // capacity that counts only conversations whose visitor is on the site.
-func liveCases() []Case {
+func liveCases() []def {
 	// offline creates a queued conversation id whose visitor is not on the
 	// site (LiveUntil zero): an offline message.
-	offline := func(t testing.TB, s chat.Store, id string, created int) *chat.Conversation {
+	offline := func(t testing.TB, s store, id string, created int) *chat.Conversation {
 		t.Helper()
 		mustVisitor(t, s, id+"-v", "")
 		c := &chat.Conversation{ID: id, VisitorID: id + "-v", CreatedAt: at(created), QueuedAt: at(created)}
 		require.NoError(t, s.CreateConversation(ctx, c), "CreateConversation %q", id)
 		return mustGetConv(t, s, id)
 	}
-	return []Case{
-		{"Live/CreateKeepsLiveUntil", func(t testing.TB, s chat.Store) {
+	return []def{
+		{"Live/CreateKeepsLiveUntil", func(t testing.TB, s store) {
 			live := mustConv(t, s, "live", at(0))
 			sameTime(t, liveLong, live.LiveUntil, "LiveUntil as created")
 			assert.True(t, live.Live(at(1)), "live before LiveUntil")
@@ -33,7 +33,7 @@ func liveCases() []Case {
 			require.NoError(t, err)
 			assert.Equal(t, []string{"live", "off"}, convIDs(q), "Queue lists live and waiting conversations, FIFO")
 		}},
-		{"Live/KeepLive", func(t testing.TB, s chat.Store) {
+		{"Live/KeepLive", func(t testing.TB, s store) {
 			offline(t, s, "c1", 0)
 			offline(t, s, "c2", 1)
 			offline(t, s, "c3", 2)
@@ -48,7 +48,7 @@ func liveCases() []Case {
 			sameTime(t, at(90), mustGetConv(t, s, "c1").LiveUntil, "KeepLive raises LiveUntil")
 			require.NoError(t, s.KeepLive(ctx, nil, at(100)), "KeepLive of nobody")
 		}},
-		{"Live/CapacityCountsLiveOnly", func(t testing.TB, s chat.Store) {
+		{"Live/CapacityCountsLiveOnly", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			for i := range 3 {
 				offline(t, s, id("off", i), i)
@@ -68,7 +68,7 @@ func liveCases() []Case {
 			require.NoError(t, err, "capacity 0 (an operator's explicit choice) admits")
 			assert.Equal(t, 2, loads(t, s, at(19))["alice"].Active)
 		}},
-		{"Live/Expiry", func(t testing.TB, s chat.Store) {
+		{"Live/Expiry", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			offline(t, s, "c1", 0)
 			offline(t, s, "c2", 1)

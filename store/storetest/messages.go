@@ -9,16 +9,16 @@ import (
 	"github.com/shopchat/chat"
 )
 
-func mustMessages(t testing.TB, s chat.Store, q chat.MessageQuery) []*chat.Message {
+func mustMessages(t testing.TB, s store, q chat.MessageQuery) []*chat.Message {
 	t.Helper()
 	ms, err := s.Messages(ctx, q)
 	require.NoError(t, err, "Messages(%+v)", q)
 	return ms
 }
 
-func messageCases() []Case {
-	return []Case{
-		{"Messages/Append", func(t testing.TB, s chat.Store) {
+func messageCases() []def {
+	return []def{
+		{"Messages/Append", func(t testing.TB, s store) {
 			mustConv(t, s, "c1", at(0))
 			in := []*chat.Message{
 				{ConversationID: "c1", ClientID: "k1", Kind: chat.VisitorText, AuthorID: "c1-v", AuthorName: "Ann", Text: "hello", CreatedAt: at(1)},
@@ -60,7 +60,7 @@ func messageCases() []Case {
 				sameTime(t, w.CreatedAt, m.CreatedAt, "message CreatedAt")
 			}
 		}},
-		{"Messages/AppendIdempotent", func(t testing.TB, s chat.Store) {
+		{"Messages/AppendIdempotent", func(t testing.TB, s store) {
 			mustConv(t, s, "c1", at(0))
 			first := mustAppend(t, s, text("c1", "k1", "original", at(1)))
 			mustAppend(t, s, text("c1", "k2", "second", at(2)))
@@ -78,7 +78,7 @@ func messageCases() []Case {
 			// The next new message still gets the next Seq.
 			assert.EqualValues(t, 3, mustAppend(t, s, text("c1", "k3", "third", at(4))).Message.Seq)
 		}},
-		{"Messages/RetryAfterClose", func(t testing.TB, s chat.Store) {
+		{"Messages/RetryAfterClose", func(t testing.TB, s store) {
 			// A retry is recognised before the closed check, so a client
 			// whose conversation closed meanwhile gets its original back.
 			mustConv(t, s, "c1", at(0))
@@ -90,7 +90,7 @@ func messageCases() []Case {
 			_, err := s.AppendMessage(ctx, text("c1", "k2", "new", at(4)))
 			isErr(t, err, chat.ErrConflict, "AppendMessage(new client id, closed)")
 		}},
-		{"Messages/AppendEmptyClientID", func(t testing.TB, s chat.Store) {
+		{"Messages/AppendEmptyClientID", func(t testing.TB, s store) {
 			mustConv(t, s, "c1", at(0))
 			for i := range 3 {
 				a := mustAppend(t, s, &chat.Message{ConversationID: "c1", Kind: chat.SystemEvent, Text: "same", CreatedAt: at(1)})
@@ -99,7 +99,7 @@ func messageCases() []Case {
 			}
 			assert.Len(t, mustMessages(t, s, chat.MessageQuery{ConversationID: "c1"}), 3)
 		}},
-		{"Messages/ClientIDPerConversation", func(t testing.TB, s chat.Store) {
+		{"Messages/ClientIDPerConversation", func(t testing.TB, s store) {
 			mustConv(t, s, "c1", at(0))
 			mustConv(t, s, "c2", at(0))
 			a1 := mustAppend(t, s, text("c1", "same", "in c1", at(1)))
@@ -112,7 +112,7 @@ func messageCases() []Case {
 			require.Len(t, ms, 1)
 			assert.Equal(t, "in c2", ms[0].Text)
 		}},
-		{"Messages/AppendErrors", func(t testing.TB, s chat.Store) {
+		{"Messages/AppendErrors", func(t testing.TB, s store) {
 			mustConv(t, s, "c1", at(0))
 			mustAppend(t, s, text("c1", "k1", "before close", at(1)))
 			_, err := s.AppendMessage(ctx, text("ghost", "k", "x", at(2)))
@@ -133,7 +133,7 @@ func messageCases() []Case {
 			assert.Equal(t, []int64{1, 2}, seqs(mustMessages(t, s, chat.MessageQuery{ConversationID: "c1"})), "nothing written by refused appends")
 			assert.EqualValues(t, 2, mustGetConv(t, s, "c1").LastSeq)
 		}},
-		{"Messages/List", func(t testing.TB, s chat.Store) {
+		{"Messages/List", func(t testing.TB, s store) {
 			mustConv(t, s, "c1", at(0))
 			mustConv(t, s, "empty", at(0))
 			mustConv(t, s, "other", at(0))
@@ -175,7 +175,7 @@ func messageCases() []Case {
 			_, err := s.Messages(ctx, chat.MessageQuery{ConversationID: "ghost"})
 			isErr(t, err, chat.ErrNotFound, "Messages of unknown conversation")
 		}},
-		{"Messages/Copies", func(t testing.TB, s chat.Store) {
+		{"Messages/Copies", func(t testing.TB, s store) {
 			mustConv(t, s, "c1", at(0))
 			m := text("c1", "k1", "original", at(1))
 			a := mustAppend(t, s, m)
@@ -195,15 +195,11 @@ func messageCases() []Case {
 	}
 }
 
-// assignedAppenderCases check the optional chat.AssignedAppender; they skip
-// for a store without it.
-func assignedAppenderCases() []Case {
-	return []Case{
-		{"AssignedAppender/Append", func(t testing.TB, s chat.Store) {
-			aa, ok := s.(chat.AssignedAppender)
-			if !ok {
-				t.Skip("store does not implement the optional chat.AssignedAppender capability: AssignedAppender conformance not checked")
-			}
+// assignedAppenderCases check the assigned-append role.
+func assignedAppenderCases() []def {
+	return []def{
+		{"AssignedAppender/Append", func(t testing.TB, s store) {
+			aa := chat.AssignedAppender(s)
 			mustOperator(t, s, "alice")
 			mustOperator(t, s, "bob")
 			mustConv(t, s, "c1", at(0))

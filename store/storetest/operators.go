@@ -25,9 +25,9 @@ func sameOperator(t testing.TB, want, got *chat.Operator) {
 	}
 }
 
-func operatorCases() []Case {
-	return []Case{
-		{"Operators/PutAndGet", func(t testing.TB, s chat.Store) {
+func operatorCases() []def {
+	return []def{
+		{"Operators/PutAndGet", func(t testing.TB, s store) {
 			op := mustOperator(t, s, "alice", "sales", "billing")
 			got, err := s.Operator(ctx, "alice")
 			require.NoError(t, err)
@@ -45,16 +45,16 @@ func operatorCases() []Case {
 			sameOperator(t, upd, got)
 			assert.Len(t, loads(t, s, at(0)), 2, "OperatorLoads after upsert")
 		}},
-		{"Operators/PutInvalid", func(t testing.TB, s chat.Store) {
+		{"Operators/PutInvalid", func(t testing.TB, s store) {
 			isErr(t, s.PutOperator(ctx, &chat.Operator{Name: "No ID"}), chat.ErrInvalid, "PutOperator with empty ID")
 			assert.Empty(t, loads(t, s, at(0)), "OperatorLoads after refused put")
 		}},
-		{"Operators/NotFound", func(t testing.TB, s chat.Store) {
+		{"Operators/NotFound", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			_, err := s.Operator(ctx, "bob")
 			isErr(t, err, chat.ErrNotFound, "Operator")
 		}},
-		{"Operators/PutKeepsPresence", func(t testing.TB, s chat.Store) {
+		{"Operators/PutKeepsPresence", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			assert.Equal(t, chat.Offline, loads(t, s, at(0))["alice"].Presence, "presence of a new operator")
 			require.NoError(t, s.SetPresence(ctx, "alice", chat.Online, at(100)))
@@ -63,7 +63,7 @@ func operatorCases() []Case {
 			assert.Equal(t, chat.Online, l.Presence, "presence after PutOperator update")
 			assert.Equal(t, "Renamed", l.Operator.Name)
 		}},
-		{"Operators/SetPresenceErrors", func(t testing.TB, s chat.Store) {
+		{"Operators/SetPresenceErrors", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			isErr(t, s.SetPresence(ctx, "nobody", chat.Online, at(100)), chat.ErrNotFound, "SetPresence unknown operator")
 			isErr(t, s.SetPresence(ctx, "alice", chat.Presence("busy"), at(100)), chat.ErrInvalid, "SetPresence undefined presence")
@@ -72,7 +72,7 @@ func operatorCases() []Case {
 			_, err := s.Operator(ctx, "nobody")
 			isErr(t, err, chat.ErrNotFound, "SetPresence must not create an operator")
 		}},
-		{"Operators/LoadsOrderAndPresence", func(t testing.TB, s chat.Store) {
+		{"Operators/LoadsOrderAndPresence", func(t testing.TB, s store) {
 			for _, id := range []string{"carol", "alice", "dave", "bob"} {
 				mustOperator(t, s, id)
 			}
@@ -105,7 +105,7 @@ func operatorCases() []Case {
 			require.NoError(t, s.SetPresence(ctx, "alice", chat.Offline, at(200)))
 			assert.Equal(t, chat.Offline, loads(t, s, at(150))["alice"].Presence, "explicitly offline")
 		}},
-		{"Operators/PresenceNoExpiry", func(t testing.TB, s chat.Store) {
+		{"Operators/PresenceNoExpiry", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			mustOperator(t, s, "bob")
 			require.NoError(t, s.SetPresence(ctx, "alice", chat.Online, time.Time{}), "SetPresence with zero expires")
@@ -122,7 +122,7 @@ func operatorCases() []Case {
 			require.NoError(t, s.SetPresence(ctx, "alice", chat.Online, time.Time{}))
 			assert.Equal(t, chat.Online, loads(t, s, at(20))["alice"].Presence, "zero expires again")
 		}},
-		{"Operators/LoadsActive", func(t testing.TB, s chat.Store) {
+		{"Operators/LoadsActive", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			mustOperator(t, s, "bob")
 			mustOperator(t, s, "carol")
@@ -140,7 +140,7 @@ func operatorCases() []Case {
 			assert.Equal(t, 1, l["bob"].Active, "bob")
 			assert.Equal(t, 0, l["carol"].Active, "carol")
 		}},
-		{"Operators/LastAssignedAt", func(t testing.TB, s chat.Store) {
+		{"Operators/LastAssignedAt", func(t testing.TB, s store) {
 			mustOperator(t, s, "alice")
 			mustOperator(t, s, "bob")
 			mustConv(t, s, "c1", at(0))
@@ -156,7 +156,7 @@ func operatorCases() []Case {
 			isErr(t, err, chat.ErrConflict, "Assign of an assigned conversation from \"\"")
 			assert.True(t, loads(t, s, at(31))["bob"].LastAssignedAt.IsZero(), "bob after refused Assign")
 		}},
-		{"Operators/Copies", func(t testing.TB, s chat.Store) {
+		{"Operators/Copies", func(t testing.TB, s store) {
 			op := mustOperator(t, s, "alice", "sales", "billing")
 			op.Departments[0] = "mutated input"
 			op.Name = "mutated input"

@@ -10,20 +10,9 @@ import (
 	"github.com/shopchat/chat"
 )
 
-// skipNoPageViewVisitors is the reason PageViewVisitors cases give when
-// they skip.
-const skipNoPageViewVisitors = "store does not implement the optional chat.PageViewVisitors capability: PageViewVisitors conformance not checked"
-
-// pageViewVisitorsOf returns s as a chat.PageViewVisitors, or skips the
-// case.
-func pageViewVisitorsOf(t testing.TB, s chat.Store) chat.PageViewVisitors {
-	t.Helper()
-	pv, ok := chat.StoreAs[chat.PageViewVisitors](s)
-	if !ok {
-		t.Skip(skipNoPageViewVisitors)
-	}
-	return pv
-}
+// pageViewVisitorsOf returns s as a chat.PageViewVisitors (the
+// PageViewVisitors cases run only for a store with that role).
+func pageViewVisitorsOf(_ testing.TB, s store) chat.PageViewVisitors { return s }
 
 // visitorsViewing returns the ids of the visitors with a page view in
 // [at(from), at(to)), requiring success and a non-nil list (none encodes
@@ -37,7 +26,7 @@ func visitorsViewing(t testing.TB, pv chat.PageViewVisitors, from, to int) []str
 }
 
 // mustViews creates visitors ids and adds the views.
-func mustViews(t testing.TB, s chat.Store, ids []string, views ...chat.PageView) {
+func mustViews(t testing.TB, s store, ids []string, views ...chat.PageView) {
 	t.Helper()
 	for _, id := range ids {
 		mustVisitor(t, s, id, "")
@@ -45,9 +34,9 @@ func mustViews(t testing.TB, s chat.Store, ids []string, views ...chat.PageView)
 	require.NoError(t, s.AddPageViews(ctx, views), "AddPageViews")
 }
 
-func pageViewVisitorsCases() []Case {
-	return []Case{
-		{"PageViewVisitors/HalfOpen", func(t testing.TB, s chat.Store) {
+func pageViewVisitorsCases() []def {
+	return []def{
+		{"PageViewVisitors/HalfOpen", func(t testing.TB, s store) {
 			pv := pageViewVisitorsOf(t, s)
 			mustViews(t, s, []string{"v1", "v2", "v3", "v4"},
 				view("v1", "/before", 9), view("v2", "/from", 10), view("v3", "/inside", 20), view("v4", "/to", 30))
@@ -56,14 +45,14 @@ func pageViewVisitorsCases() []Case {
 			assert.Equal(t, []string{"v2", "v3", "v4"}, visitorsViewing(t, pv, 10, 31), "a view just before to")
 			assert.Equal(t, []string{"v1", "v2", "v3", "v4"}, visitorsViewing(t, pv, 0, 100), "every view")
 		}},
-		{"PageViewVisitors/Distinct", func(t testing.TB, s chat.Store) {
+		{"PageViewVisitors/Distinct", func(t testing.TB, s store) {
 			pv := pageViewVisitorsOf(t, s)
 			mustViews(t, s, []string{"v1", "v2"},
 				view("v1", "/a", 10), view("v1", "/b", 11), view("v2", "/a", 12), view("v1", "/a", 13))
 			require.NoError(t, s.AddPageViews(ctx, []chat.PageView{view("v1", "/c", 14)}), "AddPageViews second batch")
 			assert.Equal(t, []string{"v1", "v2"}, visitorsViewing(t, pv, 0, 100), "each visitor once, however many views")
 		}},
-		{"PageViewVisitors/Sorted", func(t testing.TB, s chat.Store) {
+		{"PageViewVisitors/Sorted", func(t testing.TB, s store) {
 			pv := pageViewVisitorsOf(t, s)
 			// Inserted neither in order nor by time; ascending is by bytes,
 			// so upper case before lower case and "v10" before "v2".
@@ -72,7 +61,7 @@ func pageViewVisitorsCases() []Case {
 				view("v2", "/", 10), view("b", "/", 14), view("v10", "/", 11), view("A", "/", 13), view("v1", "/", 12))
 			assert.Equal(t, []string{"A", "b", "v1", "v10", "v2"}, visitorsViewing(t, pv, 0, 100), "ids ascending")
 		}},
-		{"PageViewVisitors/Empty", func(t testing.TB, s chat.Store) {
+		{"PageViewVisitors/Empty", func(t testing.TB, s store) {
 			pv := pageViewVisitorsOf(t, s)
 			assert.Empty(t, visitorsViewing(t, pv, 0, 100), "a store without page views")
 			mustViews(t, s, []string{"v1"}, view("v1", "/a", 10), view("v1", "/b", 20))
@@ -83,14 +72,14 @@ func pageViewVisitorsCases() []Case {
 			require.NoError(t, s.AddPageViews(ctx, []chat.PageView{view("ghost", "/c", 30)}), "AddPageViews of an unknown visitor")
 			assert.Empty(t, visitorsViewing(t, pv, 21, 100), "a view of an unknown visitor")
 		}},
-		{"PageViewVisitors/DeleteVisitor", func(t testing.TB, s chat.Store) {
+		{"PageViewVisitors/DeleteVisitor", func(t testing.TB, s store) {
 			pv := pageViewVisitorsOf(t, s)
 			mustViews(t, s, []string{"v1", "v2"}, view("v1", "/a", 10), view("v2", "/b", 11), view("v1", "/c", 12))
 			require.Equal(t, []string{"v1", "v2"}, visitorsViewing(t, pv, 0, 100), "before DeleteVisitor")
 			require.NoError(t, s.DeleteVisitor(ctx, "v1"), "DeleteVisitor v1")
 			assert.Equal(t, []string{"v2"}, visitorsViewing(t, pv, 0, 100), "an erased visitor's views are gone")
 		}},
-		{"PageViewVisitors/Invalid", func(t testing.TB, s chat.Store) {
+		{"PageViewVisitors/Invalid", func(t testing.TB, s store) {
 			pv := pageViewVisitorsOf(t, s)
 			mustViews(t, s, []string{"v1"}, view("v1", "/a", 10))
 			_, err := pv.PageViewVisitors(ctx, at(20), at(5))

@@ -16,18 +16,9 @@ import (
 // stores that count tokens rather than bytes.
 const maxSnippet = 300
 
-// skipNoSearcher is the reason Search cases give when they skip.
-const skipNoSearcher = "store does not implement the optional chat.Searcher capability: Search conformance not checked"
-
-// searcher returns s as a chat.Searcher, or skips the case.
-func searcher(t testing.TB, s chat.Store) chat.Searcher {
-	t.Helper()
-	sr, ok := chat.StoreAs[chat.Searcher](s)
-	if !ok {
-		t.Skip(skipNoSearcher)
-	}
-	return sr
-}
+// searcher returns s as a chat.Searcher (the Search cases run only for
+// a store with the search role).
+func searcher(_ testing.TB, s store) chat.Searcher { return s }
 
 // search runs q, requires success and checks what holds for every result:
 // at most the limit, Message and Snippet well-formed, best Rank first.
@@ -80,7 +71,7 @@ func found(t testing.TB, sr chat.Searcher, text string) []string {
 }
 
 // say appends a message of kind to conversation conv.
-func say(t testing.TB, s chat.Store, conv string, kind chat.MessageKind, body string, when int) chat.Message {
+func say(t testing.TB, s store, conv string, kind chat.MessageKind, body string, when int) chat.Message {
 	t.Helper()
 	author := conv + "-v"
 	if kind == chat.OperatorText || kind == chat.Note {
@@ -91,9 +82,9 @@ func say(t testing.TB, s chat.Store, conv string, kind chat.MessageKind, body st
 	return *mustAppend(t, s, &chat.Message{ConversationID: conv, Kind: kind, AuthorID: author, AuthorName: "Author " + author, Text: body, CreatedAt: at(when)}).Message
 }
 
-func searchCases() []Case {
-	return []Case{
-		{"Search/FindsWord", func(t testing.TB, s chat.Store) {
+func searchCases() []def {
+	return []def{
+		{"Search/FindsWord", func(t testing.TB, s store) {
 			sr := searcher(t, s)
 			mustConv(t, s, "c1", at(0))
 			mustAppend(t, s, text("c1", "k1", "Hello, I need help with my order.", at(1)))
@@ -125,7 +116,7 @@ func searchCases() []Case {
 			assert.Equal(t, want.Text, ms[1].Text, "Search returned stored state")
 			assert.Equal(t, []string{want.Text}, found(t, sr, "parcel"), "Search again after mutating a hit")
 		}},
-		{"Search/AllWords", func(t testing.TB, s chat.Store) {
+		{"Search/AllWords", func(t testing.TB, s store) {
 			sr := searcher(t, s)
 			mustConv(t, s, "c1", at(0))
 			mustAppend(t, s, text("c1", "", "Refund for order 4711 please", at(1)))
@@ -138,7 +129,7 @@ func searchCases() []Case {
 			assert.Empty(t, found(t, sr, "refund zebra"), "one word missing")
 			assert.Empty(t, found(t, sr, "policy status"), "words in different messages")
 		}},
-		{"Search/CaseInsensitive", func(t testing.TB, s chat.Store) {
+		{"Search/CaseInsensitive", func(t testing.TB, s store) {
 			sr := searcher(t, s)
 			mustConv(t, s, "c1", at(0))
 			mustAppend(t, s, text("c1", "", "REFUND Request for ORDER", at(1)))
@@ -149,7 +140,7 @@ func searchCases() []Case {
 			assert.Equal(t, []string{"shipping delayed"}, found(t, sr, "SHIPPING"), "upper-case query, lower-case text")
 			assert.Equal(t, []string{"shipping delayed"}, found(t, sr, "DeLaYeD"), "mixed-case query, lower-case text")
 		}},
-		{"Search/Unicode", func(t testing.TB, s chat.Store) {
+		{"Search/Unicode", func(t testing.TB, s store) {
 			sr := searcher(t, s)
 			mustConv(t, s, "c1", at(0))
 			mustAppend(t, s, text("c1", "", "Grüße aus München!", at(1)))
@@ -159,7 +150,7 @@ func searchCases() []Case {
 			assert.Equal(t, []string{"Ærger med levering"}, found(t, sr, "ærger"), "non-ASCII lower case")
 			assert.Equal(t, []string{"Grüße aus München!"}, found(t, sr, "grü"), "prefix ending in a non-ASCII letter")
 		}},
-		{"Search/Prefix", func(t testing.TB, s chat.Store) {
+		{"Search/Prefix", func(t testing.TB, s store) {
 			sr := searcher(t, s)
 			mustConv(t, s, "c1", at(0))
 			const msg = "Refund requested yesterday"
@@ -173,7 +164,7 @@ func searchCases() []Case {
 			assert.Empty(t, found(t, sr, "quest"), "a word's inside is neither a word nor a prefix")
 			assert.Empty(t, found(t, sr, "yesterdays"), "longer than the word")
 		}},
-		{"Search/VisitorScope", func(t testing.TB, s chat.Store) {
+		{"Search/VisitorScope", func(t testing.TB, s store) {
 			sr := searcher(t, s)
 			mustOperator(t, s, "alice")
 			mustVisitor(t, s, "v1", "")
@@ -209,7 +200,7 @@ func searchCases() []Case {
 				"parcel system event in c2", "parcel of v2", "parcel note about v2"}, all, "an operator's search: everything, notes too")
 			assert.ElementsMatch(t, []string{"parcel note about v1", "parcel note about v2"}, found(t, sr, "note"), "an operator's search for notes")
 		}},
-		{"Search/Snippet", func(t testing.TB, s chat.Store) {
+		{"Search/Snippet", func(t testing.TB, s store) {
 			sr := searcher(t, s)
 			mustConv(t, s, "c1", at(0))
 			// A long message of multi-byte text with the match in the middle.
@@ -232,7 +223,7 @@ func searchCases() []Case {
 				}
 			}
 		}},
-		{"Search/Syntax", func(t testing.TB, s chat.Store) {
+		{"Search/Syntax", func(t testing.TB, s store) {
 			sr := searcher(t, s)
 			mustConv(t, s, "c1", at(0))
 			for _, m := range []string{
@@ -291,7 +282,7 @@ func searchCases() []Case {
 			assert.Equal(t, []string{"parcel tracking number"}, found(t, sr, "parcel"), "Search after hostile searches")
 			mustAppend(t, s, text("c1", "", "still writable", at(2)))
 		}},
-		{"Search/Invalid", func(t testing.TB, s chat.Store) {
+		{"Search/Invalid", func(t testing.TB, s store) {
 			sr := searcher(t, s)
 			mustConv(t, s, "c1", at(0))
 			mustAppend(t, s, text("c1", "", "parcel tracking number", at(1)))
@@ -313,7 +304,7 @@ func searchCases() []Case {
 			require.Len(t, q, 256)
 			assert.Equal(t, []string{"parcel tracking number"}, found(t, sr, q), "Search with 256 bytes of text")
 		}},
-		{"Search/Limit", func(t testing.TB, s chat.Store) {
+		{"Search/Limit", func(t testing.TB, s store) {
 			sr := searcher(t, s)
 			mustConv(t, s, "c1", at(0))
 			const n = 105
@@ -331,7 +322,7 @@ func searchCases() []Case {
 			}
 			assert.Len(t, search(t, sr, chat.SearchQuery{Text: "cushion", Limit: 10}), 3, "fewer hits than the limit")
 		}},
-		{"Search/Ranking", func(t testing.TB, s chat.Store) {
+		{"Search/Ranking", func(t testing.TB, s store) {
 			sr := searcher(t, s)
 			mustConv(t, s, "c1", at(0))
 			const best = "parcel parcel parcel"

@@ -20,18 +20,20 @@
 //		})
 //	}
 //
-// Optional capabilities are checked only if the store has them, found as
-// the Server finds them: the Search cases skip, saying why, unless
-// chat.StoreAs finds chat.Searcher on the store (on it or, through
-// Unwrap() chat.Store, on a store it wraps), the PageViewVisitors cases
-// unless it finds chat.PageViewVisitors, the AssignedAppender cases unless
-// the store itself implements chat.AssignedAppender, and Run logs the
-// skipped cases in their area's output (go test -v shows it).
+// The suite runs every store through chat.Checked, the checking layer the
+// Server puts in front of every store, so a store need not repeat its
+// input checks and limit defaults. It checks the required core (chat.Store)
+// of every store, and each optional role (chat.TrackingStore,
+// chat.OrderStore, ...; see chat.StoreCapabilities) only if the store
+// provides it, found as the Server finds it: a case needing a role the
+// store lacks skips, saying which, and Run logs each area's skipped cases
+// (go test -v shows them). A store with only the core passes.
 //
-// A wrapper does not pass by hiding: Capabilities/NotHidden fails a store
-// that holds another store in an exported field (embedding chat.Store is
-// the usual decorator) whose Searcher or PageViewVisitors the Server could
-// not find on the wrapper. Give the wrapper an Unwrap() chat.Store method.
+// A store cannot pass by hiding or half-declaring a role: the Capabilities
+// cases fail a store that implements some but not all of a role's
+// methods (the Server would silently not see the role), and a wrapper
+// that holds another store (embedding chat.Store is the usual decorator)
+// and hides a role of it. Give the wrapper an Unwrap() chat.Store method.
 //
 // Run one area or one case with -run, e.g.
 // go test -run 'TestConformance/Conversations/Assign'.
@@ -42,7 +44,6 @@
 package storetest
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 
@@ -51,36 +52,115 @@ import (
 )
 
 // Case is one conformance check. Name is "Area/Check", e.g.
-// "Visitors/CreateConflict". Fn gets a fresh, empty store and reports
-// through t only, from its own goroutine, so it can be driven by any
-// testing.TB (for example one that records failures).
+// "Visitors/CreateConflict". Fn gets a fresh, empty store, runs it through
+// chat.Checked (as the Server does) and reports through t only, from its
+// own goroutine, so it can be driven by any testing.TB (for example one
+// that records failures).
 type Case struct {
 	Name string
-	Fn   func(t testing.TB, s chat.Store)
+	// Roles are the optional roles (chat.Capability.Role) the case needs;
+	// Fn skips, naming them, for a store that lacks one.
+	Roles []string
+	Fn    func(t testing.TB, s chat.Store)
 }
 
-// optional maps an area whose cases skip unless the store has an optional
-// capability to that capability.
-var optional = map[string]string{"Search": "chat.Searcher", "PageViewVisitors": "chat.PageViewVisitors", "AssignedAppender": "chat.AssignedAppender"}
+// store is a store with every role, as chat.Checked returns it.
+type store interface {
+	chat.Store
+	chat.TrackingStore
+	chat.OrderStore
+	chat.CannedStore
+	chat.TriggerStore
+	chat.ClaimStore
+	chat.Searcher
+	chat.PageViewVisitors
+	chat.AssignedAppender
+}
 
-// Cases returns the suite's cases in a stable order. Run runs them all;
-// Cases is for harnesses that need to run or select cases themselves.
+// def is a case as the area files write it: on a store behind chat.Checked.
+type def struct {
+	Name string
+	Fn   func(t testing.TB, s store)
+}
+
+// needs maps an area, or a single case, to the optional roles its cases
+// need. Areas not listed check the required core.
+var needs = map[string][]string{
+	"AssignedAppender":       {"assigned-append"},
+	"Search":                 {"search"},
+	"Tracking":               {"tracking"},
+	"Tracking/DeleteVisitor": {"tracking", "orders"},
+	"Orders":                 {"orders"},
+	"Canned":                 {"canned"},
+	"Triggers":               {"triggers"},
+	"PageViewVisitors":       {"tracking", "page-view-visitors"},
+	"Claims":                 {"claims"},
+}
+
+// Cases returns the suite's cases in a stable order, grouped by area. Run
+// runs them all; Cases is for harnesses that need to run or select cases
+// themselves.
 func Cases() []Case {
-	var cs []Case
-	cs = append(cs, capabilityCases()...)
-	cs = append(cs, visitorCases()...)
-	cs = append(cs, operatorCases()...)
-	cs = append(cs, conversationCases()...)
-	cs = append(cs, messageCases()...)
-	cs = append(cs, assignedAppenderCases()...)
-	cs = append(cs, concurrencyCases()...)
-	cs = append(cs, dataCases()...)
-	cs = append(cs, searchCases()...)
-	cs = append(cs, trackingCases()...)
-	cs = append(cs, pageViewVisitorsCases()...)
-	cs = append(cs, claimCases()...)
-	cs = append(cs, liveCases()...)
+	cs := capabilityCases()
+	var defs []def
+	for _, area := range [][]def{visitorCases(), operatorCases(), conversationCases(), messageCases(),
+		assignedAppenderCases(), concurrencyCases(), dataCases(), searchCases(), trackingCases(),
+		pageViewVisitorsCases(), claimCases(), liveCases()} {
+		defs = append(defs, area...)
+	}
+	// Group by area, in the order areas first appear.
+	var areas []string
+	byArea := map[string][]def{}
+	for _, d := range defs {
+		area, _, _ := strings.Cut(d.Name, "/")
+		if _, ok := byArea[area]; !ok {
+			areas = append(areas, area)
+		}
+		byArea[area] = append(byArea[area], d)
+	}
+	for _, area := range areas {
+		for _, d := range byArea[area] {
+			roles, ok := needs[d.Name]
+			if !ok {
+				roles = needs[area]
+			}
+			cs = append(cs, Case{Name: d.Name, Roles: roles, Fn: checkedCase(d.Fn, roles)})
+		}
+	}
 	return cs
+}
+
+// checkedCase runs fn on s behind chat.Checked if s provides roles, and
+// skips otherwise.
+func checkedCase(fn func(testing.TB, store), roles []string) func(testing.TB, chat.Store) {
+	return func(t testing.TB, s chat.Store) {
+		for _, r := range roles {
+			if !provides(s, r) {
+				t.Skipf("the store does not provide the optional %s role (%s): not checked", r, iface(r))
+			}
+		}
+		fn(t, chat.Checked(s).(store))
+	}
+}
+
+// provides reports whether s provides role, as the Server finds it.
+func provides(s chat.Store, role string) bool {
+	for _, c := range chat.StoreCapabilities(s) {
+		if c.Role == role {
+			return c.Status != chat.RoleNotProvided
+		}
+	}
+	return false
+}
+
+// iface names role's interface.
+func iface(role string) string {
+	for _, c := range chat.StoreCapabilities(nil) {
+		if c.Role == role {
+			return c.Interface
+		}
+	}
+	return role
 }
 
 // Run runs every case as a subtest named by its Name (so "Visitors" then
@@ -100,10 +180,7 @@ func Run(t *testing.T, open func(t testing.TB) chat.Store) {
 		if len(skipped) == 0 {
 			return
 		}
-		why := ""
-		if capability, ok := optional[area]; ok {
-			why = fmt.Sprintf(" (%s is an optional capability; a wrapper keeps it with Unwrap() chat.Store)", capability)
-		}
-		t.Logf("storetest: %d of %d %s cases SKIPPED%s: %s", len(skipped), perArea[area], area, why, strings.Join(skipped, ", "))
+		t.Logf("storetest: %d of %d %s cases SKIPPED: the store does not provide the optional roles they check "+
+			"(a wrapper keeps its store's roles with Unwrap() chat.Store): %s", len(skipped), perArea[area], area, strings.Join(skipped, ", "))
 	})
 }

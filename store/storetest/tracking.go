@@ -26,7 +26,7 @@ func samePageView(t testing.TB, want, got chat.PageView) {
 	sameTime(t, want.At, got.At, "PageView.At")
 }
 
-func mustPageViews(t testing.TB, s chat.Store, visitorID string, limit int) []chat.PageView {
+func mustPageViews(t testing.TB, s store, visitorID string, limit int) []chat.PageView {
 	t.Helper()
 	vs, err := s.PageViews(ctx, visitorID, limit)
 	require.NoError(t, err, "PageViews %q limit %d", visitorID, limit)
@@ -54,7 +54,7 @@ func activity(kind chat.ActivityKind, text string, n int) chat.Activity {
 	return chat.Activity{Kind: kind, Text: text, At: at(n)}
 }
 
-func mustActivities(t testing.TB, s chat.Store, q chat.ActivityQuery) []chat.Activity {
+func mustActivities(t testing.TB, s store, q chat.ActivityQuery) []chat.Activity {
 	t.Helper()
 	as, err := s.Activities(ctx, q)
 	require.NoError(t, err, "Activities(%+v)", q)
@@ -86,7 +86,7 @@ func order(id, visitorID string, total int64, n int) *chat.Order {
 	return &chat.Order{ID: id, VisitorID: visitorID, Total: total, Currency: "EUR", PlacedAt: at(n)}
 }
 
-func mustPutOrder(t testing.TB, s chat.Store, o *chat.Order) *chat.Order {
+func mustPutOrder(t testing.TB, s store, o *chat.Order) *chat.Order {
 	t.Helper()
 	stored, created, err := s.PutOrder(ctx, o)
 	require.NoError(t, err, "PutOrder %q", o.ID)
@@ -94,7 +94,7 @@ func mustPutOrder(t testing.TB, s chat.Store, o *chat.Order) *chat.Order {
 	return stored
 }
 
-func mustOrders(t testing.TB, s chat.Store, q chat.OrderQuery) []*chat.Order {
+func mustOrders(t testing.TB, s store, q chat.OrderQuery) []*chat.Order {
 	t.Helper()
 	os, err := s.Orders(ctx, q)
 	require.NoError(t, err, "Orders(%+v)", q)
@@ -123,14 +123,14 @@ func canned(id, operatorID, shortcut string) *chat.CannedResponse {
 	return &chat.CannedResponse{ID: id, OperatorID: operatorID, Shortcut: shortcut, Title: "Title " + id, Text: "Text of " + id, UpdatedAt: at(1)}
 }
 
-func mustPutCanned(t testing.TB, s chat.Store, c *chat.CannedResponse) *chat.CannedResponse {
+func mustPutCanned(t testing.TB, s store, c *chat.CannedResponse) *chat.CannedResponse {
 	t.Helper()
 	require.NoError(t, s.PutCanned(ctx, c), "PutCanned %q", c.ID)
 	return c
 }
 
 // cannedIDs lists operatorID's visible responses' ids.
-func cannedIDs(t testing.TB, s chat.Store, operatorID string) []string {
+func cannedIDs(t testing.TB, s store, operatorID string) []string {
 	t.Helper()
 	cs, err := s.CannedResponses(ctx, operatorID)
 	require.NoError(t, err, "CannedResponses %q", operatorID)
@@ -141,14 +141,14 @@ func cannedIDs(t testing.TB, s chat.Store, operatorID string) []string {
 	return out
 }
 
-func mustTriggers(t testing.TB, s chat.Store) []*chat.Trigger {
+func mustTriggers(t testing.TB, s store) []*chat.Trigger {
 	t.Helper()
 	ts, err := s.Triggers(ctx)
 	require.NoError(t, err, "Triggers")
 	return ts
 }
 
-func triggerIDs(t testing.TB, s chat.Store) []string {
+func triggerIDs(t testing.TB, s store) []string {
 	t.Helper()
 	ts := mustTriggers(t, s)
 	out := make([]string, len(ts))
@@ -158,9 +158,9 @@ func triggerIDs(t testing.TB, s chat.Store) []string {
 	return out
 }
 
-func trackingCases() []Case {
-	return []Case{
-		{"Tracking/PageViews", func(t testing.TB, s chat.Store) {
+func trackingCases() []def {
+	return []def{
+		{"Tracking/PageViews", func(t testing.TB, s store) {
 			mustVisitor(t, s, "v1", "")
 			mustVisitor(t, s, "v2", "")
 			full := chat.PageView{
@@ -191,7 +191,7 @@ func trackingCases() []Case {
 			mustVisitor(t, s, "ghost", "")
 			assert.Empty(t, mustPageViews(t, s, "ghost", 0), "views of a visitor unknown when they were added")
 		}},
-		{"Tracking/PageViewsLongFields", func(t testing.TB, s chat.Store) {
+		{"Tracking/PageViewsLongFields", func(t testing.TB, s store) {
 			// A store holds every text field at its documented cap in bytes,
 			// multi-byte characters included.
 			mustVisitor(t, s, "v1", "")
@@ -208,7 +208,7 @@ func trackingCases() []Case {
 			require.Len(t, got, 1)
 			samePageView(t, long, got[0])
 		}},
-		{"Tracking/PageViewsLimit", func(t testing.TB, s chat.Store) {
+		{"Tracking/PageViewsLimit", func(t testing.TB, s store) {
 			mustVisitor(t, s, "v1", "")
 			var vs []chat.PageView
 			for i := range 60 {
@@ -222,7 +222,7 @@ func trackingCases() []Case {
 			assert.Equal(t, []string{"/p059", "/p058", "/p057"}, urls(mustPageViews(t, s, "v1", 3)), "limit 3")
 			assert.Len(t, mustPageViews(t, s, "v1", 100), 60, "limit above the count")
 		}},
-		{"Tracking/PageViewsInvalid", func(t testing.TB, s chat.Store) {
+		{"Tracking/PageViewsInvalid", func(t testing.TB, s store) {
 			mustVisitor(t, s, "v1", "")
 			err := s.AddPageViews(ctx, []chat.PageView{view("v1", "/ok", 1), view("v1", "", 2)})
 			isErr(t, err, chat.ErrInvalid, "AddPageViews with a view without URL")
@@ -230,7 +230,7 @@ func trackingCases() []Case {
 			isErr(t, err, chat.ErrInvalid, "AddPageViews with a view without VisitorID")
 			assert.Empty(t, mustPageViews(t, s, "v1", 0), "nothing stored from a refused batch")
 		}},
-		{"Tracking/Activities", func(t testing.TB, s chat.Store) {
+		{"Tracking/Activities", func(t testing.TB, s store) {
 			mustVisitor(t, s, "v1", "")
 			full := chat.Activity{Kind: chat.Rated, VisitorID: "v1", ConversationID: "c1", OperatorID: "alice", TriggerID: "t1", Value: 4, Text: "quick <b>help</b>", At: at(10)}
 			require.NoError(t, s.AddActivities(ctx, []chat.Activity{
@@ -247,7 +247,7 @@ func trackingCases() []Case {
 				sameActivity(t, full, got[0])
 			}
 		}},
-		{"Tracking/ActivityFilters", func(t testing.TB, s chat.Store) {
+		{"Tracking/ActivityFilters", func(t testing.TB, s store) {
 			mustVisitor(t, s, "v1", "")
 			mustVisitor(t, s, "v2", "")
 			a := func(kind chat.ActivityKind, name string, n int, visitor, conv, op, trigger string) chat.Activity {
@@ -276,7 +276,7 @@ func trackingCases() []Case {
 			assert.Equal(t, []string{"rated"}, list(chat.ActivityQuery{Kinds: []chat.ActivityKind{chat.Rated, chat.TriggerShown}, VisitorID: "v1", OperatorID: "alice"}), "filters combine")
 			assert.Empty(t, list(chat.ActivityQuery{TriggerID: "t1", OperatorID: "bob"}), "nothing matches")
 		}},
-		{"Tracking/ActivitiesLimit", func(t testing.TB, s chat.Store) {
+		{"Tracking/ActivitiesLimit", func(t testing.TB, s store) {
 			var as []chat.Activity
 			for i := range 60 {
 				as = append(as, activity(chat.PresenceChanged, id("a", i), i))
@@ -285,12 +285,12 @@ func trackingCases() []Case {
 			assert.Len(t, mustActivities(t, s, chat.ActivityQuery{}), 60, "limit 0 means 10,000")
 			assert.Equal(t, []string{"a000", "a001", "a002"}, texts(mustActivities(t, s, chat.ActivityQuery{Limit: 3})), "limit 3")
 		}},
-		{"Tracking/ActivitiesInvalid", func(t testing.TB, s chat.Store) {
+		{"Tracking/ActivitiesInvalid", func(t testing.TB, s store) {
 			err := s.AddActivities(ctx, []chat.Activity{activity(chat.PresenceChanged, "ok", 1), activity("", "no kind", 2)})
 			isErr(t, err, chat.ErrInvalid, "AddActivities with an empty Kind")
 			assert.Empty(t, mustActivities(t, s, chat.ActivityQuery{}), "nothing stored from a refused batch")
 		}},
-		{"Tracking/PutOrder", func(t testing.TB, s chat.Store) {
+		{"Orders/Put", func(t testing.TB, s store) {
 			mustVisitor(t, s, "v1", "")
 			o := &chat.Order{
 				ID: "o1", VisitorID: "v1", Total: 12995, Currency: "EUR", PlacedAt: at(100),
@@ -313,7 +313,7 @@ func trackingCases() []Case {
 			sameOrder(t, plain, got[1])
 			assert.False(t, got[1].Attribution.Chat(), "an order without attribution is not a chat order")
 		}},
-		{"Tracking/PutOrderOnce", func(t testing.TB, s chat.Store) {
+		{"Orders/PutOnce", func(t testing.TB, s store) {
 			mustVisitor(t, s, "v1", "")
 			mustVisitor(t, s, "v2", "")
 			first := order("o1", "v1", 1000, 10)
@@ -328,13 +328,13 @@ func trackingCases() []Case {
 			require.Len(t, got, 1, "recorded twice, stored once")
 			sameOrder(t, first, got[0])
 		}},
-		{"Tracking/PutOrderInvalid", func(t testing.TB, s chat.Store) {
+		{"Orders/PutInvalid", func(t testing.TB, s store) {
 			mustVisitor(t, s, "v1", "")
 			_, _, err := s.PutOrder(ctx, order("", "v1", 100, 1))
 			isErr(t, err, chat.ErrInvalid, "PutOrder with an empty ID")
 			assert.Empty(t, mustOrders(t, s, chat.OrderQuery{}), "Orders after a refused PutOrder")
 		}},
-		{"Tracking/Orders", func(t testing.TB, s chat.Store) {
+		{"Orders/List", func(t testing.TB, s store) {
 			mustVisitor(t, s, "v1", "")
 			mustVisitor(t, s, "v2", "")
 			// Put out of order; o2b and o2a share PlacedAt, so ID breaks the tie.
@@ -353,7 +353,7 @@ func trackingCases() []Case {
 			assert.Equal(t, []string{"o1", "o2a"}, list(chat.OrderQuery{Limit: 2}), "Limit keeps the earliest")
 			assert.Empty(t, list(chat.OrderQuery{VisitorID: "ghost"}), "unknown visitor")
 		}},
-		{"Tracking/OrderCopies", func(t testing.TB, s chat.Store) {
+		{"Orders/Copies", func(t testing.TB, s store) {
 			mustVisitor(t, s, "v1", "")
 			o := order("o1", "v1", 100, 1)
 			stored := mustPutOrder(t, s, o)
@@ -367,7 +367,7 @@ func trackingCases() []Case {
 			require.Len(t, again, 1)
 			assert.Empty(t, again[0].Attribution.Channel, "Orders returned stored state")
 		}},
-		{"Tracking/ConcurrentPutOrder", func(t testing.TB, s chat.Store) {
+		{"Orders/ConcurrentPut", func(t testing.TB, s store) {
 			const workers = 8
 			mustVisitor(t, s, "v1", "")
 			type result struct {
@@ -405,7 +405,7 @@ func trackingCases() []Case {
 			require.Len(t, os, 1, "one order stored")
 			assert.Equal(t, winner, os[0].Total, "the stored order is the created one")
 		}},
-		{"Tracking/Canned", func(t testing.TB, s chat.Store) {
+		{"Canned/PutAndList", func(t testing.TB, s store) {
 			team := mustPutCanned(t, s, &chat.CannedResponse{ID: "k1", Shortcut: "shipping", Title: "Shipping <times>", Text: "Hi {visitor.name}, we ship in 2 days.", UpdatedAt: at(5)})
 			mustPutCanned(t, s, canned("k2", "alice", "shipping")) // same shortcut, another owner: no conflict
 			mustPutCanned(t, s, canned("k3", "alice", "returns"))
@@ -434,7 +434,7 @@ func trackingCases() []Case {
 			mustPutCanned(t, s, repl)
 			assert.Equal(t, []string{"k5", "k3", "k6", "k1", "k2"}, cannedIDs(t, s, "alice"))
 		}},
-		{"Tracking/CannedConflict", func(t testing.TB, s chat.Store) {
+		{"Canned/Conflict", func(t testing.TB, s store) {
 			mustPutCanned(t, s, canned("k1", "", "shipping"))
 			mustPutCanned(t, s, canned("k2", "alice", "shipping"))
 			mustPutCanned(t, s, canned("k3", "alice", "returns"))
@@ -449,7 +449,7 @@ func trackingCases() []Case {
 			require.Len(t, cs, 3)
 			assert.Equal(t, "returns", cs[0].Shortcut, "k3 keeps its shortcut after a refused replace")
 		}},
-		{"Tracking/CannedDelete", func(t testing.TB, s chat.Store) {
+		{"Canned/Delete", func(t testing.TB, s store) {
 			mustPutCanned(t, s, canned("k1", "", "shipping"))
 			mustPutCanned(t, s, canned("k2", "alice", "hello"))
 			require.NoError(t, s.DeleteCanned(ctx, "k1"), "DeleteCanned")
@@ -460,7 +460,7 @@ func trackingCases() []Case {
 			mustPutCanned(t, s, canned("k3", "", "shipping"))
 			assert.Equal(t, []string{"k2", "k3"}, cannedIDs(t, s, "alice"))
 		}},
-		{"Tracking/CannedInvalid", func(t testing.TB, s chat.Store) {
+		{"Canned/Invalid", func(t testing.TB, s store) {
 			for _, c := range []struct {
 				why string
 				c   *chat.CannedResponse
@@ -473,7 +473,7 @@ func trackingCases() []Case {
 			}
 			assert.Empty(t, cannedIDs(t, s, ""), "nothing stored from refused puts")
 		}},
-		{"Tracking/CannedCopies", func(t testing.TB, s chat.Store) {
+		{"Canned/Copies", func(t testing.TB, s store) {
 			c := mustPutCanned(t, s, canned("k1", "", "shipping"))
 			c.Text = "changed after put"
 			cs, err := s.CannedResponses(ctx, "")
@@ -486,7 +486,7 @@ func trackingCases() []Case {
 			require.Len(t, cs, 1)
 			assert.Equal(t, "Text of k1", cs[0].Text, "CannedResponses returned stored state")
 		}},
-		{"Tracking/ConcurrentCannedShortcut", func(t testing.TB, s chat.Store) {
+		{"Canned/ConcurrentShortcut", func(t testing.TB, s store) {
 			const workers = 8
 			errs := make([]error, workers)
 			parallel(workers, func(g int) {
@@ -503,7 +503,7 @@ func trackingCases() []Case {
 			assert.Equal(t, 1, ok, "exactly one concurrent PutCanned takes the shortcut")
 			assert.Len(t, cannedIDs(t, s, "alice"), 1, "one response stored")
 		}},
-		{"Tracking/Triggers", func(t testing.TB, s chat.Store) {
+		{"Triggers/PutAndList", func(t testing.TB, s store) {
 			assert.Empty(t, mustTriggers(t, s), "Triggers of an empty store")
 			full := &chat.Trigger{
 				ID: "t-product", Name: "Product <help>", Disabled: true,
@@ -536,7 +536,7 @@ func trackingCases() []Case {
 			require.Len(t, ts, 3)
 			assert.Equal(t, "Hello!", ts[2].Message, "Triggers returned stored state")
 		}},
-		{"Tracking/TriggerDelete", func(t testing.TB, s chat.Store) {
+		{"Triggers/Delete", func(t testing.TB, s store) {
 			require.NoError(t, s.PutTrigger(ctx, &chat.Trigger{ID: "t1", Name: "one"}))
 			require.NoError(t, s.PutTrigger(ctx, &chat.Trigger{ID: "t2", Name: "two"}))
 			require.NoError(t, s.DeleteTrigger(ctx, "t1"), "DeleteTrigger")
@@ -551,7 +551,7 @@ func trackingCases() []Case {
 			require.Len(t, ts, 2)
 			assert.Equal(t, "again", ts[0].Name)
 		}},
-		{"Tracking/ConversationsSince", func(t testing.TB, s chat.Store) {
+		{"Conversations/Since", func(t testing.TB, s store) {
 			mustVisitor(t, s, "v1", "")
 			mustConvFor(t, s, "c1", "v1", at(10))
 			mustClose(t, s, "c1", at(11))
@@ -570,7 +570,7 @@ func trackingCases() []Case {
 			assert.Equal(t, []string{"c3"}, list(chat.ConversationFilter{Since: at(11), Limit: 1}), "Since and Limit")
 			assert.Empty(t, list(chat.ConversationFilter{Since: at(31)}), "Since after every conversation")
 		}},
-		{"Tracking/DeleteVisitor", func(t testing.TB, s chat.Store) {
+		{"Tracking/DeleteVisitor", func(t testing.TB, s store) {
 			mustVisitor(t, s, "v1", "cust-1")
 			mustVisitor(t, s, "v2", "")
 			mustConvFor(t, s, "c1", "v1", at(1))
@@ -609,7 +609,7 @@ func trackingCases() []Case {
 			assert.Empty(t, mustPageViews(t, s, "v1", 0), "page views of the returning visitor")
 			assert.Empty(t, orderIDs(mustOrders(t, s, chat.OrderQuery{VisitorID: "v1"})), "orders of the returning visitor")
 		}},
-		{"Tracking/ConcurrentPageViews", func(t testing.TB, s chat.Store) {
+		{"Tracking/ConcurrentPageViews", func(t testing.TB, s store) {
 			const workers, each = 8, 20
 			mustVisitor(t, s, "v1", "")
 			var unexpected firstErr

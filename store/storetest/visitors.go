@@ -21,9 +21,9 @@ func sameVisitor(t testing.TB, want, got *chat.Visitor) {
 	assert.Equal(t, want.TokenGen, got.TokenGen, "TokenGen")
 }
 
-func visitorCases() []Case {
-	return []Case{
-		{"Visitors/Create", func(t testing.TB, s chat.Store) {
+func visitorCases() []def {
+	return []def{
+		{"Visitors/Create", func(t testing.TB, s store) {
 			v := mustVisitor(t, s, "v1", "cust-1")
 			got, err := s.Visitor(ctx, "v1")
 			require.NoError(t, err)
@@ -35,7 +35,7 @@ func visitorCases() []Case {
 			require.NoError(t, err)
 			assert.Empty(t, got.CustomerID)
 		}},
-		{"Visitors/BouncedEmail", func(t testing.TB, s chat.Store) {
+		{"Visitors/BouncedEmail", func(t testing.TB, s store) {
 			v := &chat.Visitor{ID: "v1", Email: "ann@example.com", BouncedEmail: "ann@example.com", CreatedAt: at(0)}
 			require.NoError(t, s.CreateVisitor(ctx, v))
 			got, err := s.Visitor(ctx, "v1")
@@ -52,7 +52,7 @@ func visitorCases() []Case {
 			require.NoError(t, err)
 			assert.Equal(t, "old@example.com", got.BouncedEmail, "set by an update")
 		}},
-		{"Visitors/TokenGenNeverLowered", func(t testing.TB, s chat.Store) {
+		{"Visitors/TokenGenNeverLowered", func(t testing.TB, s store) {
 			v := &chat.Visitor{ID: "v1", CreatedAt: at(0), TokenGen: 2}
 			require.NoError(t, s.CreateVisitor(ctx, v))
 			got, err := s.Visitor(ctx, "v1")
@@ -70,12 +70,12 @@ func visitorCases() []Case {
 			assert.EqualValues(t, 3, got.TokenGen, "TokenGen after a stale update")
 			assert.Equal(t, "Renamed", got.Name, "the stale update's other fields")
 		}},
-		{"Visitors/CreateInvalid", func(t testing.TB, s chat.Store) {
+		{"Visitors/CreateInvalid", func(t testing.TB, s store) {
 			isErr(t, s.CreateVisitor(ctx, &chat.Visitor{CustomerID: "c"}), chat.ErrInvalid, "CreateVisitor with empty ID")
 			_, err := s.VisitorByCustomer(ctx, "c")
 			isErr(t, err, chat.ErrNotFound, "VisitorByCustomer after refused create")
 		}},
-		{"Visitors/CreateConflict", func(t testing.TB, s chat.Store) {
+		{"Visitors/CreateConflict", func(t testing.TB, s store) {
 			v := mustVisitor(t, s, "v1", "")
 			err := s.CreateVisitor(ctx, &chat.Visitor{ID: "v1", Name: "Other", CreatedAt: at(5)})
 			isErr(t, err, chat.ErrConflict, "CreateVisitor with existing ID")
@@ -83,7 +83,7 @@ func visitorCases() []Case {
 			require.NoError(t, err)
 			sameVisitor(t, v, got)
 		}},
-		{"Visitors/CreateCustomerConflict", func(t testing.TB, s chat.Store) {
+		{"Visitors/CreateCustomerConflict", func(t testing.TB, s store) {
 			mustVisitor(t, s, "v1", "cust-1")
 			err := s.CreateVisitor(ctx, &chat.Visitor{ID: "v2", CustomerID: "cust-1"})
 			isErr(t, err, chat.ErrConflict, "CreateVisitor with a CustomerID bound to another visitor")
@@ -93,7 +93,7 @@ func visitorCases() []Case {
 			require.NoError(t, err)
 			assert.Equal(t, "v1", got.ID)
 		}},
-		{"Visitors/ByCustomer", func(t testing.TB, s chat.Store) {
+		{"Visitors/ByCustomer", func(t testing.TB, s store) {
 			mustVisitor(t, s, "anon", "")
 			v := mustVisitor(t, s, "v1", "cust-1")
 			mustVisitor(t, s, "v2", "cust-2")
@@ -106,7 +106,7 @@ func visitorCases() []Case {
 			_, err = s.VisitorByCustomer(ctx, "")
 			isErr(t, err, chat.ErrNotFound, `VisitorByCustomer("")`)
 		}},
-		{"Visitors/Unbind", func(t testing.TB, s chat.Store) {
+		{"Visitors/Unbind", func(t testing.TB, s store) {
 			v := mustVisitor(t, s, "v1", "cust-1")
 			mustVisitor(t, s, "anon", "")
 			v.CustomerID = ""
@@ -123,7 +123,7 @@ func visitorCases() []Case {
 			require.NoError(t, err)
 			assert.Equal(t, "v2", got.ID, "the released customer id is bound again")
 		}},
-		{"Visitors/NotFound", func(t testing.TB, s chat.Store) {
+		{"Visitors/NotFound", func(t testing.TB, s store) {
 			_, err := s.Visitor(ctx, "nope")
 			isErr(t, err, chat.ErrNotFound, "Visitor")
 			_, err = s.VisitorByCustomer(ctx, "nope")
@@ -133,7 +133,7 @@ func visitorCases() []Case {
 			_, err = s.Visitor(ctx, "nope")
 			isErr(t, err, chat.ErrNotFound, "Visitor after UpdateVisitor of unknown")
 		}},
-		{"Visitors/Update", func(t testing.TB, s chat.Store) {
+		{"Visitors/Update", func(t testing.TB, s store) {
 			mustVisitor(t, s, "v1", "")
 			upd := &chat.Visitor{ID: "v1", CustomerID: "cust-1", Name: "Ann", Email: "ann@example.com", CreatedAt: at(0), LastSeenAt: at(60)}
 			require.NoError(t, s.UpdateVisitor(ctx, upd))
@@ -161,7 +161,7 @@ func visitorCases() []Case {
 			require.NoError(t, err)
 			assert.Equal(t, "Ann B.", got.Name)
 		}},
-		{"Visitors/UpdateCustomerConflict", func(t testing.TB, s chat.Store) {
+		{"Visitors/UpdateCustomerConflict", func(t testing.TB, s store) {
 			mustVisitor(t, s, "v1", "cust-1")
 			v2 := mustVisitor(t, s, "v2", "")
 			err := s.UpdateVisitor(ctx, &chat.Visitor{ID: "v2", CustomerID: "cust-1", Name: "Thief"})
@@ -173,7 +173,7 @@ func visitorCases() []Case {
 			require.NoError(t, err)
 			assert.Equal(t, "v1", got.ID)
 		}},
-		{"Visitors/Copies", func(t testing.TB, s chat.Store) {
+		{"Visitors/Copies", func(t testing.TB, s store) {
 			v := mustVisitor(t, s, "v1", "cust-1")
 			v.Name = "changed after create"
 			got, err := s.Visitor(ctx, "v1")
