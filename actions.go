@@ -17,14 +17,8 @@ func (ss *session) mayRead(c *Conversation) bool {
 // conversationFor loads conversation id for the session, hiding other
 // visitors' conversations behind ErrNotFound.
 func (ss *session) conversationFor(ctx context.Context, id string) (*Conversation, error) {
-	if id == "" {
-		return nil, userErr(ErrInvalid, "conv is required")
-	}
-	c, err := ss.s.store.Conversation(ctx, id)
+	c, err := ss.s.conversation(ctx, id)
 	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, userErr(ErrNotFound, "conversation not found")
-		}
 		return nil, err
 	}
 	if !ss.mayRead(c) {
@@ -39,14 +33,7 @@ var errNotAssigned = userErr(ErrForbidden, "conversation is not assigned to you"
 
 // assigned loads a conversation the operator session must be assigned to.
 func (ss *session) assigned(ctx context.Context, id string) (*Conversation, error) {
-	c, err := ss.conversationFor(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if c.Status != Assigned || c.OperatorID != ss.op.ID {
-		return nil, errNotAssigned
-	}
-	return c, nil
+	return ss.s.assignedTo(ctx, id, ss.op.ID)
 }
 
 func (ss *session) onNote(ctx context.Context, f protocol.ClientFrame) error {

@@ -357,7 +357,7 @@ func (b *botRunner) act(ctx context.Context, c *Conversation, streamed string, r
 	case r.HandOff:
 		b.handOff(c, r.Note)
 	case r.Close:
-		if _, err := s.closeConversation(ctx, c.ID, b.opts.Name, func() bool { return true }); err != nil && !errors.Is(err, ErrConflict) {
+		if err := s.closeConversation(ctx, c, b.opts.Name, ""); err != nil && !errors.Is(err, ErrConflict) {
 			s.logErr("bot close", err, "conversation", c.ID)
 		}
 	}

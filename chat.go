@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shopchat/chat/transport"
+	"github.com/shopchat/chat/transport/sse"
 	"github.com/shopchat/chat/transport/websocket"
 )
 
@@ -36,9 +37,15 @@ type Config struct {
 	// Transport upgrades requests to connections. Default: transport/websocket
 	// with AllowedOrigins.
 	Transport Transport
+	// Fallback is the second transport, for networks that break WebSocket:
+	// the widget switches to it by itself when Transport cannot connect. It
+	// is mounted at {Path}sse, where the widget speaks transport/sse's
+	// protocol. Default: transport/sse with AllowedOrigins. The same
+	// authentication, caps and rate limits apply to both.
+	Fallback Transport
 	// AllowedOrigins lists extra origins (host patterns) allowed to open
 	// sockets; the shop's own host is always allowed. Used only by the
-	// default Transport. "*" is refused.
+	// default Transport and Fallback. "*" is refused.
 	AllowedOrigins []string
 	// Router picks operators. Default LeastBusy().
 	Router Router
@@ -190,6 +197,11 @@ type Config struct {
 	// NotifyQueue bounds the notifications waiting for the Notifier; when
 	// full, new ones are dropped and counted. Default 1024.
 	NotifyQueue int
+	// EventQueue bounds the events waiting to be written to the Store's
+	// EventLog (see Events); when full (the store is down or far behind),
+	// new ones are dropped, counted (events_dropped_total) and logged.
+	// Default 8192.
+	EventQueue int
 
 	// Triggers are proactive-message rules. They are stored on first
 	// start (one whose ID is stored already keeps its stored, perhaps
@@ -247,15 +259,14 @@ type GaugeMetrics interface {
 // Server is a running chat service. Create it with New, mount Handler in
 // the shop's mux, and Close it on shutdown.
 type Server struct {
-	cfg       Config
-	store     *checked // Config.Store behind Checked, with its roles
-	router    Router
-	transport Transport
-	log       *slog.Logger
-	now       func() time.Time
-	hub       *hub
-	tokens    tokenSigner
-	handler   http.Handler
+	cfg     Config
+	store   *checked // Config.Store behind Checked, with its roles
+	router  Router
+	log     *slog.Logger
+	now     func() time.Time
+	hub     *hub
+	tokens  tokenSigner
+	handler http.Handler
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -281,6 +292,7 @@ type Server struct {
 	bridge      *bridge // nil without a Broker
 	track       *tracker
 	bot         *botRunner // nil without Config.Bot
+	events      *eventWriter
 
 	notifications chan Notification
 	missedTimers  map[string]*time.Timer    // conversation id -> pending missed-reply check
@@ -320,6 +332,13 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("chat: %w", err)
 		}
 		cfg.Transport = t
+	}
+	if cfg.Fallback == nil {
+		t, err := sse.New(sse.Options{OriginPatterns: cfg.AllowedOrigins})
+		if err != nil {
+			return nil, fmt.Errorf("chat: %w", err)
+		}
+		cfg.Fallback = t
 	}
 	if cfg.Router == nil {
 		cfg.Router = LeastBusy()
@@ -362,6 +381,7 @@ func New(cfg Config) (*Server, error) {
 	defaultTo(&cfg.ReplyTokenTTL, 30*24*time.Hour)
 	defaultTo(&cfg.TeamAlertInterval, 5*time.Minute)
 	defaultTo(&cfg.NotifyQueue, 1024)
+	defaultTo(&cfg.EventQueue, 8192)
 	defaultTo(&cfg.BrokerTopic, "shopchat")
 	defaultTo(&cfg.RequeueOffline, 30*time.Second)
 	defaultTo(&cfg.SyncInterval, 2*time.Second)
@@ -386,7 +406,6 @@ func New(cfg Config) (*Server, error) {
 		cfg:        cfg,
 		store:      store,
 		router:     cfg.Router,
-		transport:  cfg.Transport,
 		log:        cfg.Logger,
 		now:        cfg.Now,
 		hub:        newHub(),
@@ -426,6 +445,7 @@ func New(cfg Config) (*Server, error) {
 		cancel()
 		return nil, err
 	}
+	s.startEvents()
 	if err := s.startTracking(triggers); err != nil {
 		cancel()
 		return nil, err
@@ -475,8 +495,7 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	p := s.cfg.Path
 	mux.HandleFunc("POST "+p+"session", s.serveSession)
-	mux.HandleFunc("GET "+p+"ws", s.serveVisitorSocket)
-	mux.HandleFunc("GET "+p+"operator/ws", s.serveOperatorSocket)
+	s.mountTransports(mux)
 	mux.HandleFunc("GET "+p+"widget.js", s.serveWidget)
 	mux.HandleFunc("GET "+p+"console/{file...}", s.serveConsole)
 	mux.HandleFunc("GET "+p+"reports", s.serveReports)
@@ -510,6 +529,9 @@ func (s *Server) Close(ctx context.Context) error {
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		// Events emitted as the last sessions ended (a visitor going
+		// offline) came after the event loop's own flush.
+		s.flushEvents(nil)
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("chat: close: %w", ctx.Err())

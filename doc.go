@@ -16,7 +16,11 @@
 //
 // Visitors POST /chat/session for a token cookie and open /chat/ws;
 // operators open /chat/operator/ws, authenticated by Config.Operators.
-// docs/protocol.md describes the frames; package client speaks them from Go.
+// Where WebSocket cannot connect (proxies that break it), the widget falls
+// back by itself to Config.Fallback, transport/sse: the same frames as
+// Server-Sent Events from /chat/sse and one POST per frame to it, with the
+// same authentication, limits and resume. docs/protocol.md describes the
+// frames; package client speaks them from Go, over either transport.
 //
 // # Identity
 //
@@ -125,6 +129,17 @@
 // CSAT per operator and period. Canned responses take the shop's own
 // variables from Config.CannedVariables. See docs/tracking.md.
 //
+// # Automation: the Server API and events
+//
+// The shop's own code acts on conversations in-process through the same
+// code as the console (Conversations, Messages, PostMessage as an operator,
+// a named bot or a system line, AddNote, Assign, Transfer,
+// CloseConversation, ReopenConversation, SetVisitorLabels), so what it does
+// is stored, delivered live on every node, notified and reported. It reads
+// an ordered event stream resumable after a restart (Events, FollowEvents,
+// backed by the Store's optional EventLog role) or, for the simple case, a
+// bounded in-memory Subscribe. See docs/automation.md.
+//
 // # Metrics
 //
 // Config.Metrics receives these counters: connections_total,
@@ -132,7 +147,9 @@
 // messages_total, frames_rate_limited_total,
 // slow_consumer_disconnects_total, queue_budget_disconnects_total,
 // hello_timeouts_total, visitors_rate_limited_total,
-// cross_site_refused_total, visitor_tokens_revoked_total,
+// cross_site_refused_total, posts_refused_total (a frame POSTed to an
+// event stream that is not the sender's, or that holds all it may),
+// visitor_tokens_revoked_total,
 // operators_logged_out_total, visitor_mail_rate_limited_total,
 // pageviews_invalid_total (not UTF-8), notifications_total,
 // notifications_failed_total, notifications_dropped_total,
@@ -144,9 +161,13 @@
 // node this one could not apply fast enough; it heals),
 // bridge_outbox_dropped_total (an event dropped while the Broker was slow
 // or away), bridge_publish_failures_total (an event the Broker did not
-// take), bridge_gaps_total and bridge_heals_total; with a Bot,
-// bot_handoffs_total and bot_errors_total (a turn that failed, panicked or
-// timed out, and was handed off).
+// take), bridge_gaps_total and bridge_heals_total; for the event stream
+// (docs/automation.md): events_total (stored in the EventLog),
+// events_dropped_total (the event queue was full, or the store failed at
+// shutdown), event_append_failures_total (a failed EventLog append, retried)
+// and event_subscriber_dropped_total (an in-memory Subscription was full);
+// with a Bot, bot_handoffs_total and bot_errors_total (a turn that failed,
+// panicked or timed out, and was handed off).
 //
 // It receives these observations (Metrics.Observe), in seconds:
 // store_append_seconds, the Store's AppendMessage (or AppendAssigned) for
@@ -154,6 +175,7 @@
 // of the Notifier (which should queue and return: a slow one holds up the
 // notifications behind it), and message_delivery_seconds, from a message's
 // storing to its write to each client (replays included), and
+// event_append_seconds, each batch appended to the EventLog, and
 // bot_turn_seconds, each call of the Bot.
 //
 // A Metrics that is also a GaugeMetrics gets gauges: queue_live (visitors

@@ -6,12 +6,11 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
-	"path"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/shopchat/chat/internal/origin"
 	"github.com/shopchat/chat/internal/ratelimit"
 	"github.com/shopchat/chat/transport"
 )
@@ -186,33 +185,7 @@ func firstValue(list string) string {
 // where it came: the shop's own pages (or an AllowedOrigins one), or a
 // client that is no browser. A cross-site page's form or fetch is refused.
 func (s *Server) sameOriginRequest(r *http.Request) bool {
-	switch r.Header.Get("Sec-Fetch-Site") {
-	case "same-origin", "none":
-		return true
-	}
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		// Browsers send Origin with every cross-origin POST; without it and
-		// without Sec-Fetch-Site this is no browser's cross-site request.
-		return r.Header.Get("Sec-Fetch-Site") == ""
-	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	for _, p := range s.cfg.AllowedOrigins {
-		target := u.Host
-		if strings.Contains(p, "://") {
-			target = u.Scheme + "://" + u.Host
-		}
-		if ok, err := path.Match(strings.ToLower(p), strings.ToLower(target)); err == nil && ok {
-			return true
-		}
-	}
-	return false
+	return origin.Allowed(r, s.cfg.AllowedOrigins)
 }
 
 // allowFrame takes one frame from the session's principal's budget and,

@@ -51,7 +51,16 @@ func (c *cutter) cut(name string) {
 	}
 }
 
+// TestNoLossUnderRandomCuts runs over both transports: WebSocket and the
+// widget's fallback, Server-Sent Events down and POST up.
 func TestNoLossUnderRandomCuts(t *testing.T) {
+	for _, sse := range []bool{false, true} {
+		name := map[bool]string{false: "websocket", true: "sse"}[sse]
+		t.Run(name, func(t *testing.T) { testNoLossUnderRandomCuts(t, sse) })
+	}
+}
+
+func testNoLossUnderRandomCuts(t *testing.T, sse bool) {
 	const perSide, cuts = 500, 50
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
@@ -64,12 +73,12 @@ func TestNoLossUnderRandomCuts(t *testing.T) {
 	ts := newTestServer(t)
 	ctx := testCtx(t)
 	net := &cutter{conns: map[string][]net.Conn{}}
-	v, err := client.DialVisitor(ctx, ts.URL, client.Options{HTTPClient: net.client("visitor")})
+	v, err := client.DialVisitor(ctx, ts.URL, client.Options{HTTPClient: net.client("visitor"), SSE: sse})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer v.Close()
-	op, err := client.DialOperator(ctx, ts.URL, client.Options{HTTPClient: net.client("operator"), Header: http.Header{"X-Operator": {"alice"}}})
+	op, err := client.DialOperator(ctx, ts.URL, client.Options{HTTPClient: net.client("operator"), SSE: sse, Header: http.Header{"X-Operator": {"alice"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,11 +192,18 @@ func TestNoLossUnderRandomCuts(t *testing.T) {
 }
 
 func TestConnectDisconnectLeavesNoGoroutines(t *testing.T) {
+	for _, sse := range []bool{false, true} {
+		name := map[bool]string{false: "websocket", true: "sse"}[sse]
+		t.Run(name, func(t *testing.T) { testConnectDisconnectLeavesNoGoroutines(t, sse) })
+	}
+}
+
+func testConnectDisconnectLeavesNoGoroutines(t *testing.T, sse bool) {
 	ts := newTestServer(t)
 	ctx := testCtx(t)
 	hc := ts.visitorClient(t)
 	cycle := func() {
-		c, err := client.DialVisitor(ctx, ts.URL, client.Options{HTTPClient: hc})
+		c, err := client.DialVisitor(ctx, ts.URL, client.Options{HTTPClient: hc, SSE: sse})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -178,31 +178,9 @@ func (ss *session) appendAck(ctx context.Context, m *Message) (Appended, error) 
 }
 
 // appendAssigned stores the operator's message m if its conversation is
-// assigned to them: checked inside the store's append where the store can
-// (one write instead of a read plus a write), else by reading first.
+// assigned to them.
 func (ss *session) appendAssigned(ctx context.Context, m *Message) (Appended, error) {
-	aa, ok := ss.s.store.assignedAppender() // never through Unwrap: see StoreAs
-	if !ok {
-		if _, err := ss.assigned(ctx, m.ConversationID); err != nil {
-			return Appended{}, err
-		}
-		start := time.Now()
-		defer ss.s.observeSince("store_append_seconds", start)
-		return ss.s.store.AppendMessage(ctx, m)
-	}
-	if m.ConversationID == "" {
-		return Appended{}, userErr(ErrInvalid, "conv is required")
-	}
-	start := time.Now()
-	res, err := aa.AppendAssigned(ctx, m, ss.op.ID)
-	ss.s.observeSince("store_append_seconds", start)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return res, userErr(ErrNotFound, "conversation not found")
-	case errors.Is(err, ErrConflict):
-		return res, errNotAssigned
-	}
-	return res, err
+	return ss.s.appendAssigned(ctx, m, ss.op.ID)
 }
 
 // acked acks the stored message res to this session and publishes it.
@@ -210,6 +188,11 @@ func (ss *session) acked(m *Message, res Appended) {
 	s := ss.s
 	ack := &protocol.ServerFrame{Type: protocol.TypeAck, ID: m.ClientID, Conv: res.Message.ConversationID, Seq: res.Message.Seq, Message: s.messageFrame(res.Message)}
 	ss.push(event{kind: evAck, msg: res.Message, frame: ack})
+	s.published(res)
+}
+
+// published counts and publishes a newly stored message (not a retry).
+func (s *Server) published(res Appended) {
 	if !res.Duplicate {
 		s.add("messages_total", 1)
 		s.publishMessage(res.Conversation, res.Message)
@@ -247,6 +230,7 @@ func (s *Server) publishMessage(c *Conversation, m *Message) {
 		s.notifyAbout(ConversationStarted, c, m)
 	}
 	s.notifyAbout(MessagePosted, c, m)
+	s.emitMessage(c, m)
 	ev := event{kind: evMessage, msg: m}
 	topics := make([]string, 0, 3)
 	topics = append(topics, visitorTopic(c.VisitorID))

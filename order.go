@@ -44,9 +44,12 @@ func (s *Server) RecordOrder(ctx context.Context, o Order) (*Order, error) {
 		return nil, fmt.Errorf("chat: record order: %w", err)
 	}
 	o.Attribution = a
-	stored, _, err := s.store.PutOrder(ctx, &o)
+	stored, created, err := s.store.PutOrder(ctx, &o)
 	if err != nil {
 		return nil, fmt.Errorf("chat: record order: %w", err)
+	}
+	if created && stored.Attribution.Chat() {
+		s.emit(Event{ID: string(EventOrderAttributed) + ":" + stored.ID, Kind: EventOrderAttributed, ConversationID: stored.Attribution.ConversationID, VisitorID: stored.VisitorID, OperatorID: stored.Attribution.OperatorID, Order: stored})
 	}
 	return stored, nil
 }

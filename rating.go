@@ -30,5 +30,6 @@ func (ss *session) onRate(ctx context.Context, f protocol.ClientFrame) error {
 	if err := s.store.AddActivities(ctx, []Activity{a}); err != nil {
 		return err
 	}
+	s.emit(Event{Kind: EventRated, ConversationID: c.ID, VisitorID: c.VisitorID, OperatorID: c.OperatorID, Rating: f.Rating, Comment: f.Text, Time: a.At})
 	return ss.ackIfAsked(f)
 }

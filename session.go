@@ -50,39 +50,8 @@ type session struct {
 	delivered map[string]int64 // conversation id -> last seq delivered
 }
 
-func (s *Server) serveVisitorSocket(w http.ResponseWriter, r *http.Request) {
-	v, err := s.visitorFromRequest(r)
-	if err != nil {
-		if errors.Is(err, ErrUnauthorized) {
-			http.Error(w, "no valid visitor token: POST "+s.cfg.Path+"session first", http.StatusUnauthorized)
-			return
-		}
-		s.logErr("visitor socket", err)
-		http.Error(w, "chat unavailable", http.StatusServiceUnavailable)
-		return
-	}
-	s.serveSocket(w, r, &session{role: protocol.RoleVisitor, visitor: v, tokenGen: v.TokenGen})
-}
-
-func (s *Server) serveOperatorSocket(w http.ResponseWriter, r *http.Request) {
-	op, err := s.cfg.Operators(r)
-	if err != nil || op == nil || op.ID == "" {
-		http.Error(w, "operator login required", http.StatusUnauthorized)
-		return
-	}
-	op = cloneOperator(op)
-	if err := s.store.PutOperator(r.Context(), op); err != nil {
-		s.logErr("operator socket", err, "operator", op.ID)
-		http.Error(w, "chat unavailable", http.StatusServiceUnavailable)
-		return
-	}
-	s.mu.Lock()
-	s.opProfiles[op.ID] = op
-	s.mu.Unlock()
-	s.serveSocket(w, r, &session{role: protocol.RoleOperator, op: op, authReq: authRequest(r)})
-}
-
-func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, ss *session) {
+// serveSocket opens a session on t for the principal ss names.
+func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, t Transport, ss *session) {
 	ss.s = s
 	ss.ip = s.clientIP(r)
 	if ss.visitor != nil {
@@ -94,7 +63,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, ss *session
 		http.Error(w, msg, status)
 		return
 	}
-	conn, err := s.transport.Accept(w, r)
+	conn, err := t.Accept(w, r.WithContext(transport.WithOwner(r.Context(), ss.owner())))
 	if err != nil {
 		s.release(ss)
 		s.log.Debug("socket refused", "err", err)
@@ -111,6 +80,13 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, ss *session
 	}
 	s.add("connections_total", 1)
 	s.watchHello(ss)
+	if _, ok := t.(transport.Poster); ok {
+		// Its connection writes to this request's response: the handler
+		// stays, as the session's reader.
+		defer s.release(ss)
+		ss.run(s.ctx)
+		return
+	}
 	// The reader moves to a goroutine of its own and the handler returns:
 	// net/http then drops the request, its headers and the connection's
 	// serving state, which the handler's frames would otherwise keep alive
@@ -121,6 +97,14 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, ss *session
 		defer s.release(ss)
 		ss.run(s.ctx)
 	}()
+}
+
+// owner names the session's principal for the transport (transport.Owner).
+func (ss *session) owner() string {
+	if ss.op != nil {
+		return "o:" + ss.op.ID
+	}
+	return "v:" + ss.visitorID
 }
 
 // admit counts a new session against the connection caps.
@@ -139,7 +123,9 @@ func (s *Server) admit(ss *session) (int, string) {
 	s.sessions[ss] = struct{}{}
 	s.perIP[ss.ip]++
 	if ss.visitor != nil {
-		s.perVisitor[ss.visitor.ID]++
+		if s.perVisitor[ss.visitor.ID]++; s.perVisitor[ss.visitor.ID] == 1 {
+			defer s.emit(Event{Kind: EventVisitorOnline, VisitorID: ss.visitor.ID})
+		}
 	}
 	s.wg.Add(1)
 	return 0, ""
@@ -150,7 +136,9 @@ func (s *Server) release(ss *session) {
 	delete(s.sessions, ss)
 	decrement(s.perIP, ss.ip)
 	if ss.visitor != nil {
-		decrement(s.perVisitor, ss.visitor.ID)
+		if decrement(s.perVisitor, ss.visitor.ID); s.perVisitor[ss.visitor.ID] == 0 {
+			defer s.emit(Event{Kind: EventVisitorOffline, VisitorID: ss.visitor.ID})
+		}
 	}
 	s.mu.Unlock()
 	s.wg.Done()

@@ -38,6 +38,8 @@ type checked struct {
 	search           Searcher
 	pageViewVisitors PageViewVisitors
 	assigned         AssignedAppender
+	events           EventLog
+	labels           Labeler
 
 	standIns []standIn    // stand-ins in use
 	caps     []Capability // one per storeRoles row, in its order

@@ -80,6 +80,16 @@ var storeRoles = []storeRole{
 		without: "reports count only visitors who chatted, not those who only browsed",
 	},
 	{
+		Role: "events", Interface: "chat.EventLog",
+		find:    findRole(func(c *checked) *EventLog { return &c.events }),
+		without: "no event log: Server.Events and FollowEvents return ErrUnsupported; Subscribe still works",
+	},
+	{
+		Role: "labels", Interface: "chat.Labeler",
+		find:    findRole(func(c *checked) *Labeler { return &c.labels }),
+		without: "no visitor labels: SetVisitorLabels and VisitorLabels return ErrUnsupported",
+	},
+	{
 		Role: "assigned-append", Interface: "chat.AssignedAppender", direct: true,
 		find:    findDirect(func(c *checked) *AssignedAppender { return &c.assigned }),
 		without: "an operator's message costs a read before the append",

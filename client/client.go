@@ -82,6 +82,10 @@ type Options struct {
 	// ("en", "es", "ru", "de"): conversations it opens keep it for their
 	// mail. Default none. Ignored for operators.
 	Lang string
+	// SSE connects with Server-Sent Events down and POSTs up ({Path}sse)
+	// instead of WebSocket, as the widget does where WebSocket cannot
+	// connect. Default false.
+	SSE bool
 	// NoReconnect makes a dropped connection final: pending requests fail
 	// with ErrDisconnected. Default false: reconnect and resume.
 	NoReconnect bool
@@ -108,6 +112,7 @@ type Conn struct {
 	ownHC      bool // hc was made here: Close closes its idle connections
 	sessionURL string
 	wsURL      string
+	sseURL     string
 	header     http.Header
 
 	ctx    context.Context // cancelled by Close
@@ -118,9 +123,9 @@ type Conn struct {
 	wmu sync.Mutex // serialises writes; taken before mu
 
 	mu         sync.Mutex
-	ws         *websocket.Conn // current connection, nil while down
-	gen        uint64          // number of connections made; names the current one
-	synced     bool            // the current connection has synced and its resends are written: requests go out at once
+	ws         link   // current connection, nil while down
+	gen        uint64 // number of connections made; names the current one
+	synced     bool   // the current connection has synced and its resends are written: requests go out at once
 	everSynced bool
 	closed     bool
 	err        error // why the Conn stopped, once closed
@@ -240,9 +245,9 @@ func newConn(role, baseURL string, opts Options) (*Conn, error) {
 	root := base.Scheme + "://" + base.Host + strings.TrimSuffix(base.Path, "/") + opts.Path
 	c.sessionURL = root + "session"
 	if role == protocol.RoleVisitor {
-		c.wsURL = root + "ws"
+		c.wsURL, c.sseURL = root+"ws", root+"sse"
 	} else {
-		c.wsURL = root + "operator/ws"
+		c.wsURL, c.sseURL = root+"operator/ws", root+"operator/sse"
 	}
 	c.header = opts.Header.Clone()
 	if c.header == nil {
@@ -269,7 +274,7 @@ func (c *Conn) Close() error {
 		// Close politely, but do not wait long for a peer that is gone:
 		// cancelling the context unblocks the close handshake.
 		t := time.AfterFunc(time.Second, c.cancel)
-		ws.Close(websocket.StatusNormalClosure, "")
+		ws.close()
 		t.Stop()
 	}
 	c.cancel()
@@ -378,7 +383,7 @@ func (c *Conn) stop(err error) {
 
 // connect makes the HTTP requests for a new connection: the visitor
 // session if needed, and the WebSocket handshake.
-func (c *Conn) connect(ctx context.Context) (*websocket.Conn, error) {
+func (c *Conn) connect(ctx context.Context) (link, error) {
 	visitor := c.role == protocol.RoleVisitor
 	if visitor && !c.hasToken() {
 		if err := c.postSession(ctx); err != nil {
@@ -397,7 +402,6 @@ func (c *Conn) connect(ctx context.Context) (*websocket.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	ws.SetReadLimit(readLimit)
 	return ws, nil
 }
 
@@ -422,21 +426,6 @@ func (c *Conn) postSession(ctx context.Context) error {
 		return fmt.Errorf("client: POST %s: HTTP %d: %s", c.sessionURL, resp.StatusCode, strings.TrimSpace(string(body)))
 	}
 	return nil
-}
-
-func (c *Conn) dialSocket(ctx context.Context) (*websocket.Conn, error) {
-	ws, resp, err := websocket.Dial(ctx, c.wsURL, &websocket.DialOptions{HTTPClient: c.hc, HTTPHeader: c.header})
-	if err == nil {
-		return ws, nil
-	}
-	if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols && resp.StatusCode != 0 {
-		var body []byte
-		if resp.Body != nil {
-			body, _ = io.ReadAll(resp.Body)
-		}
-		return nil, &statusError{code: resp.StatusCode, msg: fmt.Sprintf("GET %s: HTTP %d: %s", c.wsURL, resp.StatusCode, strings.TrimSpace(string(body)))}
-	}
-	return nil, fmt.Errorf("client: dial %s: %w", c.wsURL, err)
 }
 
 // statusError is a WebSocket handshake refused with an HTTP status.
@@ -473,7 +462,7 @@ type handshake struct {
 
 // session says hello on ws and reads it until it drops. It reports whether
 // the connection got as far as synced.
-func (c *Conn) session(ws *websocket.Conn, first chan<- error) (synced bool, err error) {
+func (c *Conn) session(ws link, first chan<- error) (synced bool, err error) {
 	h := &handshake{resume: make(map[string]int64), listed: make(map[string]bool), checked: make(map[string]bool)}
 	hello := protocol.ClientFrame{V: protocol.Version, Type: protocol.TypeHello, Lang: c.opts.Lang}
 	c.wmu.Lock()
@@ -481,7 +470,7 @@ func (c *Conn) session(ws *websocket.Conn, first chan<- error) (synced bool, err
 	if c.closed {
 		c.mu.Unlock()
 		c.wmu.Unlock()
-		ws.CloseNow()
+		ws.closeNow()
 		return false, ErrClosed
 	}
 	c.gen++
@@ -503,14 +492,14 @@ func (c *Conn) session(ws *websocket.Conn, first chan<- error) (synced bool, err
 	c.wmu.Unlock()
 
 	defer func() {
-		ws.CloseNow()
+		ws.closeNow()
 		c.disconnected(h.gen, err)
 	}()
 	if err != nil {
 		return false, err
 	}
 	for {
-		_, data, err := ws.Read(c.ctx)
+		data, err := ws.read(c.ctx)
 		if err != nil {
 			return h.synced, err
 		}
@@ -560,7 +549,7 @@ func (c *Conn) disconnected(gen uint64, err error) {
 			largest = r
 		}
 	}
-	if largest != nil && websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
+	if largest != nil && closeStatus(err) == int(websocket.StatusMessageTooBig) {
 		c.finish(largest, protocol.ServerFrame{}, fmt.Errorf("%w: the server closed the connection with 1009 after this %d-byte frame", ErrTooLarge, len(largest.frame)))
 	}
 	c.broadcast()
@@ -592,7 +581,7 @@ func (c *Conn) flush(gen uint64) {
 	sort.Slice(reqs, func(i, j int) bool { return reqs[i].order < reqs[j].order })
 	for _, r := range reqs {
 		if err := c.write(ws, r.frame); err != nil {
-			ws.CloseNow() // the reader notices and reconnects
+			ws.closeNow() // the reader notices and reconnects
 			return
 		}
 	}
@@ -600,8 +589,8 @@ func (c *Conn) flush(gen uint64) {
 
 // write sends one frame. Callers hold wmu. The caller's context is not
 // used: cancelling a write midway would close the connection for everyone.
-func (c *Conn) write(ws *websocket.Conn, data []byte) error {
+func (c *Conn) write(ws link, data []byte) error {
 	ctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
 	defer cancel()
-	return ws.Write(ctx, websocket.MessageText, data)
+	return ws.write(ctx, data)
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/google/uuid"
 
 	"github.com/shopchat/chat/protocol"
@@ -103,14 +102,14 @@ func (c *Conn) doOnce(ctx context.Context, f protocol.ClientFrame, resend bool) 
 	c.nextOrder++
 	r = &request{id: f.ID, frame: data, resend: resend, order: c.nextOrder, waiters: 1, done: make(chan struct{})}
 	c.pending[f.ID] = r
-	var ws *websocket.Conn
+	var ws link
 	if c.synced && c.ws != nil {
 		ws, r.sentGen = c.ws, c.gen
 	}
 	c.mu.Unlock()
 	if ws != nil {
 		if err := c.write(ws, data); err != nil {
-			ws.CloseNow() // the reader notices, and resends or fails r
+			ws.closeNow() // the reader notices, and resends or fails r
 		}
 	}
 	c.wmu.Unlock()
@@ -161,7 +160,7 @@ func (c *Conn) post(ctx context.Context, f protocol.ClientFrame) error {
 		return fmt.Errorf("%w: not connected", ErrDisconnected)
 	}
 	if err := c.write(ws, data); err != nil {
-		ws.CloseNow()
+		ws.closeNow()
 		return fmt.Errorf("%w: %v", ErrDisconnected, err)
 	}
 	return nil

@@ -295,6 +295,32 @@
     const j = JSON.stringify(d.widget || {});
     if (!ui || (j !== cfgJSON && !isOpen)) { cfg = d.widget || {}; cfgJSON = j; build(); }
   };
+  // Where WebSocket fails before opening twice while the session endpoint answers (a proxy that
+  // breaks it), the page goes on with Server-Sent Events down and POST up: the same frames,
+  // behind an object that looks like a WebSocket to the code below.
+  let wsFails = 0;
+  const sse = () => {
+    const s = { readyState: 0 }, q = [], es = new EventSource(BASE + 'sse');
+    let id = '', busy = false;
+    const end = () => { if (s.readyState < 3) { s.readyState = 3; es.close(); s.onclose(); } };
+    const post = () => { // one at a time: frames arrive in order
+      if (busy || !q.length || s.readyState !== 1) return;
+      busy = true;
+      fetch(BASE + 'sse', { method: 'POST', credentials: 'same-origin', headers: { 'X-Shopchat-Stream': id }, body: q[0] }).then(r => {
+        busy = false;
+        if (r.status === 429) return setTimeout(post, 300);
+        if (!r.ok) return end();
+        q.shift(); post();
+      }, end);
+    };
+    es.addEventListener('stream', e => { id = e.data; s.readyState = 1; s.onopen(); });
+    es.addEventListener('close', end);
+    es.onmessage = e => s.onmessage(e);
+    es.onerror = end; // no EventSource retries: connect() resumes as for a socket
+    s.send = d => { q.push(d); post(); };
+    s.close = end;
+    return s;
+  };
   const connect = async () => {
     clearTimeout(timer); timer = 0;
     if (ws || connecting) return;
@@ -304,6 +330,7 @@
       if (needSession || !ui) await session();
     } catch (e) {
       connecting = false;
+      if (wsFails < 2) wsFails = 0; // the server is unreachable: sockets' failures say nothing
       if (!ui) { cfg = {}; build(); } // server unreachable: still take messages into the outbox
       setConn('offline');
       return retry();
@@ -311,10 +338,12 @@
     connecting = false;
     if (dormant) { needSession = true; return setConn('idle'); } // wake() connects once the visitor opens the chat
     let s;
-    try { s = new WebSocket(WS_URL); } catch (e) { setConn('offline'); return retry(); }
+    const viaSSE = wsFails > 1 && window.EventSource;
+    try { s = viaSSE ? sse() : new WebSocket(WS_URL); } catch (e) { setConn('offline'); return retry(); }
     ws = s; opened = ready = false; sentNow = new Set();
     s.onopen = () => {
       opened = true;
+      if (!viaSSE) wsFails = 0;
       const resume = [...convs.values()].filter(c => c.msgs.size).map(c => ({ conv: c.id, seq: maxSeq(c), epoch: c.epoch || 0 }));
       send(resume.length ? { v: 1, type: 'hello', lang, resume } : { v: 1, type: 'hello', lang });
     };
@@ -328,7 +357,7 @@
     s.onclose = () => {
       if (ws !== s) return;
       ws = null; ready = false; hist = {};
-      if (!opened) needSession = true; // maybe a 401: the token expired; get a fresh one first
+      if (!opened) { needSession = true; if (!viaSSE) wsFails++; } // maybe a 401: the token expired; get a fresh one first
       myTyping = false;
       typingOn(false);
       setConn('offline');

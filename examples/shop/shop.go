@@ -264,6 +264,9 @@ func (s *shop) chatConfig() chat.Config {
 	if s.cfg.wrapStore != nil {
 		store = s.cfg.wrapStore(store)
 	}
+	// Transport and Fallback are left to their defaults: WebSocket, and
+	// Server-Sent Events with POST for visitors behind proxies that break
+	// WebSocket (the widget switches by itself; sse_browser_test.go).
 	var bot chat.Bot
 	if s.cfg.FAQBot {
 		bot = faq.New(faq.Options{})

@@ -60,6 +60,9 @@ type Store struct {
 	canned     map[string]*chat.CannedResponse
 	triggers   map[string]*chat.Trigger
 	claims     map[string]time.Time // key -> expires (claims.go)
+
+	events eventLog            // events.go
+	labels map[string][]string // visitor id -> labels (labels.go), made on first use
 }
 
 type operator struct {

@@ -98,6 +98,7 @@ func (s *Store) DeleteVisitor(_ context.Context, id string) error {
 	}
 	delete(s.open, id)
 	s.eraseTracking(id)
+	delete(s.labels, id)
 	if v.CustomerID != "" && s.customers[v.CustomerID] == id {
 		delete(s.customers, v.CustomerID)
 	}

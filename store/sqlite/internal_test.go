@@ -69,7 +69,7 @@ SELECT * FROM no_such_table;`}
 }
 
 func TestLoadMigrations(t *testing.T) {
-	require.Len(t, migrations, 12)
+	require.Len(t, migrations, 11)
 	for i, m := range migrations {
 		assert.Equal(t, i+1, m.version)
 		assert.NotEmpty(t, m.sql)

@@ -45,6 +45,7 @@ type writeStmts struct {
 	dupMsg, bumpSeq, insMsg, indexFTS   *sql.Stmt
 	unbumpSeq                           *sql.Stmt
 	trk                                 trackWrite // tracking.go
+	ev                                  eventWrite // events.go
 
 	// ftsLo and ftsHi bound the rowids of messages inserted in the current
 	// batch and not yet indexed for search (0: none).
@@ -53,6 +54,9 @@ type writeStmts struct {
 
 func (w *writeStmts) prepare(ctx context.Context, c *sql.Conn) error {
 	if err := w.trk.prepare(ctx, c); err != nil {
+		return err
+	}
+	if err := w.ev.prepare(ctx, c); err != nil {
 		return err
 	}
 	return prepareAll(ctx, c.PrepareContext, map[**sql.Stmt]string{
@@ -116,7 +120,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 }
 
 func (w *writeStmts) close() []error {
-	return append(w.trk.close(), closeAll(w.begin, w.commit, w.rollback, w.savepoint, w.release, w.rollbackTo,
+	return append(append(w.trk.close(), w.ev.close()...), closeAll(w.begin, w.commit, w.rollback, w.savepoint, w.release, w.rollbackTo,
 		w.insVisitor, w.updVisitor, w.delVisitor, w.putOperator, w.setPresence, w.setLastAt,
 		w.visitorExists, w.operatorExists, w.conv, w.convStatus, w.openConvID, w.insConv,
 		w.assign, w.requeue, w.closeConv, w.reopen, w.readVisitor, w.readOperator, w.mailOptOut, w.keepLive,

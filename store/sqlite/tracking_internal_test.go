@@ -20,19 +20,9 @@ func TestMigrateToTracking(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "chat.db")
 	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	// The older build's Store would not open with this build's statements,
-	// so write its schema and rows directly.
-	db, err := sql.Open("sqlite", path)
-	require.NoError(t, err)
-	conn, err := db.Conn(ctx)
-	require.NoError(t, err)
-	require.NoError(t, migrate(ctx, conn, path, 0, migrations[:3]), "migrate to version 3")
-	_, err = conn.ExecContext(ctx, `INSERT INTO visitors (id, created_at, last_seen_at) VALUES ('v1', ?1, ?1);
+	olderDatabase(t, path, 3, `INSERT INTO visitors (id, created_at, last_seen_at) VALUES ('v1', ?1, ?1);
 INSERT INTO conversations (id, visitor_id, status, created_at, queued_at, assigned_at, closed_at)
 	VALUES ('c1', 'v1', 'queued', ?1, ?1, ?2, ?2)`, micros(t0), zeroMicros)
-	require.NoError(t, err, "rows of version 3")
-	require.NoError(t, conn.Close())
-	require.NoError(t, db.Close())
 
 	s, err := Open(path)
 	require.NoError(t, err, "open with the tracking migration")
@@ -60,4 +50,22 @@ INSERT INTO conversations (id, visitor_id, status, created_at, queued_at, assign
 	require.NoError(t, err)
 	require.Len(t, os, 1, "the order stays")
 	assert.Empty(t, os[0].VisitorID, "the order's visitor is cleared")
+}
+
+// olderDatabase writes a database at path as a build of schema version
+// version left it, with rows inserted by the statements rows. The older
+// build's Store would not open with this build's statements, so the schema
+// and rows are written directly.
+func olderDatabase(t *testing.T, path string, version int, rows string, args ...any) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, migrate(ctx, conn, path, 0, migrations[:version]), "migrate to version %d", version)
+	_, err = conn.ExecContext(ctx, rows, args...)
+	require.NoError(t, err, "rows of version %d", version)
 }

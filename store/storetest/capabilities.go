@@ -18,6 +18,8 @@ var roleTypes = map[string]reflect.Type{
 	"search":             reflect.TypeFor[chat.Searcher](),
 	"page-view-visitors": reflect.TypeFor[chat.PageViewVisitors](),
 	"assigned-append":    reflect.TypeFor[chat.AssignedAppender](),
+	"events":             reflect.TypeFor[chat.EventLog](),
+	"labels":             reflect.TypeFor[chat.Labeler](),
 }
 
 // capabilityCases get the store as it is, not behind chat.Checked.

@@ -75,6 +75,8 @@ type store interface {
 	chat.Searcher
 	chat.PageViewVisitors
 	chat.AssignedAppender
+	chat.EventLog
+	chat.Labeler
 }
 
 // def is a case as the area files write it: on a store behind chat.Checked.
@@ -95,6 +97,8 @@ var needs = map[string][]string{
 	"Triggers":               {"triggers"},
 	"PageViewVisitors":       {"tracking", "page-view-visitors"},
 	"Claims":                 {"claims"},
+	"EventLog":               {"events"},
+	"Labels":                 {"labels"},
 }
 
 // Cases returns the suite's cases in a stable order, grouped by area. Run
@@ -105,7 +109,7 @@ func Cases() []Case {
 	var defs []def
 	for _, area := range [][]def{visitorCases(), operatorCases(), conversationCases(), messageCases(),
 		assignedAppenderCases(), concurrencyCases(), dataCases(), searchCases(), trackingCases(),
-		pageViewVisitorsCases(), claimCases(), liveCases()} {
+		pageViewVisitorsCases(), claimCases(), liveCases(), eventCases()} {
 		defs = append(defs, area...)
 	}
 	// Group by area, in the order areas first appear.

@@ -12,13 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	ws "github.com/coder/websocket"
 
+	"github.com/shopchat/chat/internal/origin"
 	"github.com/shopchat/chat/transport"
 )
 
@@ -56,14 +56,8 @@ var _ transport.Transport = (*Transport)(nil)
 
 // New returns a Transport. It fails if an origin pattern is "*" or malformed.
 func New(opts Options) (*Transport, error) {
-	for _, p := range opts.OriginPatterns {
-		host := p
-		if i := strings.Index(p, "://"); i >= 0 {
-			host = p[i+3:]
-		}
-		if host == "*" || host == "" {
-			return nil, fmt.Errorf("websocket: origin pattern %q would allow every site; list the shop's origins instead", p)
-		}
+	if err := origin.Validate(opts.OriginPatterns); err != nil {
+		return nil, fmt.Errorf("websocket: %w", err)
 	}
 	if opts.ReadLimit <= 0 {
 		opts.ReadLimit = 32768

@@ -1,0 +1,132 @@
+package chat_test
+
+import (
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/shopchat/chat"
+	"github.com/shopchat/chat/client"
+	"github.com/shopchat/chat/protocol"
+	"github.com/shopchat/chat/store/memory"
+)
+
+// frameCounter counts the message frames a client receives, per seq.
+type frameCounter struct {
+	mu   sync.Mutex
+	seqs map[int64]int
+}
+
+func (fc *frameCounter) onFrame(f protocol.ServerFrame) {
+	if f.Type != protocol.TypeMessage || f.Message == nil {
+		return
+	}
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	if fc.seqs == nil {
+		fc.seqs = map[int64]int{}
+	}
+	fc.seqs[f.Message.Seq]++
+}
+
+func (fc *frameCounter) count(seq int64) int {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	return fc.seqs[seq]
+}
+
+// The shop's Go code posts into a conversation while its visitor is
+// connected to node A and its operator to node B: posts made on either
+// node (as the operator, as a bot, as a system line) reach both live,
+// each exactly once; an internal note reaches the operator only.
+func TestPostFromGoReachesBothNodesOnce(t *testing.T) {
+	ctx := testCtx(t)
+	bus, store := &lossyBus{}, memory.New()
+	if err := store.PutOperator(ctx, testTeam["bob"]); err != nil { // known, not connected
+		t.Fatal(err)
+	}
+	var nodes [2]*testServer
+	for i := range nodes {
+		nodes[i] = newTestServer(t, func(c *chat.Config) { c.Store, c.Broker = store, bus })
+	}
+	var vFrames, opFrames frameCounter
+	op, err := client.DialOperator(ctx, nodes[1].URL, client.Options{Header: http.Header{"X-Operator": {"alice"}}, OnFrame: opFrames.onFrame})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { op.Close() })
+	v, err := client.DialVisitor(ctx, nodes[0].URL, client.Options{OnFrame: vFrames.onFrame})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	first, err := v.Send(ctx, "", "Where is my parcel?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv := first.Conv
+	waitOwnedBy(t, store, conv, "alice")
+
+	a, b := nodes[0].Chat, nodes[1].Chat
+	posts := []struct {
+		on   *chat.Server
+		post chat.Post
+	}{
+		{a, chat.Post{Conversation: conv, As: chat.Author{Operator: "alice"}, Text: "Checking, one moment", ClientID: "shop-1"}},
+		{b, chat.Post{Conversation: conv, As: chat.Author{Bot: "Tracker"}, Text: "Parcel 1042 is out for delivery"}},
+		{a, chat.Post{Conversation: conv, As: chat.Author{System: true}, Text: "Order 1042 was updated"}},
+		{b, chat.Post{Conversation: conv, As: chat.Author{Operator: "alice"}, Text: "Checking, one moment", ClientID: "shop-1"}}, // a retry
+	}
+	var seqs []int64
+	for _, p := range posts {
+		m, err := p.on.PostMessage(ctx, p.post)
+		if err != nil {
+			t.Fatalf("post %+v: %v", p.post, err)
+		}
+		seqs = append(seqs, m.Seq)
+	}
+	if seqs[3] != seqs[0] {
+		t.Fatalf("the retry got seq %d, want the original's %d", seqs[3], seqs[0])
+	}
+	note, err := a.AddNote(ctx, conv, "bob", "Refund if it is late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Bob is not the assignee: the API refuses him as the console does.
+	if _, err := b.PostMessage(ctx, chat.Post{Conversation: conv, As: chat.Author{Operator: "bob"}, Text: "hi"}); !errors.Is(err, chat.ErrForbidden) {
+		t.Fatalf("bob posting into alice's conversation: %v, want ErrForbidden", err)
+	}
+	// The last post marks the end: each connection gets a conversation's
+	// messages in order, so once it has this one, a duplicate of an
+	// earlier one would have come before it.
+	last, err := b.PostMessage(ctx, chat.Post{Conversation: conv, As: chat.Author{System: true}, Text: "end"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for who, c := range map[string]*client.Conn{"visitor": v, "operator": op} {
+		if err := c.Wait(ctx, func(c *client.Conn) bool { return containsSeq(c.Messages(conv), last.Seq) }); err != nil {
+			t.Fatalf("the %s never saw the last post: %v", who, err)
+		}
+	}
+	for _, seq := range seqs[:3] {
+		if n := vFrames.count(seq); n != 1 {
+			t.Errorf("the visitor got seq %d %d times, want once", seq, n)
+		}
+		if n := opFrames.count(seq); n != 1 {
+			t.Errorf("the operator got seq %d %d times, want once", seq, n)
+		}
+	}
+	if n := vFrames.count(note.Seq); n != 0 {
+		t.Errorf("the visitor got the internal note %d times", n)
+	}
+	if n := opFrames.count(note.Seq); n != 1 {
+		t.Errorf("the operator got the note %d times, want once", n)
+	}
+	ms := v.Messages(conv)
+	for _, m := range ms {
+		if m.Seq == seqs[1] && (m.Kind != string(chat.BotText) || m.Author == nil || m.Author.Name != "Tracker") {
+			t.Errorf("the bot's message reached the visitor as %+v", m)
+		}
+	}
+}
