@@ -68,6 +68,8 @@ type wireEvent struct {
 	// "visits": the sender's live visitors that changed, and those gone.
 	Live []wireVisit `json:"lv,omitempty"`
 	Gone []string    `json:"g,omitempty"`
+	// "msg": the quick replies of a bot's message.
+	Replies []string `json:"qr,omitempty"`
 }
 
 type syncMark struct {
@@ -219,7 +221,10 @@ func (b *bridge) kick(ev wireEvent) {
 
 // message announces a stored message to the other nodes.
 func (b *bridge) message(m *Message, topics []string) {
-	b.send(wireEvent{Kind: "msg", Conv: m.ConversationID, Seq: m.Seq, Topics: topics})
+	if b == nil {
+		return
+	}
+	b.send(wireEvent{Kind: "msg", Conv: m.ConversationID, Seq: m.Seq, Topics: topics, Replies: b.s.bot.quickReplies(m)})
 }
 
 func (b *bridge) applyLoop() {
@@ -452,6 +457,9 @@ func (b *bridge) apply(ev wireEvent) {
 	defer cancel()
 	switch ev.Kind {
 	case "msg":
+		if len(ev.Replies) > 0 { // a bot's quick replies: kept here too, for its frames
+			s.bot.rememberReplies(ev.Conv, ev.Seq, cleanReplies(ev.Replies))
+		}
 		b.deliverThrough(ctx, ev.Conv, ev.Seq, ev.Topics)
 	case "sync":
 		for _, m := range ev.Marks {

@@ -92,6 +92,12 @@ type Config struct {
 	// VisitorInfo, if set, supplies the shop's data about a visitor (cart,
 	// orders, labels) for the operator's side panel.
 	VisitorInfo VisitorInfoFunc
+	// Bot, if set, answers visitors first and hands conversations to the
+	// team when it cannot help (see Bot; bot/faq answers from the team's
+	// canned responses and past answers). Default: none, the team answers.
+	Bot Bot
+	// BotOptions name the Bot and bound its turns.
+	BotOptions BotOptions
 	// ConsoleLoginURL is where the console sends an operator who is not
 	// logged in, with ?next= the console's URL. Default: a plain 401 page.
 	ConsoleLoginURL string
@@ -289,6 +295,7 @@ type Server struct {
 	assets      *assets
 	bridge      *bridge // nil without a Broker
 	track       *tracker
+	bot         *botRunner // nil without Config.Bot
 	events      *eventWriter
 	attach      *attachments // nil: attachments off
 
@@ -431,12 +438,19 @@ func New(cfg Config) (*Server, error) {
 		toMail:       make(map[string]map[int64]bool),
 	}
 	s.handler = s.routes()
+	if s.bot, err = newBotRunner(s); err != nil {
+		cancel()
+		return nil, err
+	}
 	if err := s.validateCannedConfig(); err != nil {
 		cancel()
 		return nil, err
 	}
 	seedCtx, seedCancel := context.WithTimeout(ctx, 30*time.Second)
 	err = s.seedCanned(seedCtx)
+	if err == nil && s.bot != nil {
+		err = s.bot.register(seedCtx)
+	}
 	seedCancel()
 	if err != nil {
 		cancel()

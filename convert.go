@@ -28,6 +28,7 @@ func (s *Server) conversationFrame(c *Conversation, role string) *protocol.Conve
 		} else {
 			pc.Operator = &protocol.Person{ID: c.OperatorID}
 		}
+		pc.Operator.Bot = IsBotID(c.OperatorID)
 	}
 	if c.Status == Queued {
 		pc.Waiting = c.QueuedAt
@@ -64,7 +65,7 @@ func (s *Server) messageFrame(m *Message) *protocol.Message {
 		pm.Attachments = append(pm.Attachments, s.attachmentFrame(&m.Attachments[i]))
 	}
 	if m.AuthorID != "" {
-		pm.Author = &protocol.Person{ID: m.AuthorID, Name: m.AuthorName}
+		pm.Author = &protocol.Person{ID: m.AuthorID, Name: m.AuthorName, Bot: IsBotID(m.AuthorID)}
 		if m.Kind != VisitorText {
 			s.mu.Lock()
 			if op := s.opProfiles[m.AuthorID]; op != nil {
@@ -73,6 +74,7 @@ func (s *Server) messageFrame(m *Message) *protocol.Message {
 			s.mu.Unlock()
 		}
 	}
+	pm.QuickReplies = s.bot.quickReplies(m)
 	return pm
 }
 

@@ -189,6 +189,9 @@ func (s *Server) operatorFrames(ctx context.Context) ([]protocol.Operator, error
 	}
 	out := make([]protocol.Operator, 0, len(loads))
 	for _, l := range loads {
+		if IsBotID(l.Operator.ID) {
+			continue // the bot is no teammate to transfer to
+		}
 		out = append(out, protocol.Operator{
 			Person:      protocol.Person{ID: l.Operator.ID, Name: l.Operator.Name, Avatar: l.Operator.AvatarURL},
 			Presence:    string(l.Presence),
@@ -384,8 +387,5 @@ func (s *Server) heartbeatLoop() {
 // recordPresence keeps an operator's presence change for reports' online
 // time. A lost record skews a report, not the chat: it is only logged.
 func (s *Server) recordPresence(ctx context.Context, operatorID string, p Presence) {
-	a := Activity{Kind: PresenceChanged, OperatorID: operatorID, Text: string(p), At: s.now()}
-	if err := s.store.AddActivities(ctx, []Activity{a}); err != nil {
-		s.logErr("record presence", err, "operator", operatorID)
-	}
+	s.record(ctx, Activity{Kind: PresenceChanged, OperatorID: operatorID, Text: string(p), At: s.now()})
 }

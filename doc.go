@@ -167,7 +167,9 @@
 // (docs/automation.md): events_total (stored in the EventLog),
 // events_dropped_total (the event queue was full, or the store failed at
 // shutdown), event_append_failures_total (a failed EventLog append, retried)
-// and event_subscriber_dropped_total (an in-memory Subscription was full).
+// and event_subscriber_dropped_total (an in-memory Subscription was full);
+// with a Bot, bot_handoffs_total and bot_errors_total (a turn that failed,
+// panicked or timed out, and was handed off).
 //
 // It receives these observations (Metrics.Observe), in seconds:
 // store_append_seconds, the Store's AppendMessage (or AppendAssigned) for
@@ -175,7 +177,8 @@
 // of the Notifier (which should queue and return: a slow one holds up the
 // notifications behind it), and message_delivery_seconds, from a message's
 // storing to its write to each client (replays included), and
-// event_append_seconds, each batch appended to the EventLog.
+// event_append_seconds, each batch appended to the EventLog, and
+// bot_turn_seconds, each call of the Bot.
 //
 // A Metrics that is also a GaugeMetrics gets gauges: queue_live (visitors
 // on the site waiting for an operator) and queue_waiting_for_reply.

@@ -51,6 +51,7 @@ var frameTable = map[string]frameHandler{
 	protocol.TypeCanned:     {fromOperators, (*session).onCanned},
 	protocol.TypeTriggers:   {fromOperators, (*session).onTriggers},
 	protocol.TypeVisitors:   {fromOperators, (*session).onVisitors},
+	protocol.TypeAnswers:    {fromOperators, (*session).onAnswers},
 }
 
 // sender is who the session speaks for: none before hello has set either.

@@ -137,7 +137,7 @@ func (s *Server) lastOperator(ctx context.Context, c *Conversation) string {
 		return ""
 	}
 	for _, prev := range list {
-		if prev.OperatorID != "" {
+		if prev.OperatorID != "" && !IsBotID(prev.OperatorID) { // the bot is nobody to return to
 			return prev.OperatorID
 		}
 	}

@@ -77,6 +77,7 @@ func (ss *session) appendVisitorMessage(ctx context.Context, m *Message, convID,
 			ss.lastConv = res.Conversation.ID
 			if !res.Duplicate {
 				s.afterVisitorMessage(ctx, res.Conversation, res.Message, false)
+				s.bot.hear(res.Conversation, res.Message)
 			}
 		}
 		if !errors.Is(err, ErrConflict) {
@@ -98,6 +99,7 @@ func (ss *session) appendVisitorMessage(ctx context.Context, m *Message, convID,
 			ss.lastConv = res.Conversation.ID
 			if !res.Duplicate {
 				s.afterVisitorMessage(ctx, res.Conversation, res.Message, created)
+				s.bot.hear(res.Conversation, res.Message)
 			}
 		}
 		if err == nil && created {
@@ -158,6 +160,7 @@ func (s *Server) openConversation(ctx context.Context, v *Visitor, department, l
 	s.add("conversations_total", 1)
 	s.publishState(c)
 	c = s.acceptInvitation(ctx, c)
+	c = s.bot.take(ctx, c) // bot first, unless an invitation gave it to a person
 	return c, true, nil
 }
 
@@ -202,10 +205,19 @@ func (s *Server) published(res Appended) {
 
 // append stores a message the server writes itself and publishes it.
 func (s *Server) append(ctx context.Context, m *Message) (*Conversation, error) {
+	return s.appendReplies(ctx, m, nil)
+}
+
+// appendReplies is append for a bot's message m with the quick replies it
+// offers (a bot message without them clears the previous one's).
+func (s *Server) appendReplies(ctx context.Context, m *Message, quick []string) (*Conversation, error) {
 	m.CreatedAt = s.now()
 	res, err := s.appendWith(ctx, m, s.store.AppendMessage)
 	if err != nil {
 		return nil, err
+	}
+	if m.Kind == BotText {
+		s.bot.rememberReplies(res.Message.ConversationID, res.Message.Seq, quick)
 	}
 	s.publishMessage(res.Conversation, res.Message)
 	return res.Conversation, nil

@@ -31,6 +31,7 @@ type Report struct {
 	Periods    []PeriodReport   `json:"periods"`
 	Triggers   []TriggerReport  `json:"triggers"`
 	Conversion Conversion       `json:"conversion"`
+	Bot        BotReport        `json:"bot"`
 	// AttributionWindow is Config.AttributionWindow in seconds: an order
 	// placed within it after a chat is from chat (Orders, OrdersChatted).
 	AttributionWindow float64 `json:"attribution_window_seconds"`
@@ -111,6 +112,21 @@ type Conversion struct {
 	RateNotChatted     float64 `json:"rate_not_chatted"`
 }
 
+// BotReport counts the conversations that started with the bot
+// (Config.Bot) in the range: those it kept to the end or still holds
+// (Resolved) and those it handed to the team (HandedOff), with the orders
+// attributed to each kind (OrdersResolved, OrdersHandedOff: by the
+// conversation the order is attributed to, in the report's currency).
+type BotReport struct {
+	Conversations    int   `json:"conversations"`
+	Resolved         int   `json:"resolved"`
+	HandedOff        int   `json:"handed_off"`
+	OrdersResolved   int   `json:"orders_resolved"`
+	RevenueResolved  int64 `json:"revenue_resolved"`
+	OrdersHandedOff  int   `json:"orders_handed_off"`
+	RevenueHandedOff int64 `json:"revenue_handed_off"`
+}
+
 // PageViewVisitors is an optional Store capability for reports: the ids of
 // the visitors with a page view in from <= At < to. Without it, a report's
 // Conversion sees only visitors who chatted or ordered.
@@ -147,7 +163,7 @@ func (s *Server) Report(ctx context.Context, q ReportQuery) (*Report, error) {
 	}
 	b := &reportBuilder{s: s, q: q, now: s.now(), ops: map[string]*rowAcc{}, triggers: map[string]*TriggerReport{}}
 	b.periods(q)
-	steps := []func(context.Context) error{b.presence, b.conversations, b.orders, b.ratings, b.triggerActivity, b.conversion}
+	steps := []func(context.Context) error{b.presence, b.conversations, b.orders, b.ratings, b.triggerActivity, b.conversion, b.botActivity}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			return nil, fmt.Errorf("chat: report: %w", err)

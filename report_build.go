@@ -35,6 +35,7 @@ type reportBuilder struct {
 	currency string
 	placed   []*Order // orders in the range
 	conv     Conversion
+	bot      BotReport
 }
 
 func (b *reportBuilder) periods(q ReportQuery) {
@@ -183,6 +184,7 @@ func (b *reportBuilder) conversation(c *Conversation, ms []*Message) {
 	// An invitation (an operator message before the visitor wrote) is no
 	// answer: a chat it opened that nobody answered is missed.
 	replied := answered || (firstVisitor.IsZero() && slices.ContainsFunc(ms, func(m *Message) bool { return m.Kind == OperatorText }))
+	replied = replied || IsBotID(c.OperatorID) // the bot kept it: it answered, the team was not asked
 	if wrote {
 		b.chatted[c.VisitorID] = true
 	} else if _, ok := b.chatted[c.VisitorID]; !ok {
@@ -300,6 +302,46 @@ func (b *reportBuilder) triggerActivity(ctx context.Context) error {
 	})
 }
 
+// botActivity counts the bot's conversations of the range and the orders
+// attributed to them.
+func (b *reportBuilder) botActivity(ctx context.Context) error {
+	started, handed := map[string]bool{}, map[string]bool{}
+	q := ActivityQuery{Kinds: []ActivityKind{BotStarted, BotHandedOff}, From: b.q.From, To: b.q.To}
+	err := b.s.forActivities(ctx, q, func(a Activity) {
+		if a.Kind == BotStarted {
+			started[a.ConversationID] = true
+		} else {
+			handed[a.ConversationID] = true
+		}
+	})
+	if err != nil {
+		return err
+	}
+	r := &b.bot
+	r.Conversations = len(started)
+	for id := range started {
+		if handed[id] {
+			r.HandedOff++
+		} else {
+			r.Resolved++
+		}
+	}
+	for _, o := range b.placed {
+		a := o.Attribution
+		if !a.Chat() || o.Currency != b.currency || !started[a.ConversationID] {
+			continue
+		}
+		if handed[a.ConversationID] {
+			r.OrdersHandedOff++
+			r.RevenueHandedOff += o.Total
+		} else {
+			r.OrdersResolved++
+			r.RevenueResolved += o.Total
+		}
+	}
+	return nil
+}
+
 func (b *reportBuilder) conversion(ctx context.Context) error {
 	seen := b.chatted // visitor -> chatted
 	if pv, ok := b.s.store.pageViewVisitorsRole(); ok {
@@ -344,7 +386,7 @@ func (b *reportBuilder) conversion(ctx context.Context) error {
 }
 
 func (b *reportBuilder) report(ctx context.Context) (*Report, error) {
-	r := &Report{From: b.q.From, To: b.q.To, Period: b.q.Period, Currency: b.currency, Team: b.team.final(), Conversion: b.conv,
+	r := &Report{From: b.q.From, To: b.q.To, Period: b.q.Period, Currency: b.currency, Team: b.team.final(), Conversion: b.conv, Bot: b.bot,
 		AttributionWindow: b.s.cfg.AttributionWindow.Seconds()}
 	loads, err := b.s.store.OperatorLoads(ctx, b.now)
 	if err != nil {
@@ -357,6 +399,9 @@ func (b *reportBuilder) report(ctx context.Context) (*Report, error) {
 	}
 	r.Operators = make([]OperatorReport, 0, len(b.ops)) // [] rather than null in JSON
 	for id, acc := range b.ops {
+		if IsBotID(id) {
+			continue // the bot's figures are in Report.Bot
+		}
 		or := OperatorReport{ID: id, ReportRow: acc.final()}
 		if p := profiles[id]; p != nil {
 			or.Name, or.Avatar = p.Name, p.AvatarURL

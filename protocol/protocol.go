@@ -47,6 +47,7 @@ const (
 	TypeCanned     = "canned"     // operator: list, save or delete canned responses (also the reply)
 	TypeTriggers   = "triggers"   // operator: list, save or delete proactive triggers (also the reply)
 	TypeVisitors   = "visitors"   // operator: the live list of visitors on the site (also the reply and updates)
+	TypeAnswers    = "answers"    // operator: suggested answers from past chats (also the reply), or mark one for the knowledge base
 )
 
 // Actions of canned and triggers frames, and (ActionDismiss) of the
@@ -56,6 +57,8 @@ const (
 	ActionSave    = "save"
 	ActionDelete  = "delete"
 	ActionDismiss = "dismiss" // visitor: closed the invitation (Invite.ID) without answering
+	ActionMark    = "mark"    // answers: mark message Seq as a knowledge-base answer
+	ActionUnmark  = "unmark"  // answers: unmark it
 )
 
 // Frame types sent by servers.
@@ -99,6 +102,7 @@ const (
 	KindOperator = "operator" // written by an operator
 	KindNote     = "note"     // internal note; operators only
 	KindSystem   = "system"   // an event such as "Alice joined"
+	KindBot      = "bot"      // written by the shop's bot (Config.Bot)
 )
 
 // Presence values.
@@ -198,6 +202,7 @@ type ServerFrame struct {
 	Invite        *Invite         `json:"invite,omitempty"`   // invite frames (visitors)
 	Live          []LiveVisitor   `json:"live,omitempty"`     // visitors frames (operators)
 	Triggers      []Trigger       `json:"triggers,omitempty"` // triggers frames (operators)
+	Answers       []Answer        `json:"answers,omitempty"`  // answers frames (operators)
 	// Available tells visitors whether an operator is online to answer now
 	// (welcome and available frames); absent means nobody is.
 	Available bool `json:"available,omitempty"`
@@ -219,6 +224,8 @@ type Person struct {
 	ID     string `json:"id"`
 	Name   string `json:"name,omitempty"`
 	Avatar string `json:"avatar,omitempty"`
+	// Bot marks the shop's bot: a program, not a person.
+	Bot bool `json:"bot,omitempty"`
 }
 
 // Message is one stored message of a conversation.
@@ -236,6 +243,10 @@ type Message struct {
 	Event *Event `json:"event,omitempty"`
 	// Attachments are the files sent with the message.
 	Attachments []Attachment `json:"attachments,omitempty"`
+	// QuickReplies, on a bot's message, are answers the widget offers as
+	// buttons while it is the conversation's latest message; a click sends
+	// the button's text as an ordinary message.
+	QuickReplies []string `json:"quick_replies,omitempty"`
 }
 
 // Attachment is a file sent with a message. URL is where the client
@@ -297,6 +308,21 @@ type Conversation struct {
 type SearchHit struct {
 	Message Message `json:"message"`
 	Snippet string  `json:"snippet"`
+}
+
+// Answer is a suggested answer to a visitor's open question: a canned
+// response (Shortcut) or an operator's answer in a past conversation (Conv,
+// Seq, and the visitor's Question it followed). Score, 0 to 1, is the share
+// of the question's keywords it matches; Marked, that an operator marked it
+// as a knowledge-base answer.
+type Answer struct {
+	Text     string  `json:"text"`
+	Score    float64 `json:"score"`
+	Shortcut string  `json:"shortcut,omitempty"`
+	Conv     string  `json:"conv,omitempty"`
+	Seq      int64   `json:"seq,omitempty"`
+	Question string  `json:"question,omitempty"`
+	Marked   bool    `json:"marked,omitempty"`
 }
 
 // Canned is a canned response operators insert with a shortcut. Text may
@@ -448,7 +474,7 @@ var clientTypes = map[string]bool{
 	TypeClose: true, TypeReopen: true, TypePresence: true, TypeSearch: true,
 	TypeProfile: true, TypeVisitor: true, TypeTranscript: true, TypeMail: true,
 	TypePage: true, TypeInvite: true, TypeRate: true, TypeCanned: true,
-	TypeTriggers: true, TypeVisitors: true,
+	TypeTriggers: true, TypeVisitors: true, TypeAnswers: true,
 }
 
 // DecodeClient parses one client frame. Malformed JSON and fields of the

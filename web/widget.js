@@ -30,6 +30,7 @@
       bad: 'Please check your details.', long: 'This message is too long.', dismiss: 'Dismiss',
       choose: 'Choose…', chat: 'Chat', you: 'You', mailMe: 'Email me this conversation', mailed: 'Transcript sent', mailOk: 'Email me replies I miss',
       rate: 'How was your chat?', star: '{n} of 5', comment: 'Comment (optional)', thanks: 'Thank you for your feedback!',
+      bot: 'Bot', replies: 'Suggested replies',
     },
     es: {
       ev: { joined: '{n} se unió a la conversación', transferred: '{n} transfirió la conversación a {m}', closed: '{n} cerró la conversación', visitor_closed: 'Cerraste la conversación', operator_offline: '{n} no está conectado; la conversación espera a otro agente' },
@@ -47,6 +48,7 @@
       choose: 'Elige…', you: 'Tú',
       mailMe: 'Envíame esta conversación', mailed: 'Transcripción enviada', mailOk: 'Envíame por correo las respuestas que no vea',
       rate: '¿Qué tal fue el chat?', star: '{n} de 5', comment: 'Comentario (opcional)', thanks: '¡Gracias por tu opinión!',
+      bot: 'Bot', replies: 'Respuestas sugeridas',
     },
     ru: {
       ev: { joined: '{n} присоединяется к разговору', transferred: '{n} передаёт разговор: {m}', closed: '{n} завершает разговор', visitor_closed: 'Вы завершили разговор', operator_offline: '{n} не в сети; разговор ждёт другого оператора' },
@@ -64,6 +66,7 @@
       choose: 'Выберите…', chat: 'Чат', you: 'Вы',
       mailMe: 'Отправить переписку на почту', mailed: 'Переписка отправлена', mailOk: 'Присылать пропущенные ответы на почту',
       rate: 'Как прошёл разговор?', star: '{n} из 5', comment: 'Комментарий (необязательно)', thanks: 'Спасибо за отзыв!',
+      bot: 'Бот', replies: 'Варианты ответа',
     },
     de: {
       ev: { joined: '{n} ist dem Chat beigetreten', transferred: '{n} hat den Chat an {m} übergeben', closed: '{n} hat den Chat beendet', visitor_closed: 'Sie haben den Chat beendet', operator_offline: '{n} ist offline; der Chat wartet auf einen anderen Mitarbeiter' },
@@ -81,6 +84,7 @@
       choose: 'Bitte wählen…', you: 'Sie',
       mailMe: 'Verlauf per E-Mail senden', mailed: 'Verlauf gesendet', mailOk: 'Verpasste Antworten per E-Mail senden',
       rate: 'Wie war der Chat?', star: '{n} von 5', comment: 'Kommentar (optional)', thanks: 'Danke für Ihr Feedback!',
+      bot: 'Bot', replies: 'Antwortvorschläge',
     },
   };
   let lang = 'en', t = T.en, tr = {}, team = ''; // tr: the shop's strings in lang
@@ -441,7 +445,7 @@
     if (m.cid && outbox.some(e => e.id === m.cid)) { adopt(m.cid, m); return flush(); }
     c.msgs.set(m.seq, m);
     if (m.seq > c.last_seq) c.last_seq = m.seq;
-    if (m.kind === 'operator') {
+    if (m.kind === 'operator' || m.kind === 'bot') {
       typingOn(false);
       if (live) { if (isOpen) setTimeout(markRead, 0); else bubbleUnread(); }
     }
@@ -632,7 +636,7 @@
     let n = 0, last = null;
     for (const c of convs.values()) {
       const r = Math.max(c.visitor_read || 0, readSent[c.id] || 0);
-      for (const m of c.msgs.values()) if (m.kind === 'operator' && m.seq > r) { n++; if (!last || m.seq > last[1].seq) last = [c, m]; }
+      for (const m of c.msgs.values()) if ((m.kind === 'operator' || m.kind === 'bot') && m.seq > r) { n++; if (!last || m.seq > last[1].seq) last = [c, m]; }
     }
     return [n, last];
   };
@@ -666,15 +670,16 @@
     n.lastChild.append(n._err);
   };
   const msgNode = (m, pending) => {
-    const kind = m.kind === 'operator' || m.kind === 'system' ? m.kind : 'visitor', a = m.author || {};
-    const n = h('div', { sc: 'message', class: 'm ' + kind, 'data-kind': kind, 'data-seq': m.seq || null, 'data-status': pending ? 'sending' : 'sent' });
+    // A bot's message looks like an operator's, its author tagged as a bot.
+    const kind = m.kind === 'operator' || m.kind === 'system' || m.kind === 'bot' ? m.kind : 'visitor', a = m.author || {};
+    const n = h('div', { sc: 'message', class: 'm ' + (kind === 'bot' ? 'operator bot' : kind), 'data-kind': kind, 'data-seq': m.seq || null, 'data-status': pending ? 'sending' : 'sent' });
     const b = h('div', { class: 'b' });
-    if (kind === 'operator') {
+    if (kind === 'operator' || kind === 'bot') {
       // No operator named (a trigger speaking for the team): the team's name and first photo, never a "?".
       const nm = a.name || team, src = safeURL(a.avatar) || (!a.name && safeURL(((cfg && cfg.team_photos) || [])[0]));
       n.append(src ? h('img', { sc: 'avatar', class: 'av', src, alt: '', referrerpolicy: 'no-referrer', onerror: ev => { ev.target.hidden = true; } })
         : h('span', { sc: 'avatar', class: 'av ini', 'aria-hidden': 'true', text: nm.slice(0, 1).toUpperCase() }));
-      b.append(h('div', { sc: 'author', class: 'au', text: nm }));
+      b.append(h('div', { sc: 'author', class: 'au', text: nm }, a.bot ? h('span', { sc: 'bot', class: 'tag', text: t.bot }) : ''));
     } else if (kind === 'visitor') b.append(h('span', { class: 'vh', text: t.you + ': ' }));
     const tx = h('div', { sc: 'text', class: 'tx' }), ev = m.event && t.ev[m.event.code];
     fill(tx, ev ? fmt(ev, { n: m.event.name || '', m: m.event.to || '' }) : String(m.text || ''));
@@ -707,6 +712,12 @@
         want.push(n);
         if (m.kind === 'visitor') lastVis = [n, m.seq, c];
       }
+    }
+    // Quick replies: buttons under the bot's message while it is the latest; a click sends the text.
+    const lc = shown[shown.length - 1], lm = lc && lc.status !== 'closed' && [...lc.msgs.values()].reduce((x, y) => (y.kind !== 'note' && (!x || y.seq > x.seq) ? y : x), null);
+    if (lm && lm.kind === 'bot' && (lm.quick_replies || []).length && !outbox.some(e => e.type === 'message')) {
+      want.push(node('q:' + lc.id + ':' + lm.seq, () => h('div', { sc: 'quick-replies', class: 'qr', role: 'group', 'aria-label': t.replies },
+        ...lm.quick_replies.map(q => h('button', { type: 'button', text: q, onclick: () => { if (sendText(q)) ui.input.focus(); } })))));
     }
     if (invite) want.push(node('i:' + invite.id, () => msgNode({ kind: 'operator', author: invite.operator, text: invite.text, ts: invite.ts || (invite.ts = new Date().toISOString()) })));
     for (const e of outbox) {

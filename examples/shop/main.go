@@ -47,6 +47,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
 	db := flag.String("db", "shopchat-demo.db", "SQLite file of the chat store")
 	prechat := flag.Bool("prechat", false, "ask visitors for name, email and department before the first message")
+	bot := flag.Bool("bot", true, "the FAQ bot answers first from the canned responses, and hands off to the team")
 	smtp := flag.String("smtp", "", "SMTP server host:port for offline email, missed replies and transcripts (default: log the mail instead)")
 	smtpTLS := flag.String("smtp-tls", "starttls", "SMTP security: starttls, tls or none (local relays)")
 	mailFrom := flag.String("mail-from", "shop@shop.test", "sender address of the shop's mail; its domain is the reply domain")
@@ -65,7 +66,7 @@ func main() {
 		os.Exit(2)
 	}
 	nodes := nodeConfig{postgres: *pgDSN, broker: *brokerURL}
-	if err := run(log, *addr, *db, *secretFile, *baseURL, mail, nodes, *smtpListen, *prechat); err != nil {
+	if err := run(log, *addr, *db, *secretFile, *baseURL, mail, nodes, *smtpListen, *prechat, *bot); err != nil {
 		log.Error("shop", "err", err)
 		os.Exit(1)
 	}
@@ -132,7 +133,7 @@ func (n nodeConfig) openBroker(ctx context.Context) (chat.Broker, func(), error)
 	return nil, nil, fmt.Errorf("-broker %q: want postgres, redis://host:port or nats://host:port", n.broker)
 }
 
-func run(log *slog.Logger, addr, db, secretFile, baseURL string, mailCfg email.Config, nodes nodeConfig, smtpListen string, prechat bool) error {
+func run(log *slog.Logger, addr, db, secretFile, baseURL string, mailCfg email.Config, nodes nodeConfig, smtpListen string, prechat, bot bool) error {
 	stem := strings.TrimSuffix(db, filepath.Ext(db))
 	if secretFile == "" {
 		secretFile = stem + ".secret"
@@ -159,6 +160,7 @@ func run(log *slog.Logger, addr, db, secretFile, baseURL string, mailCfg email.C
 		baseURL = "http://" + urlHost(ln.Addr().(*net.TCPAddr))
 	}
 	s, handler, err := newShop(shopConfig{
+		FAQBot:      bot,
 		Secret:      secret,
 		DBPath:      db,
 		OrdersPath:  stem + "-orders.json",

@@ -53,6 +53,7 @@ import (
 
 	"github.com/shopchat/chat"
 	"github.com/shopchat/chat/blob/file"
+	"github.com/shopchat/chat/bot/faq"
 	chatprom "github.com/shopchat/chat/metrics/prometheus"
 	"github.com/shopchat/chat/middleware"
 	"github.com/shopchat/chat/notify/email"
@@ -90,6 +91,9 @@ type shopConfig struct {
 	// PreChat asks visitors for name, email and department before their
 	// first message.
 	PreChat bool
+	// FAQBot has the FAQ bot (bot/faq) answer visitors first, from the
+	// team's canned responses, and hand off to the team.
+	FAQBot bool
 	// Products replaces the default catalogue (tests).
 	Products []product
 	// Logger receives the shop's and the chat's logs. Default: discard.
@@ -271,7 +275,13 @@ func (s *shop) chatConfig() chat.Config {
 	// Transport and Fallback are left to their defaults: WebSocket, and
 	// Server-Sent Events with POST for visitors behind proxies that break
 	// WebSocket (the widget switches by itself; sse_browser_test.go).
+	var bot chat.Bot
+	if s.cfg.FAQBot {
+		bot = faq.New(faq.Options{})
+	}
 	return chat.Config{
+		Bot:             bot,
+		BotOptions:      chat.BotOptions{Name: "Kettle bot"},
 		Store:           store,
 		Secret:          deriveKey(s.cfg.Secret, "chat"),
 		Operators:       s.operatorAuth,
@@ -316,7 +326,7 @@ var cannedResponses = []chat.CannedResponse{
 		Text: "Your cart comes to {cart.total} so far. Shipping is free from €50, in case you were thinking of adding a bag of beans."},
 	{Shortcut: "shipping", Title: "Shipping times and costs",
 		Text: "We roast on Tuesdays and ship within 1–2 working days. Delivery in Germany takes 1–3 days, elsewhere in the EU 2–5 days. Shipping is €4.90, free from €50."},
-	{Shortcut: "returns", Title: "Returns",
+	{Shortcut: "returns", Title: "Returns policy and refunds",
 		Text: "You can return unopened items within 30 days for a full refund; just reply with your order number and we'll send a return label."},
 	{Shortcut: "order", Title: "Ask for the order number",
 		Text: "Happy to check! Could you tell me your order number? It starts with KC- and is in your confirmation email."},

@@ -26,6 +26,7 @@ func messageCases() []def {
 				{ConversationID: "c1", ClientID: "k2", Kind: chat.OperatorText, AuthorID: "alice", AuthorName: "Alice", Text: "hi!", CreatedAt: at(3)},
 				{ConversationID: "c1", ClientID: "k3", Kind: chat.Note, AuthorID: "alice", AuthorName: "Alice", Text: "VIP", CreatedAt: at(4)},
 				{ID: "given-id", ConversationID: "c1", Kind: chat.SystemEvent, Text: "with id", CreatedAt: at(5)},
+				{ConversationID: "c1", Kind: chat.BotText, AuthorID: "bot:Assistant", AuthorName: "Assistant", Text: "from the bot", CreatedAt: at(6)},
 			}
 			want := make([]chat.Message, len(in))
 			ids := map[string]bool{}
@@ -42,7 +43,7 @@ func messageCases() []def {
 				want[i].Seq, want[i].ID = a.Message.Seq, a.Message.ID
 			}
 			assert.Equal(t, "given-id", want[4].ID, "a caller's ID is kept")
-			assert.EqualValues(t, 5, mustGetConv(t, s, "c1").LastSeq, "stored LastSeq")
+			assert.EqualValues(t, len(in), mustGetConv(t, s, "c1").LastSeq, "stored LastSeq")
 
 			got := mustMessages(t, s, chat.MessageQuery{ConversationID: "c1"})
 			require.Len(t, got, len(want))

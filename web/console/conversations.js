@@ -10,6 +10,7 @@ import { announce } from './rendering.js';
 import { setTab } from './tabs.js';
 import { openCannedEditor } from './canned.js';
 import { attachmentsEl } from './attachments.js';
+import { markButton } from './answers.js';
 
 // setState applies a conversation's state. live is false for welcome.
 export function setState(pc, live) {
@@ -110,7 +111,7 @@ export function addMessage(m, live) {
 }
 
 function messageEl(c, m) {
-  const kind = ['visitor', 'operator', 'note', 'system'].includes(m.kind) ? m.kind : 'system';
+  const kind = ['visitor', 'operator', 'note', 'system', 'bot'].includes(m.kind) ? m.kind : 'system';
   const t = parseTime(m.ts);
   const time = h('time', { class: 'msg-time', text: shortTime(t), title: fullTime(t), datetime: t ? t.toISOString() : undefined });
   const text = h('div', { class: 'msg-text', 'data-sc': 'text' });
@@ -128,7 +129,9 @@ function messageEl(c, m) {
   if (kind === 'note') bubble.append(h('div', { class: 'note-label', text: 'Internal note' }));
   if (m.text || !m.attachments) bubble.append(text);
   if (m.attachments) bubble.append(attachmentsEl(m.attachments));
+  if (kind === 'bot') authorEl.append(h('span', { class: 'bot-tag', text: 'Bot' }));
   el.append(h('div', { class: 'msg-meta' }, authorEl, time), bubble);
+  if (kind === 'operator') el.append(markButton(c, m));
   if (kind === 'operator') {
     // The team's knowledge grows from its chats: a good answer becomes a canned response.
     el.append(h('button', { type: 'button', class: 'link-btn msg-action', 'data-sc': 'save-canned', text: 'Save as canned', title: 'Save this answer as a canned response',

@@ -30,7 +30,7 @@ export function handleFrame(f) {
     case 'typing': onTyping(f); break;
     case 'read': onRead(f); break;
     case 'history': onHistory(f); break;
-    case 'search': case 'visitor': resolve(f); break;
+    case 'search': case 'visitor': case 'answers': resolve(f); break;
     case 'visitors': S.live = f.live || []; resolve(f); renderVisitors(); break;
     case 'canned': onCanned(f); break;
     case 'triggers': S.triggers = f.triggers || []; resolve(f); renderTriggers(); break;

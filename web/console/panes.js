@@ -16,6 +16,7 @@ import { renderLists, scheduleRender } from './rendering.js';
 import { setTab } from './tabs.js';
 import { fillCanned } from './canned.js';
 import { uploadFiles } from './attachments.js';
+import { answersBox, renderAnswers } from './answers.js';
 
 export class Pane {
   constructor(index) {
@@ -63,7 +64,9 @@ export class Pane {
     this.attachBtn = h('button', { type: 'button', class: 'btn btn-ghost btn-small', 'data-sc': 'attach', text: 'Attach', title: 'Send an image or a file' });
     this.uploads = h('div', { class: 'uploads', 'data-sc': 'uploads', 'aria-live': 'polite' });
     this.composerHint = h('div', { class: 'composer-hint' });
+    this.answersEl = answersBox();
     this.composer = h('div', { class: 'composer' },
+      this.answersEl,
       this.cannedList,
       this.uploads,
       this.input,
@@ -180,6 +183,13 @@ export class Pane {
     this.draftEl.textContent = c.mine ? c.vDraft : '';
     this.draftEl.hidden = !(c.mine && c.vDraft);
     this.renderComposer();
+    renderAnswers(this);
+  }
+
+  // insertText puts a suggested answer into the composer to edit.
+  insertText(text) {
+    this.insertCanned({ text });
+    this.input.focus();
   }
 
   renderComposer() {

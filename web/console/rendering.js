@@ -198,7 +198,7 @@ function renderConvList() {
     p.preview.classList.toggle('typing-preview', c.vTyping);
     if (c.vTyping) preview = 'typing…';
     else if (c.status === 'closed') preview = 'Closed';
-    else if (last) preview = (last.kind === 'operator' ? 'You: ' : last.kind === 'note' ? 'Note: ' : '') + String(last.text).replace(/\s+/g, ' ').slice(0, 120);
+    else if (last) preview = (last.kind === 'operator' ? 'You: ' : last.kind === 'note' ? 'Note: ' : last.kind === 'bot' ? 'Bot: ' : '') + String(last.text).replace(/\s+/g, ' ').slice(0, 120);
     p.preview.textContent = preview;
     const n = c.unread();
     p.unread.textContent = n ? String(n) : '';

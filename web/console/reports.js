@@ -4,6 +4,7 @@ import { mount } from './config.js';
 import { byId, duration, fillAvatar, fmtDay, h, money, show } from './helpers.js';
 import { S } from './state.js';
 import { formError } from './tabs.js';
+import { botSection } from './answers.js';
 
 const isoDay = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
 (() => {
@@ -141,6 +142,9 @@ function renderReport(rep) {
         h('div', { class: 'kpi-sub', text: `${conv.orders_chatted || 0} orders from chat, ${conv.visitors_chatted || 0} visitors` })),
       h('div', { class: 'kpi' }, h('div', { class: 'kpi-label', text: 'Visitors who did not chat' }), h('div', { class: 'kpi-value', text: pct(conv.rate_not_chatted) }),
         h('div', { class: 'kpi-sub', text: `${conv.orders_not_chatted || 0} orders from ${conv.visitors_not_chatted || 0} visitors` })))));
+
+  const bot = botSection(rep, money);
+  if (bot) box.append(bot);
 
   const ops = rep.operators || [];
   box.append(h('section', { class: 'card report-section' }, h('h3', { text: 'Operators' }),
