@@ -43,6 +43,9 @@ type Config struct {
 	// protocol. Default: transport/sse with AllowedOrigins. The same
 	// authentication, caps and rate limits apply to both.
 	Fallback Transport
+	// NoFallback mounts no second transport: WebSocket (Transport) only,
+	// and {Path}sse answers 404. Default false.
+	NoFallback bool
 	// AllowedOrigins lists extra origins (host patterns) allowed to open
 	// sockets; the shop's own host is always allowed. Used only by the
 	// default Transport and Fallback. "*" is refused.
@@ -338,7 +341,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		cfg.Transport = t
 	}
-	if cfg.Fallback == nil {
+	if cfg.Fallback == nil && !cfg.NoFallback {
 		t, err := sse.New(sse.Options{OriginPatterns: cfg.AllowedOrigins})
 		if err != nil {
 			return nil, fmt.Errorf("chat: %w", err)

@@ -33,7 +33,7 @@ func (s *Server) mountTransports(mux *http.ServeMux) {
 		}
 	}
 	mount("ws", s.cfg.Transport)
-	if s.cfg.Fallback != nil {
+	if s.cfg.Fallback != nil && !s.cfg.NoFallback {
 		mount("sse", s.cfg.Fallback)
 	}
 }

@@ -317,3 +317,14 @@ func TestSSEPostsOnlyToOwnStream(t *testing.T) {
 		t.Fatalf("Alice's own frame: %+v, want the first message", ack)
 	}
 }
+
+// TestNoFallbackMountsWebSocketOnly: with NoFallback the event stream is
+// not there, and WebSocket still is.
+func TestNoFallbackMountsWebSocketOnly(t *testing.T) {
+	ts := newTestServer(t, func(c *chat.Config) { c.NoFallback = true })
+	if _, st := dialFrames(t, ts, "sse", ts.visitorClient(t), "/chat/ws", nil); st != http.StatusNotFound {
+		t.Errorf("event stream with NoFallback: HTTP %d, want 404", st)
+	}
+	c, _ := dialFrames(t, ts, "ws", ts.visitorClient(t), "/chat/ws", nil)
+	hello(t, c)
+}
