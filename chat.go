@@ -576,8 +576,12 @@ func (s *Server) set(name string, value float64) {
 // even under Config.Now: it measures the Store or the Notifier, not the
 // chat's clock).
 func (s *Server) observeSince(name string, start time.Time) {
+	s.observe(name, time.Since(start).Seconds())
+}
+
+func (s *Server) observe(name string, seconds float64) {
 	if s.cfg.Metrics != nil {
-		s.cfg.Metrics.Observe(name, time.Since(start).Seconds())
+		s.cfg.Metrics.Observe(name, seconds)
 	}
 }
 

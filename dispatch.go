@@ -85,6 +85,7 @@ func (s *Server) assignQueued(ctx context.Context) error {
 				return err
 			}
 			s.noteDequeue(conv)
+			s.observe("routing_wait_seconds", s.now().Sub(conv.QueuedAt).Seconds())
 			cand.Active++
 			cand.LastAssignedAt = s.now()
 			if cand.Active >= cand.Capacity {

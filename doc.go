@@ -177,8 +177,9 @@
 // of the Notifier (which should queue and return: a slow one holds up the
 // notifications behind it), and message_delivery_seconds, from a message's
 // storing to its write to each client (replays included), and
-// event_append_seconds, each batch appended to the EventLog, and
-// bot_turn_seconds, each call of the Bot.
+// event_append_seconds, each batch appended to the EventLog,
+// bot_turn_seconds, each call of the Bot, and routing_wait_seconds, from a
+// conversation joining the queue to its assignment to an operator.
 //
 // A Metrics that is also a GaugeMetrics gets gauges: queue_live (visitors
 // on the site waiting for an operator) and queue_waiting_for_reply.

@@ -49,7 +49,8 @@ func (m *observingMetrics) await(t testing.TB, name string, n int) {
 
 // TestMetricsObserve: the observations doc.go lists are made, with
 // durations in seconds: one store_append_seconds per message sent (the
-// visitor's and the operator's), one notify_seconds per Notify call.
+// visitor's and the operator's), one routing_wait_seconds per assignment
+// from the queue, one notify_seconds per Notify call.
 func TestMetricsObserve(t *testing.T) {
 	m := &observingMetrics{values: map[string][]float64{}, observed: make(chan string, 100)}
 	rec := newRecorder()
@@ -66,9 +67,10 @@ func TestMetricsObserve(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.await(t, "store_append_seconds", 2)
+	m.await(t, "routing_wait_seconds", 1)
 	rec.await(t, chat.MessagePosted)
 	m.await(t, "notify_seconds", 1)
-	for _, name := range []string{"store_append_seconds", "notify_seconds"} {
+	for _, name := range []string{"store_append_seconds", "routing_wait_seconds", "notify_seconds"} {
 		for _, v := range m.get(name) {
 			if v < 0 || v > 60 {
 				t.Errorf("%s observed %v, not a plausible duration in seconds", name, v)
