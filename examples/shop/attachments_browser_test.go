@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"image"
-	"image/color"
-	"image/jpeg"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
@@ -17,25 +14,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/shopchat/chat"
+	"github.com/shopchat/chat/internal/testphoto"
 )
-
-// gpsPhoto is a phone photo: a JPEG with an EXIF segment naming where it
-// was taken.
-func gpsPhoto(t testing.TB) []byte {
-	img := image.NewRGBA(image.Rect(0, 0, 64, 48))
-	for x := range 64 {
-		for y := range 48 {
-			img.Set(x, y, color.RGBA{uint8(x * 4), 120, uint8(y * 5), 255})
-		}
-	}
-	var plain bytes.Buffer
-	if err := jpeg.Encode(&plain, img, nil); err != nil {
-		t.Fatal(err)
-	}
-	exif := []byte("Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08GPSLatitude 47.3769N GPSLongitude 8.5417E")
-	seg := append([]byte{0xFF, 0xE1, 0, byte(len(exif) + 2)}, exif...)
-	return append(append(append([]byte{}, plain.Bytes()[:2]...), seg...), plain.Bytes()[2:]...)
-}
 
 // TestBrowserAttachments is issue 17's end-to-end check: a visitor sends
 // a phone photo from the widget (file chooser, then paste), the operator
@@ -46,7 +26,7 @@ func gpsPhoto(t testing.TB) []byte {
 func TestBrowserAttachments(t *testing.T) {
 	s, ts := startShop(t, shopConfig{})
 	dir := t.TempDir()
-	photo := gpsPhoto(t)
+	photo := testphoto.JPEG(64, 48)
 	write := func(name string, data []byte) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, data, 0o600); err != nil {

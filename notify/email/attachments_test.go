@@ -4,14 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"image"
-	"image/color"
-	"image/jpeg"
 	"io"
 	"net/http"
 	"os"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,23 +15,8 @@ import (
 	"github.com/shopchat/chat"
 	"github.com/shopchat/chat/blob/file"
 	"github.com/shopchat/chat/client"
-	"github.com/shopchat/chat/protocol"
+	"github.com/shopchat/chat/internal/testphoto"
 )
-
-// phonePhoto is a JPEG with an EXIF segment naming a GPS position.
-func phonePhoto(t testing.TB) []byte {
-	img := image.NewRGBA(image.Rect(0, 0, 32, 24))
-	for x := range 32 {
-		img.Set(x, x%24, color.RGBA{200, 30, 30, 255})
-	}
-	var plain bytes.Buffer
-	if err := jpeg.Encode(&plain, img, nil); err != nil {
-		t.Fatal(err)
-	}
-	exif := []byte("Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08GPSLatitude 47.3769N")
-	seg := append([]byte{0xFF, 0xE1, 0, byte(len(exif) + 2)}, exif...)
-	return append(append(append([]byte{}, plain.Bytes()[:2]...), seg...), plain.Bytes()[2:]...)
-}
 
 // TestReplyWithPhotoLandsAsAttachment: a customer answers our mail from
 // their phone with a photo; over a real SMTP exchange it lands in the
@@ -49,7 +30,7 @@ func TestReplyWithPhotoLandsAsAttachment(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newInboundEnv(t, func(c *chat.Config) { c.Attachments.Blobs = blobs }, nil)
-	photo := base64.StdEncoding.EncodeToString(phonePhoto(t))
+	photo := base64.StdEncoding.EncodeToString(testphoto.JPEG(32, 24))
 	mail := "From: Ann <" + testVisitor + ">\r\nTo: " + e.rcpt() + "\r\nSubject: Re: your order\r\nMessage-ID: <photo-1@example.com>\r\n" +
 		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
 		"--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHere is the broken grinder.\r\n" +
@@ -115,22 +96,7 @@ func TestMissedReplyLinksAttachment(t *testing.T) {
 	defer cancel()
 	visitor, q, _ := askWhileOffline(t, ctx, env, rec)
 	visitor.Close()
-	op, err := client.DialOperator(ctx, env.http.URL, client.Options{Header: http.Header{"X-Operator": {"alice"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer op.Close()
-	if err := op.Wait(ctx, func(c *client.Conn) bool {
-		return slices.ContainsFunc(c.Queue(), func(x protocol.Conversation) bool { return x.ID == q.Conv }) ||
-			func() bool { cv, ok := c.Conversation(q.Conv); return ok && cv.Status == protocol.StatusAssigned }()
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if cv, ok := op.Conversation(q.Conv); !ok || cv.Status != protocol.StatusAssigned {
-		if err := op.Accept(ctx, q.Conv); err != nil {
-			t.Fatal(err)
-		}
-	}
+	op := aliceTakes(t, ctx, env, q.Conv)
 	pdf := "%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 	a, err := op.Upload(ctx, "invoice.pdf", strings.NewReader(pdf))
 	if err != nil {

@@ -52,22 +52,7 @@ func TestBounceStopsMailAndShowsInConsole(t *testing.T) {
 
 	visitor, q, _ := askWhileOffline(t, ctx, env, rec)
 	visitor.Close()
-	op, err := client.DialOperator(ctx, env.http.URL, client.Options{Header: http.Header{"X-Operator": {"alice"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer op.Close()
-	if err := op.Wait(ctx, func(c *client.Conn) bool {
-		return slices.ContainsFunc(c.Queue(), func(x protocol.Conversation) bool { return x.ID == q.Conv }) ||
-			func() bool { cv, ok := c.Conversation(q.Conv); return ok && cv.Status == protocol.StatusAssigned }()
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if cv, ok := op.Conversation(q.Conv); !ok || cv.Status != protocol.StatusAssigned {
-		if err := op.Accept(ctx, q.Conv); err != nil {
-			t.Fatal(err)
-		}
-	}
+	op := aliceTakes(t, ctx, env, q.Conv)
 	if _, err := op.Send(ctx, q.Conv, "Yes, in 3-5 days."); err != nil {
 		t.Fatal(err)
 	}

@@ -132,3 +132,27 @@ func askWhileOffline(t *testing.T, ctx context.Context, env *chatEnv, rec *recor
 	}
 	return visitor, q, rec.nextTo("team@shop.test")
 }
+
+// aliceTakes connects operator alice and has her take conversation conv
+// (routed to her, or accepted from the queue). She is closed at the end of
+// the test.
+func aliceTakes(t *testing.T, ctx context.Context, env *chatEnv, conv string) *client.Conn {
+	t.Helper()
+	op, err := client.DialOperator(ctx, env.http.URL, client.Options{Header: http.Header{"X-Operator": {"alice"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { op.Close() })
+	if err := op.Wait(ctx, func(c *client.Conn) bool {
+		return slices.ContainsFunc(c.Queue(), func(x protocol.Conversation) bool { return x.ID == conv }) ||
+			func() bool { cv, ok := c.Conversation(conv); return ok && cv.Status == protocol.StatusAssigned }()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if cv, ok := op.Conversation(conv); !ok || cv.Status != protocol.StatusAssigned {
+		if err := op.Accept(ctx, conv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return op
+}

@@ -1,0 +1,31 @@
+// Package testphoto makes the phone photo the attachment tests send: a
+// JPEG whose EXIF segment names where it was taken, which the upload's
+// re-encoding must strip.
+package testphoto
+
+import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/jpeg"
+)
+
+// GPS is the text the EXIF segment carries; a stored image must not.
+const GPS = "GPSLatitude 47.3769N GPSLongitude 8.5417E"
+
+// JPEG returns a w×h JPEG with an APP1 (EXIF) segment holding GPS.
+func JPEG(w, h int) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for x := range w {
+		for y := range h {
+			img.Set(x, y, color.RGBA{uint8(x * 4), 120, uint8(y * 5), 255})
+		}
+	}
+	var plain bytes.Buffer
+	if err := jpeg.Encode(&plain, img, nil); err != nil {
+		panic(err) // encoding an in-memory RGBA image cannot fail
+	}
+	exif := []byte("Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08" + GPS)
+	seg := append([]byte{0xFF, 0xE1, 0, byte(len(exif) + 2)}, exif...)
+	return append(append(append([]byte{}, plain.Bytes()[:2]...), seg...), plain.Bytes()[2:]...)
+}
