@@ -1,0 +1,41 @@
+package chat
+
+import "context"
+
+// BatchAppender is the batch-append role of Store (optional): several
+// appends handed over at once, so that a session with more than one
+// message in flight (pipelined acks) costs one round trip, and a store
+// with group commit can put them into one transaction. store/memory,
+// store/sqlite and store/postgres implement it.
+//
+// Like AssignedAppender it is found only on the configured store itself,
+// never through Unwrap: it is a variant of AppendMessage, and a wrapper's
+// own AppendMessage must not be bypassed. Without it the Server appends
+// the items one after another.
+type BatchAppender interface {
+	// AppendBatch stores each item as AppendMessage (OperatorID empty) or
+	// AppendAssigned (OperatorID set) would, and returns one result per
+	// item, in the same order. Items are applied in slice order: of two
+	// items for one conversation the later gets the higher Seq. Each item
+	// stands alone: one that fails (ErrConflict, ErrNotFound, a duplicate
+	// client id) changes nothing for the others, and its error is in its
+	// result. If ctx ends, the items not yet stored fail with ctx.Err()
+	// (an item's outcome may then be unknown, as with AppendMessage: client
+	// ids make the retry safe). (Checked: as for each single append.)
+	AppendBatch(ctx context.Context, items []AppendItem) []AppendResult
+}
+
+// AppendItem is one append of a BatchAppender batch.
+type AppendItem struct {
+	Message *Message
+	// OperatorID, if set, makes the item an AppendAssigned by that
+	// operator: stored only if the conversation is assigned to them.
+	OperatorID string
+}
+
+// AppendResult is the outcome of one AppendItem: Appended as the single
+// append returns it, or Err.
+type AppendResult struct {
+	Appended
+	Err error
+}
