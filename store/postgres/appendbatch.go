@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -255,7 +256,8 @@ func (s *Store) commitAppends(batch []*appendReq) {
 	// (stable, so one conversation's items keep their order).
 	slices.SortStableFunc(live, func(a, b *appendReq) int { return cmp.Compare(a.convID, b.convID) })
 
-	ctx := context.Background() // the batch serves many callers; each may stop waiting on its own ctx
+	ctx, stop := batchContext(live)
+	defer stop()
 	err := s.storeAppends(ctx, live)
 	if err != nil && pgconn.SafeToRetry(err) {
 		err = s.storeAppends(ctx, live)
@@ -279,6 +281,29 @@ func (s *Store) commitAppends(batch []*appendReq) {
 		if err != nil {
 			r.finish(chat.AppendResult{Err: err})
 		}
+	}
+}
+
+// batchContext returns the context of a batch's statement: it ends once
+// every request's context has ended, so that a batch stuck on a lock holds
+// up the appends queued behind it no longer than its callers wait.
+func batchContext(reqs []*appendReq) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var waiting atomic.Int64
+	waiting.Store(int64(len(reqs)))
+	stops := make([]func() bool, len(reqs))
+	for i, r := range reqs {
+		stops[i] = context.AfterFunc(r.ctx, func() {
+			if waiting.Add(-1) == 0 {
+				cancel()
+			}
+		})
+	}
+	return ctx, func() {
+		for _, stop := range stops {
+			stop()
+		}
+		cancel()
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -200,4 +201,40 @@ func TestAppendAfterClose(t *testing.T) {
 	s.Close()
 	_, err := s.AppendMessage(context.Background(), &chat.Message{ConversationID: "c", Kind: chat.VisitorText})
 	assert.ErrorIs(t, err, errClosed)
+}
+
+// TestAppendBatchGivenUp: a batch stuck on a conversation's row lock ends
+// once its callers have given up, so the appends queued behind it (to
+// other conversations) go on while the lock is still held.
+func TestAppendBatchGivenUp(t *testing.T) {
+	t.Parallel()
+	dsn := testDSN(t)
+	schema := freshSchema(t, dsn)
+	s := openStore(t, dsn, schema)
+	ctx := context.Background()
+	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, id := range []string{"locked", "free"} {
+		require.NoError(t, s.CreateVisitor(ctx, &chat.Visitor{ID: id + "-v", CreatedAt: t0}))
+		require.NoError(t, s.CreateConversation(ctx, &chat.Conversation{ID: id, VisitorID: id + "-v", CreatedAt: t0, QueuedAt: t0}))
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx)
+	_, err = tx.Exec(ctx, `SELECT 1 FROM `+pgx.Identifier{schema, "chat_conversations"}.Sanitize()+` WHERE id = 'locked' FOR UPDATE`)
+	require.NoError(t, err)
+
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	_, err = s.AppendMessage(short, &chat.Message{ConversationID: "locked", Kind: chat.VisitorText, Text: "waits", CreatedAt: t0})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	a, err := s.AppendMessage(ctx, &chat.Message{ConversationID: "free", Kind: chat.VisitorText, Text: "goes on", CreatedAt: t0})
+	require.NoError(t, err, "an append behind the given-up batch, while the lock is held")
+	assert.Equal(t, int64(1), a.Message.Seq)
+	require.NoError(t, tx.Rollback(ctx))
+	c, err := s.Conversation(ctx, "locked")
+	require.NoError(t, err)
+	assert.Zero(t, c.LastSeq, "the given-up append was not stored")
 }
