@@ -25,6 +25,10 @@ type Target struct {
 	// OperatorURL, if set, is where operators connect (another node).
 	OperatorURL string
 	Stats       func(gc bool) (Stats, error) // the server process's own figures
+	// Label prefixes the names of the profiles saved from this target
+	// (RunScenario: scenario, server and run), so that runs do not
+	// overwrite each other's.
+	Label string
 }
 
 // HTTPStats reads a bench server's /debug/stats.

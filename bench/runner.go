@@ -107,6 +107,7 @@ func RunScenario(ctx context.Context, sc Scenario, spawn Spawner, repeat int, lo
 			if err != nil {
 				return out, fmt.Errorf("%s %s: start server: %w", sc.Name, name, err)
 			}
+			t.Label = profileLabel(sc.Name, name, r+1)
 			res, err := sc.Run(ctx, t)
 			stop()
 			res.Scenario, res.Server = sc.Name, name
@@ -129,6 +130,13 @@ func RunScenario(ctx context.Context, sc Scenario, spawn Spawner, repeat int, lo
 		out = append(out, runs[len(runs)/2])
 	}
 	return out, nil
+}
+
+// profileLabel prefixes the profile files of one run:
+// "nodes-2nodes-postgres+redis-run1-".
+func profileLabel(scenario, server string, run int) string {
+	clean := strings.NewReplacer(" ", "", "/", "-").Replace(server)
+	return fmt.Sprintf("%s-%s-run%d-", scenario, clean, run)
 }
 
 // Brief is a one-line summary of r.

@@ -232,7 +232,13 @@ func RunPairs(ctx context.Context, t Target, pc PairsConfig) (res Result, err er
 	defer cancel()
 	var wg sync.WaitGroup
 	if secs := int(pc.Duration.Seconds() * 0.8); secs > 0 {
-		go saveProfileAs(t, "profile?seconds="+strconv.Itoa(secs), "cpu.pb.gz")
+		go saveNodeProfiles(t, "profile?seconds="+strconv.Itoa(secs), "cpu.pb.gz")
+	}
+	if secs, _ := strconv.Atoi(os.Getenv("BENCH_TRACE_SECONDS")); secs > 0 && pc.Duration > 2*time.Second {
+		// An execution trace of the middle of the run: where messages wait.
+		time.AfterFunc(pc.Duration/2-time.Duration(secs)*time.Second/2, func() {
+			saveNodeProfiles(t, "trace?seconds="+strconv.Itoa(secs), "trace.out")
+		})
 	}
 	t0 := time.Now().Add(20 * time.Millisecond)
 	if pc.Rate > 0 { // open loop: sends leave on schedule whatever happened to earlier ones
@@ -469,12 +475,34 @@ func RunStorm(ctx context.Context, t Target, n, nOps, missed int) (res Result, e
 // $BENCH_PROFILE_DIR/<name>.pb.gz when that variable is set.
 func saveProfile(t Target, name string) { saveProfileAs(t, name, name+".pb.gz") }
 
-func saveProfileAs(t Target, name, file string) {
+func saveProfileAs(t Target, name, file string) { saveURLProfile(t.URL, t.Label, name, file) }
+
+// saveNodeProfiles saves profile name of every node of t at once: the
+// visitors' node as <label>node1-<file>, the operators' as
+// <label>node2-<file> (one node: <label><file>).
+func saveNodeProfiles(t Target, name, file string) {
+	if t.OperatorURL == "" || t.OperatorURL == t.URL {
+		saveProfileAs(t, name, file)
+		return
+	}
+	var wg sync.WaitGroup
+	for i, u := range []string{t.URL, t.OperatorURL} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			saveURLProfile(u, t.Label, name, "node"+strconv.Itoa(i+1)+"-"+file)
+		}()
+	}
+	wg.Wait()
+}
+
+func saveURLProfile(base, label, name, file string) {
 	dir := os.Getenv("BENCH_PROFILE_DIR")
 	if dir == "" {
 		return
 	}
-	resp, err := http.Get(t.URL + "/debug/pprof/" + name)
+	file = label + file
+	resp, err := http.Get(base + "/debug/pprof/" + name)
 	if err != nil {
 		return
 	}
