@@ -266,11 +266,11 @@ func (l Latency) String() string {
 type recorder struct {
 	mu   sync.Mutex
 	lat  []time.Duration
-	got  map[int64]struct{}
+	got  map[int64]int64 // message number -> when it was received (unix nanos)
 	dups int
 }
 
-func newRecorder() *recorder { return &recorder{got: make(map[int64]struct{})} }
+func newRecorder() *recorder { return &recorder{got: make(map[int64]int64)} }
 
 // text is a load message: "B|k|scheduled-unix-nanos|" padded to size.
 func text(k int64, sched time.Time, size int) string {
@@ -308,7 +308,7 @@ func (r *recorder) frame(f protocol.ServerFrame, fromKind string) {
 	if _, dup := r.got[k]; dup {
 		r.dups++
 	} else {
-		r.got[k] = struct{}{}
+		r.got[k] = now
 		r.lat = append(r.lat, time.Duration(now-sched))
 	}
 	r.mu.Unlock()

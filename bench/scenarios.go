@@ -37,8 +37,12 @@ type Result struct {
 	VisitorToOp    Latency
 	OpToVisitor    Latency
 	Ack            Latency // send (scheduled) -> ack
-	CPUPerMsgUs    float64 // server CPU microseconds per delivered message
-	MsgsPerCPUSec  float64 // delivered messages per second of server CPU
+	// AckToDelivery is ack -> the other side receives, per message (0 when
+	// the delivery came first): the fan-out part of Delivery, across nodes
+	// the broker's, without the append that Ack already has.
+	AckToDelivery Latency
+	CPUPerMsgUs   float64 // server CPU microseconds per delivered message
+	MsgsPerCPUSec float64 // delivered messages per second of server CPU
 
 	// Idle.
 	HeapPerConn       float64 // bytes of heap in use per connection
@@ -211,6 +215,7 @@ func RunPairs(ctx context.Context, t Target, pc PairsConfig) (res Result, err er
 	var firstErr atomic.Value
 	var ackMu sync.Mutex
 	var ackLat []time.Duration
+	ackAt := make(map[int64]int64) // message number -> when its ack came (unix nanos)
 	send := func(k int64, pair int, toOp bool, sched time.Time, sctx context.Context) {
 		from := ops[opOf[pair]]
 		if !toOp {
@@ -222,10 +227,11 @@ func RunPairs(ctx context.Context, t Target, pc PairsConfig) (res Result, err er
 			firstErr.CompareAndSwap(nil, err.Error())
 			return
 		}
-		d := time.Since(sched)
+		now := time.Now()
 		acked.Add(1)
 		ackMu.Lock()
-		ackLat = append(ackLat, d)
+		ackLat = append(ackLat, now.Sub(sched))
+		ackAt[k] = now.UnixNano()
 		ackMu.Unlock()
 	}
 	sctx, cancel := context.WithTimeout(ctx, pc.Duration+30*time.Second)
@@ -292,6 +298,17 @@ func RunPairs(ctx context.Context, t Target, pc PairsConfig) (res Result, err er
 	res.Received = int64(len(toOps.got) + len(toVis.got))
 	res.Dups = int64(toOps.dups + toVis.dups)
 	all := append(append([]time.Duration(nil), toOps.lat...), toVis.lat...)
+	var afterAck []time.Duration
+	ackMu.Lock()
+	for _, got := range []map[int64]int64{toOps.got, toVis.got} {
+		for k, at := range got {
+			if a, ok := ackAt[k]; ok {
+				afterAck = append(afterAck, time.Duration(max(0, at-a)))
+			}
+		}
+	}
+	ackMu.Unlock()
+	res.AckToDelivery = summarize(afterAck)
 	res.VisitorToOp, res.OpToVisitor = summarize(toOps.lat), summarize(toVis.lat)
 	toVis.mu.Unlock()
 	toOps.mu.Unlock()
