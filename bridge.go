@@ -80,8 +80,13 @@ type syncMark struct {
 
 // Bridge limits and timings.
 const (
-	outboxSize     = 4096            // events waiting for the broker
-	applyAhead     = 16              // received events whose Store reads run while earlier ones are applied
+	outboxSize = 4096 // events waiting for the broker
+	applyAhead = 16   // received events waiting to be applied while their Store reads run
+	// readsAhead bounds the Store reads running at once for received
+	// events: enough to overlap round trips (one at a time kept the nodes
+	// scenario's receiver 35-70% busy), few enough to leave most of the
+	// store's pool to the appends that acks wait for.
+	readsAhead     = 4
 	publishBatch   = 64              // events one PublishBatch carries at most
 	publishTimeout = 5 * time.Second // one Publish; the outbox absorbs the wait
 	rosterBytes    = 3000            // operator ids in one heartbeat, well under any broker's payload limit
@@ -100,6 +105,7 @@ type bridge struct {
 	skipped atomic.Bool    // an event was dropped from the outbox: skip a number
 	failing atomic.Bool    // the last publish failed (Server.Check reports it)
 	heal    chan struct{}  // a gap was seen: healLoop catches sessions up
+	reading chan struct{}  // a slot per Store read running for a received event (readAhead)
 
 	mu     sync.Mutex
 	peers  map[string]*peer // other nodes (and this one), by node id
@@ -117,7 +123,8 @@ func newBridge(s *Server) *bridge {
 	return &bridge{
 		s: s, broker: s.cfg.Broker, node: uuid.NewString(), topic: s.cfg.BrokerTopic,
 		in: make(chan []byte, 4096), outbox: make(chan wireEvent, outboxSize), heal: make(chan struct{}, 1),
-		peers: make(map[string]*peer), absent: make(map[string]bool),
+		reading: make(chan struct{}, readsAhead),
+		peers:   make(map[string]*peer), absent: make(map[string]bool),
 	}
 }
 
@@ -280,10 +287,10 @@ type received struct {
 // receiveLoop decodes the events from other nodes in arrival order, notes
 // their numbers (heard) and starts the Store read of each "msg" and
 // "state" event, then hands them to applyLoop in the same order. The reads
-// of up to applyAhead events so overlap: a node no longer waits one Store
+// of up to readsAhead events so overlap: a node no longer waits one Store
 // round trip per message before it looks at the next (the profile of the
 // nodes scenario had the single applying goroutine waiting on the Store
-// 40-60% of the time at 250 events/s, and the messages behind it queued).
+// 35-70% of the time at 250 events/s, and the messages behind it queued).
 func (b *bridge) receiveLoop(ordered chan<- *received) {
 	defer b.s.wg.Done()
 	for {
@@ -336,9 +343,16 @@ func (b *bridge) readAhead(r *received) {
 		return
 	}
 	r.ready = make(chan struct{})
+	select {
+	case b.reading <- struct{}{}:
+	case <-b.s.ctx.Done():
+		close(r.ready)
+		return
+	}
 	b.s.wg.Add(1) // the receive loop holds one: never from zero
 	go func() {
 		defer b.s.wg.Done()
+		defer func() { <-b.reading }()
 		defer close(r.ready)
 		ctx, cancel := context.WithTimeout(b.s.ctx, 10*time.Second)
 		defer cancel()
