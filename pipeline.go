@@ -89,9 +89,15 @@ func (ss *session) appendPending(ctx context.Context) {
 // message that needs more (finding or opening a conversation) takes the
 // one-at-a-time path in its turn.
 func (ss *session) appendMessages(ctx context.Context, batch []pendingMessage) {
+	// Without the batch-append role a run is stored one message after
+	// another anyway: runs of one ack each message as soon as it is stored.
+	maxRun := len(batch)
+	if _, ok := ss.s.store.batchAppender(); !ok {
+		maxRun = 1
+	}
 	for len(batch) > 0 {
 		n := 0
-		for n < len(batch) && ss.batchable(batch[n]) {
+		for n < min(len(batch), maxRun) && ss.batchable(batch[n]) {
 			n++
 		}
 		if n == 0 {
