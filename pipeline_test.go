@@ -1,8 +1,10 @@
 package chat_test
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/shopchat/chat"
@@ -279,4 +281,38 @@ func assertTexts(t *testing.T, got, want []string, what string) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("%s: %d messages %q; want %d %q", what, len(got), got, len(want), want)
 	}
+}
+
+// batchCounting is memory.Store counting its AppendBatch calls and items.
+type batchCounting struct {
+	*memory.Store
+	calls, items, largest atomic.Int64
+}
+
+func (s *batchCounting) AppendBatch(ctx context.Context, items []chat.AppendItem) []chat.AppendResult {
+	s.calls.Add(1)
+	s.items.Add(int64(len(items)))
+	for n := int64(len(items)); ; {
+		l := s.largest.Load()
+		if n <= l || s.largest.CompareAndSwap(l, n) {
+			break
+		}
+	}
+	return s.Store.AppendBatch(ctx, items)
+}
+
+// TestPipelinedMessagesUseAppendBatch: a session's messages to a known
+// conversation reach a store with the batch-append role through
+// AppendBatch, each once.
+func TestPipelinedMessagesUseAppendBatch(t *testing.T) {
+	store := &batchCounting{Store: memory.New()}
+	_, v, _, _ := pipelinedPair(t, func(*testing.T) chat.Store { return store })
+	for i := range 100 {
+		v.send(protocol.ClientFrame{Type: protocol.TypeMessage, ID: fmt.Sprintf("v%d", i), Text: fmt.Sprintf("question %d", i)})
+	}
+	receive(v, 100, "", 0)
+	if store.items.Load() != 100 {
+		t.Fatalf("AppendBatch stored %d items in %d calls; want the 100 messages", store.items.Load(), store.calls.Load())
+	}
+	t.Logf("100 pipelined messages: %d AppendBatch calls, the largest of %d", store.calls.Load(), store.largest.Load())
 }
