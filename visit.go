@@ -43,16 +43,18 @@ const (
 
 // tracker is the Server's tracking state.
 type tracker struct {
-	items chan trackItem        // page views for the writer
-	flush chan flushRequest     // tests: write now
-	kick  chan struct{}         // visits to evaluate (evalIDs)
-	loop  chan chan struct{}    // tests: run the visit loop's work now
-	mu    sync.Mutex            // guards everything below
-	live  map[string]*liveVisit // visitor id -> visit
-	pend  map[string]*Activity  // visitor id -> unanswered invitation
-	eval  map[string]struct{}   // visits to evaluate on the next kick
-	dirty bool                  // the live list changed since published
-	max   int                   // live visits kept (maxLive)
+	items chan trackItem     // page views for the writer
+	flush chan flushRequest  // tests: write now
+	kick  chan struct{}      // visits to evaluate (evalIDs)
+	loop  chan chan struct{} // tests: run the visit loop's work now
+	// stopTicks stops the visit loop's ticker: tests run it themselves.
+	stopTicks chan struct{}
+	mu        sync.Mutex            // guards everything below
+	live      map[string]*liveVisit // visitor id -> visit
+	pend      map[string]*Activity  // visitor id -> unanswered invitation
+	eval      map[string]struct{}   // visits to evaluate on the next kick
+	dirty     bool                  // the live list changed since published
+	max       int                   // live visits kept (maxLive)
 
 	triggers       []*compiledTrigger
 	triggersLoaded bool
@@ -86,14 +88,15 @@ const maxUnsavedViews = 20
 
 func newTracker() *tracker {
 	return &tracker{
-		items: make(chan trackItem, pageViewBuffer),
-		flush: make(chan flushRequest),
-		kick:  make(chan struct{}, 1),
-		loop:  make(chan chan struct{}),
-		live:  make(map[string]*liveVisit),
-		pend:  make(map[string]*Activity),
-		eval:  make(map[string]struct{}),
-		max:   maxLive,
+		items:     make(chan trackItem, pageViewBuffer),
+		flush:     make(chan flushRequest),
+		kick:      make(chan struct{}, 1),
+		loop:      make(chan chan struct{}),
+		stopTicks: make(chan struct{}),
+		live:      make(map[string]*liveVisit),
+		pend:      make(map[string]*Activity),
+		eval:      make(map[string]struct{}),
+		max:       maxLive,
 	}
 }
 

@@ -27,6 +27,8 @@ func (s *Server) visitLoop() {
 		case done := <-s.track.loop:
 			s.runVisits(s.ctx, true)
 			close(done)
+		case <-s.track.stopTicks:
+			tick.Stop() // tests and benchmarks drive the loop alone
 		}
 	}
 }
