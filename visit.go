@@ -56,9 +56,17 @@ type tracker struct {
 	dirty     bool                  // the live list changed since published
 	max       int                   // live visits kept (maxLive)
 
+	// The visit loop's work is kept in order of when it falls due, so that
+	// a pass costs what changed and what is due, not every visit.
+	evalDue  visitHeap    // visits whose triggers' time on page falls due
+	sweepDue visitHeap    // visits to keep alive, mark left or expire
+	infoDue  []*liveVisit // visits whose cart to ask Config.VisitorInfo for
+	announce []*liveVisit // this node's visits to announce to other nodes
+	evalAll  bool         // evaluate every visit (the triggers changed)
+	open     bool         // within business hours at the last pass
+
 	triggers       []*compiledTrigger
 	triggersLoaded bool
-	lastAnnounce   time.Time // keep-alive announcements to other nodes
 }
 
 // liveVisit is one visitor's current visit.
@@ -75,7 +83,10 @@ type liveVisit struct {
 	fired    map[string]bool // triggers that ran this visit
 	infoDue  bool            // call Config.VisitorInfo for the current page
 	localAt  time.Time       // last activity on this node; zero: only other nodes'
-	changed  bool            // to announce to other nodes
+	changed  bool            // to announce to other nodes (in tracker.announce)
+	dropped  bool            // no longer in tracker.live
+	evalAt   int64           // due in tracker.evalDue (UnixNano; 0: not)
+	sweepAt  int64           // due in tracker.sweepDue (UnixNano; 0: not)
 	// unsaved: the visitor has a token but no stored row yet (a bare page
 	// view creates none); its page views wait in pending, at most
 	// maxUnsavedViews, until the widget's first connection stores it.
@@ -157,7 +168,7 @@ func (s *Server) TrackRequest(w http.ResponseWriter, r *http.Request) *http.Requ
 			if view {
 				s.pageViewLocked(lv, r, now)
 			} else {
-				lv.LastSeen, lv.localAt = now, now
+				s.seenLocked(lv, now)
 			}
 		}
 		t.mu.Unlock()
@@ -223,7 +234,7 @@ func (s *Server) startVisit(w http.ResponseWriter, r *http.Request, token string
 	if view {
 		s.pageViewLocked(lv, r, now)
 	} else {
-		lv.LastSeen, lv.localAt = now, now
+		s.seenLocked(lv, now)
 	}
 	return v, nil
 }
@@ -329,11 +340,15 @@ func (s *Server) visitLocked(v *Visitor, now time.Time) *liveVisit {
 	lv.Returning = v.CreatedAt.Before(now.Add(-time.Minute))
 	if !listed {
 		s.add("visits_unlisted_total", 1)
+		lv.dropped = true // not in t.live: no loop work, no announcements
 		return lv
 	}
+	if old := t.live[v.ID]; old != nil {
+		old.dropped = true
+	}
 	t.live[v.ID] = lv
-	t.dirty = true
-	lv.changed = true
+	s.changedLocked(lv)
+	s.sweepLaterLocked(lv, now)
 	return lv
 }
 
@@ -379,11 +394,14 @@ func (s *Server) pageViewLocked(lv *liveVisit, r *http.Request, now time.Time) {
 func (s *Server) openedLocked(lv *liveVisit, u, title string, now time.Time) {
 	t := s.track
 	lv.CurrentURL, lv.Title = u, title
-	lv.PageSince, lv.LastSeen, lv.localAt = now, now, now
+	lv.PageSince = now
+	s.seenLocked(lv, now)
 	lv.Pages++
-	lv.infoDue = s.cfg.VisitorInfo != nil
-	lv.changed = true
-	t.dirty = true
+	if s.cfg.VisitorInfo != nil && !lv.infoDue {
+		lv.infoDue = true
+		t.infoDue = append(t.infoDue, lv)
+	}
+	s.changedLocked(lv)
 	t.eval[lv.VisitorID] = struct{}{}
 	select {
 	case t.kick <- struct{}{}:
@@ -412,8 +430,9 @@ func (ss *session) onPage(ctx context.Context, f protocol.ClientFrame) error {
 	lv := s.visitLocked(ss.visitor, now)
 	same := lv.Pages > 0 && lv.CurrentURL == f.URL && !lv.localAt.IsZero()
 	if same {
-		lv.Title, lv.LastSeen, lv.localAt = f.Title, now, now
-		lv.changed, t.dirty = true, true
+		lv.Title = f.Title
+		s.seenLocked(lv, now)
+		s.changedLocked(lv)
 	} else {
 		if lv.Pages == 0 {
 			lv.referrer = referrerHost(f.Referrer, "")

@@ -62,12 +62,14 @@ func (s *Server) refreshInfo(ctx context.Context) {
 	t := s.track
 	t.mu.Lock()
 	var due []*Visitor
-	for _, lv := range t.live {
-		if lv.infoDue && lv.visitor != nil {
-			lv.infoDue = false
+	for _, lv := range t.infoDue {
+		lv.infoDue = false
+		if lv.visitor != nil && !lv.dropped && t.live[lv.VisitorID] == lv {
 			due = append(due, lv.visitor)
 		}
 	}
+	clear(t.infoDue)
+	t.infoDue = t.infoDue[:0]
 	t.mu.Unlock()
 	for _, v := range due {
 		info, err := s.cfg.VisitorInfo(ctx, v)
@@ -81,48 +83,86 @@ func (s *Server) refreshInfo(ctx context.Context) {
 		t.mu.Lock()
 		if lv := t.live[v.ID]; lv != nil && (lv.CartValue != info.CartValue || lv.Currency != info.Currency) {
 			lv.CartValue, lv.Currency = info.CartValue, info.Currency
-			lv.changed, t.dirty = true, true
+			s.changedLocked(lv)
+			t.eval[v.ID] = struct{}{} // a cart condition may hold now
 		}
 		t.mu.Unlock()
 	}
 }
 
-// sweepVisits ends visits idle for VisitTimeout (a connected widget keeps
-// its visit alive) and drops expired invitations.
+// changedLocked notes that lv changed: this node announces it to the
+// others if it is this node's, and operators' list changed. Called with
+// t.mu held.
+func (s *Server) changedLocked(lv *liveVisit) {
+	t := s.track
+	if !lv.changed {
+		lv.changed = true
+		t.announce = append(t.announce, lv)
+	}
+	t.dirty = true
+}
+
+// keepAliveEvery is how often a visit with a widget connected here is
+// re-announced: often enough for other nodes to tell who is on the site.
+func (s *Server) keepAliveEvery() time.Duration {
+	return min(s.cfg.VisitTimeout/3, onSiteWindow/2)
+}
+
+// sweepLaterLocked schedules lv's next check by sweepVisits: when it
+// would leave the site or its visit end without a sign of life, or, with a
+// widget connected here, its next keep-alive. Called with t.mu held.
+func (s *Server) sweepLaterLocked(lv *liveVisit, now time.Time) {
+	t := s.track
+	var at time.Time
+	switch {
+	case s.hub.has(visitorTopic(lv.VisitorID)):
+		at = now.Add(s.keepAliveEvery())
+	case lv.left:
+		at = lv.LastSeen.Add(s.cfg.VisitTimeout + time.Nanosecond)
+	default:
+		at = lv.LastSeen.Add(onSiteWindow + time.Nanosecond)
+	}
+	t.sweepDue.schedule(lv, &lv.sweepAt, at)
+}
+
+// dropLocked removes lv from the live visits. Called with t.mu held.
+func (s *Server) dropLocked(lv *liveVisit) {
+	t := s.track
+	if t.live[lv.VisitorID] == lv {
+		delete(t.live, lv.VisitorID)
+	}
+	lv.dropped = true
+	t.dirty = true
+}
+
+// sweepVisits does the visits' due checks: a visit with a widget connected
+// here is kept alive and re-announced (other nodes expire what is not);
+// one idle for onSiteWindow is listed as recently left; one idle for
+// VisitTimeout ends. It drops expired invitations.
 func (s *Server) sweepVisits() {
 	t := s.track
 	now := s.now()
-	s.mu.Lock()
-	connected := make(map[string]bool, len(s.perVisitor))
-	for id := range s.perVisitor {
-		connected[id] = true
-	}
-	s.mu.Unlock()
 	var gone []string
 	t.mu.Lock()
-	// Re-announced often enough for other nodes to tell who is on the site.
-	keepAlive := now.Sub(t.lastAnnounce) >= min(s.cfg.VisitTimeout/3, onSiteWindow/2)
-	if keepAlive {
-		t.lastAnnounce = now
-	}
-	for id, lv := range t.live {
-		if left := now.Sub(lv.LastSeen) > onSiteWindow && !connected[id]; left != lv.left {
-			lv.left, t.dirty = left, true // moves between "on the site" and "recently left"
+	for {
+		lv, ok := t.sweepDue.next(now, sweepField)
+		if !ok {
+			break
 		}
-		if connected[id] {
+		if s.hub.has(visitorTopic(lv.VisitorID)) {
 			lv.LastSeen, lv.localAt = now, now
-			if keepAlive {
-				lv.changed = true // other nodes expire what is not re-announced
-			}
-			continue
-		}
-		if now.Sub(lv.LastSeen) > s.cfg.VisitTimeout {
+			s.changedLocked(lv)
+			s.setLeftLocked(lv, false)
+		} else if idle := now.Sub(lv.LastSeen); idle > s.cfg.VisitTimeout {
 			if !lv.localAt.IsZero() {
-				gone = append(gone, id)
+				gone = append(gone, lv.VisitorID)
 			}
-			delete(t.live, id)
-			t.dirty = true
+			s.dropLocked(lv)
+			continue
+		} else {
+			s.setLeftLocked(lv, idle > onSiteWindow)
 		}
+		s.sweepLaterLocked(lv, now)
 	}
 	for id, p := range t.pend {
 		if now.Sub(p.At) > s.cfg.VisitTimeout {
@@ -135,6 +175,59 @@ func (s *Server) sweepVisits() {
 	}
 }
 
+// setLeftLocked moves lv between "on the site" and "recently left" in the
+// live list. Called with t.mu held.
+func (s *Server) setLeftLocked(lv *liveVisit, left bool) {
+	if lv.left != left {
+		lv.left = left
+		s.track.dirty = true
+	}
+}
+
+// widgetOpened notes that a widget of the visitor's connected here: its
+// visit is on the site, kept alive by this node, and its triggers may run
+// here now.
+func (s *Server) widgetOpened(visitorID string) {
+	t := s.track
+	now := s.now()
+	t.mu.Lock()
+	if lv := t.live[visitorID]; lv != nil {
+		s.seenLocked(lv, now)
+		t.eval[visitorID] = struct{}{}
+		select {
+		case t.kick <- struct{}{}:
+		default:
+		}
+	}
+	t.mu.Unlock()
+}
+
+// widgetClosed notes that a widget of the visitor's disconnected from here:
+// with none left, their visit was last seen now.
+func (s *Server) widgetClosed(visitorID string) {
+	if s.hub.has(visitorTopic(visitorID)) {
+		return
+	}
+	t := s.track
+	now := s.now()
+	t.mu.Lock()
+	if lv := t.live[visitorID]; lv != nil {
+		s.seenLocked(lv, now)
+	}
+	t.mu.Unlock()
+}
+
+// seenLocked notes a sign of life of lv on this node. Called with t.mu
+// held.
+func (s *Server) seenLocked(lv *liveVisit, now time.Time) {
+	lv.LastSeen, lv.localAt = now, now
+	if lv.dropped {
+		return
+	}
+	s.setLeftLocked(lv, false)
+	s.sweepLaterLocked(lv, now)
+}
+
 // publishVisits sends the live list to this node's operators if it
 // changed, and this node's changed visits to the other nodes.
 func (s *Server) publishVisits() {
@@ -143,16 +236,16 @@ func (s *Server) publishVisits() {
 	dirty := t.dirty
 	t.dirty = false
 	var changed []wireVisit
-	for _, lv := range t.live {
-		if lv.changed {
-			lv.changed = false
-			if !lv.localAt.IsZero() {
-				f := liveFrame(lv.LiveVisitor)
-				f.URL = capText(f.URL, maxWireURL)
-				changed = append(changed, wireVisit{LiveVisitor: f, Referrer: lv.referrer, Campaign: lv.campaign})
-			}
+	for _, lv := range t.announce {
+		lv.changed = false
+		if !lv.localAt.IsZero() && !lv.dropped && t.live[lv.VisitorID] == lv {
+			f := liveFrame(lv.LiveVisitor)
+			f.URL = capText(f.URL, maxWireURL)
+			changed = append(changed, wireVisit{LiveVisitor: f, Referrer: lv.referrer, Campaign: lv.campaign})
 		}
 	}
+	clear(t.announce)
+	t.announce = t.announce[:0]
 	t.mu.Unlock()
 	if dirty && s.hub.has(teamTopic) {
 		s.hub.publish(teamTopic, event{kind: evFrame, frame: &protocol.ServerFrame{Type: protocol.TypeVisitors, Live: s.liveFrames()}})
@@ -199,8 +292,7 @@ func (s *Server) applyVisits(ev wireEvent) {
 	defer t.mu.Unlock()
 	for _, id := range ev.Gone {
 		if lv := t.live[id]; lv != nil && now.Sub(lv.localAt) > s.cfg.VisitTimeout {
-			delete(t.live, id)
-			t.dirty = true
+			s.dropLocked(lv)
 		}
 	}
 	for _, f := range ev.Live {
@@ -213,6 +305,8 @@ func (s *Server) applyVisits(ev wireEvent) {
 			t.live[f.ID] = lv
 		} else if f.PageSince.Before(lv.PageSince) {
 			lv.LastSeen = now // still on the site, on another node too
+			s.setLeftLocked(lv, false)
+			s.sweepLaterLocked(lv, now)
 			continue
 		}
 		local := lv.LiveVisitor
@@ -232,7 +326,12 @@ func (s *Server) applyVisits(ev wireEvent) {
 		if f.Campaign != "" {
 			lv.campaign = capText(f.Campaign, maxUTM)
 		}
+		s.setLeftLocked(lv, false)
+		s.sweepLaterLocked(lv, now)
 		t.dirty = true
+		if !lv.localAt.IsZero() {
+			t.eval[f.ID] = struct{}{} // its widget may be here: its triggers see the new page
+		}
 	}
 }
 
@@ -338,9 +437,10 @@ func (ss *session) onVisitors(ctx context.Context, f protocol.ClientFrame) error
 func (s *Server) forgetVisit(visitorID string) {
 	t := s.track
 	t.mu.Lock()
-	delete(t.live, visitorID)
+	if lv := t.live[visitorID]; lv != nil {
+		s.dropLocked(lv)
+	}
 	delete(t.pend, visitorID)
-	t.dirty = true
 	t.mu.Unlock()
 	s.announceVisits(nil, []string{visitorID})
 }
@@ -353,6 +453,8 @@ func (s *Server) noteTyping(visitorID string, typing bool) {
 		lv.typing = time.Time{}
 		if typing {
 			lv.typing = s.now()
+		} else {
+			t.eval[visitorID] = struct{}{} // triggers waited
 		}
 	}
 	t.mu.Unlock()
@@ -368,9 +470,10 @@ func (s *Server) noteConversation(c *Conversation) {
 	t.mu.Lock()
 	if lv := t.live[c.VisitorID]; lv != nil && lv.Chatting != c.Open() {
 		lv.Chatting = c.Open()
-		lv.changed, t.dirty = true, true
+		s.changedLocked(lv)
 		if !c.Open() {
 			lv.closedAt = s.now()
+			t.eval[c.VisitorID] = struct{}{} // to wait out the cooldown
 		}
 	}
 	t.mu.Unlock()
