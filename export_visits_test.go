@@ -75,12 +75,22 @@ func (b VisitBench) WatchTeam() {
 	b.s.hub.subscribe(&session{s: b.s, closed: true}, teamTopic)
 }
 
-// LiveFrameBytes is the size of the visitors frame an operator's request
-// gets now.
+// LiveFrameBytes is the size of the visitors frame that answers an
+// operator's request now.
 func (b VisitBench) LiveFrameBytes() int {
-	ev := event{kind: evFrame, frame: &protocol.ServerFrame{Type: protocol.TypeVisitors, Live: b.s.liveFrames()}}
+	live, counts := b.s.liveList()
+	ev := event{kind: evFrame, frame: &protocol.ServerFrame{Type: protocol.TypeVisitors, Live: live, LiveCounts: &counts}}
 	if err := ev.encode(); err != nil {
 		panic(err)
 	}
 	return len(ev.data)
+}
+
+// liveList returns the live list as an operator's request gets it.
+func (s *Server) liveList() ([]protocol.LiveVisitor, protocol.LiveCounts) {
+	t := s.track
+	t.listMu.Lock()
+	defer t.listMu.Unlock()
+	s.relistLiveLocked()
+	return t.listed, t.listCounts
 }

@@ -64,6 +64,16 @@ type tracker struct {
 	announce []*liveVisit // this node's visits to announce to other nodes
 	evalAll  bool         // evaluate every visit (the triggers changed)
 	open     bool         // within business hours at the last pass
+	rank     *rankList    // every live visit, most relevant first
+	touched  []*liveVisit // visits whose place in rank may have changed
+
+	// listMu orders the live list operators get: the last list sent (to
+	// which later deltas apply) and the frames sent, answers included.
+	// Taken before mu.
+	listMu     sync.Mutex
+	listed     []protocol.LiveVisitor          // as last sent, in rank order
+	listedByID map[string]protocol.LiveVisitor // the same by id
+	listCounts protocol.LiveCounts
 
 	triggers       []*compiledTrigger
 	triggersLoaded bool
@@ -87,6 +97,8 @@ type liveVisit struct {
 	dropped  bool            // no longer in tracker.live
 	evalAt   int64           // due in tracker.evalDue (UnixNano; 0: not)
 	sweepAt  int64           // due in tracker.sweepDue (UnixNano; 0: not)
+	ranked   *rankNode       // its place in tracker.rank; nil: not placed
+	touched  bool            // in tracker.touched
 	// unsaved: the visitor has a token but no stored row yet (a bare page
 	// view creates none); its page views wait in pending, at most
 	// maxUnsavedViews, until the widget's first connection stores it.
@@ -107,6 +119,7 @@ func newTracker() *tracker {
 		live:      make(map[string]*liveVisit),
 		pend:      make(map[string]*Activity),
 		eval:      make(map[string]struct{}),
+		rank:      newRankList(),
 		max:       maxLive,
 	}
 }

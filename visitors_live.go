@@ -45,11 +45,13 @@ func (s *Server) runVisits(ctx context.Context, all bool) {
 			s.logErr("load triggers", err)
 		}
 	}
+	start := time.Now()
 	s.refreshInfo(ctx)
 	s.evaluate(ctx, all)
 	if all {
 		s.sweepVisits()
 		s.publishVisits()
+		s.observeSince("visit_loop_seconds", start)
 	}
 }
 
@@ -99,6 +101,17 @@ func (s *Server) changedLocked(lv *liveVisit) {
 		lv.changed = true
 		t.announce = append(t.announce, lv)
 	}
+	s.relistLocked(lv)
+}
+
+// relistLocked notes that lv may have changed in or moved within the live
+// list. Called with t.mu held.
+func (s *Server) relistLocked(lv *liveVisit) {
+	t := s.track
+	if !lv.touched && !lv.dropped {
+		lv.touched = true
+		t.touched = append(t.touched, lv)
+	}
 	t.dirty = true
 }
 
@@ -132,6 +145,7 @@ func (s *Server) dropLocked(lv *liveVisit) {
 		delete(t.live, lv.VisitorID)
 	}
 	lv.dropped = true
+	t.rank.remove(lv)
 	t.dirty = true
 }
 
@@ -180,7 +194,7 @@ func (s *Server) sweepVisits() {
 func (s *Server) setLeftLocked(lv *liveVisit, left bool) {
 	if lv.left != left {
 		lv.left = left
-		s.track.dirty = true
+		s.relistLocked(lv)
 	}
 }
 
@@ -233,8 +247,6 @@ func (s *Server) seenLocked(lv *liveVisit, now time.Time) {
 func (s *Server) publishVisits() {
 	t := s.track
 	t.mu.Lock()
-	dirty := t.dirty
-	t.dirty = false
 	var changed []wireVisit
 	for _, lv := range t.announce {
 		lv.changed = false
@@ -247,9 +259,9 @@ func (s *Server) publishVisits() {
 	clear(t.announce)
 	t.announce = t.announce[:0]
 	t.mu.Unlock()
-	if dirty && s.hub.has(teamTopic) {
-		s.hub.publish(teamTopic, event{kind: evFrame, frame: &protocol.ServerFrame{Type: protocol.TypeVisitors, Live: s.liveFrames()}})
-	}
+	t.listMu.Lock()
+	s.relistLiveLocked()
+	t.listMu.Unlock()
 	if len(changed) > 0 {
 		s.announceVisits(changed, nil)
 	}
@@ -328,7 +340,7 @@ func (s *Server) applyVisits(ev wireEvent) {
 		}
 		s.setLeftLocked(lv, false)
 		s.sweepLaterLocked(lv, now)
-		t.dirty = true
+		s.relistLocked(lv)
 		if !lv.localAt.IsZero() {
 			t.eval[f.ID] = struct{}{} // its widget may be here: its triggers see the new page
 		}
@@ -360,13 +372,67 @@ func (s *Server) LiveVisitors() []LiveVisitor {
 	return out
 }
 
-func (s *Server) liveFrames() []protocol.LiveVisitor {
-	list := s.LiveVisitors()
-	out := make([]protocol.LiveVisitor, 0, min(len(list), maxLiveFrame))
-	for _, lv := range list[:min(len(list), maxLiveFrame)] {
-		out = append(out, liveFrame(lv))
+// relistLiveLocked brings the live list up to date and sends operators
+// what changed in it since it was last sent: the visitors added or
+// changed, those gone from it, and the counts. Called with t.listMu held.
+func (s *Server) relistLiveLocked() {
+	t := s.track
+	t.mu.Lock()
+	if !t.dirty {
+		t.mu.Unlock()
+		return
 	}
-	return out
+	t.dirty = false
+	for _, lv := range t.touched {
+		lv.touched = false
+		if !lv.dropped {
+			t.rank.update(lv)
+		}
+	}
+	clear(t.touched)
+	t.touched = t.touched[:0]
+	list := make([]protocol.LiveVisitor, 0, min(len(t.listed)+8, maxLiveFrame))
+	t.rank.first(func(lv *liveVisit) bool {
+		list = append(list, visitFrame(lv))
+		return len(list) < maxLiveFrame
+	})
+	c := &t.rank.count
+	counts := protocol.LiveCounts{
+		OnSite:   c[tierChatting] + c[tierSuggested] + c[tierCart] + c[tierOnSite],
+		Chatting: c[tierChatting],
+		Left:     c[tierLeft],
+	}
+	t.mu.Unlock()
+
+	delta := &protocol.ServerFrame{Type: protocol.TypeVisitors, LiveDelta: true, LiveCounts: &counts}
+	byID := make(map[string]protocol.LiveVisitor, len(list))
+	for _, f := range list {
+		byID[f.ID] = f
+		if was, ok := t.listedByID[f.ID]; !ok || was != f {
+			delta.Live = append(delta.Live, f)
+		}
+	}
+	for _, f := range t.listed {
+		if _, ok := byID[f.ID]; !ok {
+			delta.LiveGone = append(delta.LiveGone, f.ID)
+		}
+	}
+	same := len(delta.Live) == 0 && len(delta.LiveGone) == 0 && counts == t.listCounts
+	t.listed, t.listedByID, t.listCounts = list, byID, counts
+	if !same && s.hub.has(teamTopic) {
+		ev := event{kind: evFrame, frame: delta}
+		if err := ev.encode(); err == nil {
+			s.add("visitors_frame_bytes_total", float64(len(ev.data)))
+			s.hub.publish(teamTopic, ev)
+		}
+	}
+}
+
+// visitFrame is lv as the live list shows it. Called with t.mu held.
+func visitFrame(lv *liveVisit) protocol.LiveVisitor {
+	f := liveFrame(lv.LiveVisitor)
+	f.Referrer, f.OnSite = lv.referrer, !lv.left
+	return f
 }
 
 func liveFrame(lv LiveVisitor) protocol.LiveVisitor {
@@ -428,7 +494,12 @@ func deviceOf(ua string) string {
 // onVisitors answers an operator's request for the live list; later
 // changes reach every operator as visitors frames on the team topic.
 func (ss *session) onVisitors(ctx context.Context, f protocol.ClientFrame) error {
-	ss.push(event{kind: evFrame, frame: &protocol.ServerFrame{Type: protocol.TypeVisitors, ID: f.ID, Live: ss.s.liveFrames()}})
+	t := ss.s.track
+	t.listMu.Lock()
+	defer t.listMu.Unlock() // the answer goes before any later delta
+	ss.s.relistLiveLocked()
+	counts := t.listCounts
+	ss.push(event{kind: evFrame, frame: &protocol.ServerFrame{Type: protocol.TypeVisitors, ID: f.ID, Live: t.listed, LiveCounts: &counts}})
 	return nil
 }
 
