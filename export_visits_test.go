@@ -94,3 +94,19 @@ func (s *Server) liveList() ([]protocol.LiveVisitor, protocol.LiveCounts) {
 	s.relistLiveLocked()
 	return t.listed, t.listCounts
 }
+
+// SetLiveListMax sets how many visitors the operators' live list holds
+// (default 500).
+func SetLiveListMax(s *Server, n int) {
+	s.track.listMu.Lock()
+	s.track.listMax = n
+	s.track.listMu.Unlock()
+}
+
+// EvaluatedVisits counts the visits whose triggers the visit loop has
+// looked at.
+func EvaluatedVisits(s *Server) int {
+	s.track.mu.Lock()
+	defer s.track.mu.Unlock()
+	return s.track.evaluated
+}

@@ -378,6 +378,7 @@ func (s *Server) evaluate(ctx context.Context, tick bool) {
 		if lv == nil || lv.Chatting || !s.hub.has(visitorTopic(id)) {
 			continue
 		}
+		t.evaluated++
 		if until := lv.typing.Add(typingExpiry); now.Before(until) {
 			t.evalDue.schedule(lv, &lv.evalAt, until)
 			continue

@@ -24,7 +24,7 @@ const (
 	maxUTM       = 200
 	maxWireURL   = 512 // URLs in bridge events: keeps each event small
 	maxHost      = 253 // a referrer's host, as triggers match it (a DNS name's maximum)
-	maxLiveFrame = 500 // visitors in one visitors frame, most recent first
+	maxLiveFrame = 500 // visitors in the operators' live list, most relevant first
 )
 
 const (
@@ -58,14 +58,15 @@ type tracker struct {
 
 	// The visit loop's work is kept in order of when it falls due, so that
 	// a pass costs what changed and what is due, not every visit.
-	evalDue  visitHeap    // visits whose triggers' time on page falls due
-	sweepDue visitHeap    // visits to keep alive, mark left or expire
-	infoDue  []*liveVisit // visits whose cart to ask Config.VisitorInfo for
-	announce []*liveVisit // this node's visits to announce to other nodes
-	evalAll  bool         // evaluate every visit (the triggers changed)
-	open     bool         // within business hours at the last pass
-	rank     *rankList    // every live visit, most relevant first
-	touched  []*liveVisit // visits whose place in rank may have changed
+	evalDue   visitHeap    // visits whose triggers' time on page falls due
+	sweepDue  visitHeap    // visits to keep alive, mark left or expire
+	infoDue   []*liveVisit // visits whose cart to ask Config.VisitorInfo for
+	announce  []*liveVisit // this node's visits to announce to other nodes
+	evalAll   bool         // evaluate every visit (the triggers changed)
+	open      bool         // within business hours at the last pass
+	evaluated int          // visits evaluated, for tests
+	rank      *rankList    // every live visit, most relevant first
+	touched   []*liveVisit // visits whose place in rank may have changed
 
 	// listMu orders the live list operators get: the last list sent (to
 	// which later deltas apply) and the frames sent, answers included.
@@ -74,6 +75,7 @@ type tracker struct {
 	listed     []protocol.LiveVisitor          // as last sent, in rank order
 	listedByID map[string]protocol.LiveVisitor // the same by id
 	listCounts protocol.LiveCounts
+	listMax    int // visitors in the list (maxLiveFrame)
 
 	triggers       []*compiledTrigger
 	triggersLoaded bool
@@ -120,6 +122,7 @@ func newTracker() *tracker {
 		pend:      make(map[string]*Activity),
 		eval:      make(map[string]struct{}),
 		rank:      newRankList(),
+		listMax:   maxLiveFrame,
 		max:       maxLive,
 	}
 }

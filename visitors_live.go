@@ -391,10 +391,13 @@ func (s *Server) relistLiveLocked() {
 	}
 	clear(t.touched)
 	t.touched = t.touched[:0]
-	list := make([]protocol.LiveVisitor, 0, min(len(t.listed)+8, maxLiveFrame))
+	list := make([]protocol.LiveVisitor, 0, min(len(t.listed)+8, t.listMax))
 	t.rank.first(func(lv *liveVisit) bool {
+		if len(list) == t.listMax {
+			return false
+		}
 		list = append(list, visitFrame(lv))
-		return len(list) < maxLiveFrame
+		return true
 	})
 	c := &t.rank.count
 	counts := protocol.LiveCounts{
