@@ -360,7 +360,7 @@ func (s *Server) visitLocked(v *Visitor, now time.Time) *liveVisit {
 		return lv
 	}
 	if old := t.live[v.ID]; old != nil {
-		old.dropped = true
+		s.dropLocked(old) // ended: this visit replaces it
 	}
 	t.live[v.ID] = lv
 	s.changedLocked(lv)
