@@ -169,3 +169,25 @@ func TestTriggersEvaluatedWhenDue(t *testing.T) {
 		t.Fatalf("%d visitors suggested, want 20", suggested)
 	}
 }
+
+// TestLiveCapCountsVisitsStartedHere: the cap on live visits bounds those
+// this node starts (a client dropping cookies), not other nodes' visits,
+// which are kept up to four times the cap.
+func TestLiveCapCountsVisitsStartedHere(t *testing.T) {
+	ts := newTestServer(t)
+	vb := chat.NewVisitBench(ts.Chat)
+	chat.SetMaxLive(ts.Chat, 1)
+	vb.AddLocal("L", 2, "/a")
+	vb.Remote([]string{"R1", "R2", "R3", "R4", "R5"}, "/b", time.Now())
+	var local, remote int
+	for _, lv := range ts.Chat.LiveVisitors() {
+		if lv.VisitorID[0] == 'L' {
+			local++
+		} else {
+			remote++
+		}
+	}
+	if local != 1 || remote != 4 {
+		t.Fatalf("listed %d started here (cap 1) and %d of other nodes (cap 4)", local, remote)
+	}
+}

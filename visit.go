@@ -34,11 +34,14 @@ const (
 	visitTick        = time.Second
 	typingExpiry     = 30 * time.Second // a lost "stopped typing" frame
 	maxPending       = 10000            // pending invitations remembered
-	// maxLive caps the live visits a node keeps: every request without a
+	// maxLive caps the live visits a node starts: every request without a
 	// cookie starts one, so a client that drops its cookies could grow the
 	// map without end. Beyond, a new visit is not listed (its page views
-	// are still stored) until visits expire.
-	maxLive = 50000
+	// are still stored) until visits expire. Other nodes' visits, each
+	// node capped so, are kept up to maxOtherLive times as many: a fleet of
+	// five lists all of its visitors on every node.
+	maxLive      = 50000
+	maxOtherLive = 4
 )
 
 // tracker is the Server's tracking state.
@@ -54,7 +57,8 @@ type tracker struct {
 	pend      map[string]*Activity  // visitor id -> unanswered invitation
 	eval      map[string]struct{}   // visits to evaluate on the next kick
 	dirty     bool                  // the live list changed since published
-	max       int                   // live visits kept (maxLive)
+	max       int                   // live visits started here kept (maxLive)
+	own       int                   // live visits started here
 
 	// The visit loop's work is kept in order of when it falls due, so that
 	// a pass costs what changed and what is due, not every visit.
@@ -101,6 +105,7 @@ type liveVisit struct {
 	sweepAt  int64           // due in tracker.sweepDue (UnixNano; 0: not)
 	ranked   *rankNode       // its place in tracker.rank; nil: not placed
 	touched  bool            // in tracker.touched
+	own      bool            // started on this node (counted in tracker.own)
 	// unsaved: the visitor has a token but no stored row yet (a bare page
 	// view creates none); its page views wait in pending, at most
 	// maxUnsavedViews, until the widget's first connection stores it.
@@ -347,7 +352,7 @@ func (s *Server) visitLocked(v *Visitor, now time.Time) *liveVisit {
 	if lv != nil && now.Sub(lv.LastSeen) <= s.cfg.VisitTimeout {
 		return lv
 	}
-	listed := lv != nil || len(t.live) < t.max
+	listed := lv != nil || t.own < t.max
 	lv = &liveVisit{visitor: v, localAt: now}
 	lv.VisitorID, lv.Name = v.ID, v.Name
 	lv.FirstSeen, lv.LastSeen, lv.PageSince = now, now, now
@@ -363,6 +368,8 @@ func (s *Server) visitLocked(v *Visitor, now time.Time) *liveVisit {
 		s.dropLocked(old) // ended: this visit replaces it
 	}
 	t.live[v.ID] = lv
+	lv.own = true
+	t.own++
 	s.changedLocked(lv)
 	s.sweepLaterLocked(lv, now)
 	return lv

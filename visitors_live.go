@@ -143,6 +143,9 @@ func (s *Server) dropLocked(lv *liveVisit) {
 	t := s.track
 	if t.live[lv.VisitorID] == lv {
 		delete(t.live, lv.VisitorID)
+		if lv.own {
+			t.own--
+		}
 	}
 	lv.dropped = true
 	t.rank.remove(lv)
@@ -310,8 +313,8 @@ func (s *Server) applyVisits(ev wireEvent) {
 	for _, f := range ev.Live {
 		lv := t.live[f.ID]
 		if lv == nil {
-			if len(t.live) >= t.max {
-				continue // full (maxLive): listed on the node that has it
+			if len(t.live)-t.own >= t.max*maxOtherLive {
+				continue // full: listed on the node that has it
 			}
 			lv = &liveVisit{}
 			t.live[f.ID] = lv
