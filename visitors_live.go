@@ -238,11 +238,11 @@ func (s *Server) widgetClosed(visitorID string) {
 // held.
 func (s *Server) seenLocked(lv *liveVisit, now time.Time) {
 	lv.LastSeen, lv.localAt = now, now
-	if lv.dropped {
-		return
+	if lv.dropped || !lv.left && lv.sweepAt != 0 {
+		return // its check comes before it could leave, and looks again then
 	}
 	s.setLeftLocked(lv, false)
-	s.sweepLaterLocked(lv, now)
+	s.sweepLaterLocked(lv, now) // sooner than its expiry, now due
 }
 
 // publishVisits sends the live list to this node's operators if it
