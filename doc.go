@@ -157,6 +157,8 @@
 // pageviews_total, pageviews_dropped_total (the page view queue was full),
 // pageviews_failed_total, invitations_total, visits_unlisted_total (a
 // visit beyond the live list's cap, still tracked),
+// visitors_frame_bytes_total (the live list's updates to operators, bytes
+// of each frame, sent to every operator here),
 // attachments_uploaded_total, attachments_swept_total (blobs the
 // attachment sweep deleted: unsent uploads and orphans), and for several
 // nodes (docs/scaling.md): bridge_dropped_total (an event from another
@@ -178,8 +180,10 @@
 // notifications behind it), and message_delivery_seconds, from a message's
 // storing to its write to each client (replays included), and
 // event_append_seconds, each batch appended to the EventLog,
-// bot_turn_seconds, each call of the Bot, and routing_wait_seconds, from a
-// conversation joining the queue to its assignment to an operator.
+// bot_turn_seconds, each call of the Bot, routing_wait_seconds, from a
+// conversation joining the queue to its assignment to an operator, and
+// visit_loop_seconds, each second's pass over the live visits (triggers
+// due, visits swept, the live list's update; cart look-ups included).
 //
 // A Metrics that is also a GaugeMetrics gets gauges: queue_live (visitors
 // on the site waiting for an operator) and queue_waiting_for_reply.

@@ -112,6 +112,9 @@ func (ss *session) hello(ctx context.Context, f protocol.ClientFrame) error {
 	ss.push(evs...)
 	s.hub.subscribe(ss, ss.topics...)
 	ss.unhold()
+	if ss.op == nil {
+		s.widgetOpened(ss.visitorID)
+	}
 	if ss.op != nil {
 		// Presence is stored (and the queue dispatched) before synced, so a
 		// synced operator is assignable.

@@ -287,6 +287,8 @@ func (ss *session) end() {
 	ss.conn.Close(transport.StatusNormal, "")
 	if ss.op != nil {
 		ss.s.operatorLeft(ss.op)
+	} else if ss.saidHello.Load() {
+		ss.s.widgetClosed(ss.visitorID)
 	}
 }
 

@@ -207,6 +207,7 @@ func (s *Server) loadTriggers(ctx context.Context) error {
 	}
 	s.track.mu.Lock()
 	s.track.triggers, s.track.triggersLoaded = list, true
+	s.track.evalAll = true
 	s.track.mu.Unlock()
 	return nil
 }
@@ -308,15 +309,16 @@ func (ss *session) checkTriggerOperator(ctx context.Context, triggerID, operator
 	return userErr(ErrForbidden, "a trigger may speak as you, not as %q", operatorID)
 }
 
-// matches reports whether the trigger's conditions hold for lv now.
-func (ct *compiledTrigger) matches(lv *liveVisit, now time.Time, open bool) bool {
+// wait reports whether the trigger's conditions other than the time on
+// the page hold for lv, and if so how long until that one does too (<= 0:
+// it holds now).
+func (ct *compiledTrigger) wait(lv *liveVisit, now time.Time, open bool) (time.Duration, bool) {
 	path, _, _ := strings.Cut(lv.CurrentURL, "?")
 	switch {
 	case ct.Disabled, lv.fired[ct.ID]:
-		return false
+		return 0, false
 	case ct.url != nil && !ct.url.MatchString(path),
 		ct.re != nil && !ct.re.MatchString(lv.CurrentURL),
-		now.Sub(lv.PageSince) < ct.TimeOnPage,
 		lv.Pages < ct.MinPages,
 		ct.Visitor == VisitorReturning && !lv.Returning,
 		ct.Visitor == VisitorNew && lv.Returning,
@@ -324,9 +326,9 @@ func (ct *compiledTrigger) matches(lv *liveVisit, now time.Time, open bool) bool
 		ct.ref != nil && !ct.ref.MatchString(lv.referrer),
 		ct.UTMCampaign != "" && ct.UTMCampaign != lv.campaign,
 		ct.BusinessHours && !open:
-		return false
+		return 0, false
 	}
-	return true
+	return lv.PageSince.Add(ct.TimeOnPage).Sub(now), true
 }
 
 // dueTrigger is a trigger whose conditions hold for a visitor.
@@ -336,11 +338,14 @@ type dueTrigger struct {
 	trigger   *compiledTrigger
 }
 
-// evaluate runs the triggers whose conditions hold: for every visit (all)
-// or those with new page views. Only the node holding the visitor's widget
-// connection evaluates, so that the visitor can see the message; never
-// while the visitor types or chats, and within MaxProactivePerVisit.
-func (s *Server) evaluate(ctx context.Context, all bool) {
+// evaluate runs the triggers whose conditions hold for the visits that
+// may have changed (new pages, a cart, a chat closed, a widget connected)
+// and, on a tick, those whose time on page or wait falls due now: a visit
+// that nothing changed for is not looked at. Only the node holding the
+// visitor's widget connection evaluates, so that the visitor can see the
+// message; never while the visitor types or chats, and within
+// MaxProactivePerVisit.
+func (s *Server) evaluate(ctx context.Context, tick bool) {
 	t := s.track
 	now := s.now()
 	open := s.cfg.BusinessHours.IsOpen(now)
@@ -348,24 +353,60 @@ func (s *Server) evaluate(ctx context.Context, all bool) {
 	t.mu.Lock()
 	ids := t.eval
 	t.eval = make(map[string]struct{})
-	if all {
-		for id := range t.live {
-			ids[id] = struct{}{}
+	if tick {
+		if t.evalAll || open != t.open {
+			// Rare (triggers edited, business hours began or ended): every visit.
+			for id, lv := range t.live {
+				if !lv.localAt.IsZero() {
+					ids[id] = struct{}{}
+				}
+			}
+			t.evalAll, t.open = false, open
+		}
+		for {
+			lv, ok := t.evalDue.next(now, evalField)
+			if !ok {
+				break
+			}
+			ids[lv.VisitorID] = struct{}{}
 		}
 	}
 	for id := range ids {
 		lv := t.live[id]
-		if lv == nil || lv.Chatting || now.Sub(lv.typing) < typingExpiry || now.Sub(lv.closedAt) < proactiveCooldown || !s.hub.has(visitorTopic(id)) {
+		// A chat, when it closes, and a widget, when it connects, ask for
+		// the visit to be evaluated again.
+		if lv == nil || lv.Chatting || !s.hub.has(visitorTopic(id)) {
 			continue
 		}
+		t.evaluated++
+		if until := lv.typing.Add(typingExpiry); now.Before(until) {
+			t.evalDue.schedule(lv, &lv.evalAt, until)
+			continue
+		}
+		if until := lv.closedAt.Add(proactiveCooldown); now.Before(until) {
+			t.evalDue.schedule(lv, &lv.evalAt, until)
+			continue
+		}
+		var next time.Time
 		for _, ct := range t.triggers {
 			if ct.Action == ActionMessage && lv.shown >= s.cfg.MaxProactivePerVisit {
 				continue
 			}
-			if ct.matches(lv, now, open) {
-				due = append(due, dueTrigger{visitorID: id, visitFrom: lv.FirstSeen, trigger: ct})
-				break // one proactive step at a time
+			wait, ok := ct.wait(lv, now, open)
+			if !ok {
+				continue
 			}
+			if wait <= 0 {
+				due = append(due, dueTrigger{visitorID: id, visitFrom: lv.FirstSeen, trigger: ct})
+				next = now // one proactive step at a time: the next on the next pass
+				break
+			}
+			if at := now.Add(wait); next.IsZero() || at.Before(next) {
+				next = at
+			}
+		}
+		if !next.IsZero() {
+			t.evalDue.schedule(lv, &lv.evalAt, next)
 		}
 	}
 	t.mu.Unlock()
@@ -468,7 +509,7 @@ func (s *Server) fire(ctx context.Context, d dueTrigger) error {
 		t.mu.Lock()
 		if lv := t.live[d.visitorID]; lv != nil {
 			lv.Suggested = ct.ID
-			lv.changed, t.dirty = true, true
+			s.changedLocked(lv)
 		}
 		t.mu.Unlock()
 		return nil

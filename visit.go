@@ -24,7 +24,7 @@ const (
 	maxUTM       = 200
 	maxWireURL   = 512 // URLs in bridge events: keeps each event small
 	maxHost      = 253 // a referrer's host, as triggers match it (a DNS name's maximum)
-	maxLiveFrame = 500 // visitors in one visitors frame, most recent first
+	maxLiveFrame = 500 // visitors in the operators' live list, most relevant first
 )
 
 const (
@@ -34,29 +34,55 @@ const (
 	visitTick        = time.Second
 	typingExpiry     = 30 * time.Second // a lost "stopped typing" frame
 	maxPending       = 10000            // pending invitations remembered
-	// maxLive caps the live visits a node keeps: every request without a
+	// maxLive caps the live visits a node starts: every request without a
 	// cookie starts one, so a client that drops its cookies could grow the
 	// map without end. Beyond, a new visit is not listed (its page views
-	// are still stored) until visits expire.
-	maxLive = 50000
+	// are still stored) until visits expire. Other nodes' visits, each
+	// node capped so, are kept up to maxOtherLive times as many: a fleet of
+	// five lists all of its visitors on every node.
+	maxLive      = 50000
+	maxOtherLive = 4
 )
 
 // tracker is the Server's tracking state.
 type tracker struct {
-	items chan trackItem        // page views for the writer
-	flush chan flushRequest     // tests: write now
-	kick  chan struct{}         // visits to evaluate (evalIDs)
-	loop  chan chan struct{}    // tests: run the visit loop's work now
-	mu    sync.Mutex            // guards everything below
-	live  map[string]*liveVisit // visitor id -> visit
-	pend  map[string]*Activity  // visitor id -> unanswered invitation
-	eval  map[string]struct{}   // visits to evaluate on the next kick
-	dirty bool                  // the live list changed since published
-	max   int                   // live visits kept (maxLive)
+	items chan trackItem     // page views for the writer
+	flush chan flushRequest  // tests: write now
+	kick  chan struct{}      // visits to evaluate (evalIDs)
+	loop  chan chan struct{} // tests: run the visit loop's work now
+	// stopTicks stops the visit loop's ticker: tests run it themselves.
+	stopTicks chan struct{}
+	mu        sync.Mutex            // guards everything below
+	live      map[string]*liveVisit // visitor id -> visit
+	pend      map[string]*Activity  // visitor id -> unanswered invitation
+	eval      map[string]struct{}   // visits to evaluate on the next kick
+	dirty     bool                  // the live list changed since published
+	max       int                   // live visits started here kept (maxLive)
+	own       int                   // live visits started here
+
+	// The visit loop's work is kept in order of when it falls due, so that
+	// a pass costs what changed and what is due, not every visit.
+	evalDue   visitHeap    // visits whose triggers' time on page falls due
+	sweepDue  visitHeap    // visits to keep alive, mark left or expire
+	infoDue   []*liveVisit // visits whose cart to ask Config.VisitorInfo for
+	announce  []*liveVisit // this node's visits to announce to other nodes
+	evalAll   bool         // evaluate every visit (the triggers changed)
+	open      bool         // within business hours at the last pass
+	evaluated int          // visits evaluated, for tests
+	rank      *rankList    // every live visit, most relevant first
+	touched   []*liveVisit // visits whose place in rank may have changed
+
+	// listMu orders the live list operators get: the last list sent (to
+	// which later deltas apply) and the frames sent, answers included.
+	// Taken before mu.
+	listMu     sync.Mutex
+	listed     []protocol.LiveVisitor          // as last sent, in rank order
+	listedByID map[string]protocol.LiveVisitor // the same by id
+	listCounts protocol.LiveCounts
+	listMax    int // visitors in the list (maxLiveFrame)
 
 	triggers       []*compiledTrigger
 	triggersLoaded bool
-	lastAnnounce   time.Time // keep-alive announcements to other nodes
 }
 
 // liveVisit is one visitor's current visit.
@@ -73,7 +99,13 @@ type liveVisit struct {
 	fired    map[string]bool // triggers that ran this visit
 	infoDue  bool            // call Config.VisitorInfo for the current page
 	localAt  time.Time       // last activity on this node; zero: only other nodes'
-	changed  bool            // to announce to other nodes
+	changed  bool            // to announce to other nodes (in tracker.announce)
+	dropped  bool            // no longer in tracker.live
+	evalAt   int64           // due in tracker.evalDue (UnixNano; 0: not)
+	sweepAt  int64           // due in tracker.sweepDue (UnixNano; 0: not)
+	ranked   *rankNode       // its place in tracker.rank; nil: not placed
+	touched  bool            // in tracker.touched
+	own      bool            // started on this node (counted in tracker.own)
 	// unsaved: the visitor has a token but no stored row yet (a bare page
 	// view creates none); its page views wait in pending, at most
 	// maxUnsavedViews, until the widget's first connection stores it.
@@ -86,14 +118,17 @@ const maxUnsavedViews = 20
 
 func newTracker() *tracker {
 	return &tracker{
-		items: make(chan trackItem, pageViewBuffer),
-		flush: make(chan flushRequest),
-		kick:  make(chan struct{}, 1),
-		loop:  make(chan chan struct{}),
-		live:  make(map[string]*liveVisit),
-		pend:  make(map[string]*Activity),
-		eval:  make(map[string]struct{}),
-		max:   maxLive,
+		items:     make(chan trackItem, pageViewBuffer),
+		flush:     make(chan flushRequest),
+		kick:      make(chan struct{}, 1),
+		loop:      make(chan chan struct{}),
+		stopTicks: make(chan struct{}),
+		live:      make(map[string]*liveVisit),
+		pend:      make(map[string]*Activity),
+		eval:      make(map[string]struct{}),
+		rank:      newRankList(),
+		listMax:   maxLiveFrame,
+		max:       maxLive,
 	}
 }
 
@@ -154,7 +189,7 @@ func (s *Server) TrackRequest(w http.ResponseWriter, r *http.Request) *http.Requ
 			if view {
 				s.pageViewLocked(lv, r, now)
 			} else {
-				lv.LastSeen, lv.localAt = now, now
+				s.seenLocked(lv, now)
 			}
 		}
 		t.mu.Unlock()
@@ -220,7 +255,7 @@ func (s *Server) startVisit(w http.ResponseWriter, r *http.Request, token string
 	if view {
 		s.pageViewLocked(lv, r, now)
 	} else {
-		lv.LastSeen, lv.localAt = now, now
+		s.seenLocked(lv, now)
 	}
 	return v, nil
 }
@@ -317,7 +352,7 @@ func (s *Server) visitLocked(v *Visitor, now time.Time) *liveVisit {
 	if lv != nil && now.Sub(lv.LastSeen) <= s.cfg.VisitTimeout {
 		return lv
 	}
-	listed := lv != nil || len(t.live) < t.max
+	listed := lv != nil || t.own < t.max
 	lv = &liveVisit{visitor: v, localAt: now}
 	lv.VisitorID, lv.Name = v.ID, v.Name
 	lv.FirstSeen, lv.LastSeen, lv.PageSince = now, now, now
@@ -326,11 +361,17 @@ func (s *Server) visitLocked(v *Visitor, now time.Time) *liveVisit {
 	lv.Returning = v.CreatedAt.Before(now.Add(-time.Minute))
 	if !listed {
 		s.add("visits_unlisted_total", 1)
+		lv.dropped = true // not in t.live: no loop work, no announcements
 		return lv
 	}
+	if old := t.live[v.ID]; old != nil {
+		s.dropLocked(old) // ended: this visit replaces it
+	}
 	t.live[v.ID] = lv
-	t.dirty = true
-	lv.changed = true
+	lv.own = true
+	t.own++
+	s.changedLocked(lv)
+	s.sweepLaterLocked(lv, now)
 	return lv
 }
 
@@ -376,11 +417,14 @@ func (s *Server) pageViewLocked(lv *liveVisit, r *http.Request, now time.Time) {
 func (s *Server) openedLocked(lv *liveVisit, u, title string, now time.Time) {
 	t := s.track
 	lv.CurrentURL, lv.Title = u, title
-	lv.PageSince, lv.LastSeen, lv.localAt = now, now, now
+	lv.PageSince = now
+	s.seenLocked(lv, now)
 	lv.Pages++
-	lv.infoDue = s.cfg.VisitorInfo != nil
-	lv.changed = true
-	t.dirty = true
+	if s.cfg.VisitorInfo != nil && !lv.infoDue {
+		lv.infoDue = true
+		t.infoDue = append(t.infoDue, lv)
+	}
+	s.changedLocked(lv)
 	t.eval[lv.VisitorID] = struct{}{}
 	select {
 	case t.kick <- struct{}{}:
@@ -409,8 +453,9 @@ func (ss *session) onPage(ctx context.Context, f protocol.ClientFrame) error {
 	lv := s.visitLocked(ss.visitor, now)
 	same := lv.Pages > 0 && lv.CurrentURL == f.URL && !lv.localAt.IsZero()
 	if same {
-		lv.Title, lv.LastSeen, lv.localAt = f.Title, now, now
-		lv.changed, t.dirty = true, true
+		lv.Title = f.Title
+		s.seenLocked(lv, now)
+		s.changedLocked(lv)
 	} else {
 		if lv.Pages == 0 {
 			lv.referrer = referrerHost(f.Referrer, "")

@@ -27,6 +27,8 @@ func (s *Server) visitLoop() {
 		case done := <-s.track.loop:
 			s.runVisits(s.ctx, true)
 			close(done)
+		case <-s.track.stopTicks:
+			tick.Stop() // tests and benchmarks drive the loop alone
 		}
 	}
 }
@@ -43,11 +45,13 @@ func (s *Server) runVisits(ctx context.Context, all bool) {
 			s.logErr("load triggers", err)
 		}
 	}
+	start := time.Now()
 	s.refreshInfo(ctx)
 	s.evaluate(ctx, all)
 	if all {
 		s.sweepVisits()
 		s.publishVisits()
+		s.observeSince("visit_loop_seconds", start)
 	}
 }
 
@@ -60,12 +64,14 @@ func (s *Server) refreshInfo(ctx context.Context) {
 	t := s.track
 	t.mu.Lock()
 	var due []*Visitor
-	for _, lv := range t.live {
-		if lv.infoDue && lv.visitor != nil {
-			lv.infoDue = false
+	for _, lv := range t.infoDue {
+		lv.infoDue = false
+		if lv.visitor != nil && !lv.dropped && t.live[lv.VisitorID] == lv {
 			due = append(due, lv.visitor)
 		}
 	}
+	clear(t.infoDue)
+	t.infoDue = t.infoDue[:0]
 	t.mu.Unlock()
 	for _, v := range due {
 		info, err := s.cfg.VisitorInfo(ctx, v)
@@ -79,48 +85,101 @@ func (s *Server) refreshInfo(ctx context.Context) {
 		t.mu.Lock()
 		if lv := t.live[v.ID]; lv != nil && (lv.CartValue != info.CartValue || lv.Currency != info.Currency) {
 			lv.CartValue, lv.Currency = info.CartValue, info.Currency
-			lv.changed, t.dirty = true, true
+			s.changedLocked(lv)
+			t.eval[v.ID] = struct{}{} // a cart condition may hold now
 		}
 		t.mu.Unlock()
 	}
 }
 
-// sweepVisits ends visits idle for VisitTimeout (a connected widget keeps
-// its visit alive) and drops expired invitations.
+// changedLocked notes that lv changed: this node announces it to the
+// others if it is this node's, and operators' list changed. Called with
+// t.mu held.
+func (s *Server) changedLocked(lv *liveVisit) {
+	t := s.track
+	if !lv.changed {
+		lv.changed = true
+		t.announce = append(t.announce, lv)
+	}
+	s.relistLocked(lv)
+}
+
+// relistLocked notes that lv may have changed in or moved within the live
+// list. Called with t.mu held.
+func (s *Server) relistLocked(lv *liveVisit) {
+	t := s.track
+	if !lv.touched && !lv.dropped {
+		lv.touched = true
+		t.touched = append(t.touched, lv)
+	}
+	t.dirty = true
+}
+
+// keepAliveEvery is how often a visit with a widget connected here is
+// re-announced: often enough for other nodes to tell who is on the site.
+func (s *Server) keepAliveEvery() time.Duration {
+	return min(s.cfg.VisitTimeout/3, onSiteWindow/2)
+}
+
+// sweepLaterLocked schedules lv's next check by sweepVisits: when it
+// would leave the site or its visit end without a sign of life, or, with a
+// widget connected here, its next keep-alive. Called with t.mu held.
+func (s *Server) sweepLaterLocked(lv *liveVisit, now time.Time) {
+	t := s.track
+	var at time.Time
+	switch {
+	case s.hub.has(visitorTopic(lv.VisitorID)):
+		at = now.Add(s.keepAliveEvery())
+	case lv.left:
+		at = lv.LastSeen.Add(s.cfg.VisitTimeout + time.Nanosecond)
+	default:
+		at = lv.LastSeen.Add(onSiteWindow + time.Nanosecond)
+	}
+	t.sweepDue.schedule(lv, &lv.sweepAt, at)
+}
+
+// dropLocked removes lv from the live visits. Called with t.mu held.
+func (s *Server) dropLocked(lv *liveVisit) {
+	t := s.track
+	if t.live[lv.VisitorID] == lv {
+		delete(t.live, lv.VisitorID)
+		if lv.own {
+			t.own--
+		}
+	}
+	lv.dropped = true
+	t.rank.remove(lv)
+	t.dirty = true
+}
+
+// sweepVisits does the visits' due checks: a visit with a widget connected
+// here is kept alive and re-announced (other nodes expire what is not);
+// one idle for onSiteWindow is listed as recently left; one idle for
+// VisitTimeout ends. It drops expired invitations.
 func (s *Server) sweepVisits() {
 	t := s.track
 	now := s.now()
-	s.mu.Lock()
-	connected := make(map[string]bool, len(s.perVisitor))
-	for id := range s.perVisitor {
-		connected[id] = true
-	}
-	s.mu.Unlock()
 	var gone []string
 	t.mu.Lock()
-	// Re-announced often enough for other nodes to tell who is on the site.
-	keepAlive := now.Sub(t.lastAnnounce) >= min(s.cfg.VisitTimeout/3, onSiteWindow/2)
-	if keepAlive {
-		t.lastAnnounce = now
-	}
-	for id, lv := range t.live {
-		if left := now.Sub(lv.LastSeen) > onSiteWindow && !connected[id]; left != lv.left {
-			lv.left, t.dirty = left, true // moves between "on the site" and "recently left"
+	for {
+		lv, ok := t.sweepDue.next(now, sweepField)
+		if !ok {
+			break
 		}
-		if connected[id] {
+		if s.hub.has(visitorTopic(lv.VisitorID)) {
 			lv.LastSeen, lv.localAt = now, now
-			if keepAlive {
-				lv.changed = true // other nodes expire what is not re-announced
-			}
-			continue
-		}
-		if now.Sub(lv.LastSeen) > s.cfg.VisitTimeout {
+			s.changedLocked(lv)
+			s.setLeftLocked(lv, false)
+		} else if idle := now.Sub(lv.LastSeen); idle > s.cfg.VisitTimeout {
 			if !lv.localAt.IsZero() {
-				gone = append(gone, id)
+				gone = append(gone, lv.VisitorID)
 			}
-			delete(t.live, id)
-			t.dirty = true
+			s.dropLocked(lv)
+			continue
+		} else {
+			s.setLeftLocked(lv, idle > onSiteWindow)
 		}
+		s.sweepLaterLocked(lv, now)
 	}
 	for id, p := range t.pend {
 		if now.Sub(p.At) > s.cfg.VisitTimeout {
@@ -133,28 +192,79 @@ func (s *Server) sweepVisits() {
 	}
 }
 
+// setLeftLocked moves lv between "on the site" and "recently left" in the
+// live list. Called with t.mu held.
+func (s *Server) setLeftLocked(lv *liveVisit, left bool) {
+	if lv.left != left {
+		lv.left = left
+		s.relistLocked(lv)
+	}
+}
+
+// widgetOpened notes that a widget of the visitor's connected here: its
+// visit is on the site, kept alive by this node, and its triggers may run
+// here now.
+func (s *Server) widgetOpened(visitorID string) {
+	t := s.track
+	now := s.now()
+	t.mu.Lock()
+	if lv := t.live[visitorID]; lv != nil {
+		s.seenLocked(lv, now)
+		t.eval[visitorID] = struct{}{}
+		select {
+		case t.kick <- struct{}{}:
+		default:
+		}
+	}
+	t.mu.Unlock()
+}
+
+// widgetClosed notes that a widget of the visitor's disconnected from here:
+// with none left, their visit was last seen now.
+func (s *Server) widgetClosed(visitorID string) {
+	if s.hub.has(visitorTopic(visitorID)) {
+		return
+	}
+	t := s.track
+	now := s.now()
+	t.mu.Lock()
+	if lv := t.live[visitorID]; lv != nil {
+		s.seenLocked(lv, now)
+	}
+	t.mu.Unlock()
+}
+
+// seenLocked notes a sign of life of lv on this node. Called with t.mu
+// held.
+func (s *Server) seenLocked(lv *liveVisit, now time.Time) {
+	lv.LastSeen, lv.localAt = now, now
+	if lv.dropped || !lv.left && lv.sweepAt != 0 {
+		return // its check comes before it could leave, and looks again then
+	}
+	s.setLeftLocked(lv, false)
+	s.sweepLaterLocked(lv, now) // sooner than its expiry, now due
+}
+
 // publishVisits sends the live list to this node's operators if it
 // changed, and this node's changed visits to the other nodes.
 func (s *Server) publishVisits() {
 	t := s.track
 	t.mu.Lock()
-	dirty := t.dirty
-	t.dirty = false
 	var changed []wireVisit
-	for _, lv := range t.live {
-		if lv.changed {
-			lv.changed = false
-			if !lv.localAt.IsZero() {
-				f := liveFrame(lv.LiveVisitor)
-				f.URL = capText(f.URL, maxWireURL)
-				changed = append(changed, wireVisit{LiveVisitor: f, Referrer: lv.referrer, Campaign: lv.campaign})
-			}
+	for _, lv := range t.announce {
+		lv.changed = false
+		if !lv.localAt.IsZero() && !lv.dropped && t.live[lv.VisitorID] == lv {
+			f := liveFrame(lv.LiveVisitor)
+			f.URL = capText(f.URL, maxWireURL)
+			changed = append(changed, wireVisit{LiveVisitor: f, Referrer: lv.referrer, Campaign: lv.campaign})
 		}
 	}
+	clear(t.announce)
+	t.announce = t.announce[:0]
 	t.mu.Unlock()
-	if dirty && s.hub.has(teamTopic) {
-		s.hub.publish(teamTopic, event{kind: evFrame, frame: &protocol.ServerFrame{Type: protocol.TypeVisitors, Live: s.liveFrames()}})
-	}
+	t.listMu.Lock()
+	s.relistLiveLocked()
+	t.listMu.Unlock()
 	if len(changed) > 0 {
 		s.announceVisits(changed, nil)
 	}
@@ -197,20 +307,21 @@ func (s *Server) applyVisits(ev wireEvent) {
 	defer t.mu.Unlock()
 	for _, id := range ev.Gone {
 		if lv := t.live[id]; lv != nil && now.Sub(lv.localAt) > s.cfg.VisitTimeout {
-			delete(t.live, id)
-			t.dirty = true
+			s.dropLocked(lv)
 		}
 	}
 	for _, f := range ev.Live {
 		lv := t.live[f.ID]
 		if lv == nil {
-			if len(t.live) >= t.max {
-				continue // full (maxLive): listed on the node that has it
+			if len(t.live)-t.own >= t.max*maxOtherLive {
+				continue // full: listed on the node that has it
 			}
 			lv = &liveVisit{}
 			t.live[f.ID] = lv
 		} else if f.PageSince.Before(lv.PageSince) {
 			lv.LastSeen = now // still on the site, on another node too
+			s.setLeftLocked(lv, false)
+			s.sweepLaterLocked(lv, now)
 			continue
 		}
 		local := lv.LiveVisitor
@@ -230,7 +341,12 @@ func (s *Server) applyVisits(ev wireEvent) {
 		if f.Campaign != "" {
 			lv.campaign = capText(f.Campaign, maxUTM)
 		}
-		t.dirty = true
+		s.setLeftLocked(lv, false)
+		s.sweepLaterLocked(lv, now)
+		s.relistLocked(lv)
+		if !lv.localAt.IsZero() {
+			t.eval[f.ID] = struct{}{} // its widget may be here: its triggers see the new page
+		}
 	}
 }
 
@@ -259,13 +375,70 @@ func (s *Server) LiveVisitors() []LiveVisitor {
 	return out
 }
 
-func (s *Server) liveFrames() []protocol.LiveVisitor {
-	list := s.LiveVisitors()
-	out := make([]protocol.LiveVisitor, 0, min(len(list), maxLiveFrame))
-	for _, lv := range list[:min(len(list), maxLiveFrame)] {
-		out = append(out, liveFrame(lv))
+// relistLiveLocked brings the live list up to date and sends operators
+// what changed in it since it was last sent: the visitors added or
+// changed, those gone from it, and the counts. Called with t.listMu held.
+func (s *Server) relistLiveLocked() {
+	t := s.track
+	t.mu.Lock()
+	if !t.dirty {
+		t.mu.Unlock()
+		return
 	}
-	return out
+	t.dirty = false
+	for _, lv := range t.touched {
+		lv.touched = false
+		if !lv.dropped {
+			t.rank.update(lv)
+		}
+	}
+	clear(t.touched)
+	t.touched = t.touched[:0]
+	list := make([]protocol.LiveVisitor, 0, min(len(t.listed)+8, t.listMax))
+	t.rank.first(func(lv *liveVisit) bool {
+		if len(list) == t.listMax {
+			return false
+		}
+		list = append(list, visitFrame(lv))
+		return true
+	})
+	c := &t.rank.count
+	counts := protocol.LiveCounts{
+		OnSite:   c[tierChatting] + c[tierSuggested] + c[tierCart] + c[tierOnSite],
+		Chatting: c[tierChatting],
+		Left:     c[tierLeft],
+	}
+	t.mu.Unlock()
+
+	delta := &protocol.ServerFrame{Type: protocol.TypeVisitors, LiveDelta: true, LiveCounts: &counts}
+	byID := make(map[string]protocol.LiveVisitor, len(list))
+	for _, f := range list {
+		byID[f.ID] = f
+		if was, ok := t.listedByID[f.ID]; !ok || was != f {
+			delta.Live = append(delta.Live, f)
+		}
+	}
+	for _, f := range t.listed {
+		if _, ok := byID[f.ID]; !ok {
+			delta.LiveGone = append(delta.LiveGone, f.ID)
+		}
+	}
+	same := len(delta.Live) == 0 && len(delta.LiveGone) == 0 && counts == t.listCounts
+	t.listed, t.listedByID, t.listCounts = list, byID, counts
+	if !same && s.hub.has(teamTopic) {
+		ev := event{kind: evFrame, frame: delta}
+		if err := ev.encode(); err == nil {
+			s.add("visitors_frame_bytes_total", float64(len(ev.data)))
+			s.hub.publish(teamTopic, ev)
+		}
+	}
+}
+
+// visitFrame is lv as the live list shows it. Called with t.mu held.
+func visitFrame(lv *liveVisit) protocol.LiveVisitor {
+	f := liveFrame(lv.LiveVisitor)
+	f.Referrer, f.OnSite = lv.referrer, !lv.left
+	return f
 }
 
 func liveFrame(lv LiveVisitor) protocol.LiveVisitor {
@@ -327,7 +500,12 @@ func deviceOf(ua string) string {
 // onVisitors answers an operator's request for the live list; later
 // changes reach every operator as visitors frames on the team topic.
 func (ss *session) onVisitors(ctx context.Context, f protocol.ClientFrame) error {
-	ss.push(event{kind: evFrame, frame: &protocol.ServerFrame{Type: protocol.TypeVisitors, ID: f.ID, Live: ss.s.liveFrames()}})
+	t := ss.s.track
+	t.listMu.Lock()
+	defer t.listMu.Unlock() // the answer goes before any later delta
+	ss.s.relistLiveLocked()
+	counts := t.listCounts
+	ss.push(event{kind: evFrame, frame: &protocol.ServerFrame{Type: protocol.TypeVisitors, ID: f.ID, Live: t.listed, LiveCounts: &counts}})
 	return nil
 }
 
@@ -336,9 +514,10 @@ func (ss *session) onVisitors(ctx context.Context, f protocol.ClientFrame) error
 func (s *Server) forgetVisit(visitorID string) {
 	t := s.track
 	t.mu.Lock()
-	delete(t.live, visitorID)
+	if lv := t.live[visitorID]; lv != nil {
+		s.dropLocked(lv)
+	}
 	delete(t.pend, visitorID)
-	t.dirty = true
 	t.mu.Unlock()
 	s.announceVisits(nil, []string{visitorID})
 }
@@ -351,6 +530,8 @@ func (s *Server) noteTyping(visitorID string, typing bool) {
 		lv.typing = time.Time{}
 		if typing {
 			lv.typing = s.now()
+		} else {
+			t.eval[visitorID] = struct{}{} // triggers waited
 		}
 	}
 	t.mu.Unlock()
@@ -366,9 +547,10 @@ func (s *Server) noteConversation(c *Conversation) {
 	t.mu.Lock()
 	if lv := t.live[c.VisitorID]; lv != nil && lv.Chatting != c.Open() {
 		lv.Chatting = c.Open()
-		lv.changed, t.dirty = true, true
+		s.changedLocked(lv)
 		if !c.Open() {
 			lv.closedAt = s.now()
+			t.eval[c.VisitorID] = struct{}{} // to wait out the cooldown
 		}
 	}
 	t.mu.Unlock()

@@ -382,9 +382,11 @@ func (c *Conn) Rate(ctx context.Context, conv string, rating int, comment string
 	return err
 }
 
-// LiveVisitors returns the visitors on the site now (operators). After the
-// first call the server also pushes "visitors" frames when the list
-// changes; Options.OnFrame sees them.
+// LiveVisitors returns the visitors on the site now (operators): the 500
+// most relevant, in the order the server ranks them. After the first call
+// the server also pushes "visitors" frames when the list changes, deltas
+// to apply to this answer (protocol.ServerFrame.LiveDelta, LiveGone,
+// LiveCounts); Options.OnFrame sees them.
 func (c *Conn) LiveVisitors(ctx context.Context) ([]protocol.LiveVisitor, error) {
 	reply, err := c.do(ctx, protocol.ClientFrame{Type: protocol.TypeVisitors}, true)
 	if err != nil {

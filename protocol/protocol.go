@@ -199,10 +199,16 @@ type ServerFrame struct {
 	Hits          []SearchHit     `json:"hits,omitempty"`
 	Canned        []Canned        `json:"canned,omitempty"`
 	Details       *VisitorDetails `json:"details,omitempty"`
-	Invite        *Invite         `json:"invite,omitempty"`   // invite frames (visitors)
-	Live          []LiveVisitor   `json:"live,omitempty"`     // visitors frames (operators)
-	Triggers      []Trigger       `json:"triggers,omitempty"` // triggers frames (operators)
-	Answers       []Answer        `json:"answers,omitempty"`  // answers frames (operators)
+	Invite        *Invite         `json:"invite,omitempty"` // invite frames (visitors)
+	Live          []LiveVisitor   `json:"live,omitempty"`   // visitors frames (operators)
+	// Visitors frames pushed after the answer are deltas (LiveDelta): Live
+	// holds the visitors added to or changed in the list, LiveGone those
+	// that left it. LiveCounts counts every visitor, listed or not.
+	LiveDelta  bool        `json:"delta,omitempty"`
+	LiveGone   []string    `json:"gone,omitempty"`
+	LiveCounts *LiveCounts `json:"counts,omitempty"`
+	Triggers   []Trigger   `json:"triggers,omitempty"` // triggers frames (operators)
+	Answers    []Answer    `json:"answers,omitempty"`  // answers frames (operators)
 	// Available tells visitors whether an operator is online to answer now
 	// (welcome and available frames); absent means nobody is.
 	Available bool `json:"available,omitempty"`
@@ -366,6 +372,14 @@ type LiveVisitor struct {
 	// OnSite: on the site now (widget connected or a page within two
 	// minutes); otherwise recently left, and not invitable.
 	OnSite bool `json:"on_site,omitempty"`
+}
+
+// LiveCounts counts the visitors of the live list, including those the
+// list leaves out (it holds the most relevant few hundred).
+type LiveCounts struct {
+	OnSite   int `json:"on_site"`
+	Chatting int `json:"chatting"` // on the site with an open conversation
+	Left     int `json:"left"`     // recently left: the rest of their visit
 }
 
 // Trigger is a proactive-message rule as the console edits it; durations

@@ -14,7 +14,7 @@ import { renderOutboxStatus, renderPending, transmit } from './outbox.js';
 import { openConv, setSplit } from './panes.js';
 import { announce, renderMe, scheduleRender } from './rendering.js';
 import { renderCannedButtons, renderTeam } from './team.js';
-import { renderVisitors } from './visitors.js';
+import { onVisitors } from './visitors.js';
 import { onCanned, setCanned } from './canned.js';
 import { loadTriggers, renderTriggers } from './triggers.js';
 
@@ -31,7 +31,7 @@ export function handleFrame(f) {
     case 'read': onRead(f); break;
     case 'history': onHistory(f); break;
     case 'search': case 'visitor': case 'answers': resolve(f); break;
-    case 'visitors': S.live = f.live || []; resolve(f); renderVisitors(); break;
+    case 'visitors': onVisitors(f); resolve(f); break;
     case 'canned': onCanned(f); break;
     case 'triggers': S.triggers = f.triggers || []; resolve(f); renderTriggers(); break;
     case 'error': onError(f); break;

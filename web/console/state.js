@@ -33,7 +33,9 @@ export const S = {
   searchHits: null,
   presence: prefs.presence === 'away' ? 'away' : 'online',
   tab: 'chats',
-  live: [], // protocol.LiveVisitor: who is on the site now
+  live: [], // protocol.LiveVisitor: who is on the site now (the most relevant few hundred)
+  liveById: new Map(), // the same by id, as visitors frames update it
+  liveCounts: null, // protocol.LiveCounts: every visitor, listed or not
   triggers: null, // protocol.Trigger, once listed
   report: null,
 };

@@ -23,18 +23,33 @@ function liveName(v) {
   return visitorName({ visitor: { id: v.id, name: v.name } });
 }
 
+// onVisitors takes a visitors frame: the answer to our request is the
+// whole list (the most relevant few hundred visitors); frames pushed after
+// it are deltas: visitors added or changed, ids gone, and the counts of all.
+export function onVisitors(f) {
+  if (!f.delta) S.liveById = new Map();
+  for (const v of f.live || []) if (v && v.id) S.liveById.set(v.id, v);
+  for (const id of f.gone || []) S.liveById.delete(id);
+  S.live = Array.from(S.liveById.values());
+  S.liveCounts = f.counts || null;
+  renderVisitors();
+}
+
 export function renderVisitors() {
   const list = S.live.filter((v) => v && v.id);
   // Suggested first, then the longest on the site.
   list.sort((a, b) => Number(!!b.suggested) - Number(!!a.suggested) || (Date.parse(a.first_seen) || 0) - (Date.parse(b.first_seen) || 0));
-  const onSite = list.filter((v) => v.on_site).length;
+  const c = S.liveCounts;
+  const onSite = c ? c.on_site || 0 : list.filter((v) => v.on_site).length;
   byId('visitors-count').textContent = onSite ? String(onSite) : '';
   if (S.tab !== 'visitors') return;
   // On the site now first; those who left recently after them, not invitable.
   list.sort((a, b) => Number(!!b.on_site) - Number(!!a.on_site));
   const here = list.filter((v) => v.on_site);
-  const chatting = here.filter((v) => v.chatting).length;
-  byId('visitors-sub').textContent = list.length ? `${here.length} on the site · ${chatting} chatting · ${list.length - here.length} recently left` : '';
+  const chatting = c ? c.chatting || 0 : here.filter((v) => v.chatting).length;
+  const left = c ? c.left || 0 : list.length - here.length;
+  const shown = onSite + left > list.length ? ` · showing ${list.length}` : '';
+  byId('visitors-sub').textContent = onSite + left ? `${onSite} on the site · ${chatting} chatting · ${left} recently left${shown}` : '';
   show(byId('visitors-empty'), list.length === 0);
   reconcile(byId('visitors-list'), liveEls, list.map((v) => v.id), (id) => {
     const p = {
