@@ -85,6 +85,8 @@ type FleetResult struct {
 	IdleFirstError                   string
 	DialSeconds, DialRate            float64
 	Workers                          int
+	LoadAvgStart, LoadAvgEnd         string  // /proc/loadavg
+	WorkerRSSMB                      float64 // all load-generator processes together, once connected
 	RSSTotalMB                       float64 // all nodes at the end
 	HeapStackPerVisitor              float64 // all nodes' delta over all idle visitors
 	Offered                          float64
@@ -112,6 +114,8 @@ func RunFleet(ctx context.Context, cfg FleetConfig, spawnNode Spawner, spawnWork
 		cfg.PerWorker = 10000
 	}
 	res.Config = cfg
+	res.LoadAvgStart = loadAvg()
+	defer func() { res.LoadAvgEnd = loadAvg() }()
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(log, "%s fleet: %s\n", time.Now().UTC().Format("15:04:05"), fmt.Sprintf(format, args...))
 	}
@@ -222,6 +226,7 @@ func RunFleet(ctx context.Context, cfg FleetConfig, spawnNode Spawner, spawnWork
 			}
 			res.IdleConnected += r.Connected
 			res.IdleFailed += r.Failed
+			res.WorkerRSSMB += r.RSSMB
 			if res.IdleFirstError == "" {
 				res.IdleFirstError = r.FirstError
 			}
@@ -451,6 +456,11 @@ func RunFleet(ctx context.Context, cfg FleetConfig, spawnNode Spawner, spawnWork
 	return res, nil
 }
 
+func loadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	return strings.TrimSpace(string(b))
+}
+
 func nodeDepartment(k int) string { return "node-" + strconv.Itoa(k) }
 
 // keyRecorder collects delivery latencies by message number.
@@ -581,7 +591,8 @@ func (r FleetResult) String() string {
 	if r.IdleFirstError != "" {
 		fmt.Fprintf(&b, "  first dial failure: %s\n", r.IdleFirstError)
 	}
-	fmt.Fprintf(&b, "  connect: %.0f s, %.0f visitors/s\n", r.DialSeconds, r.DialRate)
+	fmt.Fprintf(&b, "  load average at start: %s; at end: %s\n", r.LoadAvgStart, r.LoadAvgEnd)
+	fmt.Fprintf(&b, "  connect: %.0f s, %.0f visitors/s; load workers' RSS %.0f MiB in total\n", r.DialSeconds, r.DialRate, r.WorkerRSSMB)
 	for k, n := range r.Nodes {
 		fmt.Fprintf(&b, "  node %d: %d idle visitors; per visitor heap+stack %.0f B (heap %.0f, stack %.0f), %.3f goroutines; RSS idle %.0f MiB, end %.0f MiB; CPU idle %.1f%%, active %.1f%% of a core; broker pub/deliv per s idle %.0f/%.0f, active %.0f/%.0f\n",
 			k, n.Visitors, n.HeapStackPerVisitor, n.HeapPerVisitor, n.StackPerVisitor, n.GoroutinesPerVisitor, n.RSSIdleMB, n.RSSEndMB,

@@ -34,6 +34,7 @@ type WorkerReport struct {
 	Failed           int    // dials or page frames that failed: counted, not fatal
 	FirstError       string `json:",omitempty"`
 	Seconds          float64
+	RSSMB            float64 // the worker process's, once connected
 }
 
 // Worker is a running load-generator process (or goroutine, in tests).
@@ -57,8 +58,10 @@ func RunVisitors(ctx context.Context, cfg WorkerConfig, ready func(WorkerReport)
 	conc := max(cfg.Concurrency, 1)
 	trs := make([]*http.Transport, len(cfg.Nodes))
 	for i := range trs {
-		// Few idle connections: each would hold a file on the node too.
-		trs[i] = &http.Transport{MaxIdleConnsPerHost: conc, IdleConnTimeout: 5 * time.Second}
+		// Few idle connections: each holds a file on the node too. The
+		// session request's connection goes back to the pool and becomes
+		// the socket of the upgrade that follows it.
+		trs[i] = &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 5 * time.Second}
 	}
 	conns := make([]*client.Conn, n)
 	perNode := make([]int, len(cfg.Nodes))
@@ -88,7 +91,7 @@ func RunVisitors(ctx context.Context, cfg WorkerConfig, ready func(WorkerReport)
 				}
 				i := cfg.From + j
 				node := i % len(cfg.Nodes)
-				c, err := dialIdleVisitor(ctx, cfg.Nodes[node], trs[node], i)
+				c, err := dialIdleVisitor(ctx, cfg.Nodes[node], trs[node], i, len(cfg.Nodes))
 				if err != nil {
 					fail(err)
 					continue
@@ -104,7 +107,7 @@ func RunVisitors(ctx context.Context, cfg WorkerConfig, ready func(WorkerReport)
 	for _, tr := range trs {
 		tr.CloseIdleConnections()
 	}
-	rep := WorkerReport{ConnectedPerNode: perNode, Failed: int(failed.Load()), Seconds: time.Since(start).Seconds()}
+	rep := WorkerReport{ConnectedPerNode: perNode, Failed: int(failed.Load()), Seconds: time.Since(start).Seconds(), RSSMB: float64(rss()) / (1 << 20)}
 	for _, c := range perNode {
 		rep.Connected += c
 	}
@@ -117,8 +120,9 @@ func RunVisitors(ctx context.Context, cfg WorkerConfig, ready func(WorkerReport)
 }
 
 // dialIdleVisitor connects idle visitor i to the node at base and reports
-// its page, as the widget does after its hello.
-func dialIdleVisitor(ctx context.Context, base string, tr *http.Transport, i int) (*client.Conn, error) {
+// its page, as the widget does after its hello. Pages go by i/nodes, so
+// that every node has the same mix of pages.
+func dialIdleVisitor(ctx context.Context, base string, tr *http.Transport, i, nodes int) (*client.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	jar, _ := cookiejar.New(nil)
@@ -126,7 +130,7 @@ func dialIdleVisitor(ctx context.Context, base string, tr *http.Transport, i int
 	if err != nil {
 		return nil, fmt.Errorf("dial visitor: %w", err)
 	}
-	url, title := shopPage(i)
+	url, title := shopPage(i / nodes)
 	ref := ""
 	if i%4 == 0 {
 		ref = "https://www.google.com/search?q=shop"
