@@ -48,10 +48,13 @@ type FleetConfig struct {
 	DSN       string // default $SHOPCHAT_POSTGRES_DSN
 	PerWorker int    // idle visitors per load-generator process
 	DialRate  float64
-	DialConc  int    // dials in flight per worker
-	Size      int    // message text bytes
-	OutDir    string // where to write the profiles' top lines ("" none)
-	Profile   bool   // profile every node over the idle phase (needs `go tool pprof`)
+	DialConc  int // dials in flight per worker
+	// DialFor bounds the dialling of idle visitors (0: none): the run
+	// goes on with those connected by then, and reports the rest.
+	DialFor time.Duration
+	Size    int    // message text bytes
+	OutDir  string // where to write the profiles' top lines ("" none)
+	Profile bool   // profile every node over the idle phase (needs `go tool pprof`)
 }
 
 // FleetNode is one node's figures.
@@ -82,6 +85,7 @@ type FleetResult struct {
 	Config                           FleetConfig
 	Nodes                            []FleetNode
 	IdleConnected, IdleFailed        int
+	IdleNotTried                     int // left undialled at DialFor
 	IdleFirstError                   string
 	DialSeconds, DialRate            float64
 	Workers                          int
@@ -211,7 +215,7 @@ func RunFleet(ctx context.Context, cfg FleetConfig, spawnNode Spawner, spawnWork
 	}()
 	dialStart := time.Now()
 	for w := range W {
-		wc := WorkerConfig{Nodes: urls, From: w * idleN / W, To: (w + 1) * idleN / W, DialRate: cfg.DialRate / float64(W), Concurrency: cfg.DialConc}
+		wc := WorkerConfig{Nodes: urls, From: w * idleN / W, To: (w + 1) * idleN / W, DialRate: cfg.DialRate / float64(W), Concurrency: cfg.DialConc, DialFor: cfg.DialFor}
 		wk, err := spawnWorker(ctx, wc)
 		if err != nil {
 			return res, fmt.Errorf("worker %d: %w", w, err)
@@ -226,6 +230,7 @@ func RunFleet(ctx context.Context, cfg FleetConfig, spawnNode Spawner, spawnWork
 			}
 			res.IdleConnected += r.Connected
 			res.IdleFailed += r.Failed
+			res.IdleNotTried += r.NotTried
 			res.WorkerRSSMB += r.RSSMB
 			if res.IdleFirstError == "" {
 				res.IdleFirstError = r.FirstError
@@ -239,7 +244,7 @@ func RunFleet(ctx context.Context, cfg FleetConfig, spawnNode Spawner, spawnWork
 	}
 	res.DialSeconds = time.Since(dialStart).Seconds()
 	res.DialRate = float64(res.IdleConnected) / res.DialSeconds
-	logf("%d idle visitors connected, %d failed (%s), %.0f s, %.0f/s, %d workers", res.IdleConnected, res.IdleFailed, res.IdleFirstError, res.DialSeconds, res.DialRate, W)
+	logf("%d idle visitors connected, %d failed (%s), %d not tried, %.0f s, %.0f/s, %d workers", res.IdleConnected, res.IdleFailed, res.IdleFirstError, res.IdleNotTried, res.DialSeconds, res.DialRate, W)
 	time.Sleep(cfg.Settle)
 	after, err := readAll(true)
 	if err != nil {
@@ -586,8 +591,8 @@ func visitLoopCost(prof []byte, outDir string, node int, logf func(string, ...an
 func (r FleetResult) String() string {
 	var b strings.Builder
 	c := r.Config
-	fmt.Fprintf(&b, "fleet: %d nodes, postgres + %s broker; %d visitors (%d idle connected, %d failed; %d pairs' visitors), %d operators, %d+%d pairs at %.0f msg/s for %s; %d load workers\n",
-		c.Nodes, c.Broker, c.Visitors, r.IdleConnected, r.IdleFailed, c.Pairs+c.LocalPairs, c.Operators, c.Pairs, c.LocalPairs, c.Rate, c.Duration, r.Workers)
+	fmt.Fprintf(&b, "fleet: %d nodes, postgres + %s broker; %d visitors (%d idle connected, %d failed, %d not tried in %s; %d pairs' visitors), %d operators, %d+%d pairs at %.0f msg/s for %s; %d load workers\n",
+		c.Nodes, c.Broker, c.Visitors, r.IdleConnected, r.IdleFailed, r.IdleNotTried, c.DialFor, c.Pairs+c.LocalPairs, c.Operators, c.Pairs, c.LocalPairs, c.Rate, c.Duration, r.Workers)
 	if r.IdleFirstError != "" {
 		fmt.Fprintf(&b, "  first dial failure: %s\n", r.IdleFirstError)
 	}

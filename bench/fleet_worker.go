@@ -25,6 +25,9 @@ type WorkerConfig struct {
 	From, To    int
 	DialRate    float64 // new connections per second (0: unpaced)
 	Concurrency int     // dials in flight
+	// DialFor bounds the dialling: visitors not dialled by then are
+	// reported as NotTried, and the run goes on with those connected.
+	DialFor time.Duration
 }
 
 // WorkerReport is what a worker says once it has dialled its visitors.
@@ -32,6 +35,7 @@ type WorkerReport struct {
 	Connected        int
 	ConnectedPerNode []int
 	Failed           int    // dials or page frames that failed: counted, not fatal
+	NotTried         int    // left undialled at DialFor
 	FirstError       string `json:",omitempty"`
 	Seconds          float64
 	RSSMB            float64 // the worker process's, once connected
@@ -73,17 +77,30 @@ func RunVisitors(ctx context.Context, cfg WorkerConfig, ready func(WorkerReport)
 		firstErr.CompareAndSwap(nil, err.Error())
 	}
 	start := time.Now()
-	var next atomic.Int64
+	stopAt := start.Add(cfg.DialFor)
+	var next, tried atomic.Int64
 	var wg sync.WaitGroup
+	progress := time.AfterFunc(30*time.Second, func() {})
+	progress = time.AfterFunc(30*time.Second, func() {
+		mu.Lock()
+		done := 0
+		for _, c := range perNode {
+			done += c
+		}
+		mu.Unlock()
+		fmt.Fprintf(os.Stderr, "%s fleet worker %d-%d: %d connected, %d failed\n", time.Now().UTC().Format("15:04:05"), cfg.From, cfg.To, done, failed.Load())
+		progress.Reset(30 * time.Second)
+	})
 	for range min(conc, n) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ctx.Err() == nil {
+			for ctx.Err() == nil && (cfg.DialFor <= 0 || time.Now().Before(stopAt)) {
 				j := int(next.Add(1) - 1)
 				if j >= n {
 					return
 				}
+				tried.Add(1)
 				if cfg.DialRate > 0 {
 					if d := time.Until(start.Add(time.Duration(float64(j) / cfg.DialRate * float64(time.Second)))); d > 0 {
 						time.Sleep(d)
@@ -104,10 +121,11 @@ func RunVisitors(ctx context.Context, cfg WorkerConfig, ready func(WorkerReport)
 		}()
 	}
 	wg.Wait()
+	progress.Stop()
 	for _, tr := range trs {
 		tr.CloseIdleConnections()
 	}
-	rep := WorkerReport{ConnectedPerNode: perNode, Failed: int(failed.Load()), Seconds: time.Since(start).Seconds(), RSSMB: float64(rss()) / (1 << 20)}
+	rep := WorkerReport{ConnectedPerNode: perNode, Failed: int(failed.Load()), NotTried: n - int(tried.Load()), Seconds: time.Since(start).Seconds(), RSSMB: float64(rss()) / (1 << 20)}
 	for _, c := range perNode {
 		rep.Connected += c
 	}

@@ -72,6 +72,7 @@ func Load(args []string) int {
 	fs.IntVar(&fc.PerWorker, "per-worker", 10000, "fleet: idle visitors per load-generator process")
 	fs.Float64Var(&fc.DialRate, "dial-rate", 1000, "fleet: new idle visitors per second, all workers together")
 	fs.IntVar(&fc.DialConc, "dial-conc", 32, "fleet: dials in flight per worker")
+	fs.DurationVar(&fc.DialFor, "dial-for", 15*time.Minute, "fleet: stop dialling idle visitors after this long and go on with those connected (reported)")
 	fs.StringVar(&fc.OutDir, "out", "", "fleet: directory for the result (fleet.txt, fleet.json) and each node's idle profile top lines")
 	repeat := fs.Int("repeat", 3, "runs per server; the median is reported")
 	jsonOut := fs.String("json", "", "append every median result as a JSON line to this file")
