@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -99,7 +100,7 @@ func (l *logRecords) count(level slog.Level, msg string) int {
 
 // busNodes starts nodes A (visitors) and B (operator alice) on one memory
 // store and one lossy bus, with a conversation between them.
-func busNodes(t *testing.T, ctx context.Context, bus *lossyBus, edit func(node int, c *chat.Config)) (a *testServer, op, v *client.Conn, conv string) {
+func busNodes(t *testing.T, ctx context.Context, bus chat.Broker, edit func(node int, c *chat.Config)) (a *testServer, op, v *client.Conn, conv string) {
 	t.Helper()
 	store := memory.New()
 	var nodes [2]*testServer
@@ -146,6 +147,100 @@ func TestBridgeHealsALostEvent(t *testing.T) {
 	}
 	if err := op.Wait(ctx, func(c *client.Conn) bool { return containsSeq(c.Messages(conv), last.Seq) }); err != nil {
 		t.Fatalf("the operator never got the message whose event was lost: %v", err)
+	}
+}
+
+// heldBus is a lossyBus that is also a chat.BatchPublisher: it records the
+// size of every batch, and holds every publish while held is set.
+type heldBus struct {
+	lossyBus
+	held    atomic.Pointer[chan struct{}]
+	batchMu sync.Mutex
+	batches []int
+}
+
+func (b *heldBus) wait(ctx context.Context) error {
+	if h := b.held.Load(); h != nil {
+		select {
+		case <-*h:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func (b *heldBus) Publish(ctx context.Context, topic string, payload []byte) error {
+	if err := b.wait(ctx); err != nil {
+		return err
+	}
+	return b.lossyBus.Publish(ctx, topic, payload)
+}
+
+func (b *heldBus) PublishBatch(ctx context.Context, topic string, payloads [][]byte) error {
+	if err := b.wait(ctx); err != nil {
+		return err
+	}
+	b.batchMu.Lock()
+	b.batches = append(b.batches, len(payloads))
+	b.batchMu.Unlock()
+	for _, p := range payloads {
+		if err := b.lossyBus.Publish(ctx, topic, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *heldBus) largestBatch() int {
+	b.batchMu.Lock()
+	defer b.batchMu.Unlock()
+	return slices.Max(append([]int{0}, b.batches...))
+}
+
+// Events that queue while a publish is on its way go out together, in one
+// PublishBatch, and the other node applies them all, in order, with no
+// heal: none is lost or reordered by the batching or by the receiving
+// node's reads ahead.
+func TestBridgeBatchesWhatQueued(t *testing.T) {
+	ctx := testCtx(t)
+	bus := &heldBus{}
+	metrics := &countingMetrics{}
+	_, op, v, conv := busNodes(t, ctx, bus, func(node int, c *chat.Config) {
+		if node == 1 { // B, the operator's node, receives the visitor's messages
+			c.Metrics = metrics
+		}
+	})
+	release := make(chan struct{})
+	bus.held.Store(&release)
+	var seqs []int64
+	for range 10 {
+		m, err := v.Send(ctx, conv, "while the broker is slow")
+		if err != nil {
+			t.Fatalf("not acked while the broker holds publishes: %v", err)
+		}
+		seqs = append(seqs, m.Seq)
+	}
+	bus.held.Store(nil)
+	close(release)
+	last := seqs[len(seqs)-1]
+	if err := op.Wait(ctx, func(c *client.Conn) bool { return containsSeq(c.Messages(conv), last) }); err != nil {
+		t.Fatalf("the operator never got the messages: %v", err)
+	}
+	var got []int64
+	for _, m := range op.Messages(conv) {
+		if m.Seq >= seqs[0] {
+			got = append(got, m.Seq)
+		}
+	}
+	if !slices.Equal(got, seqs) {
+		t.Errorf("operator got seqs %v, want %v", got, seqs)
+	}
+	if n := bus.largestBatch(); n < 2 {
+		t.Errorf("largest batch published: %d events, want the queued ones together", n)
+	}
+	if n := metrics.get("bridge_gaps_total"); n != 0 {
+		t.Errorf("the receiving node saw %v gaps in the numbering", n)
 	}
 }
 

@@ -30,3 +30,18 @@ type Broker interface {
 	// one topic are independent.
 	Subscribe(ctx context.Context, topic string, deliver func(payload []byte)) (cancel func(), err error)
 }
+
+// BatchPublisher is an optional capability of a Broker: publishing several
+// payloads to one topic in one round trip. The Server detects it on
+// Config.Broker and publishes the events that queued while its previous
+// publish was on its way in one PublishBatch instead of one Publish each
+// (broker/postgres and broker/redis have it; broker/nats buffers every
+// Publish already). broker/brokertest checks it when a broker has it.
+type BatchPublisher interface {
+	// PublishBatch is Publish of each payload in turn, as one goroutine
+	// would call it: they arrive in this order, after what was published
+	// before and before what is published after. It does not keep the
+	// slices. On an error, any of the payloads may have been delivered, or
+	// none (at most once, as Publish).
+	PublishBatch(ctx context.Context, topic string, payloads [][]byte) error
+}

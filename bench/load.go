@@ -25,6 +25,10 @@ type Target struct {
 	// OperatorURL, if set, is where operators connect (another node).
 	OperatorURL string
 	Stats       func(gc bool) (Stats, error) // the server process's own figures
+	// Label prefixes the names of the profiles saved from this target
+	// (RunScenario: scenario, server and run), so that runs do not
+	// overwrite each other's.
+	Label string
 }
 
 // HTTPStats reads a bench server's /debug/stats.
@@ -263,11 +267,11 @@ func (l Latency) String() string {
 type recorder struct {
 	mu   sync.Mutex
 	lat  []time.Duration
-	got  map[int64]struct{}
+	got  map[int64]int64 // message number -> when it was received (unix nanos)
 	dups int
 }
 
-func newRecorder() *recorder { return &recorder{got: make(map[int64]struct{})} }
+func newRecorder() *recorder { return &recorder{got: make(map[int64]int64)} }
 
 // text is a load message: "B|k|scheduled-unix-nanos|" padded to size.
 func text(k int64, sched time.Time, size int) string {
@@ -305,7 +309,7 @@ func (r *recorder) frame(f protocol.ServerFrame, fromKind string) {
 	if _, dup := r.got[k]; dup {
 		r.dups++
 	} else {
-		r.got[k] = struct{}{}
+		r.got[k] = now
 		r.lat = append(r.lat, time.Duration(now-sched))
 	}
 	r.mu.Unlock()

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -80,6 +81,9 @@ type Spawner func(ctx context.Context, cfg ServerConfig, cpus string) (Target, f
 
 // RunScenario runs sc repeat times against the baseline and every store,
 // each on a fresh server, and returns the median run (by sc.Key) of each.
+// The servers take turns (run 1 of each, then run 2 of each...), so that a
+// machine whose load drifts during the invocation weighs on all of them
+// alike and their ratios hold.
 func RunScenario(ctx context.Context, sc Scenario, spawn Spawner, repeat int, log io.Writer) ([]Result, error) {
 	cfgs := []ServerConfig{{Baseline: true}}
 	for _, st := range sc.Stores {
@@ -88,47 +92,59 @@ func RunScenario(ctx context.Context, sc Scenario, spawn Spawner, repeat int, lo
 	for _, b := range sc.Brokers {
 		cfgs = append(cfgs, ServerConfig{Store: "postgres", Broker: b})
 	}
-	var out []Result
-	for _, cfg := range cfgs {
-		name := "baseline"
+	names := make([]string, len(cfgs))
+	for i, cfg := range cfgs {
+		names[i] = "baseline"
 		if !cfg.Baseline {
-			name = "full/" + cfg.Store
+			names[i] = "full/" + cfg.Store
 		}
 		if cfg.Broker != "" {
-			name = "2 nodes/postgres+" + cfg.Broker
+			names[i] = "2 nodes/postgres+" + cfg.Broker
 		}
-		var runs []Result
-		for r := 0; r < max(repeat, 1); r++ {
+	}
+	runs := make([][]Result, len(cfgs))
+	medians := func() []Result {
+		var out []Result
+		for _, rs := range runs {
+			if len(rs) == 0 {
+				continue
+			}
+			rs = slices.Clone(rs)
+			slices.SortFunc(rs, func(a, b Result) int { return cmp.Compare(sc.Key(a), sc.Key(b)) })
+			out = append(out, rs[len(rs)/2])
+		}
+		return out
+	}
+	for r := 0; r < max(repeat, 1); r++ {
+		for i, cfg := range cfgs {
+			name := names[i]
 			start := spawn
 			if cfg.Broker != "" {
 				start = twoNodes(spawn)
 			}
 			t, stop, err := start(ctx, cfg, sc.CPUs)
 			if err != nil {
-				return out, fmt.Errorf("%s %s: start server: %w", sc.Name, name, err)
+				return medians(), fmt.Errorf("%s %s: start server: %w", sc.Name, name, err)
 			}
+			t.Label = profileLabel(sc.Name, name, r+1)
 			res, err := sc.Run(ctx, t)
 			stop()
 			res.Scenario, res.Server = sc.Name, name
 			if err != nil {
-				return out, fmt.Errorf("%s %s: %w", sc.Name, name, err)
+				return medians(), fmt.Errorf("%s %s: %w", sc.Name, name, err)
 			}
 			fmt.Fprintf(log, "%s %s run %d: %s\n", sc.Name, name, r+1, res.Brief())
-			runs = append(runs, res)
+			runs[i] = append(runs[i], res)
 		}
-		slices.SortFunc(runs, func(a, b Result) int {
-			ka, kb := sc.Key(a), sc.Key(b)
-			switch {
-			case ka < kb:
-				return -1
-			case ka > kb:
-				return 1
-			}
-			return 0
-		})
-		out = append(out, runs[len(runs)/2])
 	}
-	return out, nil
+	return medians(), nil
+}
+
+// profileLabel prefixes the profile files of one run:
+// "nodes-2nodes-postgres+redis-run1-".
+func profileLabel(scenario, server string, run int) string {
+	clean := strings.NewReplacer(" ", "", "/", "-").Replace(server)
+	return fmt.Sprintf("%s-%s-run%d-", scenario, clean, run)
 }
 
 // Brief is a one-line summary of r.
@@ -141,8 +157,8 @@ func (r Result) Brief() string {
 		return fmt.Sprintf("%d/%d resumed, %.0f resumes/s, missed delivered %d (dups %d), resume %s, send errors %d %s",
 			r.Resumes, r.Conns, r.ResumeRate, r.MissedTotal, r.Dups, r.ResumeLatency, r.Errors, r.FirstError)
 	}
-	return fmt.Sprintf("offered %.0f/s, sent %d acked %d recv %d dups %d errs %d, %.0f msg/s, %.0f msg/CPU-s, %.1f us CPU/msg, delivery %s, ack p99 %.2f ms, RSS %.0f MiB %s",
-		r.Offered, r.Sent, r.Acked, r.Received, r.Dups, r.Errors, r.Throughput, r.MsgsPerCPUSec, r.CPUPerMsgUs, r.Delivery, r.Ack.P99, r.RSSMB, r.FirstError)
+	return fmt.Sprintf("offered %.0f/s, sent %d acked %d recv %d dups %d errs %d, %.0f msg/s, %.0f msg/CPU-s, %.1f us CPU/msg, delivery %s, ack p50 %.2f p99 %.2f ms, ack->delivery p50 %.2f p99 %.2f ms, RSS %.0f MiB %s",
+		r.Offered, r.Sent, r.Acked, r.Received, r.Dups, r.Errors, r.Throughput, r.MsgsPerCPUSec, r.CPUPerMsgUs, r.Delivery, r.Ack.P50, r.Ack.P99, r.AckToDelivery.P50, r.AckToDelivery.P99, r.RSSMB, r.FirstError)
 }
 
 // InProcess runs the server under test in this process (smoke tests).

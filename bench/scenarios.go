@@ -37,8 +37,12 @@ type Result struct {
 	VisitorToOp    Latency
 	OpToVisitor    Latency
 	Ack            Latency // send (scheduled) -> ack
-	CPUPerMsgUs    float64 // server CPU microseconds per delivered message
-	MsgsPerCPUSec  float64 // delivered messages per second of server CPU
+	// AckToDelivery is ack -> the other side receives, per message (0 when
+	// the delivery came first): the fan-out part of Delivery, across nodes
+	// the broker's, without the append that Ack already has.
+	AckToDelivery Latency
+	CPUPerMsgUs   float64 // server CPU microseconds per delivered message
+	MsgsPerCPUSec float64 // delivered messages per second of server CPU
 
 	// Idle.
 	HeapPerConn       float64 // bytes of heap in use per connection
@@ -211,6 +215,7 @@ func RunPairs(ctx context.Context, t Target, pc PairsConfig) (res Result, err er
 	var firstErr atomic.Value
 	var ackMu sync.Mutex
 	var ackLat []time.Duration
+	ackAt := make(map[int64]int64) // message number -> when its ack came (unix nanos)
 	send := func(k int64, pair int, toOp bool, sched time.Time, sctx context.Context) {
 		from := ops[opOf[pair]]
 		if !toOp {
@@ -222,17 +227,24 @@ func RunPairs(ctx context.Context, t Target, pc PairsConfig) (res Result, err er
 			firstErr.CompareAndSwap(nil, err.Error())
 			return
 		}
-		d := time.Since(sched)
+		now := time.Now()
 		acked.Add(1)
 		ackMu.Lock()
-		ackLat = append(ackLat, d)
+		ackLat = append(ackLat, now.Sub(sched))
+		ackAt[k] = now.UnixNano()
 		ackMu.Unlock()
 	}
 	sctx, cancel := context.WithTimeout(ctx, pc.Duration+30*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
 	if secs := int(pc.Duration.Seconds() * 0.8); secs > 0 {
-		go saveProfileAs(t, "profile?seconds="+strconv.Itoa(secs), "cpu.pb.gz")
+		go saveNodeProfiles(t, "profile?seconds="+strconv.Itoa(secs), "cpu.pb.gz")
+	}
+	if secs, _ := strconv.Atoi(os.Getenv("BENCH_TRACE_SECONDS")); secs > 0 && pc.Duration > 2*time.Second {
+		// An execution trace of the middle of the run: where messages wait.
+		time.AfterFunc(pc.Duration/2-time.Duration(secs)*time.Second/2, func() {
+			saveNodeProfiles(t, "trace?seconds="+strconv.Itoa(secs), "trace.out")
+		})
 	}
 	t0 := time.Now().Add(20 * time.Millisecond)
 	if pc.Rate > 0 { // open loop: sends leave on schedule whatever happened to earlier ones
@@ -286,6 +298,17 @@ func RunPairs(ctx context.Context, t Target, pc PairsConfig) (res Result, err er
 	res.Received = int64(len(toOps.got) + len(toVis.got))
 	res.Dups = int64(toOps.dups + toVis.dups)
 	all := append(append([]time.Duration(nil), toOps.lat...), toVis.lat...)
+	var afterAck []time.Duration
+	ackMu.Lock()
+	for _, got := range []map[int64]int64{toOps.got, toVis.got} {
+		for k, at := range got {
+			if a, ok := ackAt[k]; ok {
+				afterAck = append(afterAck, time.Duration(max(0, at-a)))
+			}
+		}
+	}
+	ackMu.Unlock()
+	res.AckToDelivery = summarize(afterAck)
 	res.VisitorToOp, res.OpToVisitor = summarize(toOps.lat), summarize(toVis.lat)
 	toVis.mu.Unlock()
 	toOps.mu.Unlock()
@@ -469,12 +492,34 @@ func RunStorm(ctx context.Context, t Target, n, nOps, missed int) (res Result, e
 // $BENCH_PROFILE_DIR/<name>.pb.gz when that variable is set.
 func saveProfile(t Target, name string) { saveProfileAs(t, name, name+".pb.gz") }
 
-func saveProfileAs(t Target, name, file string) {
+func saveProfileAs(t Target, name, file string) { saveURLProfile(t.URL, t.Label, name, file) }
+
+// saveNodeProfiles saves profile name of every node of t at once: the
+// visitors' node as <label>node1-<file>, the operators' as
+// <label>node2-<file> (one node: <label><file>).
+func saveNodeProfiles(t Target, name, file string) {
+	if t.OperatorURL == "" || t.OperatorURL == t.URL {
+		saveProfileAs(t, name, file)
+		return
+	}
+	var wg sync.WaitGroup
+	for i, u := range []string{t.URL, t.OperatorURL} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			saveURLProfile(u, t.Label, name, "node"+strconv.Itoa(i+1)+"-"+file)
+		}()
+	}
+	wg.Wait()
+}
+
+func saveURLProfile(base, label, name, file string) {
 	dir := os.Getenv("BENCH_PROFILE_DIR")
 	if dir == "" {
 		return
 	}
-	resp, err := http.Get(t.URL + "/debug/pprof/" + name)
+	file = label + file
+	resp, err := http.Get(base + "/debug/pprof/" + name)
 	if err != nil {
 		return
 	}

@@ -77,6 +77,7 @@ func NewHandler(cfg ServerConfig) (http.Handler, func(), error) {
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	if cfg.Baseline {
 		mux.HandleFunc("GET /debug/stats", serveStats)
 		mux.Handle("/chat/", NewRelay())

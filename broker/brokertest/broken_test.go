@@ -417,3 +417,33 @@ func (b deliversAfterClose) Close() error {
 type deadAfterDisrupt struct{ *node }
 
 func (b deadAfterDisrupt) Disrupt(testing.TB) { b.down.Store(true) }
+
+// batchReversed: PublishBatch publishes the batch back to front.
+type batchReversed struct{ *node }
+
+func (b batchReversed) PublishBatch(ctx context.Context, topic string, payloads [][]byte) error {
+	for i := len(payloads) - 1; i >= 0; i-- {
+		if err := b.node.Publish(ctx, topic, payloads[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// batchFolds: PublishBatch sends identical payloads of a batch once, as
+// PostgreSQL does with identical notifications in one transaction.
+type batchFolds struct{ *node }
+
+func (b batchFolds) PublishBatch(ctx context.Context, topic string, payloads [][]byte) error {
+	seen := map[string]bool{}
+	for _, p := range payloads {
+		if seen[string(p)] {
+			continue
+		}
+		seen[string(p)] = true
+		if err := b.node.Publish(ctx, topic, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}

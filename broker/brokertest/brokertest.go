@@ -49,6 +49,9 @@
 //     called from within deliver.
 //   - Order: payloads one node publishes to one topic, one Publish after
 //     the other, arrive in that order.
+//   - If the broker is a chat.BatchPublisher: a PublishBatch arrives whole
+//     and in order between the node's publishes before and after it,
+//     identical payloads included.
 //   - Payloads are bytes: all 256 byte values round-trip, as do 7000 bytes
 //     of text and 5000 of random binary. deliver gets its own copy, and the
 //     caller may reuse the buffer it passed to Publish once Publish returns.
@@ -144,6 +147,7 @@ func Cases() []Case {
 		{"Cancel/FromDeliver", cancelFromDeliver},
 		{"Cancel/Resubscribe", cancelResubscribe},
 		{"Order/OnePublisher", orderOnePublisher},
+		{"Order/Batch", orderBatch},
 		{"Payload/Binary", payloadBinary},
 		{"Payload/Large", payloadLarge},
 		{"Payload/Copies", payloadCopies},

@@ -60,20 +60,20 @@ func TestRecorderPassesCorrectBroker(t *testing.T) {
 // plain hides every method beyond chat.Broker.
 type plain struct{ chat.Broker }
 
-// TestOptionalMethods checks that a broker without Close and Disrupt skips
-// the cases that need them, saying why, and passes the others (the Slow
-// case without checking drops).
+// TestOptionalMethods checks that a broker without Close, Disrupt and
+// PublishBatch skips the cases that need them, saying why, and passes the
+// others (the Slow case without checking drops).
 func TestOptionalMethods(t *testing.T) {
 	for _, c := range brokertest.Cases() {
 		failed, skipped, log := run(t, c, openMemory(64, func(n *node) chat.Broker { return plain{n} }))
 		if failed {
 			t.Errorf("%s failed on a broker without optional methods:\n%s", c.Name, log)
 		}
-		optional := strings.HasPrefix(c.Name, "Close/") || strings.HasPrefix(c.Name, "Reconnect/")
+		optional := strings.HasPrefix(c.Name, "Close/") || strings.HasPrefix(c.Name, "Reconnect/") || c.Name == "Order/Batch"
 		switch {
 		case optional && !skipped:
-			t.Errorf("%s did not skip on a broker without Close and Disrupt", c.Name)
-		case optional && !strings.Contains(log, "Close() error") && !strings.Contains(log, "brokertest.Disrupter"):
+			t.Errorf("%s did not skip on a broker without Close, Disrupt and PublishBatch", c.Name)
+		case optional && !strings.Contains(log, "Close() error") && !strings.Contains(log, "brokertest.Disrupter") && !strings.Contains(log, "chat.BatchPublisher"):
 			t.Errorf("%s skipped without naming what is missing: %q", c.Name, log)
 		case !optional && skipped:
 			t.Errorf("%s skipped:\n%s", c.Name, log)
@@ -124,6 +124,10 @@ func TestSuiteCatchesBrokenBrokers(t *testing.T) {
 			[]string{"Delivery/SameNode", "Delivery/OtherNode", "Cancel/Resubscribe", "Concurrency/PublishSubscribe"}},
 		{"Reorders", 64, func(n *node) chat.Broker { return reorders{n} },
 			[]string{"Order/OnePublisher"}},
+		{"BatchReversed", 64, func(n *node) chat.Broker { return batchReversed{n} },
+			[]string{"Order/Batch"}},
+		{"BatchFoldsIdentical", 64, func(n *node) chat.Broker { return batchFolds{n} },
+			[]string{"Order/Batch"}},
 		{"TextOnly", 64, func(n *node) chat.Broker { return textOnly{n} },
 			[]string{"Payload/Binary"}},
 		{"SmallLimit", 64, func(n *node) chat.Broker { return smallLimit{n} },

@@ -63,6 +63,17 @@ func (n *node) Publish(ctx context.Context, topic string, payload []byte) error 
 	return nil
 }
 
+// PublishBatch publishes each payload in turn, under one lock: in order,
+// as one batch.
+func (n *node) PublishBatch(ctx context.Context, topic string, payloads [][]byte) error {
+	for _, p := range payloads {
+		if err := n.Publish(ctx, topic, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (n *node) Subscribe(ctx context.Context, topic string, deliver func([]byte)) (func(), error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -103,4 +114,7 @@ func (n *node) Disrupt(testing.TB) {
 	n.down.Store(false)
 }
 
-var _ chat.Broker = (*node)(nil)
+var (
+	_ chat.Broker         = (*node)(nil)
+	_ chat.BatchPublisher = (*node)(nil)
+)

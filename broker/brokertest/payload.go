@@ -2,10 +2,13 @@ package brokertest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/shopchat/chat"
 )
 
 // orderOnePublisher: payloads one node publishes one after another arrive
@@ -36,6 +39,48 @@ func orderOnePublisher(t testing.TB, open opener) {
 			} else {
 				t2b.expectString(t, want)
 			}
+		}
+	}
+}
+
+// orderBatch: if the broker is a chat.BatchPublisher, a batch arrives
+// whole and in order, between what the node published before and after
+// it, on the same node and another, identical payloads included.
+func orderBatch(t testing.TB, open opener) {
+	tp := topics()
+	a, b := open(t), open(t)
+	bp, ok := a.(chat.BatchPublisher)
+	if !ok {
+		t.Skipf("%T is not a chat.BatchPublisher", a)
+	}
+	sa, sb := newSink("subscriber on A"), newSink("subscriber on B")
+	subscribe(t, a, tp("t"), sa.deliver)
+	subscribe(t, b, tp("t"), sb.deliver)
+	var batch [][]byte
+	for i := range 40 {
+		batch = append(batch, []byte(fmt.Sprintf("%05d", i)))
+		if i%10 == 9 {
+			batch = append(batch, []byte("same"), []byte("same"))
+		}
+	}
+	want := [][]byte{[]byte("before")}
+	for _, p := range batch {
+		want = append(want, bytes.Clone(p))
+	}
+	want = append(want, []byte("after"))
+	publishString(t, a, tp("t"), "before")
+	ctx, stop := context.WithTimeout(context.Background(), waitTimeout)
+	defer stop()
+	if err := bp.PublishBatch(ctx, tp("t"), batch); err != nil {
+		t.Fatalf("PublishBatch: %v", err)
+	}
+	for _, p := range batch {
+		copy(p, "XXXXX") // the broker keeps no slice of the caller's
+	}
+	publishString(t, a, tp("t"), "after")
+	for _, s := range []*sink{sa, sb} {
+		for _, w := range want {
+			s.expect(t, w)
 		}
 	}
 }

@@ -25,7 +25,14 @@
 // Each Broker holds one dedicated connection that LISTENs for all of the
 // node's subscriptions, and a pgxpool pool on which Publish runs
 // SELECT pg_notify($1, $2) (so NOTIFY is its own transaction, and
-// payloads one goroutine publishes arrive in that order). The listening
+// payloads one goroutine publishes arrive in that order). PublishBatch
+// (chat.BatchPublisher, which the chat server uses for the events that
+// queue while a publish is on its way) sends its NOTIFYs as one pgx batch:
+// one round trip, one transaction. The pool's sessions set
+// synchronous_commit to off unless the DSN or WithPoolConfig sets it: a
+// NOTIFY's transaction has an XID, so with synchronous commit every
+// publish would wait for a WAL flush, on the database the store shares,
+// for a notification that is at most once anyway. The listening
 // connection is checked with a ping after WithHealthCheck of silence;
 // when it fails the broker reconnects with backoff (100ms doubling to 5s,
 // with jitter) and LISTENs again to every channel that has a subscription.

@@ -23,7 +23,10 @@ import (
 	"github.com/shopchat/chat/broker/internal/fanout"
 )
 
-var _ chat.Broker = (*Broker)(nil)
+var (
+	_ chat.Broker         = (*Broker)(nil)
+	_ chat.BatchPublisher = (*Broker)(nil)
+)
 
 // ErrClosed is returned by Publish and Subscribe after Close. It matches
 // chat.ErrClosed with errors.Is.
@@ -150,6 +153,13 @@ func New(ctx context.Context, dsn string, opts ...Option) (*Broker, error) {
 	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = DefaultApplicationName
 	}
+	if cfg.ConnConfig.RuntimeParams["synchronous_commit"] == "" {
+		// A NOTIFY commits a transaction of its own, with an XID: with
+		// synchronous commit, every Publish waited for a WAL flush, on the
+		// server the shop's store shares. Delivery is at most once, so a
+		// notification needs no durability; listeners get it at commit.
+		cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+	}
 	for _, f := range o.configure {
 		f(cfg)
 	}
@@ -220,6 +230,43 @@ func (b *Broker) Publish(ctx context.Context, topic string, payload []byte) erro
 			return ErrClosed
 		}
 		return fmt.Errorf("postgres broker: publish: %w", err)
+	}
+	return nil
+}
+
+// PublishBatch publishes payloads to topic in order, in one round trip:
+// their NOTIFYs run in one transaction (or more, one per run of payloads
+// that does not repeat one: PostgreSQL folds identical notifications of a
+// transaction into one). If a payload is too large, none is sent.
+func (b *Broker) PublishBatch(ctx context.Context, topic string, payloads [][]byte) error {
+	if b.hub.Closed() {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("postgres broker: publish: %w", err)
+	}
+	encoded := make([]string, len(payloads))
+	for i, p := range payloads {
+		encoded[i] = b.encode(p)
+		if len(encoded[i]) > MaxEncodedPayload {
+			return fmt.Errorf("%w: postgres broker: payload of %d bytes encodes to %d, over NOTIFY's limit of %d", chat.ErrInvalid, len(p), len(encoded[i]), MaxEncodedPayload)
+		}
+	}
+	channel := b.channel(topic)
+	for len(encoded) > 0 {
+		var batch pgx.Batch
+		seen := make(map[string]bool)
+		for len(encoded) > 0 && !seen[encoded[0]] {
+			seen[encoded[0]] = true
+			batch.Queue("SELECT pg_notify($1, $2)", channel, encoded[0])
+			encoded = encoded[1:]
+		}
+		if err := b.pool.SendBatch(ctx, &batch).Close(); err != nil {
+			if b.hub.Closed() {
+				return ErrClosed
+			}
+			return fmt.Errorf("postgres broker: publish: %w", err)
+		}
 	}
 	return nil
 }

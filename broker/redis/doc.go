@@ -26,7 +26,9 @@
 // channel per topic: the prefix (WithPrefix, default "shopchat:") followed
 // by the topic. Redis channels are binary-safe, so any topic and any
 // payload bytes go through unchanged; payloads one goroutine publishes
-// arrive in that order.
+// arrive in that order. PublishBatch (chat.BatchPublisher, which the chat
+// server uses for the events that queue while a publish is on its way)
+// sends its PUBLISHes as one pipeline: one round trip.
 //
 // The broker PINGs on the pub/sub connection every WithHealthCheck (15s);
 // a connection silent for three intervals, or one that fails, is replaced

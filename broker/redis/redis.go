@@ -17,7 +17,10 @@ import (
 	"github.com/shopchat/chat/broker/internal/fanout"
 )
 
-var _ chat.Broker = (*Broker)(nil)
+var (
+	_ chat.Broker         = (*Broker)(nil)
+	_ chat.BatchPublisher = (*Broker)(nil)
+)
 
 // ErrClosed is returned by Publish and Subscribe after Close. It matches
 // chat.ErrClosed with errors.Is.
@@ -192,6 +195,34 @@ func (b *Broker) Publish(ctx context.Context, topic string, payload []byte) erro
 		payload = []byte{}
 	}
 	if err := b.client.Publish(ctx, b.prefix+topic, payload).Err(); err != nil {
+		if b.hub.Closed() {
+			return ErrClosed
+		}
+		return fmt.Errorf("redis broker: publish: %w", err)
+	}
+	return nil
+}
+
+// PublishBatch publishes payloads to topic in order with one pipeline of
+// PUBLISH commands: one round trip. Like Publish it is never retried.
+func (b *Broker) PublishBatch(ctx context.Context, topic string, payloads [][]byte) error {
+	if b.hub.Closed() {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("redis broker: publish: %w", err)
+	}
+	channel := b.prefix + topic
+	_, err := b.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, payload := range payloads {
+			if payload == nil {
+				payload = []byte{}
+			}
+			p.Publish(ctx, channel, payload)
+		}
+		return nil
+	})
+	if err != nil {
 		if b.hub.Closed() {
 			return ErrClosed
 		}
