@@ -33,7 +33,8 @@ type Target struct {
 
 // HTTPStats reads a bench server's /debug/stats.
 func HTTPStats(base string) func(bool) (Stats, error) {
-	hc := &http.Client{Timeout: 30 * time.Second}
+	// Generous: a node under load may take long to collect garbage on request.
+	hc := &http.Client{Timeout: 3 * time.Minute}
 	return func(gc bool) (Stats, error) {
 		u := base + "/debug/stats"
 		if gc {

@@ -169,7 +169,8 @@ func InProcess(ctx context.Context, cfg ServerConfig, _ string) (Target, func(),
 	go func() { errc <- Serve(ctx, "127.0.0.1:0", cfg, func(a string) { addrc <- a }) }()
 	select {
 	case a := <-addrc:
-		return Target{URL: "http://" + a, Stats: func(gc bool) (Stats, error) { return ReadStats(gc), nil }}, func() {
+		// Through HTTP: the node's own broker and metrics counters.
+		return Target{URL: "http://" + a, Stats: HTTPStats("http://" + a)}, func() {
 			cancel()
 			<-errc
 		}, nil
@@ -201,6 +202,9 @@ func Subprocess(ctx context.Context, cfg ServerConfig, cpus string) (Target, fun
 	}
 	if cfg.DSN != "" {
 		args = append(args, "-dsn", cfg.DSN)
+	}
+	if cfg.Shop {
+		args = append(args, "-shop")
 	}
 	if cpus != "" {
 		args = append([]string{"taskset", "-c", cpus}, args...)

@@ -38,8 +38,12 @@ import (
 )
 
 // OperatorHeader names the operator in the bench server's operator auth
-// hook. It is trusted only because the bench server listens on loopback.
-const OperatorHeader = "X-Bench-Operator"
+// hook, and DepartmentsHeader the operator's departments (comma-separated).
+// They are trusted only because the bench server listens on loopback.
+const (
+	OperatorHeader    = "X-Bench-Operator"
+	DepartmentsHeader = "X-Bench-Departments"
+)
 
 // ServerConfig selects the server under test.
 type ServerConfig struct {
@@ -59,18 +63,23 @@ type ServerConfig struct {
 	// Schema, with Store "postgres", is a schema the nodes share; the
 	// caller creates and drops it. Empty: a private schema per process.
 	Schema string
+	// Shop configures what a shop's tracking does on every node of the
+	// fleet scenario: proactive triggers (shopTriggers), a cart hook
+	// (shopCart) and department routing, so that the visit loop does a
+	// real shop's work.
+	Shop bool
 }
 
 // NewHandler builds the server under test: the chat handler under /chat/
 // and, on the same mux, /debug/stats and /debug/pprof/. Close releases it.
 func NewHandler(cfg ServerConfig) (http.Handler, func(), error) {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /debug/stats", serveStats)
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	if cfg.Baseline {
+		mux.HandleFunc("GET /debug/stats", serveStats)
 		mux.Handle("/chat/", NewRelay())
 		return loopbackOnly(mux), func() {}, nil
 	}
@@ -89,7 +98,13 @@ func NewHandler(cfg ServerConfig) (http.Handler, func(), error) {
 	}
 	secret := make([]byte, 32)
 	rand.Read(secret)
-	srv, err := chat.New(chat.Config{
+	counted := &countingBroker{}
+	if broker != nil {
+		counted.Broker = broker
+		broker = counted
+	}
+	metrics := newBenchMetrics()
+	ccfg := chat.Config{
 		Store:  st,
 		Secret: secret,
 		Operators: func(r *http.Request) (*chat.Operator, error) {
@@ -97,18 +112,36 @@ func NewHandler(cfg ServerConfig) (http.Handler, func(), error) {
 			if id == "" {
 				return nil, chat.ErrUnauthorized
 			}
-			return &chat.Operator{ID: id, Name: id, Capacity: capacity}, nil
+			var deps []string
+			if d := r.Header.Get(DepartmentsHeader); d != "" {
+				deps = strings.Split(d, ",")
+			}
+			return &chat.Operator{ID: id, Name: id, Capacity: capacity, Departments: deps}, nil
 		},
 		MaxFramesPerSecond: 1 << 20,
 		Broker:             broker,
+		Metrics:            metrics,
 		// The load generator is one address with many visitors.
 		MaxConnsPerIP: -1, MaxFramesPerSecondPerIP: -1, NewVisitorsPerMinute: -1,
-	})
+	}
+	if cfg.Shop {
+		ccfg.Triggers = shopTriggers()
+		ccfg.VisitorInfo = shopCart
+		ccfg.Router = chat.Departments(chat.LeastBusy())
+	}
+	srv, err := chat.New(ccfg)
 	if err != nil {
 		closeBroker()
 		closeStore()
 		return nil, nil, err
 	}
+	mux.HandleFunc("GET /debug/stats", func(w http.ResponseWriter, r *http.Request) {
+		s := ReadStats(r.URL.Query().Get("gc") == "1")
+		s.BrokerPublished, s.BrokerDelivered, s.BrokerBytes = counted.published.Load(), counted.delivered.Load(), counted.bytes.Load()
+		s.Counters, s.Observed = metrics.snapshot()
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(s)
+	})
 	mux.Handle("/chat/", srv.Handler())
 	return loopbackOnly(mux), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -232,6 +265,12 @@ type Stats struct {
 	RSS          uint64 // bytes, VmRSS
 	NumGC        uint32
 	GCPauseTotal uint64
+	// The full server's Broker traffic: payloads published and delivered
+	// (to this node's subscriptions) and bytes published.
+	BrokerPublished, BrokerDelivered, BrokerBytes int64
+	// The full server's Config.Metrics counters and observations by name.
+	Counters map[string]float64  `json:",omitempty"`
+	Observed map[string]Observed `json:",omitempty"`
 }
 
 // plus adds up two processes' figures.
@@ -241,6 +280,9 @@ func (s Stats) plus(o Stats) Stats {
 		StackInuse: s.StackInuse + o.StackInuse, Sys: s.Sys + o.Sys,
 		Goroutines: s.Goroutines + o.Goroutines, CPUNanos: s.CPUNanos + o.CPUNanos,
 		RSS: s.RSS + o.RSS, NumGC: s.NumGC + o.NumGC, GCPauseTotal: s.GCPauseTotal + o.GCPauseTotal,
+		BrokerPublished: s.BrokerPublished + o.BrokerPublished, BrokerDelivered: s.BrokerDelivered + o.BrokerDelivered,
+		BrokerBytes: s.BrokerBytes + o.BrokerBytes,
+		Counters:    addCounters(s.Counters, o.Counters), Observed: addObserved(s.Observed, o.Observed),
 	}
 }
 
