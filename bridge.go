@@ -3,15 +3,11 @@ package chat
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
-
-	"github.com/shopchat/chat/protocol"
-	"github.com/shopchat/chat/transport"
 )
 
 // The bridge carries events between the nodes of a shop that runs several
@@ -44,7 +40,8 @@ import (
 // recompute), "ops" (presence or load changed: recompute), "presence" (an
 // operator set their presence: nodes with their sessions renew that one),
 // "hb" (heartbeat: the node's connected operators), "visits" (live
-// visitors changed: live, gone), "triggers" (triggers edited: reload),
+// visitors changed: live, gone; on a topic of its own, bridge_visits.go,
+// and applied from the main topic too, as older versions sent it), "triggers" (triggers edited: reload),
 // "kick" (a logout: close the sockets of topic, for a visitor those older
 // than generation seq). "sync" (high-water marks of conversations) is sent
 // by older versions and still applied.
@@ -99,7 +96,10 @@ type bridge struct {
 	node   string
 	topic  string
 	in     chan []byte // events from other nodes, applied in order
-	cancel func()
+	cancel func()      // ends both subscriptions
+
+	visitsIn  chan []byte    // other nodes' "visits" events (bridge_visits.go)
+	visitsOut chan wireEvent // this node's, drained by visitsPublishLoop
 
 	outbox  chan wireEvent // events to publish, drained by publishLoop
 	skipped atomic.Bool    // an event was dropped from the outbox: skip a number
@@ -123,6 +123,7 @@ func newBridge(s *Server) *bridge {
 	return &bridge{
 		s: s, broker: s.cfg.Broker, node: uuid.NewString(), topic: s.cfg.BrokerTopic,
 		in: make(chan []byte, 4096), outbox: make(chan wireEvent, outboxSize), heal: make(chan struct{}, 1),
+		visitsIn: make(chan []byte, visitsQueue), visitsOut: make(chan wireEvent, visitsQueue),
 		reading: make(chan struct{}, readsAhead),
 		peers:   make(map[string]*peer), absent: make(map[string]bool),
 	}
@@ -142,14 +143,21 @@ func (b *bridge) start() error {
 	if err != nil {
 		return err
 	}
-	b.cancel = cancel
-	b.s.wg.Add(5)
+	cancelVisits, err := b.subscribeVisits(ctx)
+	if err != nil {
+		cancel()
+		return err
+	}
+	b.cancel = func() { cancel(); cancelVisits() }
+	b.s.wg.Add(7)
 	ordered := make(chan *received, applyAhead)
 	go b.receiveLoop(ordered)
 	go b.applyLoop(ordered)
 	go b.publishLoop()
 	go b.heartbeatLoop()
 	go b.healLoop()
+	go b.visitsApplyLoop()
+	go b.visitsPublishLoop()
 	return nil
 }
 
@@ -182,21 +190,9 @@ func (b *bridge) publishLoop() {
 	batch := make([]wireEvent, 0, publishBatch)
 	payloads := make([][]byte, 0, publishBatch)
 	for {
-		batch, payloads = batch[:0], payloads[:0]
-		select {
-		case <-b.s.ctx.Done():
+		payloads = payloads[:0]
+		if batch = b.nextBatch(b.outbox, batch[:0]); batch == nil {
 			return
-		case ev := <-b.outbox:
-			batch = append(batch, ev)
-		}
-	more:
-		for len(batch) < publishBatch {
-			select {
-			case ev := <-b.outbox:
-				batch = append(batch, ev)
-			default:
-				break more
-			}
 		}
 		for _, ev := range batch {
 			if b.skipped.Swap(false) {
@@ -208,7 +204,7 @@ func (b *bridge) publishLoop() {
 				payloads = append(payloads, data)
 			}
 		}
-		n, err := b.publish(payloads)
+		n, err := b.publish(b.topic, payloads)
 		switch {
 		case n > 0 && b.s.ctx.Err() == nil:
 			b.s.add("bridge_publish_failures_total", float64(n))
@@ -226,20 +222,41 @@ func (b *bridge) publishLoop() {
 	}
 }
 
-// publish sends payloads in order, each within publishTimeout, and returns
-// how many failed (all of them when a batch fails) and the last error.
-func (b *bridge) publish(payloads [][]byte) (failed int, err error) {
+// nextBatch waits for an event on ch, then appends it and whatever else
+// is queued, up to publishBatch, to batch. Nil once the Server closes.
+func (b *bridge) nextBatch(ch <-chan wireEvent, batch []wireEvent) []wireEvent {
+	select {
+	case <-b.s.ctx.Done():
+		return nil
+	case ev := <-ch:
+		batch = append(batch, ev)
+	}
+	for len(batch) < publishBatch {
+		select {
+		case ev := <-ch:
+			batch = append(batch, ev)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// publish sends payloads to topic in order, each within publishTimeout,
+// and returns how many failed (all of them when a batch fails) and the
+// last error.
+func (b *bridge) publish(topic string, payloads [][]byte) (failed int, err error) {
 	if bp, ok := b.broker.(BatchPublisher); ok && len(payloads) > 1 {
 		ctx, cancel := context.WithTimeout(b.s.ctx, publishTimeout)
 		defer cancel()
-		if err := bp.PublishBatch(ctx, b.topic, payloads); err != nil {
+		if err := bp.PublishBatch(ctx, topic, payloads); err != nil {
 			return len(payloads), err
 		}
 		return 0, nil
 	}
 	for _, p := range payloads {
 		ctx, cancel := context.WithTimeout(b.s.ctx, publishTimeout)
-		if e := b.broker.Publish(ctx, b.topic, p); e != nil {
+		if e := b.broker.Publish(ctx, topic, p); e != nil {
 			failed, err = failed+1, e
 		}
 		cancel()
@@ -272,197 +289,6 @@ func (b *bridge) message(m *Message, topics []string) {
 		return
 	}
 	b.send(wireEvent{Kind: "msg", Conv: m.ConversationID, Seq: m.Seq, Topics: topics, Replies: b.s.bot.quickReplies(m)})
-}
-
-// received is an event from another node on its way to being applied. A
-// "msg" or "state" event's Store read starts as the event arrives (read
-// ahead); ready is closed when it is done.
-type received struct {
-	ev    wireEvent
-	ready chan struct{} // nil: nothing was read ahead
-	msg   *Message      // "msg": the message, if a session here wants it
-	conv  *Conversation // "state": the conversation
-}
-
-// receiveLoop decodes the events from other nodes in arrival order, notes
-// their numbers (heard) and starts the Store read of each "msg" and
-// "state" event, then hands them to applyLoop in the same order. The reads
-// of up to readsAhead events so overlap: a node no longer waits one Store
-// round trip per message before it looks at the next (the profile of the
-// nodes scenario had the single applying goroutine waiting on the Store
-// 35-70% of the time at 250 events/s, and the messages behind it queued).
-func (b *bridge) receiveLoop(ordered chan<- *received) {
-	defer b.s.wg.Done()
-	for {
-		var p []byte
-		select {
-		case <-b.s.ctx.Done():
-			return
-		case p = <-b.in:
-		}
-		var ev wireEvent
-		if json.Unmarshal(p, &ev) != nil {
-			continue
-		}
-		b.heard(ev)
-		if ev.Node == b.node {
-			continue // ours was fanned out locally already
-		}
-		r := &received{ev: ev}
-		b.readAhead(r)
-		select {
-		case <-b.s.ctx.Done():
-			return
-		case ordered <- r:
-		}
-	}
-}
-
-// readAhead starts r's Store read, if it needs one.
-func (b *bridge) readAhead(r *received) {
-	ev := r.ev
-	var read func(ctx context.Context)
-	switch ev.Kind {
-	case "msg":
-		if !b.anyLocal(ev.Topics) {
-			return
-		}
-		read = func(ctx context.Context) {
-			ms, err := b.s.messages(ctx, MessageQuery{ConversationID: ev.Conv, AfterSeq: ev.Seq - 1, Limit: 1})
-			if err == nil && len(ms) > 0 {
-				r.msg = ms[0]
-			}
-		}
-	case "state":
-		read = func(ctx context.Context) {
-			if c, err := b.s.store.Conversation(ctx, ev.Conv); err == nil {
-				r.conv = c
-			}
-		}
-	default:
-		return
-	}
-	r.ready = make(chan struct{})
-	select {
-	case b.reading <- struct{}{}:
-	case <-b.s.ctx.Done():
-		close(r.ready)
-		return
-	}
-	b.s.wg.Add(1) // the receive loop holds one: never from zero
-	go func() {
-		defer b.s.wg.Done()
-		defer func() { <-b.reading }()
-		defer close(r.ready)
-		ctx, cancel := context.WithTimeout(b.s.ctx, 10*time.Second)
-		defer cancel()
-		read(ctx)
-	}()
-}
-
-// applyLoop applies the received events in arrival order, each once its
-// read ahead is done.
-func (b *bridge) applyLoop(ordered <-chan *received) {
-	defer b.s.wg.Done()
-	defer b.cancel()
-	for {
-		var r *received
-		select {
-		case <-b.s.ctx.Done():
-			return
-		case r = <-ordered:
-		}
-		if r.ready != nil {
-			select {
-			case <-b.s.ctx.Done():
-				return
-			case <-r.ready:
-			}
-		}
-		b.apply(r)
-	}
-}
-
-// heard notes an event's sender and number, heals on a gap, and keeps the
-// sender's roster of operators.
-func (b *bridge) heard(ev wireEvent) {
-	b.mu.Lock()
-	p := b.peers[ev.Node]
-	if p == nil {
-		p = &peer{}
-		b.peers[ev.Node] = p
-	}
-	gap := ev.Num != 0 && p.last != 0 && ev.Num != p.last+1
-	if ev.Num != 0 {
-		p.last = ev.Num
-	}
-	now := time.Now() // wall time, like the heartbeat tickers: not Config.Now, which tests may fake
-	p.heard = now
-	roster := ev.Kind == "hb"
-	if roster {
-		if p.ops == nil {
-			p.ops = make(map[string]time.Time)
-		}
-		for _, id := range ev.Ops {
-			p.ops[id] = now
-		}
-		for _, id := range ev.Left {
-			delete(p.ops, id)
-		}
-		live := now.Add(-liveHeartbeats * b.s.cfg.SyncInterval)
-		for id, at := range p.ops {
-			if at.Before(live) {
-				delete(p.ops, id) // not in its heartbeats any more
-			}
-		}
-	}
-	b.mu.Unlock()
-	if gap {
-		b.s.add("bridge_gaps_total", 1)
-		b.requestHeal()
-	}
-	if roster && ev.Node != b.node {
-		b.settleAbsent()
-	}
-}
-
-// requestHeal has healLoop catch every session up from the Store.
-func (b *bridge) requestHeal() {
-	select {
-	case b.heal <- struct{}{}:
-	default: // one is pending already
-	}
-}
-
-// healLoop catches every session of this node up from the Store when a
-// gap was seen. Requests that arrive while it waits are served by the next
-// heal; it waits SyncInterval after a heal, and twice as long after each
-// heal that another request followed at once, up to 8 SyncIntervals, so a
-// broker that keeps losing events does not turn into a store that reads
-// every session's conversations every SyncInterval.
-func (b *bridge) healLoop() {
-	defer b.s.wg.Done()
-	streak := 0
-	for {
-		select {
-		case <-b.s.ctx.Done():
-			return
-		case <-b.heal:
-		}
-		n := b.s.healSessions()
-		b.s.add("bridge_heals_total", 1)
-		b.s.log.Info("broker events were lost; sessions catch up from the store", "sessions", n)
-		select {
-		case <-b.s.ctx.Done():
-			return
-		case <-time.After(b.s.cfg.SyncInterval << min(streak, 3)):
-		}
-		if len(b.heal) > 0 {
-			streak++
-		} else {
-			streak = 0
-		}
-	}
 }
 
 // heartbeatLoop sends a heartbeat every SyncInterval: it reveals lost
@@ -583,156 +409,4 @@ func (b *bridge) settleAbsent() {
 	for _, id := range gone {
 		b.s.operatorOffline(id)
 	}
-}
-
-// apply fans a remote event out to this node's sessions.
-func (b *bridge) apply(r *received) {
-	s, ev := b.s, r.ev
-	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
-	defer cancel()
-	switch ev.Kind {
-	case "msg":
-		if len(ev.Replies) > 0 { // a bot's quick replies: kept here too, for its frames
-			s.bot.rememberReplies(ev.Conv, ev.Seq, cleanReplies(ev.Replies))
-		}
-		if r.msg != nil { // sessions fill any gap before it
-			for _, t := range ev.Topics {
-				s.hub.publish(t, event{kind: evMessage, msg: r.msg})
-			}
-		}
-	case "sync":
-		for _, m := range ev.Marks {
-			b.deliverThrough(ctx, m.Conv, m.Seq, m.Topics)
-		}
-	case "state":
-		if r.conv == nil {
-			return
-		}
-		for _, t := range ev.Topics {
-			s.hub.publish(t, event{kind: evState, conv: r.conv})
-		}
-	case "frame":
-		var f protocol.ServerFrame
-		if json.Unmarshal(ev.Frame, &f) == nil {
-			s.hub.publish(ev.Topic, event{kind: evFrame, frame: &f})
-		}
-	case "queue":
-		s.dispatchMu.Lock()
-		s.publishQueueLocal(ctx)
-		s.dispatchMu.Unlock()
-	case "presence":
-		s.adoptPresence(ev.Ops, Presence(ev.Presence))
-	case "visits":
-		s.applyVisits(ev)
-	case "kick": // a logout: close the sockets it names
-		if id, ok := strings.CutPrefix(ev.Topic, "v:"); ok {
-			s.closeVisitorSessionsLocal(id, ev.Seq)
-		} else if id, ok := strings.CutPrefix(ev.Topic, "o:"); ok {
-			s.closeOperatorSessions(id)
-		}
-	case "triggers":
-		if err := s.loadTriggers(ctx); err != nil {
-			s.logErr("load triggers", err)
-		}
-	case "ops":
-		s.publishOperatorsLocal(ctx)
-		s.publishAvailability(ctx)
-		s.dispatch(ctx) // an operator elsewhere may have come online
-	}
-}
-
-// deliverThrough fans out message seq of conv to local sessions of topics,
-// reading it from the store once; sessions fill any gap before it.
-func (b *bridge) deliverThrough(ctx context.Context, conv string, seq int64, topics []string) {
-	if !b.anyLocal(topics) {
-		return
-	}
-	ms, err := b.s.messages(ctx, MessageQuery{ConversationID: conv, AfterSeq: seq - 1, Limit: 1})
-	if err != nil || len(ms) == 0 {
-		return
-	}
-	for _, t := range topics {
-		b.s.hub.publish(t, event{kind: evMessage, msg: ms[0]})
-	}
-}
-
-// anyLocal reports whether a session here subscribes to one of topics.
-func (b *bridge) anyLocal(topics []string) bool {
-	for _, t := range topics {
-		if b.s.hub.has(t) {
-			return true
-		}
-	}
-	return false
-}
-
-// healSessions has every session of this node catch up from the Store,
-// and recomputes the queue and the operator list: broker events were lost.
-// It returns the number of sessions.
-func (s *Server) healSessions() int {
-	live := s.hub.sessions() // those past hello: their welcome is queued first
-	for _, ss := range live {
-		ss.push(event{kind: evHeal})
-	}
-	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
-	defer cancel()
-	s.dispatchMu.Lock()
-	s.publishQueueLocal(ctx)
-	s.dispatchMu.Unlock()
-	s.publishOperatorsLocal(ctx)
-	return len(live)
-}
-
-// heal runs in the writer: it resends the state of the session's
-// conversations (an operator's assigned ones, a visitor's followed ones)
-// and delivers every stored message it lacks of those and of every other
-// conversation it was following.
-func (ss *session) heal() error {
-	s := ss.s
-	var list []*Conversation
-	if ss.visitorID == "" {
-		var err error
-		list, err = s.store.Conversations(s.ctx, ConversationFilter{OperatorID: ss.opID(), Status: []Status{Assigned}, Limit: 500})
-		if err != nil {
-			s.logErr("heal", err)
-			return nil // the next heal or message retries; the session lives on
-		}
-	} else {
-		// A logout's kick may be among the lost events.
-		if v, err := s.store.Visitor(s.ctx, ss.visitorID); err == nil && v.TokenGen > ss.tokenGen {
-			ss.shutdown(transport.StatusPolicy, "logged out")
-			return nil
-		}
-		for id := range ss.delivered {
-			c, err := s.store.Conversation(s.ctx, id)
-			if err != nil {
-				s.logErr("heal", err)
-				return nil
-			}
-			list = append(list, c)
-		}
-	}
-	follow := make(map[string]bool, len(ss.delivered)+len(list))
-	for id := range ss.delivered {
-		follow[id] = true
-	}
-	for _, c := range list {
-		if err := ss.write(&protocol.ServerFrame{Type: protocol.TypeState, Conv: c.ID, Conversation: s.conversationFrame(c, ss.role)}); err != nil {
-			return err
-		}
-		follow[c.ID] = true
-	}
-	for id := range follow {
-		if err := ss.catchUp(id, 0); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (ss *session) opID() string {
-	if ss.op == nil {
-		return ""
-	}
-	return ss.op.ID
 }

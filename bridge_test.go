@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -22,7 +23,9 @@ import (
 // makes it lose chosen events or fail every publish.
 type lossyBus struct {
 	mu   sync.Mutex
-	subs map[*func([]byte)]struct{}
+	subs map[*busSub]struct{}
+	// onPublish, if set, sees every payload published, with its topic.
+	onPublish func(topic string, payload []byte)
 	// lose, if set, is asked about every payload: true loses it.
 	lose    func(payload []byte) bool
 	failing atomic.Bool
@@ -34,11 +37,16 @@ func (b *lossyBus) Publish(ctx context.Context, topic string, payload []byte) er
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.onPublish != nil {
+		b.onPublish(topic, payload)
+	}
 	if b.lose != nil && b.lose(payload) {
 		return nil
 	}
-	for deliver := range b.subs {
-		(*deliver)(bytes.Clone(payload))
+	for s := range b.subs {
+		if s.topic == topic {
+			s.deliver(bytes.Clone(payload))
+		}
 	}
 	return nil
 }
@@ -47,9 +55,9 @@ func (b *lossyBus) Subscribe(ctx context.Context, topic string, deliver func([]b
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.subs == nil {
-		b.subs = map[*func([]byte)]struct{}{}
+		b.subs = map[*busSub]struct{}{}
 	}
-	key := &deliver
+	key := &busSub{topic: topic, deliver: deliver}
 	b.subs[key] = struct{}{}
 	return func() { b.mu.Lock(); delete(b.subs, key); b.mu.Unlock() }, nil
 }
@@ -342,4 +350,87 @@ func TestPresenceSetOnOneNodeIsRenewedByAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, ctx, "node A renewing online", func() bool { p, _ := chat.LocalPresence(nodes[0].Chat, "alice"); return p == chat.Online })
+}
+
+// Live-visitor announcements go on a topic of their own, un-numbered, and
+// a flood of them (which overflows the node's queue for them) heals no
+// session: on the main topic every drop healed every session from the
+// store, which at five nodes kept PostgreSQL busy re-reading visitors.
+func TestVisitAnnouncementsNeverHeal(t *testing.T) {
+	ctx := testCtx(t)
+	bus := &lossyBus{}
+	type published struct {
+		topic, kind string
+		num         uint64
+	}
+	var (
+		seenMu    sync.Mutex
+		seen      []published
+		announced = make(chan struct{})
+	)
+	bus.onPublish = func(topic string, p []byte) {
+		var ev struct {
+			Kind string `json:"k"`
+			Num  uint64 `json:"#"`
+		}
+		if json.Unmarshal(p, &ev) == nil {
+			seenMu.Lock()
+			seen = append(seen, published{topic, ev.Kind, ev.Num})
+			if ev.Kind == "visits" && announced != nil {
+				close(announced)
+				announced = nil
+			}
+			seenMu.Unlock()
+		}
+	}
+	metrics := &countingMetrics{}
+	_, op, v, conv := busNodes(t, ctx, bus, func(node int, c *chat.Config) {
+		if node == 1 {
+			c.Metrics = metrics
+		}
+	})
+	seenMu.Lock()
+	wait := announced
+	seenMu.Unlock()
+	// The visitor's widget on A reports its page: A announces the visit.
+	if err := v.Page(ctx, "/p/1", "Grinder", ""); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-wait:
+	case <-ctx.Done():
+		t.Fatal("node A never announced its visit")
+	}
+	seenMu.Lock()
+	for _, p := range seen {
+		switch {
+		case p.kind == "visits" && (p.topic != "shopchat.visits" || p.num != 0):
+			t.Errorf("a visits event went to topic %q with number %d; want shopchat.visits, unnumbered", p.topic, p.num)
+		case p.kind != "visits" && p.topic != "shopchat":
+			t.Errorf("a %s event went to topic %q", p.kind, p.topic)
+		}
+	}
+	seenMu.Unlock()
+
+	// A flood from a node that does not exist, far more than B queues.
+	for i := range 20000 {
+		p := fmt.Appendf(nil, `{"n":"flood","k":"visits","g":["gone-%d"]}`, i)
+		if err := bus.Publish(ctx, "shopchat.visits", p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := v.Send(ctx, conv, "after the flood")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := op.Wait(ctx, func(c *client.Conn) bool { return containsSeq(c.Messages(conv), m.Seq) }); err != nil {
+		t.Fatalf("the operator never got the message after the flood: %v", err)
+	}
+	if n := metrics.get("bridge_heals_total"); n != 0 {
+		t.Errorf("node B healed %v times after a flood of visit announcements", n)
+	}
+	if n := metrics.get("bridge_dropped_total"); n != 0 {
+		t.Errorf("node B dropped %v events of the main topic", n)
+	}
+	t.Logf("announcements dropped by B: %v", metrics.get("bridge_visits_dropped_total"))
 }

@@ -61,7 +61,9 @@ type Config struct {
 	// broker/nats. Default: none, a single process. Every node of a shop
 	// needs the same Store (store/postgres) and Broker.
 	Broker Broker
-	// BrokerTopic is the broker topic the nodes share. Default "shopchat".
+	// BrokerTopic is the broker topic the nodes share, and with ".visits"
+	// appended the topic of their live-visitor announcements. Default
+	// "shopchat".
 	BrokerTopic string
 	// SyncInterval is how often a node sends the other nodes a heartbeat.
 	// Nodes number their broker events; a receiver that sees a gap (events

@@ -163,6 +163,8 @@
 // attachment sweep deleted: unsent uploads and orphans), and for several
 // nodes (docs/scaling.md): bridge_dropped_total (an event from another
 // node this one could not apply fast enough; it heals),
+// bridge_visits_dropped_total (a live-visitor announcement lost in either
+// direction; the next re-announcement repairs it, nothing heals),
 // bridge_outbox_dropped_total (an event dropped while the Broker was slow
 // or away), bridge_publish_failures_total (an event the Broker did not
 // take), bridge_gaps_total and bridge_heals_total; for the event stream

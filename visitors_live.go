@@ -278,12 +278,12 @@ func (s *Server) announceVisits(live []wireVisit, gone []string) {
 	}
 	for len(live) > 0 {
 		n := min(len(live), 5)
-		s.bridge.send(wireEvent{Kind: "visits", Live: live[:n]})
+		s.bridge.sendVisits(wireEvent{Kind: "visits", Live: live[:n]})
 		live = live[n:]
 	}
 	for len(gone) > 0 {
 		n := min(len(gone), 100)
-		s.bridge.send(wireEvent{Kind: "visits", Gone: gone[:n]})
+		s.bridge.sendVisits(wireEvent{Kind: "visits", Gone: gone[:n]})
 		gone = gone[n:]
 	}
 }
