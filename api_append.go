@@ -29,13 +29,73 @@ func (s *Server) appendAssigned(ctx context.Context, m *Message, operatorID stri
 		return aa.AppendAssigned(ctx, m, operatorID)
 	})
 	s.observeSince("store_append_seconds", start)
+	return res, assignedErr(err)
+}
+
+// assignedErr is the client's error for a failed assignment-checked append.
+func assignedErr(err error) error {
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return res, userErr(ErrNotFound, "conversation not found")
+		return userErr(ErrNotFound, "conversation not found")
 	case errors.Is(err, ErrConflict):
-		return res, errNotAssigned
+		return errNotAssigned
 	}
-	return res, err
+	return err
+}
+
+// appendBatch stores items in slice order and returns one result per item,
+// each as appendAssigned (OperatorID set) or appendWith over AppendMessage
+// would return it: in one store call where the configured store itself has
+// the batch-append role, else (the stand-in) one after another.
+func (s *Server) appendBatch(ctx context.Context, items []AppendItem) []AppendResult {
+	results := make([]AppendResult, len(items))
+	ba, ok := s.store.batchAppender() // never through Unwrap: see StoreAs
+	if !ok {
+		for i, it := range items {
+			r := &results[i]
+			if it.OperatorID != "" {
+				r.Appended, r.Err = s.appendAssigned(ctx, it.Message, it.OperatorID)
+				continue
+			}
+			start := time.Now()
+			r.Appended, r.Err = s.appendWith(ctx, it.Message, s.store.AppendMessage)
+			s.observeSince("store_append_seconds", start)
+		}
+		return results
+	}
+	// As appendWith: the store never sees attachments; they are bound to
+	// the stored messages afterwards.
+	send := make([]AppendItem, 0, len(items))
+	at := make([]int, 0, len(items))
+	atts := make([][]Attachment, len(items))
+	for i, it := range items {
+		if it.OperatorID != "" && it.Message.ConversationID == "" {
+			results[i].Err = userErr(ErrInvalid, "conv is required")
+			continue
+		}
+		atts[i], it.Message.Attachments = it.Message.Attachments, nil
+		send = append(send, it)
+		at = append(at, i)
+	}
+	if len(send) == 0 {
+		return results
+	}
+	start := time.Now()
+	stored := ba.AppendBatch(ctx, send) // Checked: one result per item
+	took := time.Since(start).Seconds()
+	for j, i := range at {
+		m, r := items[i].Message, stored[j]
+		m.Attachments = atts[i]
+		s.observe("store_append_seconds", took)
+		if r.Err == nil {
+			r.Err = s.bindSent(ctx, m, &r.Appended)
+		}
+		if items[i].OperatorID != "" {
+			r.Err = assignedErr(r.Err)
+		}
+		results[i] = r
+	}
+	return results
 }
 
 // emitMessage emits a stored message's events. Their IDs are derived from

@@ -28,36 +28,55 @@ func (s *Server) checkText(f protocol.ClientFrame) error {
 	return nil
 }
 
+// onMessage checks a message frame and queues it for the appender
+// (pipeline.go), which stores and answers it in frame order.
 func (ss *session) onMessage(ctx context.Context, f protocol.ClientFrame) error {
+	m, err := ss.newMessage(ctx, f)
+	return ss.queueMessage(ctx, pendingMessage{f: f, m: m, err: err})
+}
+
+// newMessage is the message of frame f, before it is stored.
+func (ss *session) newMessage(ctx context.Context, f protocol.ClientFrame) (*Message, error) {
 	s := ss.s
 	if err := s.checkText(f); err != nil {
-		return err
+		return nil, err
 	}
 	m := &Message{ClientID: f.ID, Text: f.Text, CreatedAt: s.now()}
 	var err error
 	if m.Attachments, err = s.attachmentsOf(ctx, ss.authorID(), f.Attachments); err != nil {
-		return err
+		return nil, err
 	}
 	if ss.visitor != nil {
 		m.Kind, m.AuthorID, m.AuthorName = VisitorText, ss.visitor.ID, ss.visitor.Name
 		if len(f.Department) > 64 || !validText(f.Department) {
-			return userErr(ErrInvalid, "department is too long")
+			return nil, userErr(ErrInvalid, "department is too long")
 		}
-		return ss.appendVisitorMessage(ctx, m, f.Conv, f.Department)
+		return m, nil
 	}
-	m.ConversationID = f.Conv
 	m.Kind, m.AuthorID, m.AuthorName = OperatorText, ss.op.ID, ss.op.Name
-	res, err := ss.appendAssigned(ctx, m)
-	if err != nil {
-		return err
-	}
+	return m, nil
+}
+
+// operatorAppended answers and publishes the operator's stored message m
+// (frame f).
+func (ss *session) operatorAppended(f protocol.ClientFrame, m *Message, res Appended) {
 	// Scheduled before the ack, so that an acked message is one the
 	// missed-reply check knows of (a check right after the ack sees it).
 	if !res.Duplicate && !f.Silent { // a silent message is never mailed
-		s.scheduleMissedReply(res.Conversation, res.Message)
+		ss.s.scheduleMissedReply(res.Conversation, res.Message)
 	}
 	ss.acked(m, res)
-	return nil
+}
+
+// visitorAppended follows up a visitor's acked message: the conversation
+// it went to is the session's from now on, and a new message (not a
+// retry) is told to the notifier and the bot.
+func (ss *session) visitorAppended(ctx context.Context, res Appended, opened bool) {
+	ss.lastConv = res.Conversation.ID
+	if !res.Duplicate {
+		ss.s.afterVisitorMessage(ctx, res.Conversation, res.Message, opened)
+		ss.s.bot.hear(res.Conversation, res.Message)
+	}
 }
 
 // appendVisitorMessage posts into the conversation the visitor named (or,
@@ -74,11 +93,7 @@ func (ss *session) appendVisitorMessage(ctx context.Context, m *Message, convID,
 		m.ConversationID = target.ID
 		res, err := ss.appendAck(ctx, m)
 		if err == nil {
-			ss.lastConv = res.Conversation.ID
-			if !res.Duplicate {
-				s.afterVisitorMessage(ctx, res.Conversation, res.Message, false)
-				s.bot.hear(res.Conversation, res.Message)
-			}
+			ss.visitorAppended(ctx, res, false)
 		}
 		if !errors.Is(err, ErrConflict) {
 			return err
@@ -95,17 +110,14 @@ func (ss *session) appendVisitorMessage(ctx context.Context, m *Message, convID,
 		if errors.Is(err, ErrConflict) {
 			continue // closed again meanwhile
 		}
-		if err == nil {
-			ss.lastConv = res.Conversation.ID
-			if !res.Duplicate {
-				s.afterVisitorMessage(ctx, res.Conversation, res.Message, created)
-				s.bot.hear(res.Conversation, res.Message)
-			}
+		if err != nil {
+			return err
 		}
-		if err == nil && created {
+		ss.visitorAppended(ctx, res, created)
+		if created {
 			s.dispatch(ctx)
 		}
-		return err
+		return nil
 	}
 	return userErr(ErrConflict, "conversation keeps closing; try again")
 }

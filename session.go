@@ -24,9 +24,11 @@ type session struct {
 	visitor *Visitor // for visitors; the reader may replace it (profile)
 	// visitorID is the visitor's id, fixed at connect: the writer reads it
 	// instead of visitor, which the reader may replace meanwhile.
-	visitorID  string
-	op         *Operator
-	lastConv   string // visitors: the conversation last written to (reader only)
+	visitorID string
+	op        *Operator
+	// lastConv: visitors: the conversation last written to. The appender
+	// owns it while it runs, the reader otherwise (pipeline.go).
+	lastConv   string
 	lang       string // visitors: the widget's language, from hello (reader only)
 	ip         string
 	topics     []string
@@ -46,6 +48,13 @@ type session struct {
 	held        bool // hold the writer until hello's subscriptions are in place
 	closed      bool
 
+	// Pipelined messages (pipeline.go).
+	pmu       sync.Mutex
+	pcond     sync.Cond // on pmu: signalled as the appender answers
+	pending   []pendingMessage
+	inFlight  int  // queued or being appended, not yet answered
+	appending bool // an appender goroutine is running
+
 	// Owned by the writer.
 	delivered map[string]int64 // conversation id -> last seq delivered
 }
@@ -58,6 +67,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, t Transport
 		ss.visitorID = ss.visitor.ID
 	}
 	ss.delivered = make(map[string]int64)
+	ss.pcond.L = &ss.pmu
 	if status, msg := s.admit(ss); status != 0 {
 		s.add("connections_refused_total", 1)
 		http.Error(w, msg, status)
@@ -157,6 +167,7 @@ func (ss *session) run(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer ss.end()
+	defer ss.settle() // no appender outlives the session
 	hello := false
 	// Reads wait without ctx: a cancellable context would register a
 	// callback with it on every Read and keep it registered while the
@@ -202,6 +213,11 @@ func (ss *session) frame(ctx context.Context, data []byte, hello *bool) bool {
 	// Every frame counts, valid or not, against its sender and its address.
 	allowed := ss.s.allowFrame(ss)
 	f, err := protocol.DecodeClient(data)
+	if !allowed || err != nil || f.Type != protocol.TypeMessage {
+		// Handled and answered after the messages still in flight, as if
+		// each had been handled before the next frame was read.
+		ss.settle()
+	}
 	if !allowed {
 		ss.s.add("frames_rate_limited_total", 1)
 		ss.sendError(f.ID, f.Type, protocol.CodeRateLimited, "too many frames; slow down")

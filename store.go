@@ -53,10 +53,11 @@ type Store interface {
 // found through Unwrap is called on the wrapped store, so a wrapper that
 // wants to see those calls too implements the role itself.
 //
-// AssignedAppender is used only when the configured store itself has it
-// (it is a variant of AppendMessage, and a wrapper's own AppendMessage
-// must not be bypassed); without it the Server checks the assignment and
-// calls AppendMessage.
+// AssignedAppender and BatchAppender are used only when the configured
+// store itself has them (they are variants of AppendMessage, and a
+// wrapper's own AppendMessage must not be bypassed); without them the
+// Server checks the assignment and calls AppendMessage, one message at a
+// time.
 func StoreAs[T any](s Store) (T, bool) {
 	for range maxUnwrap {
 		if c, ok := s.(T); ok {

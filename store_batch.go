@@ -1,6 +1,9 @@
 package chat
 
-import "context"
+import (
+	"context"
+	"fmt"
+)
 
 // BatchAppender is the batch-append role of Store (optional): several
 // appends handed over at once, so that a session with more than one
@@ -38,4 +41,39 @@ type AppendItem struct {
 type AppendResult struct {
 	Appended
 	Err error
+}
+
+func (c *checked) AppendBatch(ctx context.Context, items []AppendItem) []AppendResult {
+	results := make([]AppendResult, len(items))
+	if c.batch == nil {
+		err := c.missing("batch-append")
+		for i := range results {
+			results[i].Err = err
+		}
+		return results
+	}
+	// Hand the store only the well-formed items; a malformed one fails
+	// alone, as each item stands alone.
+	valid := make([]AppendItem, 0, len(items))
+	at := make([]int, 0, len(items))
+	for i, it := range items {
+		if err := checkMessage(it.Message); err != nil {
+			results[i].Err = err
+			continue
+		}
+		valid = append(valid, it)
+		at = append(at, i)
+	}
+	if len(valid) == 0 {
+		return results
+	}
+	stored := c.batch.AppendBatch(ctx, valid)
+	for j, i := range at {
+		if j >= len(stored) {
+			results[i].Err = fmt.Errorf("chat: store: append batch: %d results for %d items", len(stored), len(valid))
+			continue
+		}
+		results[i] = stored[j]
+	}
+	return results
 }

@@ -38,6 +38,7 @@ type checked struct {
 	search           Searcher
 	pageViewVisitors PageViewVisitors
 	assigned         AssignedAppender
+	batch            BatchAppender
 	events           EventLog
 	labels           Labeler
 	attachments      AttachmentStore
@@ -93,6 +94,9 @@ func (c *checked) pageViewVisitorsRole() (PageViewVisitors, bool) {
 
 // assignedAppender returns the assigned-append role if the Server has it.
 func (c *checked) assignedAppender() (AssignedAppender, bool) { return c, c.assigned != nil }
+
+// batchAppender returns the batch-append role if the Server has it.
+func (c *checked) batchAppender() (BatchAppender, bool) { return c, c.batch != nil }
 
 // storeInvalid is Checked's error for malformed input.
 func storeInvalid(format string, args ...any) error {

@@ -99,6 +99,11 @@ var storeRoles = []storeRole{
 		find:    findDirect(func(c *checked) *AssignedAppender { return &c.assigned }),
 		without: "an operator's message costs a read before the append",
 	},
+	{
+		Role: "batch-append", Interface: "chat.BatchAppender", direct: true,
+		find:    findDirect(func(c *checked) *BatchAppender { return &c.batch }),
+		without: "a session's pipelined messages are appended one after another, a store call each",
+	},
 }
 
 // storeRole is a row of storeRoles.

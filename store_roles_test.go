@@ -50,7 +50,8 @@ func TestCoreOnlyStoreServes(t *testing.T) {
 		"visitors": chat.RoleProvided, "operators": chat.RoleProvided, "conversations": chat.RoleProvided, "messages": chat.RoleProvided,
 		"tracking": chat.RoleStandIn, "orders": chat.RoleStandIn, "canned": chat.RoleStandIn, "triggers": chat.RoleStandIn, "claims": chat.RoleStandIn,
 		"search": chat.RoleNotProvided, "page-view-visitors": chat.RoleNotProvided, "assigned-append": chat.RoleNotProvided,
-		"events": chat.RoleNotProvided, "labels": chat.RoleNotProvided, "attachments": chat.RoleNotProvided,
+		"batch-append": chat.RoleNotProvided,
+		"events":       chat.RoleNotProvided, "labels": chat.RoleNotProvided, "attachments": chat.RoleNotProvided,
 	}
 	caps := ts.Chat.Capabilities()
 	if len(caps) != len(want) {
@@ -64,7 +65,7 @@ func TestCoreOnlyStoreServes(t *testing.T) {
 			t.Errorf("role %s (%s): Without %q", c.Role, c.Status, c.Without)
 		}
 	}
-	for _, line := range []string{"stand-in=tracking,orders,canned,triggers,claims", `"not provided"=search,page-view-visitors,events,labels,attachments,assigned-append`, "role=claims"} {
+	for _, line := range []string{"stand-in=tracking,orders,canned,triggers,claims", `"not provided"=search,page-view-visitors,events,labels,attachments,assigned-append,batch-append`, "role=claims"} {
 		if !strings.Contains(logs.String(), line) {
 			t.Errorf("the startup log does not say %s:\n%s", line, logs.String())
 		}

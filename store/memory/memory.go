@@ -35,6 +35,7 @@ var (
 	_ chat.Searcher         = (*Store)(nil)
 	_ chat.PageViewVisitors = (*Store)(nil)
 	_ chat.AssignedAppender = (*Store)(nil)
+	_ chat.BatchAppender    = (*Store)(nil)
 )
 
 // Store is an in-memory chat.Store. The zero value is not usable; call New.

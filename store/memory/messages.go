@@ -21,11 +21,32 @@ func (s *Store) AppendAssigned(_ context.Context, m *chat.Message, operatorID st
 	return s.appendMessage(m, operatorID)
 }
 
+// AppendBatch implements chat.BatchAppender: the items are appended in
+// order under one hold of the lock.
+func (s *Store) AppendBatch(ctx context.Context, items []chat.AppendItem) []chat.AppendResult {
+	out := make([]chat.AppendResult, len(items))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, it := range items {
+		if err := ctx.Err(); err != nil {
+			out[i].Err = err
+			continue
+		}
+		out[i].Appended, out[i].Err = s.appendLocked(it.Message, it.OperatorID)
+	}
+	return out
+}
+
 // appendMessage appends m; if operatorID is set, only into a conversation
 // assigned to that operator.
 func (s *Store) appendMessage(m *chat.Message, operatorID string) (chat.Appended, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.appendLocked(m, operatorID)
+}
+
+// appendLocked is appendMessage with s.mu held.
+func (s *Store) appendLocked(m *chat.Message, operatorID string) (chat.Appended, error) {
 	c, err := s.conv(m.ConversationID)
 	if err != nil {
 		return chat.Appended{}, err

@@ -66,11 +66,18 @@
 // Every method is one statement or one READ COMMITTED transaction, so the
 // database, not the process, decides races:
 //
-//   - AppendMessage increments the conversation's last_seq and inserts the
-//     message in one transaction; the row lock orders concurrent appends,
-//     so sequence numbers are 1, 2, 3... without gaps or repeats. A unique
-//     index on (conversation_id, client_id) makes retries idempotent, and a
-//     duplicate rolls back rather than consume a number.
+//   - Appends are committed in groups: each Store has one batcher that
+//     stores the appends queued meanwhile (from any session, up to 256)
+//     with one call of the SQL function chat_append_batch, one round trip
+//     and one commit. Per item it locks the conversation row (a batch
+//     takes its rows in conversation id order, so batches of different
+//     processes cannot deadlock), looks up the client id after the lock
+//     (so a retry racing its original sees it, and returns it as a
+//     duplicate without consuming a number), then increments last_seq and
+//     inserts the message in one statement: sequence numbers are 1, 2,
+//     3... without gaps or repeats. An item that is refused (closed, not
+//     assigned, unknown) returns a code rather than failing the batch; if
+//     the batch fails anyway, its items are stored one by one.
 //   - Assign locks the receiving operator's row before counting their
 //     conversations and updates the conversation only if its operator is
 //     still the expected one (see Store.Assign), so no conversation goes to

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,14 +35,17 @@ var (
 	_ chat.Searcher         = (*Store)(nil)
 	_ chat.PageViewVisitors = (*Store)(nil)
 	_ chat.AssignedAppender = (*Store)(nil)
+	_ chat.BatchAppender    = (*Store)(nil)
 )
 
 // Store is a chat.Store (and chat.Searcher) backed by PostgreSQL through a
 // pgxpool connection pool. It is safe for concurrent use, and any number of
 // Stores, in one process or many, may share one database and schema.
 type Store struct {
-	pool  *pgxpool.Pool
-	epoch int64 // chat_meta.epoch, read once by Open
+	pool      *pgxpool.Pool
+	epoch     int64 // chat_meta.epoch, read once by Open
+	b         batcher
+	closeOnce sync.Once
 }
 
 // DefaultApplicationName is the application_name the Store's connections
@@ -150,6 +154,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	s.startBatcher()
 	return s, nil
 }
 
@@ -171,8 +176,12 @@ func serverAddr(c *pgx.ConnConfig) string {
 	return strings.Join(hosts, ", ")
 }
 
-// Close closes the pool's connections. The Store must not be used after.
-func (s *Store) Close() { s.pool.Close() }
+// Close waits for the appends being committed, fails those still queued
+// and closes the pool's connections. The Store must not be used after.
+func (s *Store) Close() {
+	s.stopBatcher()
+	s.pool.Close()
+}
 
 // Migrations.
 

@@ -73,3 +73,53 @@ func BenchmarkAppendParallel(b *testing.B) {
 		b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds())/1000, "p99-ms")
 	}
 }
+
+// BenchmarkAppendOneSender measures one sender's acknowledged appends to
+// one conversation: one AppendMessage at a time (a session before
+// pipelining) against AppendBatch of 32 (a session with 32 messages in
+// flight). It reports msgs/s and CPU per message.
+//
+//	go test -run '^$' -bench AppendOneSender -benchtime 5000x ./store/sqlite/
+func BenchmarkAppendOneSender(b *testing.B) {
+	for _, batch := range []int{1, 32} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			s := openTemp(b)
+			v := &chat.Visitor{ID: "v", CreatedAt: t0, LastSeenAt: t0}
+			if err := s.CreateVisitor(ctx, v); err != nil {
+				b.Fatal(err)
+			}
+			if err := s.CreateConversation(ctx, &chat.Conversation{ID: "c", VisitorID: "v", CreatedAt: t0, QueuedAt: t0}); err != nil {
+				b.Fatal(err)
+			}
+			msg := func(i int) *chat.Message {
+				return &chat.Message{ConversationID: "c", ClientID: fmt.Sprintf("m%d", i), Kind: chat.VisitorText,
+					AuthorID: "v", AuthorName: "Visitor", Text: "Hello, is the blue jacket in my cart available in size M?", CreatedAt: t0}
+			}
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i += batch {
+				if batch == 1 {
+					if _, err := s.AppendMessage(ctx, msg(i)); err != nil {
+						b.Fatal(err)
+					}
+					continue
+				}
+				items := make([]chat.AppendItem, min(batch, b.N-i))
+				for j := range items {
+					items[j].Message = msg(i + j)
+				}
+				for _, r := range s.AppendBatch(ctx, items) {
+					if r.Err != nil {
+						b.Fatal(r.Err)
+					}
+				}
+			}
+			elapsed := time.Since(start)
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-us/msg")
+		})
+	}
+}

@@ -35,82 +35,138 @@ func (s *Store) AppendAssigned(ctx context.Context, m *chat.Message, operatorID 
 // appendMessage appends m; if operatorID is set, only into a conversation
 // assigned to that operator.
 func (s *Store) appendMessage(ctx context.Context, m *chat.Message, operatorID string) (chat.Appended, error) {
+	mm, err := prepareAppend(m)
+	if err != nil {
+		return chat.Appended{}, err
+	}
+	var out chat.Appended
+	err = s.writeAppend(ctx, func(w *writeStmts) error {
+		var err error
+		out, err = s.appendIn(w, mm, operatorID)
+		return err
+	})
+	if err != nil {
+		return chat.Appended{}, err
+	}
+	setAppended(m, out)
+	return out, nil
+}
+
+// AppendBatch implements chat.BatchAppender: the items go to the writer
+// as one request, appended in order in one transaction (shared, as every
+// write, with other sessions' writes). A failing item leaves nothing
+// behind (see appendIn), so the items need no savepoints of their own.
+func (s *Store) AppendBatch(ctx context.Context, items []chat.AppendItem) []chat.AppendResult {
+	out := make([]chat.AppendResult, len(items))
+	mms := make([]chat.Message, len(items))
+	for i, it := range items {
+		mms[i], out[i].Err = prepareAppend(it.Message)
+	}
+	err := s.writeAppend(ctx, func(w *writeStmts) error {
+		for i, it := range items {
+			if out[i].Err != nil {
+				continue
+			}
+			res, err := s.appendIn(w, mms[i], it.OperatorID)
+			var must errMustAbort
+			if errors.As(err, &must) {
+				return err
+			}
+			out[i] = chat.AppendResult{Appended: res, Err: err}
+		}
+		return nil
+	})
+	for i, it := range items {
+		switch {
+		case err != nil:
+			out[i] = chat.AppendResult{Err: err}
+		case out[i].Err == nil:
+			setAppended(it.Message, out[i].Appended)
+		}
+	}
+	return out
+}
+
+// prepareAppend copies m for the writer, with its id and time as stored.
+func prepareAppend(m *chat.Message) (chat.Message, error) {
 	mm := *m
 	if mm.ID == "" {
 		// Time-ordered (version 7), so new ids land together at the end
 		// of the id index instead of on random pages.
 		id, err := uuid.NewV7()
 		if err != nil {
-			return chat.Appended{}, fmt.Errorf("sqlite: message id: %w", err)
+			return mm, fmt.Errorf("sqlite: message id: %w", err)
 		}
 		mm.ID = id.String()
 	}
 	mm.CreatedAt = fromMicros(micros(mm.CreatedAt)) // as stored
-	var out chat.Appended
-	err := s.writeAppend(ctx, func(w *writeStmts) error {
-		c, err := s.scanConv(w.bumpSeq.QueryRowContext(bg, mm.ConversationID, mm.ClientID, operatorID))
-		if errors.Is(err, sql.ErrNoRows) {
-			// A retry, an unknown or a closed conversation.
-			if mm.ClientID != "" {
-				orig, err := scanMessage(w.dupMsg.QueryRowContext(bg, mm.ConversationID, mm.ClientID))
-				if err == nil {
-					c, err := s.current(w, mm.ConversationID)
-					if err != nil {
-						return err
-					}
-					out = chat.Appended{Message: orig, Conversation: c, Duplicate: true}
-					return nil
-				}
-				if !errors.Is(err, sql.ErrNoRows) {
-					return dbErr("append message", err)
-				}
-			}
-			var status string
-			err := w.convStatus.QueryRowContext(bg, mm.ConversationID).Scan(&status)
-			if errors.Is(err, sql.ErrNoRows) {
-				return notFound("conversation", mm.ConversationID)
-			}
-			if err != nil {
-				return dbErr("append message", err)
-			}
-			if status != string(chat.Closed) && operatorID != "" {
-				return conflict("conversation", mm.ConversationID, "not assigned to "+operatorID)
-			}
-			return conflict("conversation", mm.ConversationID, "closed")
-		}
-		if err != nil {
-			return dbErr("append message", err)
-		}
-		res, err := w.insMsg.ExecContext(bg, mm.ID, mm.ConversationID, c.LastSeq, nullIfEmpty(mm.ClientID), string(mm.Kind),
-			mm.AuthorID, mm.AuthorName, mm.Text, micros(mm.CreatedAt))
-		if err != nil {
-			// Appends run without a savepoint (see commit): undo the
-			// sequence bump so the failed append leaves nothing behind.
-			if _, uerr := w.unbumpSeq.ExecContext(bg, mm.ConversationID); uerr != nil {
-				return errMustAbort{fmt.Errorf("sqlite: undo sequence: %w", uerr)}
-			}
-			if isUnique(err, "messages.id") {
-				return conflict("message", mm.ID, "id already used")
-			}
-			return dbErr("append message", err)
-		}
-		rid, err := res.LastInsertId()
-		if err != nil {
-			return errMustAbort{dbErr("append message", err)}
-		}
-		w.inserted(rid)
-		msg := mm
-		msg.Seq = c.LastSeq
-		out = chat.Appended{Message: &msg, Conversation: c}
-		return nil
-	})
-	if err != nil {
-		return chat.Appended{}, err
-	}
+	return mm, nil
+}
+
+// setAppended sets the id and seq of a newly stored m, as AppendMessage
+// promises.
+func setAppended(m *chat.Message, out chat.Appended) {
 	if !out.Duplicate {
 		m.ID, m.Seq = out.Message.ID, out.Message.Seq
 	}
-	return out, nil
+}
+
+// appendIn appends mm in the writer's transaction w. A failure leaves
+// nothing behind: appends run without a savepoint (see commit).
+func (s *Store) appendIn(w *writeStmts, mm chat.Message, operatorID string) (chat.Appended, error) {
+	c, err := s.scanConv(w.bumpSeq.QueryRowContext(bg, mm.ConversationID, mm.ClientID, operatorID))
+	if errors.Is(err, sql.ErrNoRows) {
+		// A retry, an unknown or a closed conversation.
+		if mm.ClientID != "" {
+			orig, err := scanMessage(w.dupMsg.QueryRowContext(bg, mm.ConversationID, mm.ClientID))
+			if err == nil {
+				c, err := s.current(w, mm.ConversationID)
+				if err != nil {
+					return chat.Appended{}, err
+				}
+				return chat.Appended{Message: orig, Conversation: c, Duplicate: true}, nil
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return chat.Appended{}, dbErr("append message", err)
+			}
+		}
+		var status string
+		err := w.convStatus.QueryRowContext(bg, mm.ConversationID).Scan(&status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return chat.Appended{}, notFound("conversation", mm.ConversationID)
+		}
+		if err != nil {
+			return chat.Appended{}, dbErr("append message", err)
+		}
+		if status != string(chat.Closed) && operatorID != "" {
+			return chat.Appended{}, conflict("conversation", mm.ConversationID, "not assigned to "+operatorID)
+		}
+		return chat.Appended{}, conflict("conversation", mm.ConversationID, "closed")
+	}
+	if err != nil {
+		return chat.Appended{}, dbErr("append message", err)
+	}
+	res, err := w.insMsg.ExecContext(bg, mm.ID, mm.ConversationID, c.LastSeq, nullIfEmpty(mm.ClientID), string(mm.Kind),
+		mm.AuthorID, mm.AuthorName, mm.Text, micros(mm.CreatedAt))
+	if err != nil {
+		// Appends run without a savepoint (see commit): undo the
+		// sequence bump so the failed append leaves nothing behind.
+		if _, uerr := w.unbumpSeq.ExecContext(bg, mm.ConversationID); uerr != nil {
+			return chat.Appended{}, errMustAbort{fmt.Errorf("sqlite: undo sequence: %w", uerr)}
+		}
+		if isUnique(err, "messages.id") {
+			return chat.Appended{}, conflict("message", mm.ID, "id already used")
+		}
+		return chat.Appended{}, dbErr("append message", err)
+	}
+	rid, err := res.LastInsertId()
+	if err != nil {
+		return chat.Appended{}, errMustAbort{dbErr("append message", err)}
+	}
+	w.inserted(rid)
+	msg := mm
+	msg.Seq = c.LastSeq
+	return chat.Appended{Message: &msg, Conversation: c}, nil
 }
 
 // Messages implements chat.Store.

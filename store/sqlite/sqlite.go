@@ -33,6 +33,7 @@ var (
 	_ chat.Searcher         = (*Store)(nil)
 	_ chat.PageViewVisitors = (*Store)(nil)
 	_ chat.AssignedAppender = (*Store)(nil)
+	_ chat.BatchAppender    = (*Store)(nil)
 )
 
 // Errors returned by Open, tested with errors.Is.

@@ -18,6 +18,7 @@ var roleTypes = map[string]reflect.Type{
 	"search":             reflect.TypeFor[chat.Searcher](),
 	"page-view-visitors": reflect.TypeFor[chat.PageViewVisitors](),
 	"assigned-append":    reflect.TypeFor[chat.AssignedAppender](),
+	"batch-append":       reflect.TypeFor[chat.BatchAppender](),
 	"events":             reflect.TypeFor[chat.EventLog](),
 	"labels":             reflect.TypeFor[chat.Labeler](),
 	"attachments":        reflect.TypeFor[chat.AttachmentStore](),

@@ -244,3 +244,93 @@ func assignedAppenderCases() []def {
 		}},
 	}
 }
+
+// batchAppenderCases check the batch-append role.
+func batchAppenderCases() []def {
+	return []def{
+		{"BatchAppender/Append", func(t testing.TB, s store) {
+			ba := chat.BatchAppender(s)
+			mustOperator(t, s, "alice")
+			mustOperator(t, s, "bob")
+			mustConv(t, s, "open", at(0))
+			mustConv(t, s, "theirs", at(0))
+			mustAssign(t, s, "theirs", "", "alice", at(1))
+			mustConv(t, s, "shut", at(0))
+			mustAppend(t, s, text("shut", "s1", "before close", at(1)))
+			mustClose(t, s, "shut", at(2))
+			byOp := func(op, clientID, body string, n int) chat.AppendItem {
+				return chat.AppendItem{OperatorID: op, Message: &chat.Message{ConversationID: "theirs", ClientID: clientID,
+					Kind: chat.OperatorText, AuthorID: op, AuthorName: "Op " + op, Text: body, CreatedAt: at(n)}}
+			}
+			visitor := func(conv, clientID, body string, n int) chat.AppendItem {
+				return chat.AppendItem{Message: text(conv, clientID, body, at(n))}
+			}
+			items := []chat.AppendItem{
+				visitor("open", "v1", "one", 3),
+				byOp("alice", "a1", "alice here", 3),
+				visitor("open", "v2", "two", 4),
+				visitor("shut", "x1", "into the closed one", 4),                                    // ErrConflict; the rest land
+				visitor("open", "v1", "one again", 5),                                              // a retry within the batch
+				byOp("bob", "b1", "not mine", 5),                                                   // ErrConflict: alice's
+				visitor("ghost", "g1", "nowhere", 5),                                               // ErrNotFound
+				{Message: &chat.Message{ConversationID: "open", ClientID: "bad", Text: "no kind"}}, // ErrInvalid
+				visitor("open", "v3", "three", 6),
+			}
+			res := ba.AppendBatch(ctx, items)
+			require.Len(t, res, len(items), "one result per item")
+			for _, i := range []int{0, 1, 2, 4, 8} {
+				require.NoError(t, res[i].Err, "item %d", i)
+				require.NotNil(t, res[i].Message, "item %d: Appended.Message", i)
+				require.NotNil(t, res[i].Conversation, "item %d: Appended.Conversation", i)
+			}
+			isErr(t, res[3].Err, chat.ErrConflict, "an item for a Closed conversation")
+			isErr(t, res[5].Err, chat.ErrConflict, "an assigned item by another operator")
+			isErr(t, res[6].Err, chat.ErrNotFound, "an item for an unknown conversation")
+			isErr(t, res[7].Err, chat.ErrInvalid, "an item without a kind (Checked)")
+
+			assert.Equal(t, []int64{1, 2, 3}, []int64{res[0].Message.Seq, res[2].Message.Seq, res[8].Message.Seq}, "order kept within a conversation")
+			assert.Equal(t, []int64{1, 2, 3}, []int64{items[0].Message.Seq, items[2].Message.Seq, items[8].Message.Seq}, "Seq set on the items' messages")
+			assert.False(t, res[0].Duplicate)
+			assert.True(t, res[4].Duplicate, "a client id used earlier in the batch")
+			assert.Equal(t, res[0].Message.ID, res[4].Message.ID, "the retry returns the original")
+			assert.Equal(t, "one", res[4].Message.Text)
+			assert.EqualValues(t, 1, res[1].Message.Seq)
+			assert.Equal(t, "alice", res[1].Conversation.OperatorID, "an assigned item's Appended.Conversation")
+
+			ms := mustMessages(t, s, chat.MessageQuery{ConversationID: "open"})
+			assert.Equal(t, []int64{1, 2, 3}, seqs(ms))
+			if len(ms) == 3 {
+				assert.Equal(t, []string{"one", "two", "three"}, []string{ms[0].Text, ms[1].Text, ms[2].Text}, "stored in slice order")
+			}
+			assert.Equal(t, []int64{1}, seqs(mustMessages(t, s, chat.MessageQuery{ConversationID: "theirs"})), "bob's item wrote nothing")
+			assert.Equal(t, []int64{1}, seqs(mustMessages(t, s, chat.MessageQuery{ConversationID: "shut"})), "nothing written into the Closed conversation")
+			assert.EqualValues(t, 3, mustGetConv(t, s, "open").LastSeq)
+
+			// Across batches: a retry is recognised first, also for an
+			// operator no longer assigned (as AppendAssigned), and after
+			// the conversation closed.
+			mustAssign(t, s, "theirs", "alice", "bob", at(7))
+			mustClose(t, s, "open", at(7))
+			again := ba.AppendBatch(ctx, []chat.AppendItem{
+				visitor("open", "v2", "two", 8),
+				byOp("alice", "a1", "alice here", 8),
+				byOp("alice", "a2", "too late", 8),
+				byOp("bob", "b1", "bob here", 9),
+			})
+			require.Len(t, again, 4)
+			require.NoError(t, again[0].Err, "a retry into a since-closed conversation")
+			assert.True(t, again[0].Duplicate)
+			assert.Equal(t, res[2].Message.ID, again[0].Message.ID)
+			assert.EqualValues(t, 2, again[0].Message.Seq)
+			require.NoError(t, again[1].Err, "a retry by the former operator")
+			assert.True(t, again[1].Duplicate)
+			assert.Equal(t, res[1].Message.ID, again[1].Message.ID)
+			isErr(t, again[2].Err, chat.ErrConflict, "a new item by the former operator")
+			require.NoError(t, again[3].Err, "an item by the new assignee")
+			assert.False(t, again[3].Duplicate, "a refused item does not reserve its client id")
+			assert.EqualValues(t, 2, again[3].Message.Seq)
+
+			assert.Empty(t, ba.AppendBatch(ctx, nil), "an empty batch")
+		}},
+	}
+}

@@ -75,6 +75,7 @@ type store interface {
 	chat.Searcher
 	chat.PageViewVisitors
 	chat.AssignedAppender
+	chat.BatchAppender
 	chat.EventLog
 	chat.Labeler
 	chat.AttachmentStore
@@ -90,6 +91,7 @@ type def struct {
 // need. Areas not listed check the required core.
 var needs = map[string][]string{
 	"AssignedAppender":       {"assigned-append"},
+	"BatchAppender":          {"batch-append"},
 	"Search":                 {"search"},
 	"Tracking":               {"tracking"},
 	"Tracking/DeleteVisitor": {"tracking", "orders"},
@@ -110,7 +112,7 @@ func Cases() []Case {
 	cs := capabilityCases()
 	var defs []def
 	for _, area := range [][]def{visitorCases(), operatorCases(), conversationCases(), messageCases(),
-		assignedAppenderCases(), concurrencyCases(), dataCases(), searchCases(), trackingCases(),
+		assignedAppenderCases(), batchAppenderCases(), concurrencyCases(), dataCases(), searchCases(), trackingCases(),
 		pageViewVisitorsCases(), claimCases(), liveCases(), eventCases(), attachmentCases()} {
 		defs = append(defs, area...)
 	}
