@@ -308,6 +308,8 @@ func RunFleet(ctx context.Context, cfg FleetConfig, spawnNode Spawner, spawnWork
 	convs := make([]string, P)
 	visTr := &http.Transport{MaxIdleConnsPerHost: 64}
 	defer visTr.CloseIdleConnections()
+	var pairRedials atomic.Int64
+	defer func() { logf("pair visitors dialled again: %d", pairRedials.Load()) }()
 	err = parallel(P, 32, func(p int) error {
 		k := p % cfg.Nodes
 		visNode[p] = k
@@ -316,8 +318,15 @@ func RunFleet(ctx context.Context, cfg FleetConfig, spawnNode Spawner, spawnWork
 			dep = nodeDepartment(k)
 		}
 		jar, _ := cookiejar.New(nil)
-		c, err := client.DialVisitor(ctx, nodes[k].URL, client.Options{HTTPClient: &http.Client{Jar: jar, Transport: visTr},
-			OnFrame: func(f protocol.ServerFrame) { toVis.frame(f, protocol.KindOperator) }})
+		opts := client.Options{HTTPClient: &http.Client{Jar: jar, Transport: visTr},
+			OnFrame: func(f protocol.ServerFrame) { toVis.frame(f, protocol.KindOperator) }}
+		// A loaded node may drop a handshake (a reused keep-alive connection
+		// it was closing: EOF); a pair is dialled again, as a widget would.
+		c, err := client.DialVisitor(ctx, nodes[k].URL, opts)
+		for retry := 0; err != nil && retry < 3 && ctx.Err() == nil; retry++ {
+			pairRedials.Add(1)
+			c, err = client.DialVisitor(ctx, nodes[k].URL, opts)
+		}
 		if err != nil {
 			return fmt.Errorf("dial pair visitor: %w", err)
 		}
