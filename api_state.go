@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -44,14 +46,7 @@ func (s *Server) assignedTo(ctx context.Context, id, operatorID string) (*Conver
 // for the system line). visitorID is set when the visitor closes it: the
 // transcript on close then respects their mail settings.
 func (s *Server) closeConversation(ctx context.Context, c *Conversation, who, visitorID string) error {
-	if !c.Open() {
-		return userErr(ErrConflict, "conversation is already closed")
-	}
-	// The event goes in before the close: nothing is appended after it.
-	if _, err := s.systemMessage(ctx, c.ID, who+" closed the conversation"); err != nil && !errors.Is(err, ErrConflict) {
-		return err
-	}
-	c, err := s.store.CloseConversation(ctx, c.ID, s.now())
+	c, err := s.closeOnce(ctx, c.ID, who)
 	if err != nil {
 		return err
 	}
@@ -66,6 +61,38 @@ func (s *Server) closeConversation(ctx context.Context, c *Conversation, who, vi
 	s.dispatch(ctx) // capacity freed, or the queue shrank
 	s.publishOperators(ctx)
 	return nil
+}
+
+// closeOnce writes the close line and closes conversation id, once: two
+// closes racing on this node (the visitor and the operator, say) would
+// otherwise both see it open and both write the line and the events.
+func (s *Server) closeOnce(ctx context.Context, id, who string) (*Conversation, error) {
+	unlock := s.closing.lock(id)
+	defer unlock()
+	c, err := s.conversation(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !c.Open() {
+		return nil, userErr(ErrConflict, "conversation is already closed")
+	}
+	// The line goes in before the close: nothing is appended after it.
+	if _, err := s.systemMessage(ctx, c.ID, who+" closed the conversation"); err != nil && !errors.Is(err, ErrConflict) {
+		return nil, err
+	}
+	return s.store.CloseConversation(ctx, c.ID, s.now())
+}
+
+// stripedLocks serialises work per key with a fixed number of mutexes, so
+// memory does not grow with the number of keys.
+type stripedLocks [64]sync.Mutex
+
+func (l *stripedLocks) lock(key string) (unlock func()) {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	m := &l[h.Sum32()%uint32(len(l))]
+	m.Lock()
+	return m.Unlock
 }
 
 // accept gives queued conversation c to op. A conversation waiting for a

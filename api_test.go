@@ -1,10 +1,14 @@
 package chat_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/shopchat/chat"
 	"github.com/shopchat/chat/client"
@@ -129,4 +133,83 @@ func TestPostFromGoReachesBothNodesOnce(t *testing.T) {
 			t.Errorf("the bot's message reached the visitor as %+v", m)
 		}
 	}
+}
+
+const closers = 8
+
+// Closes racing on one node (the visitor's, the operator's, the shop's
+// code) close once: one succeeds, the others get ErrConflict, and the
+// conversation carries one close line.
+func TestConcurrentClosesCloseOnce(t *testing.T) {
+	store := &closeHolder{Store: memory.New(), allRead: make(chan struct{})}
+	ts := newTestServer(t, func(c *chat.Config) { c.Store = store })
+	ctx := testCtx(t)
+	v := ts.visitor(t, nil)
+	q, err := v.Send(ctx, "", "Please close this.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.hold.Store(true)
+	errs := make(chan error, closers)
+	var start sync.WaitGroup
+	start.Add(1)
+	for range closers {
+		go func() {
+			start.Wait()
+			errs <- ts.Chat.CloseConversation(ctx, q.Conv, "")
+		}()
+	}
+	start.Done()
+	var closed int
+	for range closers {
+		switch err := <-errs; {
+		case err == nil:
+			closed++
+		case !errors.Is(err, chat.ErrConflict):
+			t.Errorf("close: %v, want nil or ErrConflict", err)
+		}
+	}
+	if closed != 1 {
+		t.Errorf("%d closes succeeded, want 1", closed)
+	}
+	page, err := ts.Chat.Messages(ctx, chat.MessageQuery{ConversationID: q.Conv, Limit: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines int
+	for _, m := range page.Messages {
+		if m.Kind == chat.SystemEvent && strings.Contains(m.Text, "closed the conversation") {
+			lines++
+		}
+	}
+	if lines != 1 {
+		t.Errorf("%d close lines, want 1", lines)
+	}
+}
+
+// closeHolder holds the first close until every closer could have read
+// the conversation (each reads it twice), or a moment has passed:
+// without serialisation the other closers then see it still open.
+type closeHolder struct {
+	chat.Store
+	hold    atomic.Bool
+	reads   atomic.Int32
+	allRead chan struct{}
+}
+
+func (s *closeHolder) Conversation(ctx context.Context, id string) (*chat.Conversation, error) {
+	if s.hold.Load() && s.reads.Add(1) == 2*closers {
+		close(s.allRead)
+	}
+	return s.Store.Conversation(ctx, id)
+}
+
+func (s *closeHolder) CloseConversation(ctx context.Context, id string, at time.Time) (*chat.Conversation, error) {
+	if s.hold.CompareAndSwap(true, false) {
+		select {
+		case <-s.allRead:
+		case <-time.After(500 * time.Millisecond): // serialised: the others wait for this close
+		}
+	}
+	return s.Store.CloseConversation(ctx, id, at)
 }

@@ -335,6 +335,22 @@ func TestAnswersFromPastChats(t *testing.T) {
 	if err := ts.Chat.MarkAnswer(ctx, q.Conv, q.Seq, "alice", true); !errors.Is(err, chat.ErrInvalid) {
 		t.Fatalf("marking the visitor's message: %v", err)
 	}
+	for name, c := range map[string]struct {
+		conv     string
+		seq      int64
+		operator string
+		want     error
+	}{
+		"seq 0":            {q.Conv, 0, "alice", chat.ErrInvalid},
+		"no conversation":  {"", ans.Seq, "alice", chat.ErrInvalid},
+		"unknown conv":     {"no-such-conversation", ans.Seq, "alice", chat.ErrNotFound},
+		"unknown message":  {q.Conv, ans.Seq + 100, "alice", chat.ErrNotFound},
+		"unknown operator": {q.Conv, ans.Seq, "mallory", chat.ErrNotFound},
+	} {
+		if err := ts.Chat.MarkAnswer(ctx, c.conv, c.seq, c.operator, true); !errors.Is(err, c.want) {
+			t.Errorf("MarkAnswer, %s: %v, want %v", name, err, c.want)
+		}
+	}
 	if err := ts.Chat.MarkAnswer(ctx, q.Conv, ans.Seq, "alice", true); err != nil {
 		t.Fatal(err)
 	}

@@ -310,6 +310,7 @@ type Server struct {
 	lastTeamAlert time.Time
 
 	dispatchMu sync.Mutex
+	closing    stripedLocks // per conversation: see closeOnce
 }
 
 // New validates cfg, fills in defaults and returns a Server.

@@ -219,9 +219,23 @@ func (s *Server) markedAnswers(ctx context.Context) (map[string]bool, error) {
 // as a knowledge-base answer, on behalf of operator operatorID: a bot
 // answering with AnswerQuery.MarkedOnly uses marked answers only, and the
 // console's suggestions put them first. ErrNotFound for an unknown
-// conversation or message; ErrInvalid for a message that is not an
-// operator's.
+// conversation, message or (non-empty) operator; ErrInvalid for a seq
+// below 1 or a message that is not an operator's.
 func (s *Server) MarkAnswer(ctx context.Context, convID string, seq int64, operatorID string, marked bool) error {
+	if seq < 1 {
+		return userErr(ErrInvalid, "seq must be at least 1")
+	}
+	if _, err := s.conversation(ctx, convID); err != nil {
+		return err
+	}
+	if operatorID != "" {
+		if _, err := s.store.Operator(ctx, operatorID); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return userErr(ErrNotFound, "operator not found")
+			}
+			return err
+		}
+	}
 	ms, err := s.store.Messages(ctx, MessageQuery{ConversationID: convID, AfterSeq: seq - 1, Limit: 1})
 	if err != nil {
 		return err

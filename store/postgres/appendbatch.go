@@ -268,6 +268,12 @@ func (s *Store) commitAppends(batch []*appendReq) {
 	var pe *pgconn.PgError
 	if len(live) == 1 || !errors.As(err, &pe) {
 		for _, r := range live {
+			// A caller who gave up gets its own reason: the statement
+			// failed because every caller's context ended.
+			if ctxErr := r.ctx.Err(); ctxErr != nil {
+				r.finish(chat.AppendResult{Err: ctxErr})
+				continue
+			}
 			r.finish(chat.AppendResult{Err: s.mapErr(r.op(), err)})
 		}
 		return
