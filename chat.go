@@ -310,6 +310,11 @@ type Server struct {
 	lastTeamAlert time.Time
 
 	dispatchMu sync.Mutex
+	// routeUnfinished: the last dispatch failed or left a live
+	// conversation queued beside an operator with room; the live loop
+	// retries it.
+	routeUnfinished atomic.Bool
+	dispatchRounds  atomic.Int64 // dispatch calls, for tests
 }
 
 // New validates cfg, fills in defaults and returns a Server.
