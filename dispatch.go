@@ -32,7 +32,7 @@ func (s *Server) dispatch(ctx context.Context) {
 	defer s.dispatchMu.Unlock()
 	s.dispatchRounds.Add(1)
 	left, err := s.assignQueued(ctx)
-	if err != nil {
+	if err != nil && s.ctx.Err() == nil { // not the Server closing
 		s.add("dispatch_failures_total", 1)
 		s.logErr("dispatch", err)
 	}
