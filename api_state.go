@@ -184,8 +184,8 @@ func (s *Server) transfer(ctx context.Context, c *Conversation, from *Operator, 
 		}
 		s.publishState(c, from.ID)
 		s.emit(Event{Kind: EventTransferred, ConversationID: c.ID, VisitorID: c.VisitorID, PreviousOperatorID: from.ID, Department: department})
-		s.dispatch(ctx)
 	}
+	s.dispatch(ctx) // from has a slot free, or the queue grew
 	s.publishOperators(ctx)
 	return nil
 }

@@ -363,6 +363,21 @@ func (b *bridge) operatorHere(id string, present bool) {
 	b.send(wireEvent{Kind: "hb", Left: []string{id}})
 }
 
+// remoteDispatcher reports whether this node dispatches on another node's
+// change: whether its id is the smallest of the live nodes it has heard
+// (itself included).
+func (b *bridge) remoteDispatcher() bool {
+	live := time.Now().Add(-liveHeartbeats * b.s.cfg.SyncInterval)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for node, p := range b.peers {
+		if node < b.node && p.heard.After(live) {
+			return false
+		}
+	}
+	return true
+}
+
 // connectedElsewhere reports whether another live node has a session of
 // operator id, by the heartbeats heard.
 func (b *bridge) connectedElsewhere(id string) bool {

@@ -213,7 +213,14 @@ func (b *bridge) apply(r *received) {
 	case "ops":
 		s.publishOperatorsLocal(ctx)
 		s.publishAvailability(ctx)
-		s.dispatch(ctx) // an operator elsewhere may have come online
+		// The sender dispatched for its own change already; one node
+		// looks again, not every node at once (each assignment anywhere
+		// sends "ops"). A node that disagrees on who that is only
+		// dispatches once more, or not at all: the live loop retries
+		// whatever the sender's dispatch left unfinished.
+		if b.remoteDispatcher() {
+			s.dispatch(ctx)
+		}
 	}
 }
 

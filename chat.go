@@ -311,6 +311,11 @@ type Server struct {
 
 	dispatchMu sync.Mutex
 	closing    stripedLocks // per conversation: see closeOnce
+	// routeUnfinished: the last dispatch failed or left a live
+	// conversation queued beside an operator with room; the live loop
+	// retries it.
+	routeUnfinished atomic.Bool
+	dispatchRounds  atomic.Int64 // dispatch calls, for tests
 }
 
 // New validates cfg, fills in defaults and returns a Server.

@@ -37,7 +37,7 @@ func (s *Server) DeleteVisitor(ctx context.Context, id string) error {
 	for _, ss := range live {
 		ss.shutdown(transport.StatusNormal, "visitor deleted")
 	}
-	s.publishQueue(ctx)
+	s.dispatch(ctx) // their conversations' operators have slots free
 	s.publishOperators(ctx)
 	return nil
 }

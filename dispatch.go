@@ -22,27 +22,38 @@ func (s *Server) capacity(op *Operator) int {
 // whose visitor is away wait for a reply and are not routed. The Store's atomic Assign keeps it correct when
 // several nodes dispatch at once; the mutex keeps one node from racing
 // itself.
+//
+// A round that failed (a Store error) or left a live conversation queued
+// while an operator with room was a candidate (the Router passed them
+// over, or the Store reported a conflict) marks routing unfinished: the
+// live loop retries it (routeLiveChanges), as no other event may come.
 func (s *Server) dispatch(ctx context.Context) {
 	s.dispatchMu.Lock()
 	defer s.dispatchMu.Unlock()
-	if err := s.assignQueued(ctx); err != nil {
+	s.dispatchRounds.Add(1)
+	left, err := s.assignQueued(ctx)
+	if err != nil && s.ctx.Err() == nil { // not the Server closing
+		s.add("dispatch_failures_total", 1)
 		s.logErr("dispatch", err)
 	}
+	s.routeUnfinished.Store(left || err != nil)
 	s.publishQueueLocked(ctx)
 }
 
-func (s *Server) assignQueued(ctx context.Context) error {
+// assignQueued is dispatch's work. left reports whether a live
+// conversation stayed queued although an operator with room was online.
+func (s *Server) assignQueued(ctx context.Context) (left bool, err error) {
 	queue, err := s.store.Queue(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	queue, _ = splitQueue(queue, s.now())
 	if len(queue) == 0 {
-		return nil
+		return false, nil
 	}
 	loads, err := s.store.OperatorLoads(ctx, s.now())
 	if err != nil {
-		return err
+		return false, err
 	}
 	byID := make(map[string]*Candidate, len(loads))
 	for _, l := range loads {
@@ -56,7 +67,7 @@ func (s *Server) assignQueued(ctx context.Context) error {
 	}
 	for _, conv := range queue {
 		if len(byID) == 0 {
-			return nil
+			return left, nil
 		}
 		cands := make([]Candidate, 0, len(byID))
 		for _, l := range loads { // keep the Store's stable order
@@ -68,6 +79,7 @@ func (s *Server) assignQueued(ctx context.Context) error {
 		if len(ranked) > 1 {
 			ranked = preferFirst(ranked, s.lastOperator(ctx, conv))
 		}
+		placed := false
 		for _, id := range ranked {
 			cand, ok := byID[id]
 			if !ok {
@@ -79,11 +91,12 @@ func (s *Server) assignQueued(ctx context.Context) error {
 				continue
 			}
 			if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
-				break // taken or closed meanwhile
+				break // taken or closed meanwhile (or so it seems: left says to look again)
 			}
 			if err != nil {
-				return err
+				return true, err
 			}
+			placed = true
 			s.noteDequeue(conv)
 			s.observe("routing_wait_seconds", s.now().Sub(conv.QueuedAt).Seconds())
 			cand.Active++
@@ -96,8 +109,11 @@ func (s *Server) assignQueued(ctx context.Context) error {
 			}
 			break
 		}
+		if !placed && len(byID) > 0 {
+			left = true
+		}
 	}
-	return nil
+	return left, nil
 }
 
 // noteDequeue updates the moving average of the time between conversations

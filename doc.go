@@ -160,7 +160,9 @@
 // visitors_frame_bytes_total (the live list's updates to operators, bytes
 // of each frame, sent to every operator here),
 // attachments_uploaded_total, attachments_swept_total (blobs the
-// attachment sweep deleted: unsent uploads and orphans), and for several
+// attachment sweep deleted: unsent uploads and orphans),
+// dispatch_failures_total (a routing round that a Store error cut short;
+// the live loop retries it), and for several
 // nodes (docs/scaling.md): bridge_dropped_total (an event from another
 // node this one could not apply fast enough; it heals),
 // bridge_visits_dropped_total (a live-visitor announcement lost in either

@@ -53,10 +53,10 @@ func PresenceSweeper(s *Server) func() {
 // visitors, route what changed), keeping its state between calls, so a
 // test drives it with the fake clock.
 func LiveSweeper(s *Server) func() {
-	var last uint64
+	var st routeState
 	return func() {
 		s.keepLive(s.ctx)
-		s.routeLiveChanges(s.ctx, &last)
+		s.routeLiveChanges(s.ctx, &st)
 	}
 }
 
@@ -102,4 +102,31 @@ func WithStandIns(s Store) Store {
 		panic(err) // only a Broker makes adopt refuse
 	}
 	return c
+}
+
+// DispatchRounds counts the routing rounds (dispatch calls) s has run.
+func DispatchRounds(s *Server) int64 { return s.dispatchRounds.Load() }
+
+// RemoteDispatcher reports whether s is the node that dispatches on
+// another node's "ops" event (the smallest live node id it has heard).
+func RemoteDispatcher(s *Server) bool { return s.bridge.remoteDispatcher() }
+
+// ApplyRemoteOps applies an "ops" event (presence or load changed) from
+// another node to s now, as its bridge would on receiving it.
+func ApplyRemoteOps(s *Server) {
+	s.bridge.apply(&received{ev: wireEvent{Node: "another-node", Kind: "ops"}})
+}
+
+// HeardNodes counts the live nodes s has heard from, itself included.
+func HeardNodes(s *Server) int {
+	live := time.Now().Add(-liveHeartbeats * s.cfg.SyncInterval)
+	s.bridge.mu.Lock()
+	defer s.bridge.mu.Unlock()
+	n := 0
+	for _, p := range s.bridge.peers {
+		if p.heard.After(live) {
+			n++
+		}
+	}
+	return n
 }

@@ -52,14 +52,14 @@ func (s *Server) liveLoop() {
 // liveRoute runs a routing round per kick until the Server closes.
 func (s *Server) liveRoute(kick <-chan struct{}) {
 	defer s.wg.Done()
-	var last uint64
+	var st routeState
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-kick:
 		}
-		s.routeLiveChanges(s.ctx, &last)
+		s.routeLiveChanges(s.ctx, &st)
 	}
 }
 
@@ -77,11 +77,28 @@ func (s *Server) keepLive(ctx context.Context) {
 	}
 }
 
+// maxRetryRounds caps the rounds between two retries of an unfinished
+// dispatch that nothing else changed.
+const maxRetryRounds = 8
+
+// routeState is what routeLiveChanges keeps between rounds.
+type routeState struct {
+	last uint64 // the fingerprint of the queue and the operators' loads
+	// An unfinished dispatch (Server.routeUnfinished) is retried after
+	// waitRounds rounds, doubling up to maxRetryRounds while retries change
+	// nothing (a Router that keeps passing an operator over, a Store that
+	// keeps failing).
+	waited, waitRounds int
+}
+
 // routeLiveChanges dispatches and republishes if the queue's live/waiting
-// split or an operator's live load changed since the last round (a visitor
-// left or came back, on any node). last carries the state's fingerprint
-// between rounds.
-func (s *Server) routeLiveChanges(ctx context.Context, last *uint64) {
+// split or an operator's presence, capacity or live load changed since the
+// last round (a visitor left or came back, an operator's presence was
+// renewed after it had lapsed, on any node). It also retries this node's
+// last dispatch if that was unfinished and a live conversation still waits
+// beside an operator with room. It reads nothing beyond the queue and the
+// loads it compares.
+func (s *Server) routeLiveChanges(ctx context.Context, st *routeState) {
 	queue, err := s.store.Queue(ctx)
 	if err != nil {
 		s.logErr("live sweep", err)
@@ -92,22 +109,48 @@ func (s *Server) routeLiveChanges(ctx context.Context, last *uint64) {
 		s.logErr("live sweep", err)
 		return
 	}
-	now := s.now()
+	sum, routable := s.routeFingerprint(queue, loads, s.now())
+	retry := false
+	if routable && s.routeUnfinished.Load() {
+		st.waited++
+		retry = st.waited >= max(st.waitRounds, 1)
+	} else {
+		st.waited, st.waitRounds = 0, 1
+	}
+	switch {
+	case sum != st.last:
+		st.last, st.waited = sum, 0
+		s.dispatch(ctx)
+		s.publishOperators(ctx)
+	case retry:
+		st.waited, st.waitRounds = 0, min(2*max(st.waitRounds, 1), maxRetryRounds)
+		s.dispatch(ctx) // an assignment publishes the operators itself
+	}
+}
+
+// routeFingerprint hashes what routing depends on: the queue with each
+// conversation's live flag, and each operator's presence, capacity and
+// live load. routable reports whether a live conversation is queued while
+// an online operator has room.
+func (s *Server) routeFingerprint(queue []*Conversation, loads []OperatorLoad, now time.Time) (sum uint64, routable bool) {
 	h := fnv.New64a()
+	liveQueued := false
 	for _, c := range queue {
 		h.Write([]byte(c.ID))
 		if c.Live(now) {
 			h.Write([]byte{1})
+			liveQueued = true
 		}
 	}
+	room := false
 	for _, l := range loads {
-		h.Write([]byte(l.Operator.ID + ":" + strconv.Itoa(l.Active) + ";"))
+		capacity := s.capacity(l.Operator)
+		h.Write([]byte(l.Operator.ID + ":" + string(l.Presence) + ":" + strconv.Itoa(capacity) + ":" + strconv.Itoa(l.Active) + ";"))
+		if l.Presence == Online && l.Active < capacity {
+			room = true
+		}
 	}
-	if sum := h.Sum64(); sum != *last {
-		*last = sum
-		s.dispatch(ctx)
-		s.publishOperators(ctx)
-	}
+	return h.Sum64(), liveQueued && room
 }
 
 // visitorBack makes a returning visitor's open conversation c live at once
