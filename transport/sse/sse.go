@@ -43,6 +43,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -53,6 +54,7 @@ import (
 	"time"
 
 	"github.com/shopchat/chat/internal/origin"
+	"github.com/shopchat/chat/internal/refuse"
 	"github.com/shopchat/chat/transport"
 )
 
@@ -157,10 +159,14 @@ func (t *Transport) Accept(w http.ResponseWriter, r *http.Request) (transport.Co
 	return c, nil
 }
 
-// Post hands one frame to the stream the request names.
+// Post hands one frame to the stream the request names. A body over
+// ReadLimit is refused with 413, from its Content-Length before any of it
+// is read, or as soon as reading passes the limit (a chunked body); at most
+// ReadLimit bytes are read either way. Every refusal closes the HTTP
+// connection, so the rest of a body is never read.
 func (t *Transport) Post(w http.ResponseWriter, r *http.Request) error {
 	if !origin.Allowed(r, t.opts.OriginPatterns) {
-		http.Error(w, "origin not allowed", http.StatusForbidden)
+		refuse.Error(w, "origin not allowed", http.StatusForbidden)
 		return fmt.Errorf("sse: origin %q not allowed", r.Header.Get("Origin"))
 	}
 	t.mu.Lock()
@@ -169,31 +175,34 @@ func (t *Transport) Post(w http.ResponseWriter, r *http.Request) error {
 	owner := transport.Owner(r.Context())
 	if c == nil || owner == "" || c.owner != owner {
 		// One answer for both: a stream id says nothing about whose it is.
-		http.Error(w, "unknown stream: open a new one", http.StatusNotFound)
+		refuse.Error(w, "unknown stream: open a new one", http.StatusNotFound)
 		return transport.ErrUnknownConn
+	}
+	if r.ContentLength > t.opts.ReadLimit {
+		return c.tooLarge(w)
 	}
 	if c.posting.Add(1) > int32(t.opts.MaxPending) {
 		c.posting.Add(-1)
 		w.Header().Set("Retry-After", "1")
-		http.Error(w, "too many frames pending", http.StatusTooManyRequests)
+		refuse.Error(w, "too many frames pending", http.StatusTooManyRequests)
 		return transport.ErrBusy
 	}
 	defer c.posting.Add(-1)
-	body, err := io.ReadAll(io.LimitReader(r.Body, t.opts.ReadLimit+1))
-	if err != nil {
-		http.Error(w, "could not read the frame", http.StatusBadRequest)
-		return fmt.Errorf("sse: read frame: %w", err)
+	// MaxBytesReader, not a LimitReader: past the limit it also tells the
+	// server not to read on after the handler (Connection: close).
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, t.opts.ReadLimit))
+	if _, over := errors.AsType[*http.MaxBytesError](err); over {
+		return c.tooLarge(w)
 	}
-	if int64(len(body)) > t.opts.ReadLimit {
-		http.Error(w, "frame too large", http.StatusRequestEntityTooLarge)
-		c.fail(transport.ErrTooLarge, transport.StatusTooLarge, "frame too large")
-		return transport.ErrTooLarge
+	if err != nil {
+		refuse.Error(w, "could not read the frame", http.StatusBadRequest)
+		return fmt.Errorf("sse: read frame: %w", err)
 	}
 	if !textual(r.Header.Get("Content-Type")) {
 		// WebSocket's binary frame: the protocol is text. (Text that is
 		// not UTF-8 goes on, to be refused as the session refuses it over
 		// WebSocket, with an error frame.)
-		http.Error(w, "text frames only", http.StatusUnsupportedMediaType)
+		refuse.Error(w, "text frames only", http.StatusUnsupportedMediaType)
 		c.fail(transport.ErrUnsupported, transport.StatusUnsupported, "text frames only")
 		return transport.ErrUnsupported
 	}
@@ -202,11 +211,19 @@ func (t *Transport) Post(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	case <-c.done:
-		http.Error(w, "unknown stream: open a new one", http.StatusNotFound)
+		refuse.Error(w, "unknown stream: open a new one", http.StatusNotFound)
 		return transport.ErrUnknownConn
 	case <-r.Context().Done():
 		return fmt.Errorf("sse: %w", r.Context().Err())
 	}
+}
+
+// tooLarge refuses an oversized frame and closes its stream with
+// StatusTooLarge, as WebSocket closes a connection on one.
+func (c *Conn) tooLarge(w http.ResponseWriter) error {
+	refuse.Error(w, "frame too large", http.StatusRequestEntityTooLarge)
+	c.fail(transport.ErrTooLarge, transport.StatusTooLarge, "frame too large")
+	return transport.ErrTooLarge
 }
 
 // textual reports whether a POST's Content-Type is text: text/*,
