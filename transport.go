@@ -122,8 +122,13 @@ func (s *Server) servePost(t transport.Poster, operator bool) http.HandlerFunc {
 				_, err = s.visitorOfToken(r.Context(), tok, false)
 			}
 			switch {
-			case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrNotFound):
+			case errors.Is(err, ErrUnauthorized):
 				refuse.Error(w, "no valid visitor token", http.StatusUnauthorized)
+				return
+			case errors.Is(err, ErrNotFound):
+				// Signed, but never stored (it opened no stream) or erased
+				// (its streams were closed): no stream of its can exist.
+				refuse.Error(w, "unknown stream: open a new one", http.StatusNotFound)
 				return
 			case err != nil:
 				s.logErr("frame post", err)
