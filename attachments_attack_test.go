@@ -203,23 +203,42 @@ func TestAttackDecompressionBombRefused(t *testing.T) {
 	assert.Contains(t, string(body), "larger than 40000000 pixels")
 }
 
-// One visitor holds at most two upload slots: a third upload of theirs
-// gets 429 while another visitor still uploads.
+// One visitor holds at most two upload slots: their further uploads wait
+// for a turn (up to ten in all, one message's files), another visitor's
+// upload goes through meanwhile, and the waiting ones go once the slots
+// are given back.
 func TestAttackOneUploaderCannotTakeEverySlot(t *testing.T) {
 	e := newAttachServer(t)
+	waiting := make(chan struct{}, 20)
+	chat.OnUploadWaiting(e.Chat, func() { waiting <- struct{}{} })
 	greedy, other := e.visitorClient(t), e.visitorClient(t)
 	cookie := e.cookie(greedy)
-	e.stalledUpload(t, cookie)
-	e.stalledUpload(t, cookie)
+	stalled := []*attackConn{e.stalledUpload(t, cookie), e.stalledUpload(t, cookie)}
 
+	var queued []*attackConn
+	for range chat.MaxAttachmentsPerMessage - 2 {
+		c := e.dialAttack(t)
+		c.write(uploadHead(cookie, "Content-Length: 5\r\n") + "hello")
+		queued = append(queued, c)
+		<-waiting // it holds no slot: it waits for the greedy visitor's turn
+	}
 	c := e.dialAttack(t)
 	c.write(uploadHead(cookie, "Content-Length: 5\r\n") + "hello")
 	resp, _ := c.response()
-	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "a third upload at once")
+	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "an eleventh upload at once")
 	assert.NotEmpty(t, resp.Header.Get("Retry-After"))
+	assert.True(t, c.closedByServer())
 
 	status, _ := e.upload(t, other, "", "note.txt", []byte("mine"))
-	assert.Equal(t, http.StatusCreated, status, "another visitor's upload")
+	assert.Equal(t, http.StatusCreated, status, "another visitor's upload while one holds two slots")
+
+	for _, c := range stalled {
+		c.conn.Close() // the stalled uploads fail, and give their turns back
+	}
+	for i, c := range queued {
+		resp, _ := c.response()
+		assert.Equal(t, http.StatusCreated, resp.StatusCode, "waiting upload %d", i)
+	}
 }
 
 // An upload whose body stalls is ended at UploadTimeout with 408, and its

@@ -103,3 +103,7 @@ func WithStandIns(s Store) Store {
 	}
 	return c
 }
+
+// OnUploadWaiting sets f to be called whenever an upload starts waiting for
+// its uploader's turn at the upload slots. Set it before any upload.
+func OnUploadWaiting(s *Server, f func()) { s.attach.testHookWaiting = f }

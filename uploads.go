@@ -77,8 +77,11 @@ const (
 	// maxConcurrentUploads bounds the uploads a Server handles at once:
 	// each holds up to MaxFileSize (and a decoded image) in memory.
 	maxConcurrentUploads = 8
-	// maxUploadsPerUploader bounds one visitor's (or operator's) uploads
-	// at once, so that one of them cannot hold every slot.
+	// maxUploadsPerUploader bounds the slots one visitor (or operator)
+	// holds at once, so that one of them cannot hold every slot; their
+	// further uploads wait for a turn, up to one message's worth
+	// (MaxAttachmentsPerMessage) in all: the widget and the console send a
+	// message's files at once.
 	maxUploadsPerUploader = 2
 	// maxConcurrentDecodes bounds the images being decoded at once, over
 	// HTTP uploads and mailed files together: a decode of MaxPixels takes
@@ -98,7 +101,15 @@ type attachments struct {
 	decodes chan struct{} // maxConcurrentDecodes
 
 	mu     sync.Mutex
-	active map[string]int // uploads in progress by uploader id
+	active map[string]*uploaderTurns // by uploader id, while one uploads
+
+	testHookWaiting func() // called when an upload starts waiting for a turn
+}
+
+// uploaderTurns are one uploader's turns at the upload slots.
+type uploaderTurns struct {
+	turns chan struct{} // maxUploadsPerUploader
+	users int           // uploads holding or waiting for a turn
 }
 
 func newAttachments(cfg AttachmentConfig, st *checked) (*attachments, error) {
@@ -124,7 +135,7 @@ func newAttachments(cfg AttachmentConfig, st *checked) (*attachments, error) {
 		cfg: cfg, store: as, blobs: cfg.Blobs, allowed: map[string]bool{},
 		slots:   make(chan struct{}, maxConcurrentUploads),
 		decodes: make(chan struct{}, maxConcurrentDecodes),
-		active:  map[string]int{},
+		active:  map[string]*uploaderTurns{},
 	}
 	for _, t := range cfg.Types {
 		a.allowed[strings.ToLower(t)] = true
@@ -146,28 +157,55 @@ func (at *attachments) tooLarge() error {
 	return &publicError{sentinel: errTooLarge, msg: fmt.Sprintf("file is larger than %d MiB", at.maxFile()>>20)}
 }
 
-// acquire takes an upload slot for owner, or refuses: errTooManyUploads
-// past maxUploadsPerUploader of owner's, errUploadsBusy past
-// maxConcurrentUploads in all. release gives it back.
-func (at *attachments) acquire(owner string) (release func(), err error) {
+// acquire takes an upload slot for owner: first one of owner's
+// maxUploadsPerUploader turns, waiting for it while ctx allows, then one of
+// the maxConcurrentUploads slots. It refuses with errTooManyUploads past
+// MaxAttachmentsPerMessage of owner's uploads holding or waiting, and with
+// errUploadsBusy when every slot is taken. release gives both back.
+func (at *attachments) acquire(ctx context.Context, owner string) (release func(), err error) {
 	at.mu.Lock()
-	defer at.mu.Unlock()
-	if at.active[owner] >= maxUploadsPerUploader {
-		return nil, &publicError{sentinel: errTooManyUploads, msg: fmt.Sprintf("at most %d uploads at once; wait for one to finish", maxUploadsPerUploader)}
+	u := at.active[owner]
+	if u == nil {
+		u = &uploaderTurns{turns: make(chan struct{}, maxUploadsPerUploader)}
+		at.active[owner] = u
+	}
+	if u.users >= MaxAttachmentsPerMessage {
+		at.mu.Unlock()
+		return nil, &publicError{sentinel: errTooManyUploads, msg: fmt.Sprintf("at most %d uploads at once; wait for one to finish", MaxAttachmentsPerMessage)}
+	}
+	u.users++
+	at.mu.Unlock()
+	leave := func() {
+		at.mu.Lock()
+		if u.users--; u.users == 0 {
+			delete(at.active, owner) // every turn is back: nothing of it is held
+		}
+		at.mu.Unlock()
+	}
+	select {
+	case u.turns <- struct{}{}:
+	default:
+		if at.testHookWaiting != nil {
+			at.testHookWaiting()
+		}
+		select {
+		case u.turns <- struct{}{}:
+		case <-ctx.Done():
+			leave()
+			return nil, fmt.Errorf("chat: waiting for an upload turn: %w", context.Cause(ctx))
+		}
 	}
 	select {
 	case at.slots <- struct{}{}:
 	default:
+		<-u.turns
+		leave()
 		return nil, errUploadsBusy
 	}
-	at.active[owner]++
 	return func() {
-		at.mu.Lock()
-		if at.active[owner]--; at.active[owner] <= 0 {
-			delete(at.active, owner)
-		}
-		at.mu.Unlock()
 		<-at.slots
+		<-u.turns
+		leave()
 	}, nil
 }
 
@@ -305,10 +343,12 @@ func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request) {
 }
 
 // uploadBody reads and stores r's body for u while holding an upload slot,
-// which is free again before the answer is written.
+// which is free again before the answer is written. UploadTimeout starts
+// once the slot is held: a wait for u's turn is bounded by the client (its
+// request's context) and by the number of u's uploads that may wait.
 func (s *Server) uploadBody(w http.ResponseWriter, r *http.Request, u uploader) (*Attachment, error) {
 	at := s.attach
-	release, err := at.acquire(u.id())
+	release, err := at.acquire(r.Context(), u.id())
 	if err != nil {
 		return nil, err
 	}
