@@ -42,7 +42,8 @@ type AttachmentConfig struct {
 	// and anything hidden after the pixels; a GIF becomes a PNG of its
 	// first frame.
 	Types []string
-	// MaxFileSize caps one file, in bytes. Default 10 MiB.
+	// MaxFileSize caps one file, in bytes; a file over MaxMessageSize is
+	// refused too (it could never be sent). Default 10 MiB.
 	MaxFileSize int64
 	// MaxMessageSize caps the files of one message together. Default 25 MiB.
 	MaxMessageSize int64
