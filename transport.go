@@ -59,7 +59,7 @@ func byMethod(handlers map[string]http.HandlerFunc) http.Handler {
 			return
 		}
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		refuse.Error(w, "method not allowed", http.StatusMethodNotAllowed) // a body it may carry is not read
+		refuse.Error(w, r, "method not allowed", http.StatusMethodNotAllowed) // a body it may carry is not read
 	})
 }
 
@@ -112,7 +112,7 @@ func (s *Server) servePost(t transport.Poster, operator bool) http.HandlerFunc {
 		if operator {
 			op, err := s.cfg.Operators(r)
 			if err != nil || op == nil || op.ID == "" {
-				refuse.Error(w, "operator login required", http.StatusUnauthorized)
+				refuse.Error(w, r, "operator login required", http.StatusUnauthorized)
 				return
 			}
 			owner = (&session{op: op}).owner()
@@ -123,16 +123,16 @@ func (s *Server) servePost(t transport.Poster, operator bool) http.HandlerFunc {
 			}
 			switch {
 			case errors.Is(err, ErrUnauthorized):
-				refuse.Error(w, "no valid visitor token", http.StatusUnauthorized)
+				refuse.Error(w, r, "no valid visitor token", http.StatusUnauthorized)
 				return
 			case errors.Is(err, ErrNotFound):
 				// Signed, but never stored (it opened no stream) or erased
 				// (its streams were closed): no stream of its can exist.
-				refuse.Error(w, "unknown stream: open a new one", http.StatusNotFound)
+				refuse.Error(w, r, "unknown stream: open a new one", http.StatusNotFound)
 				return
 			case err != nil:
 				s.logErr("frame post", err)
-				refuse.Error(w, "chat unavailable", http.StatusServiceUnavailable)
+				refuse.Error(w, r, "chat unavailable", http.StatusServiceUnavailable)
 				return
 			}
 			owner = (&session{visitorID: tok.id}).owner()

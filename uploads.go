@@ -317,11 +317,11 @@ func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fail := func(err error) {
-		refuse.Close(w)
+		refuse.Close(w, r)
 		s.httpError(w, err, "upload")
 	}
 	if !s.sameOriginRequest(r) {
-		refuse.Error(w, "cross-site upload refused", http.StatusForbidden)
+		refuse.Error(w, r, "cross-site upload refused", http.StatusForbidden)
 		return
 	}
 	if r.ContentLength > at.maxFile() {

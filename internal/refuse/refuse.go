@@ -8,23 +8,28 @@ import (
 	"time"
 )
 
-// Error answers r with status and msg (as http.Error) and ends the HTTP
-// connection after the answer without reading the rest of the body.
-func Error(w http.ResponseWriter, msg string, status int) {
-	Close(w)
+// Error answers r with status and msg (as http.Error) and stops reading
+// r's body, ending an HTTP/1 connection after the answer.
+func Error(w http.ResponseWriter, r *http.Request, msg string, status int) {
+	Close(w, r)
 	http.Error(w, msg, status)
 }
 
-// Close makes the answer about to be written the connection's last, and
-// stops reading the connection: call it before writing the answer.
+// Close makes the answer about to be written stop the reading of r's body:
+// call it before writing the answer.
 //
-// Why both: "Connection: close" alone stops net/http from reading the next
-// request, but after the handler it still reads up to 256 KiB of an unread
-// body (for a chunked one, before it even writes the answer), and waits
-// for it as long as the client stalls. A read deadline in the past ends
-// that read at once; the answer is still written.
-func Close(w http.ResponseWriter) {
-	w.Header().Set("Connection", "close")
+// Why a read deadline in the past, and "Connection: close" on HTTP/1: the
+// header alone stops net/http from reading a next request, but after the
+// handler it still reads up to 256 KiB of an unread body (for a chunked
+// one, before it even writes the answer), and waits for it as long as the
+// client stalls; the deadline ends that read at once, and the answer is
+// still written. On HTTP/2 the deadline ends only the request's own stream
+// and the header is not set: there it would shut the whole connection
+// down, the client's other requests (an event stream) with it.
+func Close(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 1 {
+		w.Header().Set("Connection", "close")
+	}
 	// ErrNotSupported (a test recorder): no connection to stop reading.
 	http.NewResponseController(w).SetReadDeadline(time.Now())
 }

@@ -166,7 +166,7 @@ func (t *Transport) Accept(w http.ResponseWriter, r *http.Request) (transport.Co
 // connection, so the rest of a body is never read.
 func (t *Transport) Post(w http.ResponseWriter, r *http.Request) error {
 	if !origin.Allowed(r, t.opts.OriginPatterns) {
-		refuse.Error(w, "origin not allowed", http.StatusForbidden)
+		refuse.Error(w, r, "origin not allowed", http.StatusForbidden)
 		return fmt.Errorf("sse: origin %q not allowed", r.Header.Get("Origin"))
 	}
 	t.mu.Lock()
@@ -175,16 +175,16 @@ func (t *Transport) Post(w http.ResponseWriter, r *http.Request) error {
 	owner := transport.Owner(r.Context())
 	if c == nil || owner == "" || c.owner != owner {
 		// One answer for both: a stream id says nothing about whose it is.
-		refuse.Error(w, "unknown stream: open a new one", http.StatusNotFound)
+		refuse.Error(w, r, "unknown stream: open a new one", http.StatusNotFound)
 		return transport.ErrUnknownConn
 	}
 	if r.ContentLength > t.opts.ReadLimit {
-		return c.tooLarge(w)
+		return c.tooLarge(w, r)
 	}
 	if c.posting.Add(1) > int32(t.opts.MaxPending) {
 		c.posting.Add(-1)
 		w.Header().Set("Retry-After", "1")
-		refuse.Error(w, "too many frames pending", http.StatusTooManyRequests)
+		refuse.Error(w, r, "too many frames pending", http.StatusTooManyRequests)
 		return transport.ErrBusy
 	}
 	defer c.posting.Add(-1)
@@ -192,17 +192,17 @@ func (t *Transport) Post(w http.ResponseWriter, r *http.Request) error {
 	// server not to read on after the handler (Connection: close).
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, t.opts.ReadLimit))
 	if _, over := errors.AsType[*http.MaxBytesError](err); over {
-		return c.tooLarge(w)
+		return c.tooLarge(w, r)
 	}
 	if err != nil {
-		refuse.Error(w, "could not read the frame", http.StatusBadRequest)
+		refuse.Error(w, r, "could not read the frame", http.StatusBadRequest)
 		return fmt.Errorf("sse: read frame: %w", err)
 	}
 	if !textual(r.Header.Get("Content-Type")) {
 		// WebSocket's binary frame: the protocol is text. (Text that is
 		// not UTF-8 goes on, to be refused as the session refuses it over
 		// WebSocket, with an error frame.)
-		refuse.Error(w, "text frames only", http.StatusUnsupportedMediaType)
+		refuse.Error(w, r, "text frames only", http.StatusUnsupportedMediaType)
 		c.fail(transport.ErrUnsupported, transport.StatusUnsupported, "text frames only")
 		return transport.ErrUnsupported
 	}
@@ -211,7 +211,7 @@ func (t *Transport) Post(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	case <-c.done:
-		refuse.Error(w, "unknown stream: open a new one", http.StatusNotFound)
+		refuse.Error(w, r, "unknown stream: open a new one", http.StatusNotFound)
 		return transport.ErrUnknownConn
 	case <-r.Context().Done():
 		return fmt.Errorf("sse: %w", r.Context().Err())
@@ -220,8 +220,8 @@ func (t *Transport) Post(w http.ResponseWriter, r *http.Request) error {
 
 // tooLarge refuses an oversized frame and closes its stream with
 // StatusTooLarge, as WebSocket closes a connection on one.
-func (c *Conn) tooLarge(w http.ResponseWriter) error {
-	refuse.Error(w, "frame too large", http.StatusRequestEntityTooLarge)
+func (c *Conn) tooLarge(w http.ResponseWriter, r *http.Request) error {
+	refuse.Error(w, r, "frame too large", http.StatusRequestEntityTooLarge)
 	c.fail(transport.ErrTooLarge, transport.StatusTooLarge, "frame too large")
 	return transport.ErrTooLarge
 }
