@@ -48,6 +48,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -83,6 +84,11 @@ type Options struct {
 	// 429 and transport.ErrBusy. As many frames again may wait, read, for
 	// the session. Default 8.
 	MaxPending int
+	// PostTimeout bounds the reading of one POST's body, so that a client
+	// that sends its headers and then stalls does not hold one of its
+	// stream's MaxPending turns; it gets 408. It replaces the shop server's
+	// ReadTimeout for the body. Default 10s: a frame is at most ReadLimit.
+	PostTimeout time.Duration
 }
 
 // Transport accepts Server-Sent Events streams and the POSTs that feed them.
@@ -112,6 +118,9 @@ func New(opts Options) (*Transport, error) {
 	}
 	if opts.MaxPending <= 0 {
 		opts.MaxPending = 8
+	}
+	if opts.PostTimeout <= 0 {
+		opts.PostTimeout = 10 * time.Second
 	}
 	return &Transport{opts: opts, streams: make(map[string]*Conn)}, nil
 }
@@ -188,11 +197,16 @@ func (t *Transport) Post(w http.ResponseWriter, r *http.Request) error {
 		return transport.ErrBusy
 	}
 	defer c.posting.Add(-1)
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(t.opts.PostTimeout)) // ErrNotSupported: the server's own timeouts
 	// MaxBytesReader, not a LimitReader: past the limit it also tells the
 	// server not to read on after the handler (Connection: close).
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, t.opts.ReadLimit))
 	if _, over := errors.AsType[*http.MaxBytesError](err); over {
 		return c.tooLarge(w, r)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		refuse.Error(w, r, "the frame took too long", http.StatusRequestTimeout)
+		return fmt.Errorf("sse: read frame: %w", err)
 	}
 	if err != nil {
 		refuse.Error(w, r, "could not read the frame", http.StatusBadRequest)

@@ -33,7 +33,12 @@ type hostileEnv struct {
 // binds the request's visitor to customer "cust-1" (the shop's login).
 func newHostileServer(t *testing.T, edit ...func(*chat.Config)) *hostileEnv {
 	t.Helper()
-	tr, err := sse.New(sse.Options{ReadLimit: hostileReadLimit})
+	return newHostileServerWith(t, sse.Options{ReadLimit: hostileReadLimit}, edit...)
+}
+
+func newHostileServerWith(t *testing.T, opts sse.Options, edit ...func(*chat.Config)) *hostileEnv {
+	t.Helper()
+	tr, err := sse.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,4 +406,30 @@ func TestHostileRevokedTokenCannotPost(t *testing.T) {
 			t.Errorf("%s: a refusal keeps the connection", tc.name)
 		}
 	}
+}
+
+// A POST whose body stalls (a Content-Length larger than what comes) is
+// ended at PostTimeout with 408 and gives its turn back; nothing here
+// depends on how long that takes.
+func TestHostileStalledFramePostTimesOut(t *testing.T) {
+	e := newHostileServerWith(t, sse.Options{ReadLimit: hostileReadLimit, MaxPending: 1, PostTimeout: 50 * time.Millisecond})
+	cookie := e.session()
+	st := e.open(cookie)
+	c := e.dial()
+	c.write(postHead(st.id, cookie, "Content-Length: 100\r\n") + `{"v":1,`)
+	resp := c.response(http.MethodPost)
+	if resp.StatusCode != http.StatusRequestTimeout {
+		t.Fatalf("a stalled frame: HTTP %d, want 408", resp.StatusCode)
+	}
+	if !c.closedByServer() {
+		t.Error("the server kept the stalled connection open")
+	}
+	// The stream's one turn is back: a whole frame goes.
+	d := e.dial()
+	hello := `{"v":1,"type":"hello"}`
+	d.write(postHead(st.id, cookie, fmt.Sprintf("Content-Length: %d\r\n", len(hello))) + hello)
+	if resp := d.response(http.MethodPost); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("a frame after the stalled one: HTTP %d, want 204", resp.StatusCode)
+	}
+	st.until(`"type":"welcome"`)
 }
