@@ -30,7 +30,10 @@
 // principal the Server authenticated: transport.WithOwner), else it is
 // refused with 404 and transport.ErrUnknownConn; at most MaxPending POSTs
 // per stream are held at once, so a stream holds at most 2*MaxPending
-// frames of at most ReadLimit bytes from its client.
+// frames of at most ReadLimit bytes from its client. A POST's body must
+// arrive within PostTimeout (else 408); one over ReadLimit is refused from
+// its Content-Length before it is read; a refused POST's body is not read
+// on (see Post).
 //
 // With several nodes behind a load balancer, a POST must reach the node
 // that holds its stream: route a client's requests to one node (session
