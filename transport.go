@@ -104,8 +104,8 @@ func (s *Server) serveOperatorSocket(t Transport) http.HandlerFunc {
 // frame for another owner's connection. A visitor's token is checked as the
 // stream's was, against the stored visitor (a store read per frame; up
 // frames are few): a token revoked by a logout, a login or an erasure posts
-// nothing, even to a stream it learned the id of. A refusal closes the
-// connection, so the frame's body is never read.
+// nothing, even to a stream it learned the id of. A refusal stops the
+// reading of the frame's body (refuse.Error).
 func (s *Server) servePost(t transport.Poster, operator bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var owner string

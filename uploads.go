@@ -307,9 +307,10 @@ func (e *ImageTooLargeError) Unwrap() error { return ErrRejected }
 
 // serveUpload takes one file as the raw request body (the name in ?name=)
 // and answers with its metadata as a protocol.Attachment. The file is not
-// shown to anyone until a message names it. Every refusal closes the
-// connection unread; one for size comes from Content-Length, before a byte
-// of the body is read, when the client sends it.
+// shown to anyone until a message names it. Every refusal stops the
+// reading of the body (refuse.Close); one for size comes from
+// Content-Length, before a byte of the body is read, when the client sends
+// it.
 func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request) {
 	at := s.attach
 	if at == nil {
