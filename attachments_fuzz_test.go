@@ -37,7 +37,7 @@ func FuzzAttachmentSanitize(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		jpegOrientation(data)
 		a := &Attachment{Name: "f"}
-		out, err := at.sanitize(a, data)
+		out, err := at.sanitize(t.Context(), a, data)
 		if err != nil {
 			return
 		}

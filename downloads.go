@@ -55,10 +55,15 @@ func (s *Server) serveDownload(w http.ResponseWriter, r *http.Request) {
 	if a.IsImage() && r.URL.Query().Get("download") == "" {
 		disposition = "inline"
 	}
-	h.Set("Content-Disposition", mime.FormatMediaType(disposition, map[string]string{"filename": a.Name}))
+	// The name's extension is the sniffed type's whatever was stored (files
+	// uploaded before names were given it, a custom store's metadata).
+	h.Set("Content-Disposition", mime.FormatMediaType(disposition, map[string]string{"filename": nameForType(a.Name, a.Type)}))
 	if r.Header.Get("If-None-Match") == `"`+a.SHA256+`"` {
 		w.WriteHeader(http.StatusNotModified)
 		return
+	}
+	if r.Method == http.MethodHead {
+		return // the headers only: net/http would read the whole blob to discard it
 	}
 	if _, err := io.Copy(w, body); err != nil {
 		s.log.Debug("download interrupted", "attachment", a.ID, "err", err)

@@ -130,3 +130,7 @@ func HeardNodes(s *Server) int {
 	}
 	return n
 }
+
+// OnUploadWaiting sets f to be called whenever an upload starts waiting for
+// its uploader's turn at the upload slots. Set it before any upload.
+func OnUploadWaiting(s *Server, f func()) { s.attach.testHookWaiting = f }

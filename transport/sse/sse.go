@@ -30,7 +30,10 @@
 // principal the Server authenticated: transport.WithOwner), else it is
 // refused with 404 and transport.ErrUnknownConn; at most MaxPending POSTs
 // per stream are held at once, so a stream holds at most 2*MaxPending
-// frames of at most ReadLimit bytes from its client.
+// frames of at most ReadLimit bytes from its client. A POST's body must
+// arrive within PostTimeout (else 408); one over ReadLimit is refused from
+// its Content-Length before it is read; a refused POST's body is not read
+// on (see Post).
 //
 // With several nodes behind a load balancer, a POST must reach the node
 // that holds its stream: route a client's requests to one node (session
@@ -43,16 +46,19 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/shopchat/chat/internal/origin"
+	"github.com/shopchat/chat/internal/refuse"
 	"github.com/shopchat/chat/transport"
 )
 
@@ -81,6 +87,11 @@ type Options struct {
 	// 429 and transport.ErrBusy. As many frames again may wait, read, for
 	// the session. Default 8.
 	MaxPending int
+	// PostTimeout bounds the reading of one POST's body, so that a client
+	// that sends its headers and then stalls does not hold one of its
+	// stream's MaxPending turns; it gets 408. It replaces the shop server's
+	// ReadTimeout for the body. Default 10s: a frame is at most ReadLimit.
+	PostTimeout time.Duration
 }
 
 // Transport accepts Server-Sent Events streams and the POSTs that feed them.
@@ -110,6 +121,9 @@ func New(opts Options) (*Transport, error) {
 	}
 	if opts.MaxPending <= 0 {
 		opts.MaxPending = 8
+	}
+	if opts.PostTimeout <= 0 {
+		opts.PostTimeout = 10 * time.Second
 	}
 	return &Transport{opts: opts, streams: make(map[string]*Conn)}, nil
 }
@@ -157,10 +171,14 @@ func (t *Transport) Accept(w http.ResponseWriter, r *http.Request) (transport.Co
 	return c, nil
 }
 
-// Post hands one frame to the stream the request names.
+// Post hands one frame to the stream the request names. A body over
+// ReadLimit is refused with 413, from its Content-Length before any of it
+// is read, or as soon as reading passes the limit (a chunked body); at most
+// ReadLimit bytes are read either way. Every refusal closes the HTTP
+// connection, so the rest of a body is never read.
 func (t *Transport) Post(w http.ResponseWriter, r *http.Request) error {
 	if !origin.Allowed(r, t.opts.OriginPatterns) {
-		http.Error(w, "origin not allowed", http.StatusForbidden)
+		refuse.Error(w, r, "origin not allowed", http.StatusForbidden)
 		return fmt.Errorf("sse: origin %q not allowed", r.Header.Get("Origin"))
 	}
 	t.mu.Lock()
@@ -169,31 +187,39 @@ func (t *Transport) Post(w http.ResponseWriter, r *http.Request) error {
 	owner := transport.Owner(r.Context())
 	if c == nil || owner == "" || c.owner != owner {
 		// One answer for both: a stream id says nothing about whose it is.
-		http.Error(w, "unknown stream: open a new one", http.StatusNotFound)
+		refuse.Error(w, r, "unknown stream: open a new one", http.StatusNotFound)
 		return transport.ErrUnknownConn
+	}
+	if r.ContentLength > t.opts.ReadLimit {
+		return c.tooLarge(w, r)
 	}
 	if c.posting.Add(1) > int32(t.opts.MaxPending) {
 		c.posting.Add(-1)
 		w.Header().Set("Retry-After", "1")
-		http.Error(w, "too many frames pending", http.StatusTooManyRequests)
+		refuse.Error(w, r, "too many frames pending", http.StatusTooManyRequests)
 		return transport.ErrBusy
 	}
 	defer c.posting.Add(-1)
-	body, err := io.ReadAll(io.LimitReader(r.Body, t.opts.ReadLimit+1))
-	if err != nil {
-		http.Error(w, "could not read the frame", http.StatusBadRequest)
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(t.opts.PostTimeout)) // ErrNotSupported: the server's own timeouts
+	// MaxBytesReader, not a LimitReader: past the limit it also tells the
+	// server not to read on after the handler (Connection: close).
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, t.opts.ReadLimit))
+	if _, over := errors.AsType[*http.MaxBytesError](err); over {
+		return c.tooLarge(w, r)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		refuse.Error(w, r, "the frame took too long", http.StatusRequestTimeout)
 		return fmt.Errorf("sse: read frame: %w", err)
 	}
-	if int64(len(body)) > t.opts.ReadLimit {
-		http.Error(w, "frame too large", http.StatusRequestEntityTooLarge)
-		c.fail(transport.ErrTooLarge, transport.StatusTooLarge, "frame too large")
-		return transport.ErrTooLarge
+	if err != nil {
+		refuse.Error(w, r, "could not read the frame", http.StatusBadRequest)
+		return fmt.Errorf("sse: read frame: %w", err)
 	}
 	if !textual(r.Header.Get("Content-Type")) {
 		// WebSocket's binary frame: the protocol is text. (Text that is
 		// not UTF-8 goes on, to be refused as the session refuses it over
 		// WebSocket, with an error frame.)
-		http.Error(w, "text frames only", http.StatusUnsupportedMediaType)
+		refuse.Error(w, r, "text frames only", http.StatusUnsupportedMediaType)
 		c.fail(transport.ErrUnsupported, transport.StatusUnsupported, "text frames only")
 		return transport.ErrUnsupported
 	}
@@ -202,11 +228,19 @@ func (t *Transport) Post(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	case <-c.done:
-		http.Error(w, "unknown stream: open a new one", http.StatusNotFound)
+		refuse.Error(w, r, "unknown stream: open a new one", http.StatusNotFound)
 		return transport.ErrUnknownConn
 	case <-r.Context().Done():
 		return fmt.Errorf("sse: %w", r.Context().Err())
 	}
+}
+
+// tooLarge refuses an oversized frame and closes its stream with
+// StatusTooLarge, as WebSocket closes a connection on one.
+func (c *Conn) tooLarge(w http.ResponseWriter, r *http.Request) error {
+	refuse.Error(w, r, "frame too large", http.StatusRequestEntityTooLarge)
+	c.fail(transport.ErrTooLarge, transport.StatusTooLarge, "frame too large")
+	return transport.ErrTooLarge
 }
 
 // textual reports whether a POST's Content-Type is text: text/*,
