@@ -187,20 +187,10 @@ func TestRouteFingerprintSeesPresenceAndCapacity(t *testing.T) {
 		ctx := testCtx(t)
 		sweep := chat.LiveSweeper(ts.Chat)
 		ts.operator(t, "dana", nil)
-		m1, err := ts.visitor(t, nil).Send(ctx, "", "first")
-		if err != nil {
-			t.Fatal(err)
-		}
-		waitOwnedBy(t, ts.Store, m1.Conv, "dana")
-		rounds := chat.DispatchRounds(ts.Chat)
-		m2, err := ts.visitor(t, nil).Send(ctx, "", "second")
-		if err != nil {
-			t.Fatal(err)
-		}
-		waitRounds(t, ts.Chat, rounds+1) // the new conversation's round: dana is full
+		_, second := queueBehindDana(t, ts)
 		sweep()
-		if c := storedConv(t, ts.Store, m2.Conv); c.Status != chat.Queued {
-			t.Fatalf("while dana is full: %s, want queued", c.Status)
+		if c := storedConv(t, ts.Store, second); c.Status != chat.Queued {
+			t.Fatalf("while dana is full, after a tick: %s, want queued", c.Status)
 		}
 		// Her profile gains a slot (stored by the shop, or by her login on
 		// another node).
@@ -208,7 +198,7 @@ func TestRouteFingerprintSeesPresenceAndCapacity(t *testing.T) {
 			t.Fatal(err)
 		}
 		sweep()
-		if c := storedConv(t, ts.Store, m2.Conv); c.Status != chat.Assigned || c.OperatorID != "dana" {
+		if c := storedConv(t, ts.Store, second); c.Status != chat.Assigned || c.OperatorID != "dana" {
 			t.Fatalf("after dana's capacity grew: %s with %q, want assigned to dana", c.Status, c.OperatorID)
 		}
 	})
@@ -220,27 +210,6 @@ func TestRouteFingerprintSeesPresenceAndCapacity(t *testing.T) {
 func TestTransferAndErasureFreeCapacity(t *testing.T) {
 	dana := &chat.Operator{ID: "dana", Name: "Dana", Capacity: 1}
 	erin := &chat.Operator{ID: "erin", Name: "Erin", Capacity: 1}
-	// start has dana (online) take one live conversation and a second
-	// one queue behind it; it returns both.
-	start := func(t *testing.T, ts *testServer) (first, second string) {
-		t.Helper()
-		ctx := testCtx(t)
-		m1, err := ts.visitor(t, nil).Send(ctx, "", "first")
-		if err != nil {
-			t.Fatal(err)
-		}
-		waitOwnedBy(t, ts.Store, m1.Conv, "dana")
-		rounds := chat.DispatchRounds(ts.Chat)
-		m2, err := ts.visitor(t, nil).Send(ctx, "", "second")
-		if err != nil {
-			t.Fatal(err)
-		}
-		waitRounds(t, ts.Chat, rounds+1) // its round: dana is full
-		if c := storedConv(t, ts.Store, m2.Conv); c.Status != chat.Queued {
-			t.Fatalf("while dana is full: %s, want queued", c.Status)
-		}
-		return m1.Conv, m2.Conv
-	}
 
 	t.Run("transfer", func(t *testing.T) {
 		ts := newTestServer(t, func(c *chat.Config) {
@@ -253,7 +222,7 @@ func TestTransferAndErasureFreeCapacity(t *testing.T) {
 		if err := e.SetPresence(ctx, "away"); err != nil { // takes transfers, not the queue
 			t.Fatal(err)
 		}
-		first, second := start(t, ts)
+		first, second := queueBehindDana(t, ts)
 		if err := ts.Chat.Transfer(ctx, chat.Transfer{Conversation: first, By: "dana", To: "erin"}); err != nil {
 			t.Fatal(err)
 		}
@@ -269,7 +238,7 @@ func TestTransferAndErasureFreeCapacity(t *testing.T) {
 		})
 		ctx := testCtx(t)
 		ts.operator(t, "dana", nil)
-		first, second := start(t, ts)
+		first, second := queueBehindDana(t, ts)
 		if err := ts.Chat.DeleteVisitor(ctx, storedConv(t, ts.Store, first).VisitorID); err != nil {
 			t.Fatal(err)
 		}
@@ -324,4 +293,26 @@ func TestRemoteOpsDispatchedByOneNode(t *testing.T) {
 			t.Errorf("node %d (designated %v) routed %d times on a remote ops event, want %d", i, want == 1, got, want)
 		}
 	}
+}
+
+// queueBehindDana has dana (online, capacity 1) take one live
+// conversation and a second one queue behind it; it returns both.
+func queueBehindDana(t *testing.T, ts *testServer) (first, second string) {
+	t.Helper()
+	ctx := testCtx(t)
+	m1, err := ts.visitor(t, nil).Send(ctx, "", "first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitOwnedBy(t, ts.Store, m1.Conv, "dana")
+	rounds := chat.DispatchRounds(ts.Chat)
+	m2, err := ts.visitor(t, nil).Send(ctx, "", "second")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitRounds(t, ts.Chat, rounds+1) // its round: dana is full
+	if c := storedConv(t, ts.Store, m2.Conv); c.Status != chat.Queued {
+		t.Fatalf("while dana is full: %s, want queued", c.Status)
+	}
+	return m1.Conv, m2.Conv
 }

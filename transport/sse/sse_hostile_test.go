@@ -281,20 +281,7 @@ func TestHostileOversizedFrameRefusedFromContentLength(t *testing.T) {
 	st := e.open(cookie)
 	c := e.dial()
 	c.write(postHead(st.id, cookie, fmt.Sprintf("Content-Length: %d\r\n", 100<<20)))
-	resp := c.response(http.MethodPost)
-	if resp.StatusCode != http.StatusRequestEntityTooLarge {
-		t.Fatalf("HTTP %d, want 413", resp.StatusCode)
-	}
-	if !resp.Close { // ReadResponse takes "Connection: close" into Close
-		t.Error("a refusal does not say Connection: close")
-	}
-	if !c.closedByServer() {
-		t.Error("the server kept the connection open after refusing its body")
-	}
-	st.until("event: close")
-	if l := st.line(); !strings.Contains(l, `"code":1009`) {
-		t.Fatalf("close event %q, want 1009", l)
-	}
+	expectTooLarge(t, c, st)
 }
 
 // A chunked body has no Content-Length: it is refused once reading passes
@@ -315,20 +302,7 @@ func TestHostileChunkedFrameOverLimit(t *testing.T) {
 			}
 		}
 	}()
-	resp := c.response(http.MethodPost)
-	if resp.StatusCode != http.StatusRequestEntityTooLarge {
-		t.Fatalf("HTTP %d, want 413", resp.StatusCode)
-	}
-	if !resp.Close {
-		t.Error("a refusal does not say Connection: close")
-	}
-	if !c.closedByServer() {
-		t.Error("the server kept the connection open after refusing its body")
-	}
-	st.until("event: close")
-	if l := st.line(); !strings.Contains(l, `"code":1009`) {
-		t.Fatalf("close event %q, want 1009", l)
-	}
+	expectTooLarge(t, c, st)
 }
 
 // A Content-Length smaller than what is sent frames the body: the frame is
@@ -432,4 +406,24 @@ func TestHostileStalledFramePostTimesOut(t *testing.T) {
 		t.Fatalf("a frame after the stalled one: HTTP %d, want 204", resp.StatusCode)
 	}
 	st.until(`"type":"welcome"`)
+}
+
+// expectTooLarge asserts that the frame POST on c was refused with 413,
+// its connection closed, and the stream st ended with 1009.
+func expectTooLarge(t *testing.T, c *raw, st *hostileStream) {
+	t.Helper()
+	resp := c.response(http.MethodPost)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("HTTP %d, want 413", resp.StatusCode)
+	}
+	if !resp.Close { // ReadResponse takes "Connection: close" into Close
+		t.Error("a refusal does not say Connection: close")
+	}
+	if !c.closedByServer() {
+		t.Error("the server kept the connection open after refusing its body")
+	}
+	st.until("event: close")
+	if l := st.line(); !strings.Contains(l, `"code":1009`) {
+		t.Fatalf("close event %q, want 1009", l)
+	}
 }
