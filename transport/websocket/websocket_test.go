@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -213,5 +214,26 @@ func TestFramesPipelinedWithHandshake(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// A ResponseWriter that cannot hijack still gets coder/websocket's 501,
+// not a 101 followed by a failure.
+func TestAcceptWithoutHijackerIs501(t *testing.T) {
+	tr, err := websocket.New(websocket.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodGet, "http://example.com/", nil)
+	r.Header.Set("Connection", "Upgrade")
+	r.Header.Set("Upgrade", "websocket")
+	r.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	r.Header.Set("Sec-WebSocket-Version", "13")
+	w := httptest.NewRecorder()
+	if _, err := tr.Accept(w, r); err == nil {
+		t.Fatal("Accept without a Hijacker succeeded")
+	}
+	if w.Code != http.StatusNotImplemented {
+		t.Fatalf("status %d, want 501", w.Code)
 	}
 }
