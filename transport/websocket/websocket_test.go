@@ -237,3 +237,29 @@ func TestAcceptWithoutHijackerIs501(t *testing.T) {
 		t.Fatalf("status %d, want 501", w.Code)
 	}
 }
+
+// Frames larger than the small buffers, compressed or not, echo whole.
+func TestLargeFramesThroughSmallBuffers(t *testing.T) {
+	for _, compression := range []bool{false, true} {
+		url, _ := serveOpts(t, websocket.Options{Compression: compression, ReadBufferSize: 16, WriteBufferSize: 16}, 0, 0)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		mode := ws.CompressionDisabled
+		if compression {
+			mode = ws.CompressionNoContextTakeover
+		}
+		c, _, err := ws.Dial(ctx, url, &ws.DialOptions{CompressionMode: mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.CloseNow()
+		for _, msg := range []string{"a", strings.Repeat("chat ", 4000), "b"} {
+			if err := c.Write(ctx, ws.MessageText, []byte(msg)); err != nil {
+				t.Fatalf("compression %v: write %d bytes: %v", compression, len(msg), err)
+			}
+			if _, got, err := c.Read(ctx); err != nil || string(got) != msg {
+				t.Fatalf("compression %v: echo of %d bytes: %d bytes, %v", compression, len(msg), len(got), err)
+			}
+		}
+	}
+}
