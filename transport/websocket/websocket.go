@@ -126,7 +126,7 @@ func (t *Transport) Accept(w http.ResponseWriter, r *http.Request) (transport.Co
 // smallBuffers hands coder/websocket, on Hijack, the connection with
 // buffers of its own sizes instead of net/http's 4 KB ones. Bytes the client
 // sent after the handshake request that net/http has already read into its
-// buffer are read first, before the connection's.
+// buffer are moved into the new one, so they are read first.
 type smallBuffers struct {
 	http.ResponseWriter
 	rsize, wsize int // <= 0: keep net/http's
