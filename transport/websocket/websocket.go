@@ -4,13 +4,20 @@
 // default; "*" is refused), limits frame size (32 KiB by default, closing
 // with status 1009 beyond it), and keeps connections alive with pings from
 // one shared sweeper goroutine, so an idle connection costs exactly the one
-// goroutine that reads it.
+// goroutine that reads it. After the handshake it reads and writes through
+// small buffers of its own (Options.ReadBufferSize, WriteBufferSize) instead
+// of the 4 KB ones net/http hands over on Hijack, which coder/websocket would
+// keep for the connection's life.
 package websocket
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -41,6 +48,19 @@ type Options struct {
 	// Compression enables per-message deflate (context takeover off).
 	// Default off: it costs memory per connection and chat frames are small.
 	Compression bool
+	// ReadBufferSize is the size of each connection's read buffer, in
+	// bytes, kept for the connection's life. Default 512: a frame up to
+	// about that size is read in one read from the socket, a larger one in
+	// two (the rest goes straight into the frame). Values below 16 count as
+	// 16. Negative keeps the 4 KB buffer net/http hands over on Hijack, as
+	// does a connection whose client sent more than this many bytes after
+	// the upgrade request before the response (they are in that buffer).
+	ReadBufferSize int
+	// WriteBufferSize is the size of each connection's write buffer, in
+	// bytes, kept for the connection's life. Default 1024: a frame up to
+	// about that size goes out in one write to the socket, a larger one in
+	// two. Negative keeps the 4 KB buffer net/http hands over on Hijack.
+	WriteBufferSize int
 }
 
 // Transport accepts WebSocket connections.
@@ -68,6 +88,12 @@ func New(opts Options) (*Transport, error) {
 	if opts.PingTimeout <= 0 {
 		opts.PingTimeout = 15 * time.Second
 	}
+	if opts.ReadBufferSize == 0 {
+		opts.ReadBufferSize = 512
+	}
+	if opts.WriteBufferSize == 0 {
+		opts.WriteBufferSize = 1024
+	}
 	return &Transport{opts: opts, conns: make(map[*Conn]struct{})}, nil
 }
 
@@ -81,6 +107,11 @@ func (t *Transport) Accept(w http.ResponseWriter, r *http.Request) (transport.Co
 	if t.opts.Compression {
 		ao.CompressionMode = ws.CompressionNoContextTakeover
 	}
+	if t.opts.ReadBufferSize > 0 || t.opts.WriteBufferSize > 0 {
+		if _, ok := hijacker(w); ok { // else Accept answers 501 as before
+			w = &smallBuffers{ResponseWriter: w, rsize: t.opts.ReadBufferSize, wsize: t.opts.WriteBufferSize}
+		}
+	}
 	wc, err := ws.Accept(w, r, ao)
 	if err != nil {
 		return nil, err
@@ -90,6 +121,71 @@ func (t *Transport) Accept(w http.ResponseWriter, r *http.Request) (transport.Co
 	c.touch()
 	t.track(c)
 	return c, nil
+}
+
+// smallBuffers hands coder/websocket, on Hijack, the connection with
+// buffers of its own sizes instead of net/http's 4 KB ones. Bytes the client
+// sent after the handshake request that net/http has already read into its
+// buffer are moved into the new one, so they are read first.
+type smallBuffers struct {
+	http.ResponseWriter
+	rsize, wsize int // <= 0: keep net/http's
+}
+
+func (s *smallBuffers) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := hijacker(s.ResponseWriter)
+	if !ok {
+		return nil, nil, http.ErrNotSupported
+	}
+	nc, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	br, bw := brw.Reader, brw.Writer
+	if s.wsize > 0 {
+		if bw.Buffered() > 0 { // net/http flushes before Hijack; never seen
+			if err := bw.Flush(); err != nil {
+				nc.Close()
+				return nil, nil, err
+			}
+		}
+		bw = bufio.NewWriterSize(nc, s.wsize)
+	}
+	// coder/websocket keeps only what is in the reader's buffer (it resets
+	// the reader onto the net.Conn), so bytes the client pipelined after the
+	// request must sit in the new reader's buffer: when they do not fit,
+	// net/http's reader is kept.
+	if n := br.Buffered(); s.rsize > 0 && n <= max(s.rsize, 16) {
+		var r io.Reader = nc
+		if n > 0 {
+			b, _ := br.Peek(n)
+			r = io.MultiReader(bytes.NewReader(b), nc)
+		}
+		nbr := bufio.NewReaderSize(r, s.rsize)
+		if _, err := nbr.Peek(n); err != nil { // reads b only
+			nc.Close()
+			return nil, nil, err
+		}
+		br = nbr
+	}
+	return nc, bufio.NewReadWriter(br, bw), nil
+}
+
+// hijacker finds the http.Hijacker in w or what w unwraps to, as
+// http.ResponseController and coder/websocket do.
+func hijacker(w http.ResponseWriter) (http.Hijacker, bool) {
+	for {
+		switch v := w.(type) {
+		case http.Hijacker:
+			return v, true
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = v.Unwrap()
+		default:
+			return nil, false
+		}
+	}
 }
 
 func (t *Transport) track(c *Conn) {
