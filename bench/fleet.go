@@ -377,6 +377,8 @@ func RunFleet(ctx context.Context, cfg FleetConfig, spawnNode Spawner, spawnWork
 	defer cancelSends()
 	var wg sync.WaitGroup
 	a0 := time.Now().Add(20 * time.Millisecond)
+	activeProfiles := profileActive(cfg, nodes)
+	defer activeProfiles()
 	total := int64(cfg.Rate * cfg.Duration.Seconds())
 	interval := float64(time.Second) / cfg.Rate
 	for k := int64(0); k < total && sctx.Err() == nil; k++ {
@@ -515,6 +517,40 @@ func (r *keyRecorder) has(k int64) bool {
 	defer r.mu.Unlock()
 	_, ok := r.got[k]
 	return ok
+}
+
+// profileActive takes every node's CPU profile over the active phase
+// (with cfg.Profile and cfg.OutDir) and, when the returned func is called,
+// saves each raw (node<k>-active.pb.gz) with its top lines by cumulative
+// time (node<k>-active-top.txt): where the active phase's CPU goes.
+func profileActive(cfg FleetConfig, nodes []Target) (save func()) {
+	if !cfg.Profile || cfg.OutDir == "" || cfg.Duration < 2*time.Second {
+		return func() {}
+	}
+	var wg sync.WaitGroup
+	profiles := make([][]byte, len(nodes))
+	for k, t := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			profiles[k] = fetchProfile(t.URL, cfg.Duration)
+		}()
+	}
+	return func() {
+		wg.Wait()
+		for k, prof := range profiles {
+			if prof == nil {
+				continue
+			}
+			file := filepath.Join(cfg.OutDir, fmt.Sprintf("node%d-active.pb.gz", k))
+			if os.WriteFile(file, prof, 0o644) != nil {
+				continue
+			}
+			if out, err := exec.Command("go", "tool", "pprof", "-top", "-cum", "-nodecount=80", file).Output(); err == nil {
+				os.WriteFile(filepath.Join(cfg.OutDir, fmt.Sprintf("node%d-active-top.txt", k)), out, 0o644)
+			}
+		}
+	}
 }
 
 // fetchProfile takes a node's CPU profile over d.
