@@ -195,21 +195,41 @@ func (b *botRunner) register(ctx context.Context) error {
 	return nil
 }
 
-// take gives a new queued conversation to the bot. If that fails the
-// conversation stays queued for the team: the bot never blocks routing.
+// firstOwner is the operator a new conversation is created with: the bot,
+// unless invitation (nil: none) came from an operator, who gets the first
+// chance at it (acceptInvitation). Created for the bot, the conversation
+// is never queued, so routing on any node cannot take it before the bot.
+func (b *botRunner) firstOwner(invitation *Activity) string {
+	if b == nil || (invitation != nil && invitation.OperatorID != "") {
+		return ""
+	}
+	return b.id
+}
+
+// take starts the bot on new conversation c: one created for it
+// (firstOwner), or one an inviting operator could not take, which it
+// assigns to the bot. If that fails the conversation stays queued for the
+// team: the bot never blocks routing.
 func (b *botRunner) take(ctx context.Context, c *Conversation) *Conversation {
-	if b == nil || c.Status != Queued {
+	if b == nil {
 		return c
 	}
 	s := b.s
-	taken, err := s.store.Assign(ctx, c.ID, "", b.id, 0, s.now())
-	if err != nil {
-		s.logErr("bot take", err, "conversation", c.ID)
+	switch {
+	case c.Status == Assigned && c.OperatorID == b.id:
+	case c.Status == Queued:
+		taken, err := s.store.Assign(ctx, c.ID, "", b.id, 0, s.now())
+		if err != nil {
+			s.logErr("bot take", err, "conversation", c.ID)
+			return c
+		}
+		s.publishState(taken)
+		c = taken
+	default:
 		return c
 	}
 	s.record(ctx, Activity{Kind: BotStarted, ConversationID: c.ID, VisitorID: c.VisitorID, At: s.now()})
-	s.publishState(taken)
-	return taken
+	return c
 }
 
 // hear starts the bot's turn for visitor message m in c, if the bot has c.

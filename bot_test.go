@@ -181,6 +181,50 @@ func TestFAQBotAnswersAndHandsOff(t *testing.T) {
 	}
 }
 
+// routeOnCreate runs a round of the live loop (as another node's would)
+// right after each conversation is created, before the Server goes on.
+type routeOnCreate struct {
+	chat.Store
+	route func()
+}
+
+func (s *routeOnCreate) Unwrap() chat.Store { return s.Store }
+
+func (s *routeOnCreate) CreateConversation(ctx context.Context, c *chat.Conversation) error {
+	err := s.Store.CreateConversation(ctx, c)
+	if err == nil && s.route != nil {
+		s.route()
+	}
+	return err
+}
+
+// A new conversation is the bot's from the moment it exists: routing that
+// runs between its creation and the bot's turn (the live loop's round, on
+// this node or another) finds nothing to give an online operator.
+func TestBotGetsNewConversationBeforeRouting(t *testing.T) {
+	wrapped := &routeOnCreate{}
+	ts := newTestServer(t, withFAQ, func(cfg *chat.Config) {
+		wrapped.Store = cfg.Store
+		cfg.Store = wrapped
+	})
+	wrapped.route = chat.LiveSweeper(ts.Chat)
+	ctx := testCtx(t)
+	ts.operator(t, "alice", nil) // online, with room
+	v := ts.visitor(t, nil)
+	q, err := v.Send(ctx, "", "What is your return policy?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitBotSays(t, v, q.Conv, "within 30 days")
+	c, err := ts.Chat.Conversation(ctx, q.Conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !chat.IsBotID(c.OperatorID) || c.Status != chat.Assigned {
+		t.Fatalf("conversation %s with %q, want the bot's", c.Status, c.OperatorID)
+	}
+}
+
 // llmDouble stands for a bot backed by a language model: it streams its
 // answer in pieces, or hangs until cancelled.
 type llmDouble struct {

@@ -236,17 +236,14 @@ func (s *Server) lastInvitation(ctx context.Context, visitorID string) (*Activit
 // longer than any visit, in which alone an invitation is pending.
 const invitationClaim = 30 * 24 * time.Hour
 
-// acceptInvitation starts a new conversation that answers an invitation
-// with the invitation's text, records InvitationAccepted (order
-// attribution reads it) and gives the conversation to the inviting
-// operator if they are online with capacity. The invitation's claim in
-// the Store makes that happen once across nodes: a conversation that loses
-// it (or cannot tell) opens as if no invitation were pending.
-func (s *Server) acceptInvitation(ctx context.Context, c *Conversation) *Conversation {
-	a, err := s.pendingInvitation(ctx, c.VisitorID)
-	if err != nil {
-		s.logErr("pending invitation", err, "visitor", c.VisitorID)
-	}
+// acceptInvitation starts new conversation c, which answers invitation a
+// (pendingInvitation; nil: none), with the invitation's text, records
+// InvitationAccepted (order attribution reads it) and gives the
+// conversation to the inviting operator if they are online with capacity.
+// The invitation's claim in the Store makes that happen once across
+// nodes: a conversation that loses it (or cannot tell) opens as if no
+// invitation were pending.
+func (s *Server) acceptInvitation(ctx context.Context, c *Conversation, a *Activity) *Conversation {
 	if a == nil {
 		return c
 	}

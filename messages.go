@@ -158,9 +158,14 @@ func (s *Server) openConversation(ctx context.Context, v *Visitor, department, l
 	if !errors.Is(err, ErrNotFound) {
 		return nil, false, err
 	}
+	invitation, err := s.pendingInvitation(ctx, v.ID)
+	if err != nil {
+		s.logErr("pending invitation", err, "visitor", v.ID)
+	}
 	now := s.now()
 	// The visitor is writing from the site: the conversation starts live.
 	c = &Conversation{ID: uuid.NewString(), VisitorID: v.ID, Status: Queued, Department: department, Language: lang, CreatedAt: now, QueuedAt: now, LiveUntil: s.liveUntil()}
+	c.OperatorID = s.bot.firstOwner(invitation)
 	err = s.store.CreateConversation(ctx, c)
 	if errors.Is(err, ErrConflict) { // another tab created it first
 		c, err = s.store.OpenConversation(ctx, v.ID)
@@ -171,7 +176,7 @@ func (s *Server) openConversation(ctx context.Context, v *Visitor, department, l
 	}
 	s.add("conversations_total", 1)
 	s.publishState(c)
-	c = s.acceptInvitation(ctx, c)
+	c = s.acceptInvitation(ctx, c, invitation)
 	c = s.bot.take(ctx, c) // bot first, unless an invitation gave it to a person
 	return c, true, nil
 }

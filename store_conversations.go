@@ -10,9 +10,13 @@ type ConversationStore interface {
 	// CreateConversation inserts c with Status Queued, and sets c.Status,
 	// c.Epoch and c.LastSeq (0) on the caller's value. c.ID, c.VisitorID,
 	// c.Department, c.CreatedAt, c.QueuedAt and c.LiveUntil are set by the
-	// caller. ErrConflict if the ID exists or the visitor already has a
-	// conversation that is not Closed; ErrNotFound for an unknown visitor.
-	// (Checked: c.ID is not empty.)
+	// caller. If c.OperatorID is set, c starts Assigned to that operator
+	// instead (AssignedAt = c.CreatedAt, no capacity check) and is never in
+	// the Queue: the Server creates a bot's conversation so, and routing on
+	// any node must not take it in between. ErrConflict if the ID exists or
+	// the visitor already has a conversation that is not Closed;
+	// ErrNotFound for an unknown visitor or operator. (Checked: c.ID is not
+	// empty.)
 	CreateConversation(ctx context.Context, c *Conversation) error
 	// Conversation returns the conversation with id, or ErrNotFound.
 	Conversation(ctx context.Context, id string) (*Conversation, error)

@@ -40,19 +40,32 @@ func (s *Store) CreateConversation(_ context.Context, c *chat.Conversation) erro
 	if open, ok := s.open[c.VisitorID]; ok {
 		return conflict("visitor", c.VisitorID, "already has open conversation "+open)
 	}
+	var op *operator
+	if c.OperatorID != "" {
+		if op = s.operators[c.OperatorID]; op == nil {
+			return notFound("operator", c.OperatorID)
+		}
+	}
 	c.Status = chat.Queued
 	c.Epoch = s.epoch
 	c.LastSeq = 0
-	c.OperatorID = ""
 	c.VisitorReadSeq, c.OperatorReadSeq = 0, 0
 	c.AssignedAt, c.ClosedAt = time.Time{}, time.Time{}
-	s.convs[c.ID] = &conversation{c: *c}
+	if op != nil {
+		c.Status, c.AssignedAt = chat.Assigned, c.CreatedAt
+	}
+	conv := &conversation{c: *c}
+	s.convs[c.ID] = conv
 	s.open[c.VisitorID] = c.ID
 	if s.byVisitor[c.VisitorID] == nil {
 		s.byVisitor[c.VisitorID] = make(map[string]struct{})
 	}
 	s.byVisitor[c.VisitorID][c.ID] = struct{}{}
-	s.queued[c.ID] = struct{}{}
+	if op != nil {
+		op.assigned[c.ID] = conv
+	} else {
+		s.queued[c.ID] = struct{}{}
+	}
 	return nil
 }
 

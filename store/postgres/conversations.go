@@ -56,13 +56,22 @@ func (s *Store) scanConvs(rows pgx.Rows) ([]*chat.Conversation, error) {
 }
 
 // CreateConversation implements chat.Store. It sets c.Status, c.Epoch and
-// c.LastSeq and clears the fields that belong to later states.
+// c.LastSeq and clears the read receipts and the close time.
 func (s *Store) CreateConversation(ctx context.Context, c *chat.Conversation) error {
+	if !storable(c.OperatorID) {
+		return notFound("operator", c.OperatorID)
+	}
 	err := s.write(ctx, fmt.Sprintf("create conversation %q", c.ID), func() error {
-		_, err := s.pool.Exec(ctx, `INSERT INTO chat_conversations (id, visitor_id, status, department, created_at, queued_at, language, live_until)
-			VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7)`,
-			c.ID, c.VisitorID, c.Department, c.CreatedAt, c.QueuedAt, c.Language, nullTime(c.LiveUntil))
+		status, assignedAt := chat.Queued, time.Time{}
+		if c.OperatorID != "" {
+			status, assignedAt = chat.Assigned, c.CreatedAt
+		}
+		_, err := s.pool.Exec(ctx, `INSERT INTO chat_conversations (id, visitor_id, status, operator_id, department, created_at, queued_at, assigned_at, language, live_until)
+			VALUES ($1, $2, $3, nullif($4, ''), $5, $6, $7, $8, $9, $10)`,
+			c.ID, c.VisitorID, string(status), c.OperatorID, c.Department, c.CreatedAt, c.QueuedAt, nullTime(assignedAt), c.Language, nullTime(c.LiveUntil))
 		switch {
+		case isConstraint(err, "chat_conversations_operator_id_fkey"):
+			return notFound("operator", c.OperatorID)
 		case isCode(err, codeForeignKeyViolation):
 			return notFound("visitor", c.VisitorID)
 		case isConstraint(err, "chat_conversations_pkey"):
@@ -78,9 +87,11 @@ func (s *Store) CreateConversation(ctx context.Context, c *chat.Conversation) er
 	c.Status = chat.Queued
 	c.Epoch = s.epoch
 	c.LastSeq = 0
-	c.OperatorID = ""
 	c.VisitorReadSeq, c.OperatorReadSeq = 0, 0
 	c.AssignedAt, c.ClosedAt = time.Time{}, time.Time{}
+	if c.OperatorID != "" {
+		c.Status, c.AssignedAt = chat.Assigned, c.CreatedAt
+	}
 	return nil
 }
 

@@ -11,7 +11,7 @@ import (
 )
 
 // CreateConversation implements chat.Store. It sets c.Status, c.Epoch and
-// c.LastSeq and clears the fields that belong to later states.
+// c.LastSeq and clears the read receipts and the close time.
 func (s *Store) CreateConversation(ctx context.Context, c *chat.Conversation) error {
 	cc := *c
 	err := s.write(ctx, func(w *writeStmts) error {
@@ -39,8 +39,19 @@ func (s *Store) CreateConversation(ctx context.Context, c *chat.Conversation) er
 		if !errors.Is(err, sql.ErrNoRows) {
 			return dbErr("create conversation", err)
 		}
-		_, err = w.insConv.ExecContext(bg, cc.ID, cc.VisitorID, cc.Department,
-			micros(cc.CreatedAt), micros(cc.QueuedAt), zeroMicros, zeroMicros, cc.Language, micros(cc.LiveUntil))
+		initial, assignedAt := chat.Queued, zeroMicros
+		if cc.OperatorID != "" {
+			err = w.operatorExists.QueryRowContext(bg, cc.OperatorID).Scan(&one)
+			if errors.Is(err, sql.ErrNoRows) {
+				return notFound("operator", cc.OperatorID)
+			}
+			if err != nil {
+				return dbErr("create conversation", err)
+			}
+			initial, assignedAt = chat.Assigned, micros(cc.CreatedAt)
+		}
+		_, err = w.insConv.ExecContext(bg, cc.ID, cc.VisitorID, string(initial), cc.OperatorID, cc.Department,
+			micros(cc.CreatedAt), micros(cc.QueuedAt), assignedAt, zeroMicros, cc.Language, micros(cc.LiveUntil))
 		if isUnique(err, "") {
 			return conflict("conversation", cc.ID, "already exists or visitor has an open conversation")
 		}
@@ -52,9 +63,11 @@ func (s *Store) CreateConversation(ctx context.Context, c *chat.Conversation) er
 	c.Status = chat.Queued
 	c.Epoch = s.epoch
 	c.LastSeq = 0
-	c.OperatorID = ""
 	c.VisitorReadSeq, c.OperatorReadSeq = 0, 0
 	c.AssignedAt, c.ClosedAt = time.Time{}, time.Time{}
+	if c.OperatorID != "" {
+		c.Status, c.AssignedAt = chat.Assigned, c.CreatedAt
+	}
 	return nil
 }
 

@@ -82,8 +82,8 @@ ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = excluded.email, ava
 		&w.conv:       `SELECT ` + convCols + ` FROM conversations WHERE id = ?`,
 		&w.convStatus: `SELECT status FROM conversations WHERE id = ?`,
 		&w.openConvID: `SELECT id FROM conversations WHERE visitor_id = ? AND status != 'closed'`,
-		&w.insConv: `INSERT INTO conversations (id, visitor_id, status, department, created_at, queued_at, assigned_at, closed_at, language, live_until)
-VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)`,
+		&w.insConv: `INSERT INTO conversations (id, visitor_id, status, operator_id, department, created_at, queued_at, assigned_at, closed_at, language, live_until)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		&w.assign:    `UPDATE conversations SET status = 'assigned', operator_id = ?, assigned_at = ? WHERE id = ? RETURNING ` + convCols,
 		&w.requeue:   `UPDATE conversations SET status = 'queued', operator_id = '', department = ?, queued_at = ? WHERE id = ? RETURNING ` + convCols,
 		&w.closeConv: `UPDATE conversations SET status = 'closed', closed_at = ? WHERE id = ? RETURNING ` + convCols,

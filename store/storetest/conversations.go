@@ -67,6 +67,37 @@ func conversationCases() []def {
 			assert.Equal(t, []string{"c1"}, convIDs(q), "Queue")
 			assert.EqualValues(t, 1, mustAppend(t, s, text("c1", "", "first", at(2))).Message.Seq, "first Seq")
 		}},
+		{"Conversations/CreateAssigned", func(t testing.TB, s store) {
+			// A conversation created with an operator (the Server's bot)
+			// starts Assigned and is never queued.
+			mustVisitor(t, s, "v1", "")
+			mustOperator(t, s, "bot:faq")
+			c := &chat.Conversation{ID: "c1", VisitorID: "v1", OperatorID: "bot:faq", CreatedAt: at(1), QueuedAt: at(1), LiveUntil: at(100)}
+			require.NoError(t, s.CreateConversation(ctx, c))
+			assert.Equal(t, chat.Assigned, c.Status, "c.Status")
+			sameTime(t, at(1), c.AssignedAt, "c.AssignedAt")
+			got := mustGetConv(t, s, "c1")
+			assert.Equal(t, chat.Assigned, got.Status, "stored Status")
+			assert.Equal(t, "bot:faq", got.OperatorID, "stored OperatorID")
+			sameTime(t, at(1), got.AssignedAt, "stored AssignedAt")
+			q, err := s.Queue(ctx)
+			require.NoError(t, err)
+			assert.Empty(t, convIDs(q), "Queue")
+			assert.Equal(t, 1, loads(t, s, at(2))["bot:faq"].Active, "the operator's live load")
+			cs, err := s.Conversations(ctx, chat.ConversationFilter{OperatorID: "bot:faq"})
+			require.NoError(t, err)
+			assert.Equal(t, []string{"c1"}, convIDs(cs), "by operator")
+			// It hands off like any assigned conversation.
+			mustOperator(t, s, "alice")
+			moved := mustAssign(t, s, "c1", "bot:faq", "alice", at(3))
+			assert.Equal(t, "alice", moved.OperatorID, "transferred")
+
+			mustVisitor(t, s, "v2", "")
+			err = s.CreateConversation(ctx, &chat.Conversation{ID: "c2", VisitorID: "v2", OperatorID: "nobody", CreatedAt: at(4), QueuedAt: at(4)})
+			isErr(t, err, chat.ErrNotFound, "CreateConversation for an unknown operator")
+			_, err = s.OpenConversation(ctx, "v2")
+			isErr(t, err, chat.ErrNotFound, "OpenConversation after refused create")
+		}},
 		{"Conversations/CreateConflictID", func(t testing.TB, s store) {
 			mustConv(t, s, "c1", at(0))
 			mustVisitor(t, s, "v2", "")
