@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strconv"
 	"sync"
 	"unicode/utf8"
 )
@@ -65,7 +66,10 @@ func (s *Server) closeConversation(ctx context.Context, c *Conversation, who, vi
 
 // closeOnce writes the close line and closes conversation id, once: two
 // closes racing on this node (the visitor and the operator, say) would
-// otherwise both see it open and both write the line and the events.
+// otherwise both see it open and both write the line and the events. On
+// several nodes the store's CloseConversation lets one close win, and the
+// line's client id, the same for every close of one open period (QueuedAt
+// changes when it is reopened), lets the store keep one line.
 func (s *Server) closeOnce(ctx context.Context, id, who string) (*Conversation, error) {
 	unlock := s.closing.lock(id)
 	defer unlock()
@@ -77,7 +81,9 @@ func (s *Server) closeOnce(ctx context.Context, id, who string) (*Conversation, 
 		return nil, userErr(ErrConflict, "conversation is already closed")
 	}
 	// The line goes in before the close: nothing is appended after it.
-	if _, err := s.systemMessage(ctx, c.ID, who+" closed the conversation"); err != nil && !errors.Is(err, ErrConflict) {
+	line := &Message{ConversationID: c.ID, Kind: SystemEvent, Text: who + " closed the conversation",
+		ClientID: "close:" + strconv.FormatInt(c.QueuedAt.UnixMicro(), 10)}
+	if _, err := s.append(ctx, line); err != nil && !errors.Is(err, ErrConflict) {
 		return nil, err
 	}
 	return s.store.CloseConversation(ctx, c.ID, s.now())

@@ -187,6 +187,74 @@ func TestConcurrentClosesCloseOnce(t *testing.T) {
 	}
 }
 
+// Closes racing on two nodes sharing a store close once and write one
+// close line: the first node's close is held after its line is written,
+// while the other node reads the conversation still open and closes it.
+func TestConcurrentClosesAcrossNodesOneLine(t *testing.T) {
+	store := &closeHolder{Store: memory.New(), allRead: make(chan struct{})}
+	nodeA := newTestServer(t, func(c *chat.Config) { c.Store = store })
+	nodeB := newTestServer(t, func(c *chat.Config) { c.Store = store })
+	ctx := testCtx(t)
+	v := nodeA.visitor(t, nil)
+	q, err := v.Send(ctx, "", "Please close this.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.hold.Store(true)
+	errs := make(chan error, closers)
+	var start sync.WaitGroup
+	start.Add(1)
+	for i := range closers {
+		node := []*testServer{nodeA, nodeB}[i%2]
+		go func() {
+			start.Wait()
+			errs <- node.Chat.CloseConversation(ctx, q.Conv, "")
+		}()
+	}
+	start.Done()
+	var closed int
+	for range closers {
+		switch err := <-errs; {
+		case err == nil:
+			closed++
+		case !errors.Is(err, chat.ErrConflict):
+			t.Errorf("close: %v, want nil or ErrConflict", err)
+		}
+	}
+	if closed != 1 {
+		t.Errorf("%d closes succeeded, want 1", closed)
+	}
+	if n := closeLines(t, nodeB, q.Conv); n != 1 {
+		t.Errorf("%d close lines, want 1", n)
+	}
+
+	// Reopened and closed again: a second line, for the second close.
+	if err := nodeB.Chat.ReopenConversation(ctx, q.Conv, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := nodeA.Chat.CloseConversation(ctx, q.Conv, ""); err != nil {
+		t.Fatal(err)
+	}
+	if n := closeLines(t, nodeA, q.Conv); n != 2 {
+		t.Errorf("%d close lines after a reopen and a close, want 2", n)
+	}
+}
+
+func closeLines(t testing.TB, ts *testServer, conv string) int {
+	t.Helper()
+	page, err := ts.Chat.Messages(testCtx(t), chat.MessageQuery{ConversationID: conv, Limit: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := 0
+	for _, m := range page.Messages {
+		if m.Kind == chat.SystemEvent && strings.Contains(m.Text, "closed the conversation") {
+			lines++
+		}
+	}
+	return lines
+}
+
 // closeHolder holds the first close until every closer could have read
 // the conversation (each reads it twice), or a moment has passed:
 // without serialisation the other closers then see it still open.

@@ -233,6 +233,9 @@ func (s *Server) appendReplies(ctx context.Context, m *Message, quick []string) 
 	if err != nil {
 		return nil, err
 	}
+	if res.Duplicate { // stored and published before (m.ClientID)
+		return res.Conversation, nil
+	}
 	if m.Kind == BotText {
 		s.bot.rememberReplies(res.Message.ConversationID, res.Message.Seq, quick)
 	}
