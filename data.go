@@ -3,10 +3,10 @@ package chat
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/shopchat/chat/protocol"
-	"github.com/shopchat/chat/transport"
 )
 
 // DeleteVisitor erases a visitor and everything stored about them, for a
@@ -26,18 +26,8 @@ func (s *Server) DeleteVisitor(ctx context.Context, id string) error {
 		return fmt.Errorf("chat: visitor erased, but deleting their files failed (the attachment sweep retries): %w", err)
 	}
 	s.forgetVisit(id)
-	s.mu.Lock()
-	var live []*session
-	for ss := range s.sessions {
-		if ss.visitor != nil && ss.visitor.ID == id {
-			live = append(live, ss)
-		}
-	}
-	s.mu.Unlock()
-	for _, ss := range live {
-		ss.shutdown(transport.StatusNormal, "visitor deleted")
-	}
-	s.dispatch(ctx) // their conversations' operators have slots free
+	s.closeVisitorSessions(id, math.MaxInt64) // every token's, on every node
+	s.dispatch(ctx)                           // their conversations' operators have slots free
 	s.publishOperators(ctx)
 	return nil
 }

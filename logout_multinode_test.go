@@ -10,6 +10,7 @@ import (
 	ws "github.com/coder/websocket"
 
 	"github.com/shopchat/chat"
+	"github.com/shopchat/chat/store/memory"
 )
 
 // A logout on one node closes the visitor's socket and the operator's
@@ -52,5 +53,32 @@ func TestLogoutAcrossBrokers(t *testing.T) {
 				t.Fatalf("the operator's console on the other node ended with %d, want 1008", got)
 			}
 		})
+	}
+}
+
+// DeleteVisitor on one node closes the erased visitor's sockets on the
+// others too: a widget left open there would go on writing for a visitor
+// who no longer exists.
+func TestDeleteVisitorClosesSocketsOnEveryNode(t *testing.T) {
+	bus, store := &testBus{}, memory.New()
+	var nodes [2]*testServer
+	for i := range nodes {
+		nodes[i] = newTestServer(t, func(c *chat.Config) { c.Store, c.Broker = store, bus })
+	}
+	a, b := nodes[0], nodes[1]
+	token := newToken(t, a)
+	onA, _ := a.dialToken(t, a.URL, "/chat/ws", token)
+	onA.hello()
+	onB, _ := b.dialToken(t, b.URL, "/chat/ws", token)
+	onB.hello()
+	id, _, _ := strings.Cut(token, ".")
+	if err := a.Chat.DeleteVisitor(testCtx(t), id); err != nil {
+		t.Fatal(err)
+	}
+	if got := onB.closeStatus(); got != ws.StatusPolicyViolation {
+		t.Fatalf("the visitor's socket on the other node ended with %d, want 1008", got)
+	}
+	if got := onA.closeStatus(); got != ws.StatusPolicyViolation {
+		t.Fatalf("the visitor's socket on the erasing node ended with %d, want 1008", got)
 	}
 }
