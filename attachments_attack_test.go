@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
@@ -24,6 +25,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/shopchat/chat"
+	"github.com/shopchat/chat/client"
+	"github.com/shopchat/chat/protocol"
 )
 
 // attackConn is one client TCP connection speaking HTTP/1.1 by hand.
@@ -255,6 +258,20 @@ func TestAttackStalledUploadTimesOut(t *testing.T) {
 	}
 	status, _ := e.upload(t, hc, "", "after.txt", []byte("slots are back"))
 	assert.Equal(t, http.StatusCreated, status, "the stalled uploads kept their slots")
+}
+
+// The Go client reports a stalled upload's 408 as "unavailable", a code
+// worth retrying, not as a refused file.
+func TestClientStalledUploadIsUnavailable(t *testing.T) {
+	e := newAttachServer(t, func(c *chat.Config) { c.Attachments.UploadTimeout = 50 * time.Millisecond })
+	v := e.visitor(t, nil)
+	stall, feed := io.Pipe()
+	t.Cleanup(func() { feed.Close() })
+	_, err := v.Upload(testCtx(t), "slow.txt", stall)
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.Code != protocol.CodeUnavailable {
+		t.Fatalf("stalled upload: %v, want a client.Error with code %q", err, protocol.CodeUnavailable)
+	}
 }
 
 // visitorID returns hc's visitor id (renewing its token, as the widget does).

@@ -18,7 +18,9 @@ import (
 // socket's authentication: the visitor's cookie, or for an operator the
 // Options' HTTP client and headers (the shop's login) with ?role=operator.
 // A refused file (type, size, scan) is an *Error with Code "invalid",
-// "too_large" or "rate_limited".
+// "too_large" or "rate_limited"; an upload the server stopped waiting for
+// (too slow: HTTP 408) or could not store has Code "unavailable", worth a
+// retry.
 func (c *Conn) Upload(ctx context.Context, name string, content io.Reader) (protocol.Attachment, error) {
 	if c.role == protocol.RoleVisitor && !c.hasToken() {
 		if err := c.postSession(ctx); err != nil {
@@ -41,10 +43,11 @@ func (c *Conn) Upload(ctx context.Context, name string, content io.Reader) (prot
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode != http.StatusCreated {
-		code := map[int]string{http.StatusRequestEntityTooLarge: "too_large", http.StatusTooManyRequests: "rate_limited",
-			http.StatusUnauthorized: "unauthorized", http.StatusServiceUnavailable: "unavailable"}[resp.StatusCode]
+		code := map[int]string{http.StatusRequestEntityTooLarge: "too_large", http.StatusTooManyRequests: protocol.CodeRateLimited,
+			http.StatusUnauthorized: "unauthorized", http.StatusForbidden: protocol.CodeForbidden,
+			http.StatusRequestTimeout: protocol.CodeUnavailable, http.StatusServiceUnavailable: protocol.CodeUnavailable}[resp.StatusCode]
 		if code == "" {
-			code = "invalid"
+			code = protocol.CodeInvalid
 		}
 		return protocol.Attachment{}, &Error{Code: code, Message: strings.TrimSpace(string(body))}
 	}
