@@ -73,6 +73,12 @@ type Event struct {
 // eventBatch is how many events the writer stores in one append.
 const eventBatch = 100
 
+// eventLinger is how long the writer waits for more events before it
+// stores a batch: under load a few transactions a second instead of one
+// per event (on PostgreSQL each also takes the event log's lock, shared
+// by every node), for that much delay in an event stream.
+const eventLinger = 10 * time.Millisecond
+
 // eventWriter queues events for the EventLog and fans stored ones out to
 // in-memory subscribers.
 type eventWriter struct {
@@ -138,15 +144,19 @@ func (s *Server) eventLoop() {
 		case ev := <-w.queue:
 			batch = append(batch[:0], ev)
 		}
+		linger := time.NewTimer(eventLinger)
 	fill:
 		for len(batch) < eventBatch {
 			select {
 			case ev := <-w.queue:
 				batch = append(batch, ev)
-			default:
+			case <-linger.C:
+				break fill
+			case <-s.ctx.Done():
 				break fill
 			}
 		}
+		linger.Stop()
 		for backoff := 50 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
 			err := s.storeEvents(s.ctx, batch)
 			if err == nil {
