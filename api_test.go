@@ -143,47 +143,9 @@ const closers = 8
 func TestConcurrentClosesCloseOnce(t *testing.T) {
 	store := &closeHolder{Store: memory.New(), allRead: make(chan struct{})}
 	ts := newTestServer(t, func(c *chat.Config) { c.Store = store })
-	ctx := testCtx(t)
-	v := ts.visitor(t, nil)
-	q, err := v.Send(ctx, "", "Please close this.")
-	if err != nil {
-		t.Fatal(err)
-	}
-	store.hold.Store(true)
-	errs := make(chan error, closers)
-	var start sync.WaitGroup
-	start.Add(1)
-	for range closers {
-		go func() {
-			start.Wait()
-			errs <- ts.Chat.CloseConversation(ctx, q.Conv, "")
-		}()
-	}
-	start.Done()
-	var closed int
-	for range closers {
-		switch err := <-errs; {
-		case err == nil:
-			closed++
-		case !errors.Is(err, chat.ErrConflict):
-			t.Errorf("close: %v, want nil or ErrConflict", err)
-		}
-	}
-	if closed != 1 {
-		t.Errorf("%d closes succeeded, want 1", closed)
-	}
-	page, err := ts.Chat.Messages(ctx, chat.MessageQuery{ConversationID: q.Conv, Limit: 200})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lines int
-	for _, m := range page.Messages {
-		if m.Kind == chat.SystemEvent && strings.Contains(m.Text, "closed the conversation") {
-			lines++
-		}
-	}
-	if lines != 1 {
-		t.Errorf("%d close lines, want 1", lines)
+	conv := raceCloses(t, store, ts)
+	if n := closeLines(t, ts, conv); n != 1 {
+		t.Errorf("%d close lines, want 1", n)
 	}
 }
 
@@ -194,9 +156,32 @@ func TestConcurrentClosesAcrossNodesOneLine(t *testing.T) {
 	store := &closeHolder{Store: memory.New(), allRead: make(chan struct{})}
 	nodeA := newTestServer(t, func(c *chat.Config) { c.Store = store })
 	nodeB := newTestServer(t, func(c *chat.Config) { c.Store = store })
+	conv := raceCloses(t, store, nodeA, nodeB)
+	if n := closeLines(t, nodeB, conv); n != 1 {
+		t.Errorf("%d close lines, want 1", n)
+	}
+
+	// Reopened and closed again: a second line, for the second close.
 	ctx := testCtx(t)
-	v := nodeA.visitor(t, nil)
-	q, err := v.Send(ctx, "", "Please close this.")
+	if err := nodeB.Chat.ReopenConversation(ctx, conv, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := nodeA.Chat.CloseConversation(ctx, conv, ""); err != nil {
+		t.Fatal(err)
+	}
+	if n := closeLines(t, nodeA, conv); n != 2 {
+		t.Errorf("%d close lines after a reopen and a close, want 2", n)
+	}
+}
+
+// raceCloses starts a conversation on nodes[0] and closes it from
+// closers goroutines at once, spread over nodes, with store holding the
+// first close; it checks that exactly one close succeeded and the others
+// got ErrConflict, and returns the conversation.
+func raceCloses(t *testing.T, store *closeHolder, nodes ...*testServer) string {
+	t.Helper()
+	ctx := testCtx(t)
+	q, err := nodes[0].visitor(t, nil).Send(ctx, "", "Please close this.")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +190,7 @@ func TestConcurrentClosesAcrossNodesOneLine(t *testing.T) {
 	var start sync.WaitGroup
 	start.Add(1)
 	for i := range closers {
-		node := []*testServer{nodeA, nodeB}[i%2]
+		node := nodes[i%len(nodes)]
 		go func() {
 			start.Wait()
 			errs <- node.Chat.CloseConversation(ctx, q.Conv, "")
@@ -224,20 +209,7 @@ func TestConcurrentClosesAcrossNodesOneLine(t *testing.T) {
 	if closed != 1 {
 		t.Errorf("%d closes succeeded, want 1", closed)
 	}
-	if n := closeLines(t, nodeB, q.Conv); n != 1 {
-		t.Errorf("%d close lines, want 1", n)
-	}
-
-	// Reopened and closed again: a second line, for the second close.
-	if err := nodeB.Chat.ReopenConversation(ctx, q.Conv, ""); err != nil {
-		t.Fatal(err)
-	}
-	if err := nodeA.Chat.CloseConversation(ctx, q.Conv, ""); err != nil {
-		t.Fatal(err)
-	}
-	if n := closeLines(t, nodeA, q.Conv); n != 2 {
-		t.Errorf("%d close lines after a reopen and a close, want 2", n)
-	}
+	return q.Conv
 }
 
 func closeLines(t testing.TB, ts *testServer, conv string) int {
