@@ -61,6 +61,18 @@ func (ss *session) onReopen(ctx context.Context, f protocol.ClientFrame) error {
 	return ss.ackIfAsked(f)
 }
 
+// announced announces new assignment c (announceAssigned, logging a
+// failure) and returns c as stored after it.
+func (s *Server) announced(ctx context.Context, c *Conversation) *Conversation {
+	if err := s.announceAssigned(ctx, c, ""); err != nil {
+		s.logErr("announce assignment", err, "conversation", c.ID)
+	}
+	if c2, err := s.store.Conversation(ctx, c.ID); err == nil {
+		return c2
+	}
+	return c
+}
+
 // announceAssigned records and publishes that c went to its operator (from
 // previous, "" when it came from the queue).
 func (s *Server) announceAssigned(ctx context.Context, c *Conversation, previous string) error {

@@ -195,21 +195,37 @@ func (b *botRunner) register(ctx context.Context) error {
 	return nil
 }
 
-// firstOwner is the operator a new conversation is created with: the bot,
-// unless invitation (nil: none) came from an operator, who gets the first
-// chance at it (acceptInvitation). Created for the bot, the conversation
-// is never queued, so routing on any node cannot take it before the bot.
-func (b *botRunner) firstOwner(invitation *Activity) string {
-	if b == nil || (invitation != nil && invitation.OperatorID != "") {
+// firstOwner is the operator a new conversation is created with, "" for
+// none (queued): the operator whose invitation (nil: none) it answers if
+// they are online with room, else the bot if there is one. Created
+// assigned, the conversation is never queued, so routing on any node
+// cannot give it to someone else first. The room is read before the
+// conversation is created, not atomically with it: a concurrent
+// assignment can take the inviter one past capacity, as accepting beyond
+// capacity in the console can.
+func (s *Server) firstOwner(ctx context.Context, invitation *Activity) string {
+	if invitation != nil && invitation.OperatorID != "" {
+		loads, err := s.store.OperatorLoads(ctx, s.now())
+		if err != nil {
+			s.logErr("invitation's operator", err, "operator", invitation.OperatorID)
+		}
+		for _, l := range loads {
+			capacity := s.capacity(l.Operator)
+			if l.Operator.ID == invitation.OperatorID && l.Presence == Online && (capacity <= 0 || l.Active < capacity) {
+				return l.Operator.ID
+			}
+		}
+	}
+	if s.bot == nil {
 		return ""
 	}
-	return b.id
+	return s.bot.id
 }
 
 // take starts the bot on new conversation c: one created for it
-// (firstOwner), or one an inviting operator could not take, which it
-// assigns to the bot. If that fails the conversation stays queued for the
-// team: the bot never blocks routing.
+// (firstOwner), or a queued one, which it assigns to the bot. If that
+// fails the conversation stays queued for the team: the bot never blocks
+// routing.
 func (b *botRunner) take(ctx context.Context, c *Conversation) *Conversation {
 	if b == nil {
 		return c

@@ -271,7 +271,7 @@ func (s *Server) acceptInvitation(ctx context.Context, c *Conversation, a *Activ
 	if err := s.store.AddActivities(ctx, []Activity{acc}); err != nil {
 		s.logErr("invitation accepted", err, "conversation", c.ID)
 	}
-	if op != nil {
+	if op != nil && c.OperatorID != op.ID { // not theirs from the start (firstOwner)
 		c = s.preferOperator(ctx, c, op)
 	}
 	return c
@@ -298,13 +298,7 @@ func (s *Server) preferOperator(ctx context.Context, c *Conversation, op *Operat
 		if err != nil {
 			return c // at capacity or taken: the queue decides
 		}
-		if err := s.announceAssigned(ctx, assigned, ""); err != nil {
-			s.logErr("announce assignment", err, "conversation", c.ID)
-		}
-		if c2, err := s.store.Conversation(ctx, c.ID); err == nil {
-			return c2
-		}
-		return assigned
+		return s.announced(ctx, assigned)
 	}
 	return c
 }

@@ -3,6 +3,7 @@ package chat_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -72,6 +73,55 @@ func TestOperatorInvitationOpensConversationWithThatOperator(t *testing.T) {
 			}
 			break
 		}
+	}
+}
+
+// The conversation that answers an operator's invitation is theirs from
+// the moment it exists: a routing round between its creation and the
+// invitation's acceptance (the live loop's, on any node), with a Router
+// that would pick someone else, does not take it.
+func TestInvitationGoesToInviterBeforeRouting(t *testing.T) {
+	wrapped := &routeOnCreate{}
+	ts := newTestServer(t, func(c *chat.Config) {
+		wrapped.Store = c.Store
+		c.Store = wrapped
+		c.Router = chat.RouterFunc(func(_ context.Context, _ *chat.Conversation, cs []chat.Candidate) []string {
+			for _, c := range cs {
+				if c.Operator.ID == "bob" {
+					return []string{"bob"}
+				}
+			}
+			return nil
+		})
+	})
+	wrapped.route = chat.LiveSweeper(ts.Chat)
+	shop := newShop(t, ts)
+	operatorRaw(t, ts, "bob")
+	alice := operatorRaw(t, ts, "alice")
+	hc := newBrowser()
+	vid := browse(t, hc, shop, "/product/mug", "")
+	v := visitorRaw(t, ts, hc)
+	if reply, _ := alice.call(protocol.ClientFrame{Type: protocol.TypeInvite, ID: "i1", Visitor: vid, Text: "Can I help?"}, ""); reply.Type != protocol.TypeAck {
+		t.Fatalf("invite: %+v", reply)
+	}
+	v.until(protocol.TypeInvite)
+	reply, _ := v.call(protocol.ClientFrame{Type: protocol.TypeMessage, ID: "m1", Text: "Yes please!"}, "")
+	if reply.Type != protocol.TypeAck {
+		t.Fatalf("answer: %+v", reply)
+	}
+	c, err := ts.Store.Conversation(testCtx(t), reply.Conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Status != chat.Assigned || c.OperatorID != "alice" {
+		t.Fatalf("conversation %s with %q, want alice's", c.Status, c.OperatorID)
+	}
+	var texts []string
+	for _, m := range firstMessages(t, ts, reply.Conv) {
+		texts = append(texts, m.Text)
+	}
+	if want := []string{"Can I help?", "Alice joined the conversation", "Yes please!"}; !slices.Equal(texts, want) {
+		t.Fatalf("messages %q, want %q", texts, want)
 	}
 }
 

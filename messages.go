@@ -165,7 +165,8 @@ func (s *Server) openConversation(ctx context.Context, v *Visitor, department, l
 	now := s.now()
 	// The visitor is writing from the site: the conversation starts live.
 	c = &Conversation{ID: uuid.NewString(), VisitorID: v.ID, Status: Queued, Department: department, Language: lang, CreatedAt: now, QueuedAt: now, LiveUntil: s.liveUntil()}
-	c.OperatorID = s.bot.firstOwner(invitation)
+	owner := s.firstOwner(ctx, invitation)
+	c.OperatorID = owner
 	err = s.store.CreateConversation(ctx, c)
 	if errors.Is(err, ErrConflict) { // another tab created it first
 		c, err = s.store.OpenConversation(ctx, v.ID)
@@ -177,6 +178,9 @@ func (s *Server) openConversation(ctx context.Context, v *Visitor, department, l
 	s.add("conversations_total", 1)
 	s.publishState(c)
 	c = s.acceptInvitation(ctx, c, invitation)
+	if owner != "" && !IsBotID(owner) { // the inviter's from the start: announced after the invitation's text
+		c = s.announced(ctx, c)
+	}
 	c = s.bot.take(ctx, c) // bot first, unless an invitation gave it to a person
 	return c, true, nil
 }
