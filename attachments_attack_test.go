@@ -7,13 +7,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc32"
-	"image"
-	"image/png"
 	"io"
 	"net"
 	"net/http"
@@ -26,6 +22,7 @@ import (
 
 	"github.com/shopchat/chat"
 	"github.com/shopchat/chat/client"
+	"github.com/shopchat/chat/internal/testphoto"
 	"github.com/shopchat/chat/protocol"
 )
 
@@ -177,25 +174,10 @@ func TestAttackDownloadNameUsesSniffedType(t *testing.T) {
 	}
 }
 
-// bombPNG is a valid PNG header declaring width x height pixels over a
-// file of a few dozen bytes.
-func bombPNG(t testing.TB, width, height uint32) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	require.NoError(t, png.Encode(&b, image.NewGray(image.Rect(0, 0, 1, 1))))
-	data := b.Bytes()
-	// signature (8), IHDR length (4), "IHDR" (4), width, height, ...; the
-	// CRC after the 13 data bytes covers the type and data.
-	binary.BigEndian.PutUint32(data[16:], width)
-	binary.BigEndian.PutUint32(data[20:], height)
-	binary.BigEndian.PutUint32(data[29:], crc32.ChecksumIEEE(data[12:29]))
-	return data
-}
-
 func TestAttackDecompressionBombRefused(t *testing.T) {
 	e := newAttachServer(t)
 	hc := e.visitorClient(t)
-	bomb := bombPNG(t, 100_000, 100_000) // 10^10 pixels: 40 GB decoded
+	bomb := testphoto.PNG(100_000, 100_000) // 10^10 pixels: 40 GB decoded
 	require.Less(t, len(bomb), 200)
 	req, _ := http.NewRequest(http.MethodPost, e.URL+"/chat/attachments?name=bomb.png", bytes.NewReader(bomb))
 	resp, err := hc.Do(req)

@@ -1,15 +1,12 @@
 package chat
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
-	"hash/crc32"
-	"image"
-	"image/png"
 	"runtime"
 	"testing"
+
+	"github.com/shopchat/chat/internal/testphoto"
 )
 
 func newDecodeTestAttachments(t *testing.T) *attachments {
@@ -21,26 +18,12 @@ func newDecodeTestAttachments(t *testing.T) *attachments {
 	return at
 }
 
-func tinyPNG(t *testing.T, width, height uint32) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	if err := png.Encode(&b, image.NewGray(image.Rect(0, 0, 2, 2))); err != nil {
-		t.Fatal(err)
-	}
-	data := b.Bytes()
-	// IHDR's width and height, then its CRC over type and data.
-	binary.BigEndian.PutUint32(data[16:], width)
-	binary.BigEndian.PutUint32(data[20:], height)
-	binary.BigEndian.PutUint32(data[29:], crc32.ChecksumIEEE(data[12:29]))
-	return data
-}
-
 // A PNG declaring 10^10 pixels in a few dozen bytes is refused with
 // ImageTooLargeError from its header: the 40 GB it would decode into are
 // never asked for.
 func TestImageTooLargeRefusedBeforeDecoding(t *testing.T) {
 	at := newDecodeTestAttachments(t)
-	bomb := tinyPNG(t, 100_000, 100_000)
+	bomb := testphoto.PNG(100_000, 100_000)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	_, err := at.sanitize(t.Context(), &Attachment{Name: "bomb.png"}, bomb)
@@ -64,7 +47,7 @@ func TestImageTooLargeRefusedBeforeDecoding(t *testing.T) {
 // turn only as long as its context allows, and decodes nothing meanwhile.
 func TestImageDecodesBoundedWaitRespectsContext(t *testing.T) {
 	at := newDecodeTestAttachments(t)
-	img := tinyPNG(t, 2, 2)
+	img := testphoto.PNG(2, 2)
 	for range maxConcurrentDecodes { // decodes in progress elsewhere
 		at.decodes <- struct{}{}
 	}
