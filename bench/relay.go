@@ -113,6 +113,12 @@ func (r *Relay) serve(w http.ResponseWriter, req *http.Request, rc *relayConn) {
 			r.hello(rc, f)
 		case protocol.TypeMessage:
 			r.message(rc, f)
+		case protocol.TypePage:
+			// Nothing is tracked, as a bare relay would; acked as the
+			// server acks it, so the idle-page scenario can run here too.
+			if f.ID != "" {
+				rc.send(&protocol.ServerFrame{Type: protocol.TypeAck, ID: f.ID})
+			}
 		}
 	}
 }

@@ -56,7 +56,9 @@ func Scenarios(small bool) []Scenario {
 	}
 	return []Scenario{
 		{Name: "idle", Stores: []string{"memory"}, Key: func(r Result) float64 { return r.HeapStackPerConn },
-			Run: func(ctx context.Context, t Target) (Result, error) { return RunIdle(ctx, t, sz(10000, 20)) }},
+			Run: func(ctx context.Context, t Target) (Result, error) { return RunIdle(ctx, t, sz(10000, 20), false) }},
+		{Name: "idle-page", Stores: []string{"memory"}, Key: func(r Result) float64 { return r.HeapStackPerConn },
+			Run: func(ctx context.Context, t Target) (Result, error) { return RunIdle(ctx, t, sz(10000, 20), true) }},
 		{Name: "relay-1k", Stores: []string{"memory"}, Key: p99,
 			Run: pairs(PairsConfig{Pairs: sz(1000, 10), Operators: sz(10, 2), Rate: rate(1000), Duration: dur(15 * time.Second)})},
 		{Name: "relay-10k", Stores: []string{"memory"}, Key: p99,
@@ -150,7 +152,7 @@ func profileLabel(scenario, server string, run int) string {
 // Brief is a one-line summary of r.
 func (r Result) Brief() string {
 	switch {
-	case r.Scenario == "idle":
+	case strings.HasPrefix(r.Scenario, "idle"):
 		return fmt.Sprintf("%d conns, %.0f B heap+stack/conn (heap %.0f, stack %.0f), %.3f goroutines/conn, %.0f conn/s, RSS %.0f MiB",
 			r.Conns, r.HeapStackPerConn, r.HeapPerConn, r.StackPerConn, r.GoroutinesPerConn, r.ConnectRate, r.RSSMB)
 	case r.Scenario == "storm":

@@ -328,8 +328,10 @@ func RunPairs(ctx context.Context, t Target, pc PairsConfig) (res Result, err er
 // RunIdle opens n idle visitor connections and measures what each costs
 // the server: heap and stack in use and goroutines, after a full GC, with
 // the visitors' sessions (store records) created before the baseline
-// reading so only the connections are counted.
-func RunIdle(ctx context.Context, t Target, n int) (res Result, err error) {
+// reading so only the connections are counted. With page, each visitor
+// then reports its page, as the widget does after hello, so the visit's
+// tracking state and the page frame's handling are counted too.
+func RunIdle(ctx context.Context, t Target, n int, page bool) (res Result, err error) {
 	e, err := newEnv(t)
 	if err != nil {
 		return res, err
@@ -352,8 +354,11 @@ func RunIdle(ctx context.Context, t Target, n int) (res Result, err error) {
 	defer func() { closeAll(conns) }()
 	start := time.Now()
 	if err := parallel(n, 64, func(i int) (err error) {
-		conns[i], err = e.visitor(ctx, hcs[i], nil)
-		return err
+		if conns[i], err = e.visitor(ctx, hcs[i], nil); err != nil || !page {
+			return err
+		}
+		url, title := shopPage(i)
+		return conns[i].Page(ctx, url, title, "")
 	}); err != nil {
 		return res, err
 	}

@@ -42,7 +42,7 @@ func TestScenariosSmoke(t *testing.T) {
 			}
 			for _, r := range res {
 				switch sc.Name {
-				case "idle":
+				case "idle", "idle-page":
 					if r.Conns == 0 {
 						t.Errorf("%s: no connections", r.Server)
 					}

@@ -56,7 +56,7 @@ func Load(args []string) int {
 		return 0
 	}
 	fs := flag.NewFlagSet("chatload", flag.ExitOnError)
-	names := fs.String("scenario", "all", "comma-separated scenarios: idle, relay-1k, relay-10k, max, durable, storm, nodes, mixed, or all; "+
+	names := fs.String("scenario", "all", "comma-separated scenarios: idle, idle-page, relay-1k, relay-10k, max, durable, storm, nodes, mixed, or all; "+
 		"or fleet alone (not part of all), sized by the flags below")
 	var fc bench.FleetConfig
 	fs.IntVar(&fc.Nodes, "nodes", 5, "fleet: server processes")
