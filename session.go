@@ -168,7 +168,7 @@ func (ss *session) run(ctx context.Context) {
 	defer cancel()
 	defer ss.end()
 	defer ss.settle() // no appender outlives the session
-	hello := false
+	var st readState
 	// Reads wait without ctx: a cancellable context would register a
 	// callback with it on every Read and keep it registered while the
 	// connection idles. Nothing is lost: whatever ends the session (Server
@@ -181,19 +181,20 @@ func (ss *session) run(ctx context.Context) {
 			return
 		}
 		more := false
-		if hello {
-			more = ss.frame(ctx, data, &hello)
+		if st.chatting {
+			more = ss.frame(ctx, data, &st)
 		} else {
-			// Until hello is done, frames are handled on a helper goroutine
-			// that exits afterwards. hello is the deepest work a session
-			// does (store queries, the welcome's JSON): done here it would
-			// grow the reader's stack to 8 KB or more, and the runtime never
-			// shrinks it back below 8 KB, since a reader parked in Read
-			// (coder/websocket, bufio, poll) already uses more than a
-			// quarter of that. A connection idle after hello, the common
-			// case, so keeps a 4 KB stack.
+			// Until the session sends its first message, frames are handled
+			// on a helper goroutine that exits afterwards. hello, page and
+			// the rest are deep work (store queries, JSON, the visit's
+			// tracking): done here they would grow the reader's stack to
+			// 8 KB or more, and the runtime never shrinks it back below
+			// 8 KB, since a reader parked in Read (coder/websocket, bufio,
+			// poll) already uses more than a quarter of that. A visitor who
+			// browses without chatting, the common case, so keeps a 4 KB
+			// stack (bench: idle-page); one who chats skips the hand-over.
 			done := make(chan bool, 1)
-			go func() { done <- ss.frame(ctx, data, &hello) }()
+			go func() { done <- ss.frame(ctx, data, &st) }()
 			more = <-done
 		}
 		if !more {
@@ -202,13 +203,19 @@ func (ss *session) run(ctx context.Context) {
 	}
 }
 
+// readState is what the reader knows of its session between frames.
+type readState struct {
+	hello    bool // hello succeeded
+	chatting bool // a message frame came after hello: frames are handled inline
+}
+
 // frame handles one frame read by run and reports whether to read on. It
 // is kept out of run so that the stack of a reader parked in Read holds
 // only run's small frame: the runtime shrinks an idle connection's stack
 // only while little of it is in use.
 //
 //go:noinline
-func (ss *session) frame(ctx context.Context, data []byte, hello *bool) bool {
+func (ss *session) frame(ctx context.Context, data []byte, st *readState) bool {
 	defer ss.s.add("frames_total", 1) // handled: what it queued is queued
 	// Every frame counts, valid or not, against its sender and its address.
 	allowed := ss.s.allowFrame(ss)
@@ -239,7 +246,7 @@ func (ss *session) frame(ctx context.Context, data []byte, hello *bool) bool {
 			ss.closeAfterFlush(ctx, transport.StatusPolicy, "unsupported protocol version")
 			return false
 		}
-		if *hello {
+		if st.hello {
 			ss.sendError(f.ID, f.Type, protocol.CodeConflict, "hello was already sent")
 			return true
 		}
@@ -248,12 +255,15 @@ func (ss *session) frame(ctx context.Context, data []byte, hello *bool) bool {
 			ss.closeAfterFlush(ctx, transport.StatusTryAgainLater, "could not start session")
 			return false
 		}
-		*hello = true
+		st.hello = true
 		return true
 	}
-	if !*hello {
+	if !st.hello {
 		ss.sendError(f.ID, f.Type, protocol.CodeInvalid, "send hello first")
 		return true
+	}
+	if f.Type == protocol.TypeMessage {
+		st.chatting = true
 	}
 	if err := ss.handle(ctx, f); err != nil {
 		ss.fail(f, err)
