@@ -71,6 +71,7 @@ type tracker struct {
 	evaluated int          // visits evaluated, for tests
 	rank      *rankList    // every live visit, most relevant first
 	touched   []*liveVisit // visits whose place in rank may have changed
+	text      sharedText   // one copy of the texts visits repeat
 
 	// listMu orders the live list operators get: the last list sent (to
 	// which later deltas apply) and the frames sent, answers included.
@@ -395,10 +396,10 @@ func (s *Server) pageViewLocked(lv *liveVisit, r *http.Request, now time.Time) {
 		pv.UTM = parseUTM(r.URL.RawQuery)
 	}
 	if lv.Pages == 0 {
-		lv.referrer = referrerHost(pv.Referrer, r.Host)
+		lv.referrer = s.track.text.get(referrerHost(pv.Referrer, r.Host))
 	}
 	if lv.Device == "" {
-		lv.Device = deviceOf(r.UserAgent())
+		lv.Device = s.track.text.get(deviceOf(r.UserAgent()))
 	}
 	if pv.UTM.Campaign != "" {
 		lv.campaign = pv.UTM.Campaign
@@ -416,7 +417,7 @@ func (s *Server) pageViewLocked(lv *liveVisit, r *http.Request, now time.Time) {
 // openedLocked moves lv to a new page. Called with t.mu held.
 func (s *Server) openedLocked(lv *liveVisit, u, title string, now time.Time) {
 	t := s.track
-	lv.CurrentURL, lv.Title = u, title
+	lv.CurrentURL, lv.Title = t.text.get(u), t.text.get(title)
 	lv.PageSince = now
 	s.seenLocked(lv, now)
 	lv.Pages++
@@ -458,7 +459,7 @@ func (ss *session) onPage(ctx context.Context, f protocol.ClientFrame) error {
 		s.changedLocked(lv)
 	} else {
 		if lv.Pages == 0 {
-			lv.referrer = referrerHost(f.Referrer, "")
+			lv.referrer = t.text.get(referrerHost(f.Referrer, ""))
 		}
 		s.openedLocked(lv, f.URL, f.Title, now)
 	}

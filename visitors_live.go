@@ -326,17 +326,17 @@ func (s *Server) applyVisits(ev wireEvent) {
 		}
 		local := lv.LiveVisitor
 		lv.LiveVisitor = LiveVisitor{
-			VisitorID: f.ID, Name: f.Name, CurrentURL: f.URL, Title: f.Title,
+			VisitorID: f.ID, Name: f.Name, CurrentURL: t.text.get(f.URL), Title: t.text.get(f.Title),
 			PageSince: f.PageSince, FirstSeen: f.FirstSeen, Pages: f.Pages,
 			Returning: f.Returning, Chatting: f.Chatting, CartValue: f.CartValue,
-			Currency: f.Currency, Suggested: f.Suggested, LastSeen: now,
-			Device: capText(f.Device, 40),
+			Currency: t.text.get(f.Currency), Suggested: t.text.get(f.Suggested), LastSeen: now,
+			Device: t.text.get(capText(f.Device, 40)),
 		}
 		if !local.FirstSeen.IsZero() && local.FirstSeen.Before(lv.FirstSeen) {
 			lv.FirstSeen = local.FirstSeen
 		}
 		if lv.referrer == "" {
-			lv.referrer = capText(f.Referrer, maxHost)
+			lv.referrer = t.text.get(capText(f.Referrer, maxHost))
 		}
 		if f.Campaign != "" {
 			lv.campaign = capText(f.Campaign, maxUTM)
