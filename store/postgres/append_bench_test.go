@@ -37,32 +37,76 @@ func BenchmarkAppendConcurrent(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	cpu, pg := measureCPU(b, s, app, func() {
+		var wg sync.WaitGroup
+		for g := range sessions {
+			wg.Go(func() {
+				for j := g; j < b.N; j += sessions {
+					_, err := s.AppendMessage(ctx, &chat.Message{ConversationID: fmt.Sprintf("c%03d", g),
+						ClientID: fmt.Sprintf("m%d", j), Kind: chat.VisitorText, AuthorID: "v", Text: "hello there, is this in stock?", CreatedAt: t0})
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	})
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "client-µs-CPU/op")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+	b.ReportMetric(float64(pg.Microseconds())/float64(b.N), "pg-µs-CPU/op")
+}
+
+// BenchmarkAppendEvents: five writers, as five nodes' event writers, each
+// appending batches of four events (a lightly loaded node's 10 ms of
+// events). It reports this process's CPU per batch and that of the
+// PostgreSQL backends serving it.
+func BenchmarkAppendEvents(b *testing.B) {
+	dsn := testDSN(b)
+	const app = "shopchat-events-bench"
+	s := openStore(b, dsn, freshSchema(b, dsn), WithApplicationName(app))
+	ctx := context.Background()
+	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	const writers, perBatch = 5, 4
+	cpu, pg := measureCPU(b, s, app, func() {
+		var wg sync.WaitGroup
+		for w := range writers {
+			wg.Go(func() {
+				for j := w; j < b.N; j += writers {
+					batch := make([]chat.Event, perBatch)
+					for k := range batch {
+						batch[k] = chat.Event{ID: fmt.Sprintf("e%d-%d", j, k), Kind: chat.EventMessage, Time: t0, ConversationID: "c1",
+							Message: &chat.Message{ConversationID: "c1", Seq: int64(j), Kind: chat.VisitorText, Text: "hello there, is this in stock?", CreatedAt: t0}}
+					}
+					if err := s.AppendEvents(ctx, batch); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	})
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "client-µs-CPU/batch")
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "batches/s")
+	b.ReportMetric(float64(pg.Microseconds())/float64(b.N), "pg-µs-CPU/batch")
+}
+
+// measureCPU runs fn as the benchmark's timed part and returns the CPU
+// this process and the PostgreSQL backends named app spent meanwhile.
+func measureCPU(b *testing.B, s *Store, app string, fn func()) (self, backends time.Duration) {
 	var before, after syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &before)
 	pgBefore := backendTicks(b, s, app)
 	b.ResetTimer()
-	var wg sync.WaitGroup
-	for g := range sessions {
-		wg.Go(func() {
-			for j := g; j < b.N; j += sessions {
-				_, err := s.AppendMessage(ctx, &chat.Message{ConversationID: fmt.Sprintf("c%03d", g),
-					ClientID: fmt.Sprintf("m%d", j), Kind: chat.VisitorText, AuthorID: "v", Text: "hello there, is this in stock?", CreatedAt: t0})
-				if err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
+	fn()
 	b.StopTimer()
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &after)
 	pgAfter := backendTicks(b, s, app)
-	cpu := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
-	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "client-µs-CPU/op")
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+	self = time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
 	// Clock ticks are 10 ms (CLK_TCK 100 on Linux).
-	b.ReportMetric(float64(pgAfter-pgBefore)*10000/float64(b.N), "pg-µs-CPU/op")
+	return self, time.Duration(pgAfter-pgBefore) * 10 * time.Millisecond
 }
 
 // backendTicks sums the CPU clock ticks (user+system) of the PostgreSQL

@@ -10,13 +10,9 @@ import (
 	"github.com/shopchat/chat"
 )
 
-// eventLock is the transaction-scoped advisory lock key every append to
-// the event log takes ("shopevts" as a big-endian int64): appends run one
-// at a time, so bigserial positions commit in increasing order and a
-// reader that has passed a position never finds a new event below it.
-const eventLock int64 = 0x73686f7065767473
-
-// AppendEvents implements chat.EventLog in one transaction.
+// AppendEvents implements chat.EventLog with one statement,
+// chat_append_events (migration 012): positions commit in increasing order
+// because every append takes one advisory lock, held until its commit.
 func (s *Store) AppendEvents(ctx context.Context, evs []chat.Event) error {
 	if len(evs) == 0 {
 		return nil
@@ -38,39 +34,23 @@ func (s *Store) AppendEvents(ctx context.Context, evs []chat.Event) error {
 	pos := make([]int64, len(evs))
 	err := s.write(ctx, "append events", func() error {
 		clear(pos)
-		return s.inTx(ctx, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, eventLock); err != nil {
-				return err
-			}
-			// One row per event, in order; RETURNING names the inserted
-			// ones (a retried event is skipped by ON CONFLICT).
-			rows, err := tx.Query(ctx, `INSERT INTO chat_events (id, kind, at, data)
-				SELECT u.id, u.kind, u.at, u.data::jsonb
-				FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[]) WITH ORDINALITY AS u(id, kind, at, data, n)
-				ORDER BY u.n
-				ON CONFLICT (id) DO NOTHING
-				RETURNING id, pos`, ids, kinds, ats, data)
-			if err != nil {
-				return err
-			}
-			got := make(map[string]int64, len(ids))
-			for rows.Next() {
-				var id string
-				var p int64
-				if err := rows.Scan(&id, &p); err != nil {
-					rows.Close()
-					return err
-				}
-				got[id] = p
-			}
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			for i, id := range ids {
-				pos[i] = got[id]
-			}
+		rows, err := s.pool.Query(ctx, `SELECT r_id, r_pos FROM chat_append_events($1, $2, $3, $4)`, ids, kinds, ats, data)
+		if err != nil {
+			return err
+		}
+		got := make(map[string]int64, len(ids))
+		var id string
+		var p int64
+		if _, err := pgx.ForEachRow(rows, []any{&id, &p}, func() error {
+			got[id] = p
 			return nil
-		})
+		}); err != nil {
+			return err
+		}
+		for i, id := range ids {
+			pos[i] = got[id]
+		}
+		return nil
 	})
 	if err != nil {
 		return err
