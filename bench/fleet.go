@@ -55,6 +55,10 @@ type FleetConfig struct {
 	Size    int    // message text bytes
 	OutDir  string // where to write the profiles' top lines ("" none)
 	Profile bool   // profile every node over the idle phase (needs `go tool pprof`)
+	// Trace takes an execution trace of every node this long in the
+	// middle of the active phase (node<k>-active.trace in OutDir; 0: none):
+	// where a message waits, which a CPU profile does not show.
+	Trace time.Duration
 }
 
 // FleetNode is one node's figures.
@@ -275,7 +279,7 @@ func RunFleet(ctx context.Context, cfg FleetConfig, spawnNode Spawner, spawnWork
 			profWG.Add(1)
 			go func() {
 				defer profWG.Done()
-				profiles[k] = fetchProfile(t.URL, cfg.Idle)
+				profiles[k] = fetchDebug(t.URL, "profile", cfg.Idle)
 			}()
 		}
 	}
@@ -530,11 +534,15 @@ func profileActive(cfg FleetConfig, nodes []Target) (save func()) {
 	var wg sync.WaitGroup
 	profiles := make([][]byte, len(nodes))
 	for k, t := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			profiles[k] = fetchProfile(t.URL, cfg.Duration)
-		}()
+		wg.Go(func() { profiles[k] = fetchDebug(t.URL, "profile", cfg.Duration) })
+		if cfg.Trace > 0 && cfg.Trace < cfg.Duration {
+			wg.Go(func() {
+				time.Sleep((cfg.Duration - cfg.Trace) / 2) // the middle of the phase, not its ramp
+				if tr := fetchDebug(t.URL, "trace", cfg.Trace); tr != nil {
+					os.WriteFile(filepath.Join(cfg.OutDir, fmt.Sprintf("node%d-active.trace", k)), tr, 0o644)
+				}
+			})
+		}
 	}
 	return func() {
 		wg.Wait()
@@ -553,10 +561,11 @@ func profileActive(cfg FleetConfig, nodes []Target) (save func()) {
 	}
 }
 
-// fetchProfile takes a node's CPU profile over d.
-func fetchProfile(base string, d time.Duration) []byte {
+// fetchDebug takes a node's CPU profile ("profile") or execution trace
+// ("trace") over d.
+func fetchDebug(base, kind string, d time.Duration) []byte {
 	hc := &http.Client{Timeout: d + time.Minute}
-	resp, err := hc.Get(base + "/debug/pprof/profile?seconds=" + strconv.Itoa(int(d.Seconds())))
+	resp, err := hc.Get(base + "/debug/pprof/" + kind + "?seconds=" + strconv.Itoa(max(1, int(d.Seconds()))))
 	if err != nil {
 		return nil
 	}
@@ -656,7 +665,7 @@ func (r FleetResult) String() string {
 		}
 		var obs []string
 		for name, o := range n.Observed {
-			if strings.Contains(name, "visit") || strings.Contains(name, "trigger") || strings.Contains(name, "sweep") {
+			if strings.Contains(name, "visit") || strings.Contains(name, "trigger") || strings.Contains(name, "sweep") || strings.Contains(name, "append") {
 				obs = append(obs, fmt.Sprintf("%s n=%d avg %.2f ms max %.2f ms", name, o.Count, 1e3*o.Sum/float64(max(o.Count, 1)), 1e3*o.Max))
 			}
 		}
