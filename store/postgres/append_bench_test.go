@@ -37,25 +37,11 @@ func BenchmarkAppendConcurrent(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	cpu, pg := measureCPU(b, s, app, func() {
-		var wg sync.WaitGroup
-		for g := range sessions {
-			wg.Go(func() {
-				for j := g; j < b.N; j += sessions {
-					_, err := s.AppendMessage(ctx, &chat.Message{ConversationID: fmt.Sprintf("c%03d", g),
-						ClientID: fmt.Sprintf("m%d", j), Kind: chat.VisitorText, AuthorID: "v", Text: "hello there, is this in stock?", CreatedAt: t0})
-					if err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
+	measureSpread(b, s, app, sessions, "op", "appends/s", func(g, j int) error {
+		_, err := s.AppendMessage(ctx, &chat.Message{ConversationID: fmt.Sprintf("c%03d", g),
+			ClientID: fmt.Sprintf("m%d", j), Kind: chat.VisitorText, AuthorID: "v", Text: "hello there, is this in stock?", CreatedAt: t0})
+		return err
 	})
-	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "client-µs-CPU/op")
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
-	b.ReportMetric(float64(pg.Microseconds())/float64(b.N), "pg-µs-CPU/op")
 }
 
 // BenchmarkAppendEvents: five writers, as five nodes' event writers, each
@@ -69,17 +55,27 @@ func BenchmarkAppendEvents(b *testing.B) {
 	ctx := context.Background()
 	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	const writers, perBatch = 5, 4
+	measureSpread(b, s, app, writers, "batch", "batches/s", func(_, j int) error {
+		batch := make([]chat.Event, perBatch)
+		for k := range batch {
+			batch[k] = chat.Event{ID: fmt.Sprintf("e%d-%d", j, k), Kind: chat.EventMessage, Time: t0, ConversationID: "c1",
+				Message: &chat.Message{ConversationID: "c1", Seq: int64(j), Kind: chat.VisitorText, Text: "hello there, is this in stock?", CreatedAt: t0}}
+		}
+		return s.AppendEvents(ctx, batch)
+	})
+}
+
+// measureSpread runs op b.N times over workers goroutines (worker g does
+// the j = g, g+workers, ... of them) as the benchmark's timed part, and
+// reports the rate (rateUnit) and the CPU per unit of this process and of
+// the PostgreSQL backends named app.
+func measureSpread(b *testing.B, s *Store, app string, workers int, unit, rateUnit string, op func(g, j int) error) {
 	cpu, pg := measureCPU(b, s, app, func() {
 		var wg sync.WaitGroup
-		for w := range writers {
+		for g := range workers {
 			wg.Go(func() {
-				for j := w; j < b.N; j += writers {
-					batch := make([]chat.Event, perBatch)
-					for k := range batch {
-						batch[k] = chat.Event{ID: fmt.Sprintf("e%d-%d", j, k), Kind: chat.EventMessage, Time: t0, ConversationID: "c1",
-							Message: &chat.Message{ConversationID: "c1", Seq: int64(j), Kind: chat.VisitorText, Text: "hello there, is this in stock?", CreatedAt: t0}}
-					}
-					if err := s.AppendEvents(ctx, batch); err != nil {
+				for j := g; j < b.N; j += workers {
+					if err := op(g, j); err != nil {
 						b.Error(err)
 						return
 					}
@@ -88,9 +84,9 @@ func BenchmarkAppendEvents(b *testing.B) {
 		}
 		wg.Wait()
 	})
-	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "client-µs-CPU/batch")
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "batches/s")
-	b.ReportMetric(float64(pg.Microseconds())/float64(b.N), "pg-µs-CPU/batch")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "client-µs-CPU/"+unit)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), rateUnit)
+	b.ReportMetric(float64(pg.Microseconds())/float64(b.N), "pg-µs-CPU/"+unit)
 }
 
 // measureCPU runs fn as the benchmark's timed part and returns the CPU
