@@ -59,6 +59,8 @@ type FleetConfig struct {
 	// middle of the active phase (node<k>-active.trace in OutDir; 0: none):
 	// where a message waits, which a CPU profile does not show.
 	Trace time.Duration
+	// NodeGODEBUG is each node's GODEBUG ("": inherited).
+	NodeGODEBUG string
 }
 
 // FleetNode is one node's figures.
@@ -135,7 +137,7 @@ func RunFleet(ctx context.Context, cfg FleetConfig, spawnNode Spawner, spawnWork
 
 	// Nodes, one after the other: the first creates the schema.
 	sc := ServerConfig{Store: "postgres", DSN: cfg.DSN, Broker: cfg.Broker, Shop: true,
-		Schema: fmt.Sprintf("chatfleet_%d", time.Now().UnixNano())}
+		Schema: fmt.Sprintf("chatfleet_%d", time.Now().UnixNano()), GODEBUG: cfg.NodeGODEBUG}
 	nodes := make([]Target, cfg.Nodes)
 	var stops []func()
 	defer func() {
@@ -265,6 +267,7 @@ func RunFleet(ctx context.Context, cfg FleetConfig, spawnNode Spawner, spawnWork
 		dHeapStack += float64(after[k].HeapStack()) - float64(before[k].HeapStack())
 	}
 	res.HeapStackPerVisitor = dHeapStack / float64(max(res.IdleConnected, 1))
+	saveIdleHeaps(cfg, nodes)
 
 	// The idle phase: what idle visitors cost, and the visit loop's share.
 	idleFrom, err := readAll(false)
@@ -527,6 +530,35 @@ func (r *keyRecorder) has(k int64) bool {
 // (with cfg.Profile and cfg.OutDir) and, when the returned func is called,
 // saves each raw (node<k>-active.pb.gz) with its top lines by cumulative
 // time (node<k>-active-top.txt): where the active phase's CPU goes.
+// saveIdleHeaps keeps each node's heap profile, taken with every idle
+// visitor connected, and its top lines by in-use space in OutDir. Run the
+// nodes with GODEBUG=memprofilerate=1 for exact bytes per visitor instead
+// of 512 KB samples.
+func saveIdleHeaps(cfg FleetConfig, nodes []Target) {
+	if !cfg.Profile || cfg.OutDir == "" {
+		return
+	}
+	for k, t := range nodes {
+		saveNodeProfile(cfg.OutDir, fmt.Sprintf("node%d-idle-heap", k), fetchDebug(t.URL, "heap", 0), "-sample_index=inuse_space", "-nodecount=60")
+	}
+}
+
+// saveNodeProfile writes prof (nil: nothing) to dir as name.pb.gz, and the
+// top lines `go tool pprof -top args` prints of it as name-top.txt.
+func saveNodeProfile(dir, name string, prof []byte, args ...string) {
+	if prof == nil {
+		return
+	}
+	file := filepath.Join(dir, name+".pb.gz")
+	if os.WriteFile(file, prof, 0o644) != nil {
+		return
+	}
+	args = append(append([]string{"tool", "pprof", "-top"}, args...), file)
+	if out, err := exec.Command("go", args...).Output(); err == nil {
+		os.WriteFile(filepath.Join(dir, name+"-top.txt"), out, 0o644)
+	}
+}
+
 func profileActive(cfg FleetConfig, nodes []Target) (save func()) {
 	if !cfg.Profile || cfg.OutDir == "" || cfg.Duration < 2*time.Second {
 		return func() {}
@@ -547,25 +579,20 @@ func profileActive(cfg FleetConfig, nodes []Target) (save func()) {
 	return func() {
 		wg.Wait()
 		for k, prof := range profiles {
-			if prof == nil {
-				continue
-			}
-			file := filepath.Join(cfg.OutDir, fmt.Sprintf("node%d-active.pb.gz", k))
-			if os.WriteFile(file, prof, 0o644) != nil {
-				continue
-			}
-			if out, err := exec.Command("go", "tool", "pprof", "-top", "-cum", "-nodecount=80", file).Output(); err == nil {
-				os.WriteFile(filepath.Join(cfg.OutDir, fmt.Sprintf("node%d-active-top.txt", k)), out, 0o644)
-			}
+			saveNodeProfile(cfg.OutDir, fmt.Sprintf("node%d-active", k), prof, "-cum", "-nodecount=80")
 		}
 	}
 }
 
 // fetchDebug takes a node's CPU profile ("profile") or execution trace
-// ("trace") over d.
+// ("trace") over d, or with d 0 a snapshot such as "heap".
 func fetchDebug(base, kind string, d time.Duration) []byte {
 	hc := &http.Client{Timeout: d + time.Minute}
-	resp, err := hc.Get(base + "/debug/pprof/" + kind + "?seconds=" + strconv.Itoa(max(1, int(d.Seconds()))))
+	url := base + "/debug/pprof/" + kind
+	if d > 0 { // a heap profile with seconds is the difference over them
+		url += "?seconds=" + strconv.Itoa(max(1, int(d.Seconds())))
+	}
+	resp, err := hc.Get(url)
 	if err != nil {
 		return nil
 	}
@@ -647,6 +674,9 @@ func (r FleetResult) String() string {
 	c := r.Config
 	fmt.Fprintf(&b, "fleet: %d nodes, postgres + %s broker; %d visitors (%d idle connected, %d failed, %d not tried in %s; %d pairs' visitors), %d operators, %d+%d pairs at %.0f msg/s for %s; %d load workers\n",
 		c.Nodes, c.Broker, c.Visitors, r.IdleConnected, r.IdleFailed, r.IdleNotTried, c.DialFor, c.Pairs+c.LocalPairs, c.Operators, c.Pairs, c.LocalPairs, c.Rate, c.Duration, r.Workers)
+	if c.NodeGODEBUG != "" {
+		fmt.Fprintf(&b, "  nodes' GODEBUG: %s\n", c.NodeGODEBUG)
+	}
 	if r.IdleFirstError != "" {
 		fmt.Fprintf(&b, "  first dial failure: %s\n", r.IdleFirstError)
 	}

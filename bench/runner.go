@@ -212,6 +212,9 @@ func Subprocess(ctx context.Context, cfg ServerConfig, cpus string) (Target, fun
 		args = append([]string{"taskset", "-c", cpus}, args...)
 	}
 	cmd := exec.Command(args[0], args[1:]...)
+	if cfg.GODEBUG != "" {
+		cmd.Env = append(os.Environ(), "GODEBUG="+cfg.GODEBUG)
+	}
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -68,6 +68,10 @@ type ServerConfig struct {
 	// (shopCart) and department routing, so that the visit loop does a
 	// real shop's work.
 	Shop bool
+	// GODEBUG, when set, is the server process's GODEBUG (Subprocess
+	// only), e.g. "adaptivestackstart=0" (see the chat package's doc,
+	// "Memory per connection").
+	GODEBUG string
 }
 
 // NewHandler builds the server under test: the chat handler under /chat/

@@ -57,9 +57,10 @@ type Options struct {
 	// the upgrade request before the response (they are in that buffer).
 	ReadBufferSize int
 	// WriteBufferSize is the size of each connection's write buffer, in
-	// bytes, kept for the connection's life. Default 1024: a frame up to
-	// about that size goes out in one write to the socket, a larger one in
-	// two. Negative keeps the 4 KB buffer net/http hands over on Hijack.
+	// bytes, kept for the connection's life. Default 512: a frame up to
+	// about that size (an ack, a typing signal, a message of a few
+	// sentences) goes out in one write to the socket, a larger one in two.
+	// Negative keeps the 4 KB buffer net/http hands over on Hijack.
 	WriteBufferSize int
 }
 
@@ -92,7 +93,7 @@ func New(opts Options) (*Transport, error) {
 		opts.ReadBufferSize = 512
 	}
 	if opts.WriteBufferSize == 0 {
-		opts.WriteBufferSize = 1024
+		opts.WriteBufferSize = 512
 	}
 	return &Transport{opts: opts, conns: make(map[*Conn]struct{})}, nil
 }
@@ -271,9 +272,25 @@ func (c *Conn) Read(ctx context.Context) ([]byte, error) {
 	return data, nil
 }
 
-// Write sends one text frame.
+// Write sends one text frame; with ctx already ended it sends nothing.
+// ctx's end during the write (a timeout, a cancel) closes the connection,
+// as coder/websocket's own handling of it would. The frame is written with a
+// context of no deadline, because coder/websocket keeps the last write's
+// context for the connection's life: a timeout context, its Done channel
+// and timer would stay behind on every idle connection (~280 B each).
 func (c *Conn) Write(ctx context.Context, frame []byte) error {
-	if err := c.ws.Write(ctx, ws.MessageText, frame); err != nil {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %w", transport.ErrClosed, err)
+	}
+	stop := context.AfterFunc(ctx, func() {
+		c.gone()
+		c.ws.CloseNow()
+	})
+	err := c.ws.Write(context.Background(), ws.MessageText, frame)
+	if !stop() && ctx.Err() != nil {
+		err = errors.Join(ctx.Err(), err)
+	}
+	if err != nil {
 		c.gone()
 		return fmt.Errorf("%w: %w", transport.ErrClosed, err)
 	}

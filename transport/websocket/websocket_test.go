@@ -263,3 +263,50 @@ func TestLargeFramesThroughSmallBuffers(t *testing.T) {
 		}
 	}
 }
+
+// A write to a peer that stopped reading ends when its context does: the
+// error wraps transport.ErrClosed and the context's error, and the
+// connection is closed (the next Read fails), as a session's writer
+// relies on. A write with an ended context sends nothing.
+func TestWriteEndsWithItsContext(t *testing.T) {
+	tr, err := websocket.New(websocket.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make(chan transport.Conn, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, err := tr.Accept(w, r); err == nil {
+			conns <- c
+		}
+	}))
+	t.Cleanup(srv.Close)
+	peer := dial(t, "ws"+strings.TrimPrefix(srv.URL, "http")) // never reads
+	_ = peer
+	c := <-conns
+
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := c.Write(done, []byte(`{}`)); !errors.Is(err, transport.ErrClosed) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("write with an ended context: %v, want ErrClosed and context.Canceled", err)
+	}
+
+	frame := bytes.Repeat([]byte("x"), 64<<10)
+	for i := 0; ; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		err := c.Write(ctx, frame)
+		cancel()
+		if err == nil {
+			if i > 10000 { // 640 MB into a peer that reads nothing
+				t.Fatal("writes to a peer that reads nothing never blocked")
+			}
+			continue
+		}
+		if !errors.Is(err, transport.ErrClosed) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("stalled write: %v, want ErrClosed and context.DeadlineExceeded", err)
+		}
+		break
+	}
+	if _, err := c.Read(context.Background()); !errors.Is(err, transport.ErrClosed) {
+		t.Fatalf("read after a timed-out write: %v, want ErrClosed", err)
+	}
+}

@@ -74,6 +74,7 @@ func Load(args []string) int {
 	fs.IntVar(&fc.DialConc, "dial-conc", 32, "fleet: dials in flight per worker")
 	fs.DurationVar(&fc.DialFor, "dial-for", 15*time.Minute, "fleet: stop dialling idle visitors after this long and go on with those connected (reported)")
 	fs.DurationVar(&fc.Trace, "trace", 0, "fleet: take an execution trace of every node this long in the middle of the active phase (needs -out)")
+	fs.StringVar(&fc.NodeGODEBUG, "node-godebug", "", `fleet: each node's GODEBUG, e.g. "adaptivestackstart=0" (default: inherited)`)
 	fs.StringVar(&fc.OutDir, "out", "", "fleet: directory for the result (fleet.txt, fleet.json) and each node's idle profile top lines")
 	repeat := fs.Int("repeat", 3, "runs per server; the median is reported")
 	jsonOut := fs.String("json", "", "append every median result as a JSON line to this file")
