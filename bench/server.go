@@ -69,8 +69,8 @@ type ServerConfig struct {
 	// real shop's work.
 	Shop bool
 	// GODEBUG, when set, is the server process's GODEBUG (Subprocess
-	// only), e.g. "adaptivestackstart=0" (see the chat package's doc,
-	// "Memory per connection").
+	// only), e.g. "adaptivestackstart=0" (docs/scaling.md, "Memory per
+	// visitor").
 	GODEBUG string
 }
 

@@ -247,9 +247,14 @@ func (c *Conn) ping(timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := c.ws.Ping(ctx); err != nil {
-		c.gone()
-		c.ws.CloseNow()
+		c.drop()
 	}
+}
+
+// drop closes the connection at once, without a close handshake.
+func (c *Conn) drop() {
+	c.gone()
+	c.ws.CloseNow()
 }
 
 // Read returns the next frame. A binary frame closes the connection with
@@ -282,10 +287,7 @@ func (c *Conn) Write(ctx context.Context, frame []byte) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%w: %w", transport.ErrClosed, err)
 	}
-	stop := context.AfterFunc(ctx, func() {
-		c.gone()
-		c.ws.CloseNow()
-	})
+	stop := context.AfterFunc(ctx, c.drop)
 	err := c.ws.Write(context.Background(), ws.MessageText, frame)
 	if !stop() && ctx.Err() != nil {
 		err = errors.Join(ctx.Err(), err)

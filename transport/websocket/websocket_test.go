@@ -280,8 +280,7 @@ func TestWriteEndsWithItsContext(t *testing.T) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	peer := dial(t, "ws"+strings.TrimPrefix(srv.URL, "http")) // never reads
-	_ = peer
+	dial(t, "ws"+strings.TrimPrefix(srv.URL, "http")) // a peer that never reads
 	c := <-conns
 
 	done, cancel := context.WithCancel(context.Background())
